@@ -1,0 +1,23 @@
+//! Trent's cryptographic core.
+//!
+//! This crate is the only place in Trent that calls a cipher (aws-lc-rs). It does no I/O, knows nothing
+//! of HTTP, storage or AWS wire formats, and exposes small, hard-to-misuse operations:
+//!
+//! - [`SecretBytes`]: secret material that zeroizes on drop and cannot be printed or serialized.
+//! - [`RootKey`]: wraps and unwraps stored key material (AES-256-GCM, random nonce chosen inside).
+//! - [`BackingKey`] and [`blob`]: the versioned KMS ciphertext-blob format (per-message HKDF key).
+//! - [`digest`]: SHA-256, HMAC-SHA256 and constant-time comparison, for request signing.
+//!
+//! No function here takes a nonce or IV from its caller.
+
+pub mod blob;
+pub mod digest;
+mod error;
+mod keys;
+mod random;
+mod secret;
+
+pub use error::CryptoError;
+pub use keys::{BackingKey, RootKey, KEY_LEN};
+pub use random::{random_array, random_secret};
+pub use secret::SecretBytes;
