@@ -1,0 +1,79 @@
+//! In-memory view of live keys: record plus unwrapped backing keys, so Encrypt and Decrypt never touch the
+//! store on the hot path. Every write goes to the store first and then replaces the cached entry while
+//! holding `writes`, and every cache fill holds it too, so a stale read can never overwrite a newer write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use trent_crypto::BackingKey;
+
+use crate::ids::{AccountId, AliasName, KeyId};
+use crate::model::KeyRecord;
+
+/// A key as the hot path needs it.
+pub(crate) struct LiveKey {
+    pub(crate) record: KeyRecord,
+    pub(crate) arn: String,
+    /// Every backing-key version, unwrapped, with its public material id.
+    pub(crate) versions: Arc<HashMap<u32, (BackingKey, String)>>,
+}
+
+impl LiveKey {
+    pub(crate) fn current(&self) -> Option<(u32, &BackingKey, &str)> {
+        let v = self.record.current_version;
+        self.versions.get(&v).map(|(k, id)| (v, k, id.as_str()))
+    }
+
+    pub(crate) fn current_material_id(&self) -> Option<&str> {
+        self.current().map(|(_, _, id)| id)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    keys: RwLock<HashMap<KeyId, Arc<LiveKey>>>,
+    aliases: RwLock<HashMap<(AccountId, AliasName), KeyId>>,
+    writes: Mutex<()>,
+}
+
+impl KeyCache {
+    pub(crate) fn key(&self, id: &KeyId) -> Option<Arc<LiveKey>> {
+        read(&self.keys).get(id).cloned()
+    }
+
+    pub(crate) fn alias(&self, account: &AccountId, name: &AliasName) -> Option<KeyId> {
+        read(&self.aliases).get(&(account.clone(), name.clone())).copied()
+    }
+
+    /// Serializes writers and cache fills. Held across "store write, then cache update".
+    pub(crate) fn write_guard(&self) -> MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn put_key(&self, key: Arc<LiveKey>, _guard: &MutexGuard<'_, ()>) {
+        write(&self.keys).insert(key.record.key_id, key);
+    }
+
+    pub(crate) fn remove_key(&self, id: &KeyId, _guard: &MutexGuard<'_, ()>) {
+        write(&self.keys).remove(id);
+        write(&self.aliases).retain(|_, target| target != id);
+    }
+
+    pub(crate) fn put_alias(&self, account: &AccountId, name: &AliasName, target: KeyId, _guard: &MutexGuard<'_, ()>) {
+        write(&self.aliases).insert((account.clone(), name.clone()), target);
+    }
+
+    pub(crate) fn remove_alias(&self, account: &AccountId, name: &AliasName, _guard: &MutexGuard<'_, ()>) {
+        write(&self.aliases).remove(&(account.clone(), name.clone()));
+    }
+}
+
+// A poisoned lock only means another thread panicked mid-access; the maps hold no invariant that a panic
+// between two statements could break (each mutation is a single insert or remove), so keep serving.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,205 @@
+//! Domain model: key specs, usages, states and the records the store keeps.
+
+use std::collections::BTreeMap;
+
+use crate::ids::{AccountId, AliasName, KeyId, Region};
+
+/// Milliseconds since the Unix epoch, UTC. Integers keep the store portable (SQLite now, PostgreSQL later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+    pub fn plus_days(self, days: u32) -> Self {
+        Self(self.0 + i64::from(days) * Self::DAY_MS)
+    }
+
+    /// Seconds with a fractional part, as AWS JSON timestamps are sent.
+    pub fn epoch_seconds_f64(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+}
+
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            /// `[A, B, C]`, as AWS lists the allowed values in a validation message.
+            pub fn enum_constraint() -> String {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                format!("Member must satisfy enum value set: [{}]", names.join(", "))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// The cryptographic configuration of a KMS key.
+    KeySpec {
+        SymmetricDefault = "SYMMETRIC_DEFAULT",
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        EccNistP256 = "ECC_NIST_P256",
+        EccNistP384 = "ECC_NIST_P384",
+        EccNistP521 = "ECC_NIST_P521",
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        Hmac224 = "HMAC_224",
+        Hmac256 = "HMAC_256",
+        Hmac384 = "HMAC_384",
+        Hmac512 = "HMAC_512",
+        Sm2 = "SM2",
+        MlDsa44 = "ML_DSA_44",
+        MlDsa65 = "ML_DSA_65",
+        MlDsa87 = "ML_DSA_87",
+    }
+);
+
+wire_enum!(
+    KeyUsage {
+        EncryptDecrypt = "ENCRYPT_DECRYPT",
+        SignVerify = "SIGN_VERIFY",
+        GenerateVerifyMac = "GENERATE_VERIFY_MAC",
+        KeyAgreement = "KEY_AGREEMENT",
+    }
+);
+
+wire_enum!(
+    KeyState {
+        Creating = "Creating",
+        Enabled = "Enabled",
+        Disabled = "Disabled",
+        PendingDeletion = "PendingDeletion",
+        PendingImport = "PendingImport",
+        PendingReplicaDeletion = "PendingReplicaDeletion",
+        Unavailable = "Unavailable",
+        Updating = "Updating",
+    }
+);
+
+wire_enum!(
+    Origin {
+        AwsKms = "AWS_KMS",
+        External = "EXTERNAL",
+        AwsCloudhsm = "AWS_CLOUDHSM",
+        ExternalKeyStore = "EXTERNAL_KEY_STORE",
+    }
+);
+
+wire_enum!(
+    EncryptionAlgorithm {
+        SymmetricDefault = "SYMMETRIC_DEFAULT",
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        Sm2Pke = "SM2PKE",
+    }
+);
+
+wire_enum!(
+    DataKeySpec {
+        Aes256 = "AES_256",
+        Aes128 = "AES_128",
+    }
+);
+
+impl DataKeySpec {
+    pub fn len(self) -> usize {
+        match self {
+            Self::Aes256 => 32,
+            Self::Aes128 => 16,
+        }
+    }
+}
+
+/// Everything Trent keeps about one KMS key except its material.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    pub key_id: KeyId,
+    pub account: AccountId,
+    pub region: Region,
+    pub description: String,
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
+    pub origin: Origin,
+    pub state: KeyState,
+    pub created: Timestamp,
+    pub deletion_date: Option<Timestamp>,
+    pub pending_window_days: Option<u32>,
+    pub policy: String,
+    pub tags: BTreeMap<String, String>,
+    /// The backing-key version new encryptions use.
+    pub current_version: u32,
+}
+
+/// One version of a key's backing material, wrapped under the root key.
+#[derive(Clone, PartialEq)]
+pub struct KeyVersionRecord {
+    pub key_id: KeyId,
+    pub version: u32,
+    /// Root-key-wrapped material; bound to key ARN and version as associated data.
+    pub wrapped: Vec<u8>,
+    /// AWS's `KeyMaterialId`: 64 hex characters, public.
+    pub material_id: String,
+    pub created: Timestamp,
+}
+
+impl std::fmt::Debug for KeyVersionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVersionRecord")
+            .field("key_id", &self.key_id)
+            .field("version", &self.version)
+            .field("material_id", &self.material_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRecord {
+    pub account: AccountId,
+    pub name: AliasName,
+    pub target: KeyId,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+}
+
+/// An access key: the id is public, the secret is stored wrapped under the root key.
+#[derive(Clone)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub account: AccountId,
+    pub principal_arn: String,
+    pub wrapped_secret: Vec<u8>,
+    pub active: bool,
+    pub created: Timestamp,
+}
+
+impl std::fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("principal_arn", &self.principal_arn)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}

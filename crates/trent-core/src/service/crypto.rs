@@ -1,0 +1,242 @@
+//! Cryptographic operations on symmetric keys: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext),
+//! GenerateRandom. These run on the hot path: cached keys only, no store access after the first use.
+
+use std::sync::Arc;
+
+use trent_crypto::blob::{self, Blob};
+use trent_crypto::{random_secret, SecretBytes};
+
+use super::{require_usable, Caller, Kms};
+use crate::cache::LiveKey;
+use crate::context::EncryptionContext;
+use crate::ids::{KeyId, KeyRef};
+use crate::model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage};
+use crate::KmsError;
+
+pub struct EncryptRequest {
+    pub key: KeyRef,
+    pub plaintext: SecretBytes,
+    pub context: EncryptionContext,
+    pub algorithm: Option<EncryptionAlgorithm>,
+}
+
+pub struct EncryptResponse {
+    pub ciphertext: Vec<u8>,
+    pub key_arn: String,
+    pub algorithm: EncryptionAlgorithm,
+    pub material_id: String,
+}
+
+pub struct DecryptRequest {
+    pub ciphertext: Vec<u8>,
+    pub context: EncryptionContext,
+    pub key: Option<KeyRef>,
+    pub algorithm: Option<EncryptionAlgorithm>,
+}
+
+pub struct DecryptResponse {
+    pub plaintext: SecretBytes,
+    pub key_arn: String,
+    pub algorithm: EncryptionAlgorithm,
+    pub material_id: String,
+}
+
+pub struct ReEncryptRequest {
+    pub ciphertext: Vec<u8>,
+    pub source_context: EncryptionContext,
+    pub source_key: Option<KeyRef>,
+    pub source_algorithm: Option<EncryptionAlgorithm>,
+    pub destination_key: KeyRef,
+    pub destination_context: EncryptionContext,
+    pub destination_algorithm: Option<EncryptionAlgorithm>,
+}
+
+pub struct ReEncryptResponse {
+    pub ciphertext: Vec<u8>,
+    pub source_key_arn: String,
+    pub key_arn: String,
+    pub source_algorithm: EncryptionAlgorithm,
+    pub destination_algorithm: EncryptionAlgorithm,
+    pub source_material_id: String,
+    pub destination_material_id: String,
+}
+
+/// GenerateDataKey takes exactly one of KeySpec and NumberOfBytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKeySize {
+    Spec(DataKeySpec),
+    Bytes(usize),
+}
+
+impl DataKeySize {
+    pub fn from_fields(spec: Option<DataKeySpec>, bytes: Option<usize>) -> Result<Self, KmsError> {
+        match (spec, bytes) {
+            (Some(s), None) => Ok(Self::Spec(s)),
+            (None, Some(n)) => Ok(Self::Bytes(n)),
+            _ => Err(KmsError::Validation(
+                "Please specify either number of bytes or key spec.".into(),
+            )),
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Self::Spec(s) => s.len(),
+            Self::Bytes(n) => n,
+        }
+    }
+}
+
+pub struct GenerateDataKeyRequest {
+    pub key: KeyRef,
+    pub size: DataKeySize,
+    pub context: EncryptionContext,
+}
+
+pub struct GenerateDataKeyResponse {
+    pub ciphertext: Vec<u8>,
+    /// `None` for GenerateDataKeyWithoutPlaintext.
+    pub plaintext: Option<SecretBytes>,
+    pub key_arn: String,
+    pub material_id: String,
+}
+
+impl Kms {
+    pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        let live = self.resolve(caller, &req.key)?;
+        let algorithm = check_symmetric(&live, req.algorithm, "Encrypt")?;
+        let (ciphertext, material_id) = seal(&live, req.plaintext.expose_secret(), &req.context)?;
+        Ok(EncryptResponse { ciphertext, key_arn: live.arn.clone(), algorithm, material_id })
+    }
+
+    pub fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        let (live, plaintext, material_id) =
+            self.open(caller, &req.ciphertext, &req.context, req.key.as_ref(), req.algorithm, "Decrypt")?;
+        Ok(DecryptResponse {
+            plaintext,
+            key_arn: live.arn.clone(),
+            algorithm: EncryptionAlgorithm::SymmetricDefault,
+            material_id,
+        })
+    }
+
+    pub fn re_encrypt(&self, caller: &Caller, req: ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        let (source, plaintext, source_material_id) = self.open(
+            caller,
+            &req.ciphertext,
+            &req.source_context,
+            req.source_key.as_ref(),
+            req.source_algorithm,
+            "ReEncrypt",
+        )?;
+        let dest = self.resolve(caller, &req.destination_key)?;
+        let destination_algorithm = check_symmetric(&dest, req.destination_algorithm, "ReEncrypt")?;
+        let (ciphertext, destination_material_id) =
+            seal(&dest, plaintext.expose_secret(), &req.destination_context)?;
+        Ok(ReEncryptResponse {
+            ciphertext,
+            source_key_arn: source.arn.clone(),
+            key_arn: dest.arn.clone(),
+            source_algorithm: EncryptionAlgorithm::SymmetricDefault,
+            destination_algorithm,
+            source_material_id,
+            destination_material_id,
+        })
+    }
+
+    pub fn generate_data_key(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
+        with_plaintext: bool,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        let op = if with_plaintext { "GenerateDataKey" } else { "GenerateDataKeyWithoutPlaintext" };
+        let live = self.resolve(caller, &req.key)?;
+        check_symmetric(&live, None, op)?;
+        let data_key = random_secret(req.size.len()).map_err(KmsError::internal)?;
+        let (ciphertext, material_id) = seal(&live, data_key.expose_secret(), &req.context)?;
+        Ok(GenerateDataKeyResponse {
+            ciphertext,
+            plaintext: with_plaintext.then_some(data_key),
+            key_arn: live.arn.clone(),
+            material_id,
+        })
+    }
+
+    pub fn generate_random(&self, number_of_bytes: usize) -> Result<SecretBytes, KmsError> {
+        random_secret(number_of_bytes).map_err(KmsError::internal)
+    }
+
+    /// Authenticates and decrypts a blob: the key comes from the blob; a KeyId in the request must agree.
+    fn open(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+        expected: Option<&KeyRef>,
+        algorithm: Option<EncryptionAlgorithm>,
+        op: &str,
+    ) -> Result<(Arc<LiveKey>, SecretBytes, String), KmsError> {
+        let parsed = Blob::parse(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
+        let blob_key = KeyId::from_bytes(parsed.key_id());
+        if let Some(expected) = expected {
+            let named = self.resolve(caller, expected)?;
+            if named.record.key_id != blob_key {
+                return Err(KmsError::IncorrectKey(
+                    "The key ID in the request does not identify a CMK that can perform this operation.".into(),
+                ));
+            }
+        }
+        let live = match self.live_key(&blob_key)? {
+            Some(k) if k.record.account == caller.account => k,
+            Some(k) => {
+                // Cross-account decryption needs key policies and grants (the access issue).
+                return Err(KmsError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: kms:{op} on resource: {} because no resource-based policy allows the kms:{op} action",
+                    caller.principal_arn, k.arn
+                )));
+            }
+            None => return Err(KmsError::InvalidCiphertext),
+        };
+        check_symmetric(&live, algorithm, op)?;
+        let (key, material_id) = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;
+        let aad = context.aad()?;
+        let plaintext = parsed.open(key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
+        let material_id = material_id.clone();
+        Ok((live, plaintext, material_id))
+    }
+}
+
+/// The key must be usable, a symmetric encryption key, and the algorithm (if given) SYMMETRIC_DEFAULT.
+fn check_symmetric(
+    live: &LiveKey,
+    algorithm: Option<EncryptionAlgorithm>,
+    op: &str,
+) -> Result<EncryptionAlgorithm, KmsError> {
+    require_usable(live)?;
+    if live.record.key_usage != KeyUsage::EncryptDecrypt {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            live.arn, live.record.key_usage
+        )));
+    }
+    let algorithm = algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
+    if live.record.key_spec == KeySpec::SymmetricDefault && algorithm != EncryptionAlgorithm::SymmetricDefault {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "Algorithm {algorithm} is incompatible with key spec {}.",
+            live.record.key_spec
+        )));
+    }
+    Ok(algorithm)
+}
+
+/// Seals under the key's current backing version.
+fn seal(live: &LiveKey, plaintext: &[u8], context: &EncryptionContext) -> Result<(Vec<u8>, String), KmsError> {
+    let (version, key, material_id) = live
+        .current()
+        .ok_or_else(|| KmsError::internal(format!("{} has no current backing key", live.arn)))?;
+    let aad = context.aad()?;
+    let ciphertext = blob::seal(key, live.record.key_id.as_bytes(), version, plaintext, &aad)
+        .map_err(KmsError::internal)?;
+    Ok((ciphertext, material_id.to_owned()))
+}

@@ -1,0 +1,254 @@
+//! Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, Enable/DisableKey,
+//! Schedule/CancelKeyDeletion.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use trent_crypto::BackingKey;
+
+use super::policy::{default_key_policy, validate_policy};
+use super::tags::validate_new_tags;
+use super::{refuse_pending_deletion, Caller, Kms, PageRequest};
+use crate::ids::{key_arn, KeyId, KeyRef};
+use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Timestamp};
+use crate::KmsError;
+
+/// CreateKey, parsed. `None` means the caller left the field out.
+#[derive(Debug, Clone, Default)]
+pub struct CreateKeyRequest {
+    pub description: Option<String>,
+    pub key_spec: Option<KeySpec>,
+    /// The deprecated spelling of `key_spec`; sending both is an error.
+    pub customer_master_key_spec: Option<KeySpec>,
+    pub key_usage: Option<KeyUsage>,
+    pub origin: Option<Origin>,
+    pub policy: Option<String>,
+    pub bypass_policy_lockout_safety_check: bool,
+    pub tags: Vec<(String, String)>,
+    pub multi_region: bool,
+    pub custom_key_store_id: Option<String>,
+    pub xks_key_id: Option<String>,
+}
+
+/// What DescribeKey and CreateKey report about a key.
+#[derive(Debug, Clone)]
+pub struct KeyMetadata {
+    pub record: KeyRecord,
+    pub arn: String,
+    pub current_material_id: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub next_marker: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleDeletionResponse {
+    pub key_arn: String,
+    pub deletion_date: Timestamp,
+    pub key_state: KeyState,
+    pub pending_window_days: u32,
+}
+
+/// AWS's service rule for the deletion window (the model allows 1..=365; the service enforces 7..=30).
+const MIN_PENDING_DAYS: u32 = 7;
+const MAX_PENDING_DAYS: u32 = 30;
+const DEFAULT_PENDING_DAYS: u32 = 30;
+
+impl Kms {
+    pub fn create_key(&self, caller: &Caller, req: CreateKeyRequest) -> Result<KeyMetadata, KmsError> {
+        if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
+            return Err(KmsError::Validation(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated."
+                    .into(),
+            ));
+        }
+        let spec = req.key_spec.or(req.customer_master_key_spec).unwrap_or(KeySpec::SymmetricDefault);
+        if spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported by this version of Trent. Only SYMMETRIC_DEFAULT keys are available."
+            )));
+        }
+        let usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+        if usage != KeyUsage::EncryptDecrypt {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {usage} is not compatible with KeySpec {spec}"
+            )));
+        }
+        let origin = req.origin.unwrap_or(Origin::AwsKms);
+        if origin != Origin::AwsKms {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Origin {origin} is not supported by this version of Trent. Only AWS_KMS is available."
+            )));
+        }
+        if req.multi_region {
+            return Err(KmsError::UnsupportedOperation("Multi-Region keys are not supported by Trent.".into()));
+        }
+        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+            return Err(KmsError::UnsupportedOperation("Custom key stores are not supported by Trent.".into()));
+        }
+        let tags = validate_new_tags(&BTreeMap::new(), &req.tags)?;
+        let policy = match req.policy {
+            Some(p) => {
+                validate_policy(&p)?;
+                p
+            }
+            None => default_key_policy(&caller.account),
+        };
+
+        let key_id = KeyId::random();
+        let record = KeyRecord {
+            key_id,
+            account: caller.account.clone(),
+            region: self.region.clone(),
+            description: req.description.unwrap_or_default(),
+            key_spec: spec,
+            key_usage: usage,
+            origin,
+            state: KeyState::Enabled,
+            created: self.clock.now(),
+            deletion_date: None,
+            pending_window_days: None,
+            policy,
+            tags,
+            current_version: 1,
+        };
+        let arn = key_arn(&record.region, &record.account, &key_id);
+        let backing = BackingKey::generate().map_err(KmsError::internal)?;
+        let version = self.new_version_record(&arn, key_id, 1, &backing)?;
+        self.store.create_key(&record, &version)?;
+        tracing::info!(key_id = %key_id, "key created");
+        Ok(KeyMetadata { record, arn, current_material_id: Some(version.material_id) })
+    }
+
+    pub fn describe_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let live = self.resolve(caller, key)?;
+        Ok(metadata(&live))
+    }
+
+    pub fn list_keys(&self, caller: &Caller, page: &PageRequest) -> Result<ListPage<(KeyId, String)>, KmsError> {
+        let after = match &page.marker {
+            Some(m) => Some(KeyId::parse(m).ok_or_else(|| KmsError::InvalidMarker("Invalid marker".into()))?),
+            None => None,
+        };
+        let limit = page.limit();
+        // One extra row tells whether another page exists without a count query.
+        let mut ids = self.store.list_keys(&caller.account, after.as_ref(), limit + 1)?;
+        let next_marker = if ids.len() > limit {
+            ids.truncate(limit);
+            ids.last().map(|id| id.to_string())
+        } else {
+            None
+        };
+        let items = ids
+            .into_iter()
+            .map(|id| (id, key_arn(&self.region, &caller.account, &id)))
+            .collect();
+        Ok(ListPage { items, next_marker })
+    }
+
+    pub fn update_key_description(&self, caller: &Caller, key: &KeyRef, raw: &str, description: String) -> Result<(), KmsError> {
+        let live = self.resolve_key_only(caller, key, raw)?;
+        self.update_key(&live, |r| {
+            refuse_pending_deletion_record(r, &live.arn)?;
+            r.description = description.clone();
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    pub fn enable_key(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<(), KmsError> {
+        self.set_enabled(caller, key, raw, true)
+    }
+
+    pub fn disable_key(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<(), KmsError> {
+        self.set_enabled(caller, key, raw, false)
+    }
+
+    fn set_enabled(&self, caller: &Caller, key: &KeyRef, raw: &str, enabled: bool) -> Result<(), KmsError> {
+        let live = self.resolve_key_only(caller, key, raw)?;
+        let arn = live.arn.clone();
+        self.update_key(&live, |r| {
+            match r.state {
+                KeyState::Enabled | KeyState::Disabled => {}
+                KeyState::PendingDeletion => {
+                    return Err(KmsError::InvalidState(format!("{arn} is pending deletion.")));
+                }
+                KeyState::PendingImport => return Err(KmsError::InvalidState(format!("{arn} is pending import."))),
+                other => return Err(KmsError::InvalidState(format!("{arn} is {}.", other.as_str().to_lowercase()))),
+            }
+            r.state = if enabled { KeyState::Enabled } else { KeyState::Disabled };
+            Ok(())
+        })?;
+        tracing::info!(key = %arn, enabled, "key state changed");
+        Ok(())
+    }
+
+    pub fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        pending_window_days: Option<u32>,
+    ) -> Result<ScheduleDeletionResponse, KmsError> {
+        let days = pending_window_days.unwrap_or(DEFAULT_PENDING_DAYS);
+        if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&days) {
+            return Err(KmsError::Validation(format!(
+                "PendingWindowInDays value {days} is out of range. The valid range is {MIN_PENDING_DAYS} to {MAX_PENDING_DAYS} days."
+            )));
+        }
+        let live = self.resolve_key_only(caller, key, raw)?;
+        refuse_pending_deletion(&live)?;
+        let deletion_date = self.clock.now().plus_days(days);
+        let updated = self.update_key(&live, |r| {
+            refuse_pending_deletion_record(r, &live.arn)?;
+            r.state = KeyState::PendingDeletion;
+            r.deletion_date = Some(deletion_date);
+            r.pending_window_days = Some(days);
+            Ok(())
+        })?;
+        tracing::info!(key = %updated.arn, days, "key scheduled for deletion");
+        Ok(ScheduleDeletionResponse {
+            key_arn: updated.arn.clone(),
+            deletion_date,
+            key_state: KeyState::PendingDeletion,
+            pending_window_days: days,
+        })
+    }
+
+    /// Returns the key ARN. The key comes back Disabled, as in AWS.
+    pub fn cancel_key_deletion(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<String, KmsError> {
+        let live = self.resolve_key_only(caller, key, raw)?;
+        let arn = live.arn.clone();
+        self.update_key(&live, |r| {
+            if r.state != KeyState::PendingDeletion {
+                return Err(KmsError::InvalidState(format!("{arn} is not pending deletion.")));
+            }
+            r.state = KeyState::Disabled;
+            r.deletion_date = None;
+            r.pending_window_days = None;
+            Ok(())
+        })?;
+        tracing::info!(key = %arn, "key deletion cancelled");
+        Ok(arn)
+    }
+}
+
+pub(super) fn metadata(live: &Arc<crate::cache::LiveKey>) -> KeyMetadata {
+    KeyMetadata {
+        record: live.record.clone(),
+        arn: live.arn.clone(),
+        current_material_id: live.current_material_id().map(str::to_owned),
+    }
+}
+
+/// The same check as `refuse_pending_deletion`, inside a store transaction on the freshest record.
+pub(super) fn refuse_pending_deletion_record(r: &KeyRecord, arn: &str) -> Result<(), KmsError> {
+    if r.state == KeyState::PendingDeletion {
+        return Err(KmsError::InvalidState(format!("{arn} is pending deletion.")));
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! The KMS service: one method per operation, no HTTP and no wire types. Requests arrive parsed into domain
+//! types; responses leave as domain views that the protocol layer encodes.
+
+mod aliases;
+mod crypto;
+mod keys;
+mod policy;
+mod tags;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use trent_crypto::{BackingKey, RootKey};
+
+use crate::cache::{KeyCache, LiveKey};
+use crate::clock::Clock;
+use crate::ids::{key_arn, AccountId, KeyId, KeyRef, Region};
+use crate::model::{KeyRecord, KeyState, KeyVersionRecord};
+use crate::store::Store;
+use crate::KmsError;
+
+pub use aliases::{AliasEntry, ListAliasesRequest};
+pub use crypto::{
+    DataKeySize, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, GenerateDataKeyRequest,
+    GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
+};
+pub use keys::{CreateKeyRequest, KeyMetadata, ListPage, ScheduleDeletionResponse};
+pub use policy::default_key_policy;
+
+/// Who is calling. Authorization (key policies, IAM, grants) arrives with the access issue; until then every
+/// authenticated caller acts within its own account only.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: AccountId,
+    pub principal_arn: String,
+}
+
+pub struct Kms {
+    store: Arc<dyn Store>,
+    root: RootKey,
+    clock: Arc<dyn Clock>,
+    region: Region,
+    cache: KeyCache,
+}
+
+impl Kms {
+    pub fn new(store: Arc<dyn Store>, root: RootKey, clock: Arc<dyn Clock>, region: Region) -> Self {
+        Self { store, root, clock, region, cache: KeyCache::default() }
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn root_key(&self) -> &RootKey {
+        &self.root
+    }
+
+    fn arn(&self, record: &KeyRecord) -> String {
+        key_arn(&record.region, &record.account, &record.key_id)
+    }
+
+    /// Resolves any of the four KeyId forms to a live key the caller may address.
+    fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<Arc<LiveKey>, KmsError> {
+        let (account, id) = match key {
+            KeyRef::Id(id) => (caller.account.clone(), *id),
+            KeyRef::Arn { region, account, key_id } => {
+                if region != self.region.as_str() || account != caller.account.as_str() {
+                    // Cross-account use needs key policies (the access issue); until then the key is invisible.
+                    return Err(self.key_not_found_arn(region, account, key_id));
+                }
+                (caller.account.clone(), *key_id)
+            }
+            KeyRef::Alias(name) => (caller.account.clone(), self.alias_target(&caller.account, name)?),
+            KeyRef::AliasArn { region, account, alias } => {
+                let arn = format!("arn:aws:kms:{region}:{account}:{alias}");
+                if region != self.region.as_str() || account != caller.account.as_str() {
+                    return Err(KmsError::NotFound(format!("Alias {arn} is not found.")));
+                }
+                (caller.account.clone(), self.alias_target(&caller.account, alias)?)
+            }
+        };
+        let live = self.live_key(&id)?;
+        match live {
+            Some(k) if k.record.account == account => Ok(k),
+            _ => Err(self.key_not_found_arn(self.region.as_str(), account.as_str(), &id)),
+        }
+    }
+
+    /// Like `resolve`, for operations that take only a key id or key ARN (management operations).
+    fn resolve_key_only(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<Arc<LiveKey>, KmsError> {
+        if !key.is_key() {
+            return Err(KmsError::invalid_key_id(raw));
+        }
+        self.resolve(caller, key)
+    }
+
+    fn key_not_found_arn(&self, region: &str, account: &str, id: &KeyId) -> KmsError {
+        KmsError::NotFound(format!("Key 'arn:aws:kms:{region}:{account}:key/{id}' does not exist"))
+    }
+
+    fn alias_target(&self, account: &AccountId, name: &crate::ids::AliasName) -> Result<KeyId, KmsError> {
+        if let Some(id) = self.cache.alias(account, name) {
+            return Ok(id);
+        }
+        let guard = self.cache.write_guard();
+        match self.store.alias(account, name)? {
+            Some(a) => {
+                self.cache.put_alias(account, name, a.target, &guard);
+                Ok(a.target)
+            }
+            None => Err(KmsError::NotFound(format!(
+                "Alias arn:aws:kms:{}:{account}:{name} is not found.",
+                self.region
+            ))),
+        }
+    }
+
+    /// The cached key, loading it (and unwrapping its versions) on a miss.
+    fn live_key(&self, id: &KeyId) -> Result<Option<Arc<LiveKey>>, KmsError> {
+        if let Some(k) = self.cache.key(id) {
+            return Ok(Some(k));
+        }
+        let guard = self.cache.write_guard();
+        if let Some(k) = self.cache.key(id) {
+            return Ok(Some(k));
+        }
+        let Some(record) = self.store.key(id)? else { return Ok(None) };
+        let live = Arc::new(self.load_live(record)?);
+        self.cache.put_key(live.clone(), &guard);
+        Ok(Some(live))
+    }
+
+    fn load_live(&self, record: KeyRecord) -> Result<LiveKey, KmsError> {
+        let arn = self.arn(&record);
+        let mut versions = HashMap::new();
+        for v in self.store.key_versions(&record.key_id)? {
+            let material = self
+                .root
+                .unwrap(&v.wrapped, &wrap_binding(&arn, v.version))
+                .map_err(|e| KmsError::internal(format!("unwrapping {arn} version {}: {e}", v.version)))?;
+            let key = BackingKey::from_secret(material).map_err(KmsError::internal)?;
+            versions.insert(v.version, (key, v.material_id));
+        }
+        Ok(LiveKey { record, arn, versions: Arc::new(versions) })
+    }
+
+    /// Applies a state change in the store, then refreshes the cache with the stored result.
+    fn update_key(
+        &self,
+        live: &LiveKey,
+        mut change: impl FnMut(&mut KeyRecord) -> Result<(), KmsError>,
+    ) -> Result<Arc<LiveKey>, KmsError> {
+        let guard = self.cache.write_guard();
+        let updated = self
+            .store
+            .update_key(&live.record.key_id, &mut change)?
+            .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
+        // Material does not change on a metadata update: share the already unwrapped versions.
+        let fresh = Arc::new(LiveKey { arn: live.arn.clone(), versions: live.versions.clone(), record: updated });
+        self.cache.put_key(fresh.clone(), &guard);
+        Ok(fresh)
+    }
+
+    /// Destroys every key whose deletion window has ended. Returns how many were destroyed.
+    pub fn purge_due_keys(&self) -> Result<usize, KmsError> {
+        let now = self.clock.now();
+        let due = self.store.keys_due_for_deletion(now.0)?;
+        for id in &due {
+            let guard = self.cache.write_guard();
+            self.store.destroy_key(id)?;
+            self.cache.remove_key(id, &guard);
+            tracing::info!(key_id = %id, "key deleted at the end of its pending-deletion window");
+        }
+        Ok(due.len())
+    }
+
+    fn new_version_record(&self, arn: &str, key_id: KeyId, version: u32, key: &BackingKey) -> Result<KeyVersionRecord, KmsError> {
+        let wrapped = self
+            .root
+            .wrap(key.material_for_wrapping(), &wrap_binding(arn, version))
+            .map_err(KmsError::internal)?;
+        let material_id = trent_crypto::digest::hex(
+            &trent_crypto::random_array::<32>().map_err(KmsError::internal)?,
+        );
+        Ok(KeyVersionRecord { key_id, version, wrapped, material_id, created: self.clock.now() })
+    }
+}
+
+/// Associated data binding wrapped material to its key and version, so rows cannot be swapped in the store.
+fn wrap_binding(arn: &str, version: u32) -> Vec<u8> {
+    let mut b = Vec::with_capacity(arn.len() + 5);
+    b.extend_from_slice(arn.as_bytes());
+    b.push(0);
+    b.extend_from_slice(&version.to_be_bytes());
+    b
+}
+
+/// The per-state error for operations that need a usable key (the KMS key-state table).
+fn require_usable(live: &LiveKey) -> Result<(), KmsError> {
+    let arn = &live.arn;
+    match live.record.state {
+        KeyState::Enabled | KeyState::Updating => Ok(()),
+        KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
+        KeyState::PendingDeletion => Err(KmsError::InvalidState(format!("{arn} is pending deletion."))),
+        KeyState::PendingReplicaDeletion => {
+            Err(KmsError::InvalidState(format!("{arn} is pending replica deletion.")))
+        }
+        KeyState::PendingImport => Err(KmsError::InvalidState(format!("{arn} is pending import."))),
+        KeyState::Unavailable => Err(KmsError::InvalidState(format!("{arn} is unavailable."))),
+        KeyState::Creating => Err(KmsError::InvalidState(format!("{arn} is creating."))),
+    }
+}
+
+/// Management operations that are refused while a key waits for deletion.
+fn refuse_pending_deletion(live: &LiveKey) -> Result<(), KmsError> {
+    if live.record.state == KeyState::PendingDeletion {
+        return Err(KmsError::InvalidState(format!("{} is pending deletion.", live.arn)));
+    }
+    Ok(())
+}
+
+/// Shared pagination: `Limit` 1..=1000 (default 100) and an opaque marker.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: Option<u32>,
+    pub marker: Option<String>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: usize = 100;
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit.map_or(Self::DEFAULT_LIMIT, |l| l as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests;

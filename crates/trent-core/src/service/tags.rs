@@ -1,0 +1,86 @@
+//! Tags: TagResource, UntagResource, ListResourceTags.
+
+use std::collections::BTreeMap;
+
+use super::keys::{refuse_pending_deletion_record, ListPage};
+use super::{Caller, Kms, PageRequest};
+use crate::ids::KeyRef;
+use crate::KmsError;
+
+/// AWS's quota of tags per key.
+const MAX_TAGS_PER_KEY: usize = 50;
+
+impl Kms {
+    pub fn tag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tags: &[(String, String)]) -> Result<(), KmsError> {
+        let live = self.resolve_key_only(caller, key, raw)?;
+        self.update_key(&live, |r| {
+            refuse_pending_deletion_record(r, &live.arn)?;
+            r.tags = validate_new_tags(&r.tags, tags)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    pub fn untag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tag_keys: &[String]) -> Result<(), KmsError> {
+        let live = self.resolve_key_only(caller, key, raw)?;
+        self.update_key(&live, |r| {
+            refuse_pending_deletion_record(r, &live.arn)?;
+            for k in tag_keys {
+                reject_reserved(k)?;
+                r.tags.remove(k);
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    pub fn list_resource_tags(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        page: &PageRequest,
+    ) -> Result<ListPage<(String, String)>, KmsError> {
+        let live = self.resolve_key_only(caller, key, raw)?;
+        let tags = &live.record.tags;
+        let start: Box<dyn Iterator<Item = (&String, &String)>> = match &page.marker {
+            // The marker is the last tag key of the previous page; resume strictly after it.
+            Some(m) => Box::new(tags.range::<String, _>((std::ops::Bound::Excluded(m), std::ops::Bound::Unbounded))),
+            None => Box::new(tags.iter()),
+        };
+        let limit = page.limit();
+        let mut items: Vec<(String, String)> = start.take(limit + 1).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let next_marker = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        Ok(ListPage { items, next_marker })
+    }
+}
+
+/// Merges `new` into `existing` (a tag with an existing key replaces its value), enforcing AWS's rules.
+pub(super) fn validate_new_tags(
+    existing: &BTreeMap<String, String>,
+    new: &[(String, String)],
+) -> Result<BTreeMap<String, String>, KmsError> {
+    let mut merged = existing.clone();
+    for (k, v) in new {
+        reject_reserved(k)?;
+        merged.insert(k.clone(), v.clone());
+    }
+    if merged.len() > MAX_TAGS_PER_KEY {
+        return Err(KmsError::LimitExceeded(format!(
+            "The request was rejected because it would exceed the limit of {MAX_TAGS_PER_KEY} tags per KMS key."
+        )));
+    }
+    Ok(merged)
+}
+
+fn reject_reserved(key: &str) -> Result<(), KmsError> {
+    if key.starts_with("aws:") {
+        return Err(KmsError::Tag("Tags beginning with aws: are reserved and cannot be modified.".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The storage boundary. Each method is one transaction; nothing above this trait knows the backend.
+//!
+//! The trait is synchronous: SQLite is embedded and its calls are short; callers on an async runtime run
+//! management operations on a blocking thread. Backend failures surface as `KmsError::Internal`.
+
+use crate::ids::{AccountId, AliasName, KeyId};
+use crate::model::{AccessKeyRecord, AliasRecord, KeyRecord, KeyVersionRecord};
+use crate::KmsError;
+
+/// A read-modify-write of one key under the store's transaction: the closure sees the current record and
+/// may change it or refuse with a domain error (which aborts the transaction).
+pub type KeyUpdate<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<(), KmsError>;
+
+pub trait Store: Send + Sync {
+    /// Inserts a new key with its first backing-key version.
+    fn create_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> Result<(), KmsError>;
+
+    fn key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, KmsError>;
+
+    fn key_versions(&self, key_id: &KeyId) -> Result<Vec<KeyVersionRecord>, KmsError>;
+
+    /// Atomically applies `update` to the key and returns the stored result. `Ok(None)` if no such key.
+    fn update_key(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError>;
+
+    /// Keys of `account` ordered by key id, starting after `after`, at most `limit`.
+    fn list_keys(&self, account: &AccountId, after: Option<&KeyId>, limit: usize) -> Result<Vec<KeyId>, KmsError>;
+
+    /// Keys whose pending-deletion window ended at or before `now_ms`.
+    fn keys_due_for_deletion(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError>;
+
+    /// Erases a key for good: its material, its aliases, its tags and its record, in one transaction.
+    fn destroy_key(&self, key_id: &KeyId) -> Result<(), KmsError>;
+
+    /// Fails with `AlreadyExists` when the name is taken in the account.
+    fn create_alias(&self, alias: &AliasRecord) -> Result<(), KmsError>;
+
+    fn alias(&self, account: &AccountId, name: &AliasName) -> Result<Option<AliasRecord>, KmsError>;
+
+    /// Points an existing alias at another key. Returns false if the alias does not exist.
+    fn update_alias(&self, account: &AccountId, name: &AliasName, target: &KeyId, now_ms: i64) -> Result<bool, KmsError>;
+
+    /// Returns false if the alias does not exist.
+    fn delete_alias(&self, account: &AccountId, name: &AliasName) -> Result<bool, KmsError>;
+
+    /// Aliases of `account` (optionally only those of one key) ordered by name, after `after`, at most `limit`.
+    fn list_aliases(
+        &self,
+        account: &AccountId,
+        target: Option<&KeyId>,
+        after: Option<&AliasName>,
+        limit: usize,
+    ) -> Result<Vec<AliasRecord>, KmsError>;
+
+    fn count_aliases(&self, target: &KeyId) -> Result<usize, KmsError>;
+
+    fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError>;
+
+    fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, KmsError>;
+
+    fn access_keys_of(&self, principal_arn: &str) -> Result<Vec<AccessKeyRecord>, KmsError>;
+}

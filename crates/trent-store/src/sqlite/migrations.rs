@@ -1,0 +1,61 @@
+//! Versioned schema migrations. Each entry runs once, in its own transaction, in order.
+//! Never edit a released migration: add a new one.
+
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE keys (
+    key_id              TEXT PRIMARY KEY,
+    account             TEXT NOT NULL,
+    region              TEXT NOT NULL,
+    description         TEXT NOT NULL,
+    key_spec            TEXT NOT NULL,
+    key_usage           TEXT NOT NULL,
+    origin              TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    created_ms          BIGINT NOT NULL,
+    deletion_ms         BIGINT,
+    pending_window_days INTEGER,
+    policy              TEXT NOT NULL,
+    current_version     INTEGER NOT NULL
+);
+CREATE INDEX keys_by_account ON keys (account, key_id);
+CREATE INDEX keys_by_deletion ON keys (deletion_ms) WHERE deletion_ms IS NOT NULL;
+
+CREATE TABLE key_versions (
+    key_id      TEXT NOT NULL REFERENCES keys (key_id),
+    version     INTEGER NOT NULL,
+    wrapped     BLOB NOT NULL,
+    material_id TEXT NOT NULL,
+    created_ms  BIGINT NOT NULL,
+    PRIMARY KEY (key_id, version)
+);
+
+CREATE TABLE key_tags (
+    key_id    TEXT NOT NULL REFERENCES keys (key_id),
+    tag_key   TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+);
+
+CREATE TABLE aliases (
+    account    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    target     TEXT NOT NULL REFERENCES keys (key_id),
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE INDEX aliases_by_target ON aliases (target);
+
+CREATE TABLE access_keys (
+    access_key_id  TEXT PRIMARY KEY,
+    account        TEXT NOT NULL,
+    principal_arn  TEXT NOT NULL,
+    wrapped_secret BLOB NOT NULL,
+    active         INTEGER NOT NULL,
+    created_ms     BIGINT NOT NULL
+);
+CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
+"#,
+)];

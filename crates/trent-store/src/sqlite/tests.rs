@@ -1,0 +1,126 @@
+use std::collections::BTreeMap;
+
+use trent_core::ids::{AccountId, AliasName, KeyId, Region};
+use trent_core::model::{AliasRecord, KeyRecord, KeySpec, KeyState, KeyUsage, KeyVersionRecord, Origin, Timestamp};
+use trent_core::store::Store;
+use trent_core::KmsError;
+
+use super::SqliteStore;
+
+fn account() -> AccountId {
+    AccountId::parse("111122223333").unwrap()
+}
+
+fn key(id: KeyId) -> (KeyRecord, KeyVersionRecord) {
+    let mut tags = BTreeMap::new();
+    tags.insert("team".to_string(), "blue".to_string());
+    (
+        KeyRecord {
+            key_id: id,
+            account: account(),
+            region: Region::parse("us-east-1").unwrap(),
+            description: "d".into(),
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            state: KeyState::Enabled,
+            created: Timestamp(1000),
+            deletion_date: None,
+            pending_window_days: None,
+            policy: "{}".into(),
+            tags,
+            current_version: 1,
+        },
+        KeyVersionRecord { key_id: id, version: 1, wrapped: vec![1, 2, 3], material_id: "ab".repeat(32), created: Timestamp(1000) },
+    )
+}
+
+#[test]
+fn key_round_trip_update_and_rollback() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let id = KeyId::random();
+    let (k, v) = key(id);
+    s.create_key(&k, &v).unwrap();
+    assert_eq!(s.key(&id).unwrap().unwrap(), k);
+    assert_eq!(s.key_versions(&id).unwrap(), vec![v]);
+
+    let updated = s
+        .update_key(&id, &mut |r| {
+            r.state = KeyState::Disabled;
+            r.tags.insert("env".into(), "prod".into());
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.state, KeyState::Disabled);
+    assert_eq!(s.key(&id).unwrap().unwrap().tags.len(), 2);
+
+    // A refused update changes nothing.
+    let err = s.update_key(&id, &mut |r| {
+        r.state = KeyState::Enabled;
+        Err(KmsError::InvalidState("no".into()))
+    });
+    assert!(matches!(err, Err(KmsError::InvalidState(_))));
+    assert_eq!(s.key(&id).unwrap().unwrap().state, KeyState::Disabled);
+    assert!(s.update_key(&KeyId::random(), &mut |_| Ok(())).unwrap().is_none());
+}
+
+#[test]
+fn list_keys_pages_in_id_order() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let mut ids: Vec<KeyId> = (0..5).map(|_| KeyId::random()).collect();
+    for id in &ids {
+        let (k, v) = key(*id);
+        s.create_key(&k, &v).unwrap();
+    }
+    ids.sort();
+    let first = s.list_keys(&account(), None, 3).unwrap();
+    assert_eq!(first, ids[..3]);
+    let rest = s.list_keys(&account(), Some(&first[2]), 3).unwrap();
+    assert_eq!(rest, ids[3..]);
+    assert!(s.list_keys(&AccountId::parse("999999999999").unwrap(), None, 3).unwrap().is_empty());
+}
+
+#[test]
+fn aliases_and_destroy() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let id = KeyId::random();
+    let (k, v) = key(id);
+    s.create_key(&k, &v).unwrap();
+    let name = AliasName::parse("alias/a").unwrap();
+    let rec = AliasRecord { account: account(), name: name.clone(), target: id, created: Timestamp(1), updated: Timestamp(1) };
+    s.create_alias(&rec).unwrap();
+    assert!(matches!(s.create_alias(&rec), Err(KmsError::AlreadyExists(_))));
+    assert_eq!(s.alias(&account(), &name).unwrap().unwrap(), rec);
+    assert_eq!(s.count_aliases(&id).unwrap(), 1);
+    assert_eq!(s.list_aliases(&account(), Some(&id), None, 10).unwrap().len(), 1);
+
+    s.update_key(&id, &mut |r| {
+        r.state = KeyState::PendingDeletion;
+        r.deletion_date = Some(Timestamp(5000));
+        Ok(())
+    })
+    .unwrap();
+    assert!(s.keys_due_for_deletion(4999).unwrap().is_empty());
+    assert_eq!(s.keys_due_for_deletion(5000).unwrap(), vec![id]);
+    s.destroy_key(&id).unwrap();
+    assert!(s.key(&id).unwrap().is_none());
+    assert!(s.key_versions(&id).unwrap().is_empty());
+    assert!(s.alias(&account(), &name).unwrap().is_none());
+}
+
+#[test]
+fn reopening_a_file_keeps_everything() {
+    let dir = std::env::temp_dir().join(format!("trent-store-{}", KeyId::random()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trent.db");
+    let id = KeyId::random();
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        let (k, v) = key(id);
+        s.create_key(&k, &v).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert!(s.key(&id).unwrap().is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
