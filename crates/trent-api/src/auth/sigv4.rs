@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::header::{AUTHORIZATION, DATE, HOST};
+use http::header::{AUTHORIZATION, DATE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use trent_crypto::SecretBytes;
 use trent_crypto::digest::{HmacSha256Key, constant_time_eq, hex, hmac_sha256, sha256};

@@ -13,6 +13,8 @@ use crate::ids::{KeyId, KeyRef};
 use crate::model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage};
 use crate::KmsError;
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct EncryptRequest {
     pub key: KeyRef,
     pub plaintext: SecretBytes,
@@ -20,6 +22,8 @@ pub struct EncryptRequest {
     pub algorithm: Option<EncryptionAlgorithm>,
 }
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct EncryptResponse {
     pub ciphertext: Vec<u8>,
     pub key_arn: String,
@@ -27,6 +31,8 @@ pub struct EncryptResponse {
     pub material_id: String,
 }
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct DecryptRequest {
     pub ciphertext: Vec<u8>,
     pub context: EncryptionContext,
@@ -34,6 +40,8 @@ pub struct DecryptRequest {
     pub algorithm: Option<EncryptionAlgorithm>,
 }
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct DecryptResponse {
     pub plaintext: SecretBytes,
     pub key_arn: String,
@@ -41,6 +49,8 @@ pub struct DecryptResponse {
     pub material_id: String,
 }
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct ReEncryptRequest {
     pub ciphertext: Vec<u8>,
     pub source_context: EncryptionContext,
@@ -51,6 +61,8 @@ pub struct ReEncryptRequest {
     pub destination_algorithm: Option<EncryptionAlgorithm>,
 }
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct ReEncryptResponse {
     pub ciphertext: Vec<u8>,
     pub source_key_arn: String,
@@ -87,12 +99,16 @@ impl DataKeySize {
     }
 }
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct GenerateDataKeyRequest {
     pub key: KeyRef,
     pub size: DataKeySize,
     pub context: EncryptionContext,
 }
 
+/// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
+#[derive(Debug)]
 pub struct GenerateDataKeyResponse {
     pub ciphertext: Vec<u8>,
     /// `None` for GenerateDataKeyWithoutPlaintext.

@@ -37,14 +37,14 @@ pub struct Caller {
 
 pub struct Kms {
     store: Arc<dyn Store>,
-    root: RootKey,
+    root: Arc<RootKey>,
     clock: Arc<dyn Clock>,
     region: Region,
     cache: KeyCache,
 }
 
 impl Kms {
-    pub fn new(store: Arc<dyn Store>, root: RootKey, clock: Arc<dyn Clock>, region: Region) -> Self {
+    pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<dyn Clock>, region: Region) -> Self {
         Self { store, root, clock, region, cache: KeyCache::default() }
     }
 

@@ -1,0 +1,294 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use trent_crypto::{RootKey, SecretBytes};
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::context::EncryptionContext;
+use crate::model::{DataKeySpec, KeyState, Timestamp};
+use crate::store::MemoryStore;
+
+struct Fixture {
+    kms: Kms,
+    clock: Arc<ManualClock>,
+    caller: Caller,
+}
+
+fn fixture() -> Fixture {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let root = RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap();
+    let kms = Kms::new(Arc::new(MemoryStore::new()), Arc::new(root), clock.clone(), Region::parse("us-east-1").unwrap());
+    let account = AccountId::parse("111122223333").unwrap();
+    Fixture { kms, clock, caller: Caller { principal_arn: format!("arn:aws:iam::{account}:root"), account } }
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+    EncryptionContext::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
+}
+
+fn key_ref(s: &str) -> KeyRef {
+    KeyRef::parse(s).unwrap()
+}
+
+impl Fixture {
+    fn create(&self) -> KeyMetadata {
+        self.kms.create_key(&self.caller, CreateKeyRequest::default()).unwrap()
+    }
+
+    fn encrypt(&self, key: &str, pt: &[u8], c: EncryptionContext) -> Result<EncryptResponse, KmsError> {
+        self.kms.encrypt(
+            &self.caller,
+            EncryptRequest { key: key_ref(key), plaintext: SecretBytes::new(pt.to_vec()), context: c, algorithm: None },
+        )
+    }
+
+    fn decrypt(&self, blob: &[u8], c: EncryptionContext, key: Option<&str>) -> Result<DecryptResponse, KmsError> {
+        self.kms.decrypt(
+            &self.caller,
+            DecryptRequest { ciphertext: blob.to_vec(), context: c, key: key.map(key_ref), algorithm: None },
+        )
+    }
+}
+
+#[test]
+fn create_and_describe_defaults() {
+    let f = fixture();
+    let m = f.create();
+    assert_eq!(m.record.state, KeyState::Enabled);
+    assert!(m.arn.starts_with("arn:aws:kms:us-east-1:111122223333:key/"));
+    assert!(m.record.policy.contains("\"AWS\" : \"arn:aws:iam::111122223333:root\""));
+    let d = f.kms.describe_key(&f.caller, &key_ref(&m.arn)).unwrap();
+    assert_eq!(d.record.key_id, m.record.key_id);
+    assert_eq!(d.current_material_id, m.current_material_id);
+}
+
+#[test]
+fn encrypt_decrypt_with_context_and_aliases() {
+    let f = fixture();
+    let m = f.create();
+    f.kms.create_alias(&f.caller, "alias/app", &m.record.key_id.to_string()).unwrap();
+    let e = f.encrypt("alias/app", b"secret", ctx(&[("a", "1"), ("b", "2")])).unwrap();
+    assert_eq!(e.key_arn, m.arn);
+    let d = f.decrypt(&e.ciphertext, ctx(&[("b", "2"), ("a", "1")]), None).unwrap();
+    assert_eq!(d.plaintext.expose_secret(), b"secret");
+    assert_eq!(d.key_arn, m.arn);
+    // KeyId given as alias ARN, matching.
+    f.decrypt(&e.ciphertext, ctx(&[("a", "1"), ("b", "2")]), Some("arn:aws:kms:us-east-1:111122223333:alias/app")).unwrap();
+    for wrong in [ctx(&[]), ctx(&[("a", "1")]), ctx(&[("a", "1"), ("b", "X")])] {
+        assert!(matches!(f.decrypt(&e.ciphertext, wrong, None), Err(KmsError::InvalidCiphertext)));
+    }
+    let mut tampered = e.ciphertext.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(matches!(f.decrypt(&tampered, ctx(&[("a", "1"), ("b", "2")]), None), Err(KmsError::InvalidCiphertext)));
+    assert!(matches!(f.decrypt(b"garbage", ctx(&[]), None), Err(KmsError::InvalidCiphertext)));
+}
+
+#[test]
+fn decrypt_with_other_key_id_is_incorrect_key() {
+    let f = fixture();
+    let a = f.create();
+    let b = f.create();
+    let e = f.encrypt(&a.record.key_id.to_string(), b"x", ctx(&[])).unwrap();
+    let err = f.decrypt(&e.ciphertext, ctx(&[]), Some(&b.record.key_id.to_string())).unwrap_err();
+    assert!(matches!(err, KmsError::IncorrectKey(_)));
+}
+
+#[test]
+fn disabled_and_pending_deletion_states() {
+    let f = fixture();
+    let m = f.create();
+    let id = m.record.key_id.to_string();
+    let e = f.encrypt(&id, b"x", ctx(&[])).unwrap();
+    f.kms.disable_key(&f.caller, &key_ref(&id), &id).unwrap();
+    let err = f.encrypt(&id, b"x", ctx(&[])).unwrap_err();
+    assert_eq!(err.to_string(), format!("{} is disabled.", m.arn));
+    assert!(matches!(f.decrypt(&e.ciphertext, ctx(&[]), None), Err(KmsError::Disabled(_))));
+    f.kms.enable_key(&f.caller, &key_ref(&id), &id).unwrap();
+
+    let s = f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, Some(7)).unwrap();
+    assert_eq!(s.pending_window_days, 7);
+    assert_eq!(s.deletion_date, f.clock.now().plus_days(7));
+    assert!(matches!(f.encrypt(&id, b"x", ctx(&[])), Err(KmsError::InvalidState(_))));
+    assert!(matches!(f.kms.enable_key(&f.caller, &key_ref(&id), &id), Err(KmsError::InvalidState(_))));
+    assert!(matches!(
+        f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, None),
+        Err(KmsError::InvalidState(_))
+    ));
+    assert_eq!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id), &id).unwrap(), m.arn);
+    assert_eq!(f.kms.describe_key(&f.caller, &key_ref(&id)).unwrap().record.state, KeyState::Disabled);
+    assert!(matches!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id), &id), Err(KmsError::InvalidState(_))));
+    for bad in [6, 31] {
+        assert!(matches!(
+            f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, Some(bad)),
+            Err(KmsError::Validation(_))
+        ));
+    }
+}
+
+#[test]
+fn deletion_window_end_destroys_key_and_aliases() {
+    let f = fixture();
+    let m = f.create();
+    let id = m.record.key_id.to_string();
+    f.kms.create_alias(&f.caller, "alias/doomed", &id).unwrap();
+    f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, Some(7)).unwrap();
+    f.clock.advance_ms(7 * Timestamp::DAY_MS - 1);
+    assert_eq!(f.kms.purge_due_keys().unwrap(), 0);
+    f.clock.advance_ms(1);
+    assert_eq!(f.kms.purge_due_keys().unwrap(), 1);
+    assert!(matches!(f.kms.describe_key(&f.caller, &key_ref(&id)), Err(KmsError::NotFound(_))));
+    assert!(matches!(f.kms.describe_key(&f.caller, &key_ref("alias/doomed")), Err(KmsError::NotFound(_))));
+    assert!(f.kms.store().key_versions(&m.record.key_id).unwrap().is_empty());
+}
+
+#[test]
+fn data_keys_and_random() {
+    let f = fixture();
+    let m = f.create();
+    let id = m.record.key_id.to_string();
+    let r = f
+        .kms
+        .generate_data_key(
+            &f.caller,
+            GenerateDataKeyRequest { key: key_ref(&id), size: DataKeySize::Spec(DataKeySpec::Aes256), context: ctx(&[("k", "v")]) },
+            true,
+        )
+        .unwrap();
+    let pt = r.plaintext.unwrap();
+    assert_eq!(pt.len(), 32);
+    let d = f.decrypt(&r.ciphertext, ctx(&[("k", "v")]), None).unwrap();
+    assert_eq!(d.plaintext.expose_secret(), pt.expose_secret());
+    let w = f
+        .kms
+        .generate_data_key(
+            &f.caller,
+            GenerateDataKeyRequest { key: key_ref(&id), size: DataKeySize::Bytes(7), context: ctx(&[]) },
+            false,
+        )
+        .unwrap();
+    assert!(w.plaintext.is_none());
+    assert_eq!(f.decrypt(&w.ciphertext, ctx(&[]), None).unwrap().plaintext.len(), 7);
+    assert!(DataKeySize::from_fields(Some(DataKeySpec::Aes128), Some(16)).is_err());
+    assert!(DataKeySize::from_fields(None, None).is_err());
+    assert_eq!(f.kms.generate_random(1024).unwrap().len(), 1024);
+}
+
+#[test]
+fn re_encrypt_moves_between_keys_and_contexts() {
+    let f = fixture();
+    let a = f.create();
+    let b = f.create();
+    let e = f.encrypt(&a.arn, b"move me", ctx(&[("from", "a")])).unwrap();
+    let r = f
+        .kms
+        .re_encrypt(
+            &f.caller,
+            ReEncryptRequest {
+                ciphertext: e.ciphertext,
+                source_context: ctx(&[("from", "a")]),
+                source_key: None,
+                source_algorithm: None,
+                destination_key: key_ref(&b.arn),
+                destination_context: ctx(&[("to", "b")]),
+                destination_algorithm: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(r.source_key_arn, a.arn);
+    assert_eq!(r.key_arn, b.arn);
+    assert_eq!(f.decrypt(&r.ciphertext, ctx(&[("to", "b")]), None).unwrap().plaintext.expose_secret(), b"move me");
+}
+
+#[test]
+fn alias_rules_and_listing() {
+    let f = fixture();
+    let a = f.create();
+    let id = a.record.key_id.to_string();
+    assert!(matches!(f.kms.create_alias(&f.caller, "alias/aws/x", &id), Err(KmsError::InvalidAliasName(_))));
+    assert!(matches!(f.kms.create_alias(&f.caller, "nope", &id), Err(KmsError::InvalidAliasName(_))));
+    f.kms.create_alias(&f.caller, "alias/one", &id).unwrap();
+    let dup = f.kms.create_alias(&f.caller, "alias/one", &id).unwrap_err();
+    assert_eq!(
+        dup.to_string(),
+        "An alias with the name arn:aws:kms:us-east-1:111122223333:alias/one already exists"
+    );
+    assert!(matches!(f.kms.create_alias(&f.caller, "alias/two", "alias/one"), Err(KmsError::Validation(_))));
+    let b = f.create();
+    f.kms.update_alias(&f.caller, "alias/one", &b.arn).unwrap();
+    assert_eq!(f.kms.describe_key(&f.caller, &key_ref("alias/one")).unwrap().arn, b.arn);
+    for i in 0..3 {
+        f.kms.create_alias(&f.caller, &format!("alias/p{i}"), &id).unwrap();
+    }
+    let page = f
+        .kms
+        .list_aliases(&f.caller, &ListAliasesRequest { key: None, page: PageRequest { limit: Some(2), marker: None } })
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    let rest = f
+        .kms
+        .list_aliases(&f.caller, &ListAliasesRequest { key: None, page: PageRequest { limit: Some(10), marker: page.next_marker } })
+        .unwrap();
+    assert_eq!(rest.items.len(), 2);
+    assert!(rest.next_marker.is_none());
+    f.kms.delete_alias(&f.caller, "alias/one").unwrap();
+    assert!(matches!(f.kms.delete_alias(&f.caller, "alias/one"), Err(KmsError::NotFound(_))));
+}
+
+#[test]
+fn tags_and_policies() {
+    let f = fixture();
+    let m = f.create();
+    let id = m.record.key_id.to_string();
+    let k = key_ref(&id);
+    f.kms.tag_resource(&f.caller, &k, &id, &[("b".into(), "2".into()), ("a".into(), "1".into())]).unwrap();
+    f.kms.tag_resource(&f.caller, &k, &id, &[("a".into(), "one".into())]).unwrap();
+    let tags = f.kms.list_resource_tags(&f.caller, &k, &id, &PageRequest::default()).unwrap();
+    assert_eq!(tags.items, vec![("a".to_string(), "one".to_string()), ("b".to_string(), "2".to_string())]);
+    assert!(matches!(f.kms.tag_resource(&f.caller, &k, &id, &[("aws:x".into(), "1".into())]), Err(KmsError::Tag(_))));
+    f.kms.untag_resource(&f.caller, &k, &id, &["a".into()]).unwrap();
+    assert_eq!(f.kms.list_resource_tags(&f.caller, &k, &id, &PageRequest::default()).unwrap().items.len(), 1);
+    // Management operations take key ids and ARNs, not aliases.
+    f.kms.create_alias(&f.caller, "alias/t", &id).unwrap();
+    assert!(matches!(f.kms.tag_resource(&f.caller, &key_ref("alias/t"), "alias/t", &[]), Err(KmsError::NotFound(_))));
+
+    let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}"#;
+    f.kms.put_key_policy(&f.caller, &k, &id, None, p.into()).unwrap();
+    assert_eq!(f.kms.get_key_policy(&f.caller, &k, &id, Some("default")).unwrap(), p);
+    assert!(matches!(f.kms.get_key_policy(&f.caller, &k, &id, Some("other")), Err(KmsError::NotFound(_))));
+    assert!(matches!(
+        f.kms.put_key_policy(&f.caller, &k, &id, None, "{not json".into()),
+        Err(KmsError::MalformedPolicyDocument(_))
+    ));
+    assert_eq!(f.kms.list_key_policies(&f.caller, &k, &id).unwrap(), vec!["default".to_string()]);
+}
+
+#[test]
+fn list_keys_paginates() {
+    let f = fixture();
+    for _ in 0..5 {
+        f.create();
+    }
+    let p1 = f.kms.list_keys(&f.caller, &PageRequest { limit: Some(3), marker: None }).unwrap();
+    assert_eq!(p1.items.len(), 3);
+    let p2 = f.kms.list_keys(&f.caller, &PageRequest { limit: Some(3), marker: p1.next_marker }).unwrap();
+    assert_eq!(p2.items.len(), 2);
+    assert!(p2.next_marker.is_none());
+    assert!(matches!(
+        f.kms.list_keys(&f.caller, &PageRequest { limit: None, marker: Some("bogus".into()) }),
+        Err(KmsError::InvalidMarker(_))
+    ));
+}
+
+#[test]
+fn unknown_keys_are_not_found_with_aws_text() {
+    let f = fixture();
+    let id = KeyId::random();
+    let err = f.kms.describe_key(&f.caller, &KeyRef::Id(id)).unwrap_err();
+    assert_eq!(err.to_string(), format!("Key 'arn:aws:kms:us-east-1:111122223333:key/{id}' does not exist"));
+    let err = f.kms.describe_key(&f.caller, &key_ref("alias/none")).unwrap_err();
+    assert_eq!(err.to_string(), "Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found.");
+    let other = format!("arn:aws:kms:us-east-1:999999999999:key/{id}");
+    assert!(matches!(f.kms.describe_key(&f.caller, &key_ref(&other)), Err(KmsError::NotFound(_))));
+}

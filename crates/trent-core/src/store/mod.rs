@@ -59,3 +59,6 @@ pub trait Store: Send + Sync {
 
     fn access_keys_of(&self, principal_arn: &str) -> Result<Vec<AccessKeyRecord>, KmsError>;
 }
+
+mod memory;
+pub use memory::MemoryStore;

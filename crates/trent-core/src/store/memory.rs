@@ -1,0 +1,156 @@
+//! A store that lives in memory only: for tests and for `trent serve --ephemeral`-style experiments. Same
+//! semantics as the SQLite store (each call atomic), nothing persisted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{KeyUpdate, Store};
+use crate::ids::{AccountId, AliasName, KeyId};
+use crate::model::{AccessKeyRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord};
+use crate::KmsError;
+
+#[derive(Default)]
+struct Inner {
+    keys: BTreeMap<KeyId, KeyRecord>,
+    versions: HashMap<KeyId, Vec<KeyVersionRecord>>,
+    aliases: BTreeMap<(AccountId, AliasName), AliasRecord>,
+    access_keys: BTreeMap<String, AccessKeyRecord>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore(Mutex<Inner>);
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // Every mutation below completes before the guard drops; a poisoned lock holds consistent data.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn create_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> Result<(), KmsError> {
+        let mut s = self.inner();
+        if s.keys.contains_key(&key.key_id) {
+            return Err(KmsError::internal("duplicate key id"));
+        }
+        s.keys.insert(key.key_id, key.clone());
+        s.versions.insert(key.key_id, vec![version.clone()]);
+        Ok(())
+    }
+
+    fn key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, KmsError> {
+        Ok(self.inner().keys.get(key_id).cloned())
+    }
+
+    fn key_versions(&self, key_id: &KeyId) -> Result<Vec<KeyVersionRecord>, KmsError> {
+        Ok(self.inner().versions.get(key_id).cloned().unwrap_or_default())
+    }
+
+    fn update_key(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError> {
+        let mut s = self.inner();
+        let Some(current) = s.keys.get(key_id) else { return Ok(None) };
+        let mut next = current.clone();
+        update(&mut next)?;
+        s.keys.insert(*key_id, next.clone());
+        Ok(Some(next))
+    }
+
+    fn list_keys(&self, account: &AccountId, after: Option<&KeyId>, limit: usize) -> Result<Vec<KeyId>, KmsError> {
+        Ok(self
+            .inner()
+            .keys
+            .values()
+            .filter(|k| &k.account == account && after.is_none_or(|a| k.key_id > *a))
+            .take(limit)
+            .map(|k| k.key_id)
+            .collect())
+    }
+
+    fn keys_due_for_deletion(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
+        Ok(self
+            .inner()
+            .keys
+            .values()
+            .filter(|k| k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d.0 <= now_ms))
+            .map(|k| k.key_id)
+            .collect())
+    }
+
+    fn destroy_key(&self, key_id: &KeyId) -> Result<(), KmsError> {
+        let mut s = self.inner();
+        s.keys.remove(key_id);
+        s.versions.remove(key_id);
+        s.aliases.retain(|_, a| a.target != *key_id);
+        Ok(())
+    }
+
+    fn create_alias(&self, alias: &AliasRecord) -> Result<(), KmsError> {
+        let mut s = self.inner();
+        let k = (alias.account.clone(), alias.name.clone());
+        if s.aliases.contains_key(&k) {
+            return Err(KmsError::AlreadyExists(alias.name.to_string()));
+        }
+        s.aliases.insert(k, alias.clone());
+        Ok(())
+    }
+
+    fn alias(&self, account: &AccountId, name: &AliasName) -> Result<Option<AliasRecord>, KmsError> {
+        Ok(self.inner().aliases.get(&(account.clone(), name.clone())).cloned())
+    }
+
+    fn update_alias(&self, account: &AccountId, name: &AliasName, target: &KeyId, now_ms: i64) -> Result<bool, KmsError> {
+        let mut s = self.inner();
+        match s.aliases.get_mut(&(account.clone(), name.clone())) {
+            Some(a) => {
+                a.target = *target;
+                a.updated = crate::model::Timestamp(now_ms);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn delete_alias(&self, account: &AccountId, name: &AliasName) -> Result<bool, KmsError> {
+        Ok(self.inner().aliases.remove(&(account.clone(), name.clone())).is_some())
+    }
+
+    fn list_aliases(
+        &self,
+        account: &AccountId,
+        target: Option<&KeyId>,
+        after: Option<&AliasName>,
+        limit: usize,
+    ) -> Result<Vec<AliasRecord>, KmsError> {
+        Ok(self
+            .inner()
+            .aliases
+            .values()
+            .filter(|a| &a.account == account)
+            .filter(|a| target.is_none_or(|t| a.target == *t))
+            .filter(|a| after.is_none_or(|m| a.name > *m))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn count_aliases(&self, target: &KeyId) -> Result<usize, KmsError> {
+        Ok(self.inner().aliases.values().filter(|a| a.target == *target).count())
+    }
+
+    fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError> {
+        self.inner().access_keys.insert(key.access_key_id.clone(), key.clone());
+        Ok(())
+    }
+
+    fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, KmsError> {
+        Ok(self.inner().access_keys.get(access_key_id).cloned())
+    }
+
+    fn access_keys_of(&self, principal_arn: &str) -> Result<Vec<AccessKeyRecord>, KmsError> {
+        Ok(self.inner().access_keys.values().filter(|k| k.principal_arn == principal_arn).cloned().collect())
+    }
+}
