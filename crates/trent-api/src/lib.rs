@@ -1,2 +1,154 @@
-//! placeholder
+//! Trent's HTTP layer: from a request to a typed operation and back.
+//!
+//! ```text
+//! request -> protocol (X-Amz-Target) -> SigV4 (service must match the protocol) -> operation
+//!         -> wire DTO parsed into domain types -> trent_core::service::Kms -> JSON response
+//! ```
+//!
+//! Errors of every layer become wire responses in one place ([`error`]). Depends on `trent-core` and
+//! `trent-crypto` (for SigV4 digests); knows nothing of TLS, listeners or storage backends.
+
 mod auth;
+mod error;
+mod kms;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use trent_core::identity::Identities;
+use trent_core::service::{Caller, Kms};
+use trent_core::KmsError;
+
+use auth::SigV4Verifier;
+use error::{ApiError, JSON_CONTENT_TYPE};
+use kms::Operation;
+
+/// Largest request body accepted. The largest KMS request (a 128 KiB key policy, JSON-escaped) fits.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// What every request handler shares.
+pub struct AppState {
+    kms: Arc<Kms>,
+    identities: Arc<Identities>,
+    verifier: SigV4Verifier,
+}
+
+impl AppState {
+    pub fn new(kms: Arc<Kms>, identities: Arc<Identities>) -> Self {
+        let verifier = SigV4Verifier::new(kms.region().as_str());
+        Self { kms, identities, verifier }
+    }
+}
+
+/// The HTTP application: `/healthz` and the AWS protocols on `POST /`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", any(aws_entry))
+        .fallback(any(aws_entry))
+        .with_state(state)
+}
+
+async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let result = handle(state, req).await;
+    match result {
+        Ok(body) => {
+            let mut resp = (StatusCode::OK, body).into_response();
+            let h = resp.headers_mut();
+            h.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                h.insert("x-amzn-requestid", v);
+            }
+            resp
+        }
+        Err(e) => {
+            tracing::debug!(request_id, error = e.aws_type(), "request failed");
+            e.into_response(&request_id)
+        }
+    }
+}
+
+async fn handle(state: Arc<AppState>, req: Request) -> Result<Vec<u8>, ApiError> {
+    let (parts, body) = req.into_parts();
+    // Read the body under a size cap: an oversize body is refused with a clear message, never buffered.
+    let body: Bytes = axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await.map_err(|_| {
+        ApiError::Kms(KmsError::Validation(format!(
+            "Request body is larger than the maximum of {MAX_BODY_BYTES} bytes, or could not be read."
+        )))
+    })?;
+
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(op_name) = target.strip_prefix(kms::TARGET_PREFIX) else {
+        // Other protocols (SSM, IAM, STS, later S3) plug in here. Authenticate first when the request is signed,
+        // so an unsigned probe learns nothing but that it must sign.
+        if parts.method != Method::POST || target.is_empty() {
+            authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
+        }
+        return Err(ApiError::UnknownOperation);
+    };
+    let caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
+    let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
+    if op.is_hot_path() {
+        // Cached keys only: CPU work of a few microseconds, cheaper inline than a thread hop.
+        kms::dispatch(&state.kms, &caller, op, &body)
+    } else {
+        // May write to the store (fsync): keep it off the async workers.
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || kms::dispatch(&st.kms, &caller, op, &body))
+            .await
+            .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
+    }
+}
+
+/// SigV4 against the access keys Trent knows. Returns the caller the request acts as.
+fn authenticate(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    service: &str,
+) -> Result<Caller, ApiError> {
+    let mut found = None;
+    let mut lookup_error = None;
+    let verified = state.verifier.verify(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+        SystemTime::now(),
+        service,
+        |access_key_id| match state.identities.access_key(access_key_id) {
+            Ok(Some(k)) => {
+                let secret = k.secret.clone();
+                found = Some(k);
+                Some(secret)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                lookup_error = Some(e);
+                None
+            }
+        },
+    );
+    if let Some(e) = lookup_error {
+        return Err(ApiError::Kms(e));
+    }
+    let verified = verified?;
+    if verified.session_token.is_some() {
+        // Session tokens come from STS (the access issue); a long-term key must not carry one.
+        return Err(ApiError::Auth(auth::AuthError::UnrecognizedClient));
+    }
+    match found {
+        Some(k) => Ok(k.caller.clone()),
+        None => Err(ApiError::Auth(auth::AuthError::UnrecognizedClient)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -40,6 +40,9 @@ pub enum KmsError {
     DryRunOperation(String),
     #[error("{0}")]
     AccessDenied(String),
+    /// Sent by AWS with an empty body (creating an alias in the reserved `alias/aws/` namespace).
+    #[error("NotAuthorizedException")]
+    NotAuthorized,
     /// A server fault. The string is for operators' logs; the caller sees a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,6 +69,7 @@ impl KmsError {
             Self::InvalidMarker(_) => "InvalidMarkerException",
             Self::DryRunOperation(_) => "DryRunOperationException",
             Self::AccessDenied(_) => "AccessDeniedException",
+            Self::NotAuthorized => "NotAuthorizedException",
             Self::Internal(_) => "KMSInternalException",
         }
     }
@@ -73,7 +77,8 @@ impl KmsError {
     /// What the caller may read. Internal detail never leaves the server.
     pub fn public_message(&self) -> Option<String> {
         match self {
-            Self::InvalidCiphertext => None,
+            Self::InvalidCiphertext | Self::NotAuthorized => None,
+            Self::MalformedPolicyDocument(m) if m.is_empty() => None,
             Self::Internal(_) => Some("An internal error occurred. Retry the request.".into()),
             other => Some(other.to_string()),
         }
@@ -114,6 +119,12 @@ impl Validation {
             Some(v) => format!("Value '{v}' at '{field}' failed to satisfy constraint: {constraint}"),
             None => format!("Value at '{field}' failed to satisfy constraint: {constraint}"),
         });
+    }
+
+    /// Records a missing required member.
+    pub fn fail_null(&mut self, field: &str) {
+        self.failures
+            .push(format!("Value null at '{field}' failed to satisfy constraint: Member must not be null"));
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,1 +1,242 @@
-fn main() {}
+//! `trent`: the server binary and its operator commands.
+//!
+//! - `trent serve`: HTTPS on 127.0.0.1:8443 by default, creating the data directory on first start.
+//! - `trent env`: `export` lines that point the AWS CLI, boto3 and the SDKs at this Trent.
+
+mod instance;
+mod server;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use trent_api::AppState;
+use trent_core::clock::SystemClock;
+use trent_core::identity::Identities;
+use trent_core::root_key::{FileRootKey, RootKeyProvider};
+use trent_core::service::Kms;
+use trent_store::SqliteStore;
+
+use instance::{client_url, DataDir, Serving};
+
+#[derive(Parser)]
+#[command(name = "trent", version, about = "A self-hosted key management service that speaks the AWS KMS API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Print `export` lines for the AWS CLI and SDKs: eval "$(trent env)".
+    Env(EnvArgs),
+}
+
+#[derive(clap::Args)]
+struct DataDirArg {
+    /// Where keys, the database, TLS material and credentials live. Created on first start (mode 0700).
+    #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// HTTPS listen address.
+    #[arg(long, env = "TRENT_LISTEN", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Also serve plain, unencrypted HTTP on this address. Only for trusted networks: credentials' signatures
+    /// and every plaintext and data key cross it in the clear.
+    #[arg(long, env = "TRENT_INSECURE_HTTP")]
+    insecure_http: Option<SocketAddr>,
+    /// AWS account id of the root principal, fixed at first start (default 111122223333).
+    #[arg(long, env = "TRENT_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Region this Trent serves, fixed at first start (default us-east-1).
+    #[arg(long, env = "TRENT_REGION")]
+    region: Option<String>,
+    /// Serve this certificate chain (PEM) instead of the generated one; needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct EnvArgs {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// Endpoint to print instead of the one the server last listened on.
+    #[arg(long)]
+    endpoint: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Env(args) => env(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Everything a running Trent is made of, opened from the data directory.
+struct Opened {
+    kms: Arc<Kms>,
+    identities: Arc<Identities>,
+    instance: instance::Instance,
+}
+
+fn open(dir: &DataDir, account: Option<&str>, region: Option<&str>) -> Result<Opened, String> {
+    dir.create()?;
+    let instance = instance::load_or_init(dir, account, region)?;
+    let root = Arc::new(FileRootKey::new(dir.root_key()).load().map_err(|e| e.to_string())?);
+    let store: Arc<SqliteStore> =
+        Arc::new(SqliteStore::open(&dir.database()).map_err(|e| format!("opening {}: {e}", dir.database().display()))?);
+    let clock = Arc::new(SystemClock);
+    let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), instance.region()?));
+    let identities = Arc::new(Identities::new(store, root, clock));
+    identities.ensure_root_access_key(&instance.account()?).map_err(|e| e.to_string())?;
+    Ok(Opened { kms, identities, instance })
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    init_logs(args.log_format);
+    let dir = DataDir::new(args.data.data_dir.clone());
+    let first_start = !dir.exists();
+    let opened = open(&dir, args.account_id.as_deref(), args.region.as_deref())?;
+    let tls_config = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => tls::server_config(cert, key),
+        _ => tls::ensure_tls_material(&dir.tls_dir()).and_then(|p| tls::server_config(&p.cert, &p.key)),
+    }
+    .map_err(|e| e.to_string())?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let mut listeners = Vec::new();
+        let https = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let https_url = client_url("https", https.local_addr().map_err(|e| e.to_string())?);
+        listeners.push(server::Listener::Https { listener: https, tls: tls_config });
+        let mut http_url = None;
+        if let Some(addr) = args.insecure_http {
+            let http = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let url = client_url("http", http.local_addr().map_err(|e| e.to_string())?);
+            tracing::warn!(
+                url,
+                "PLAIN HTTP IS ON: requests, plaintexts and data keys cross this listener unencrypted. Use it only on a trusted network."
+            );
+            http_url = Some(url);
+            listeners.push(server::Listener::Http { listener: http });
+        }
+        instance::write_serving(&dir, &Serving { https: Some(https_url.clone()), http: http_url.clone() })?;
+
+        spawn_deletion_sweeper(opened.kms.clone());
+        let state = Arc::new(AppState::new(opened.kms.clone(), opened.identities.clone()));
+        tracing::info!(
+            https = %https_url,
+            http = http_url.as_deref().unwrap_or("off"),
+            account = %opened.instance.account_id,
+            region = %opened.instance.region,
+            data_dir = %dir.root.display(),
+            first_start,
+            "Trent is serving; point clients at it with: eval \"$(trent env --data-dir {})\"",
+            dir.root.display()
+        );
+        server::serve(trent_api::router(state), listeners, server::shutdown_signal())
+            .await
+            .map_err(|e| format!("server failed: {e}"))?;
+        tracing::info!("Trent stopped");
+        Ok(())
+    })
+}
+
+/// Destroys keys whose pending-deletion window has ended: at start, then every minute.
+fn spawn_deletion_sweeper(kms: Arc<Kms>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let k = kms.clone();
+            match tokio::task::spawn_blocking(move || k.purge_due_keys()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "deleting keys at the end of their window failed; will retry"),
+                Err(e) => tracing::error!(error = %e, "key deletion task panicked; will retry"),
+            }
+        }
+    });
+}
+
+fn env(args: EnvArgs) -> Result<(), String> {
+    let dir = DataDir::new(args.data.data_dir.clone());
+    if !dir.exists() {
+        return Err(format!(
+            "no Trent data directory at {}; start the server first with: trent serve --data-dir {}",
+            dir.root.display(),
+            dir.root.display()
+        ));
+    }
+    let opened = open(&dir, None, None)?;
+    let (id, secret) = opened
+        .identities
+        .ensure_root_access_key(&opened.instance.account()?)
+        .map_err(|e| e.to_string())?;
+    let endpoint = args
+        .endpoint
+        .or_else(|| instance::read_serving(&dir).and_then(|s| s.https))
+        .unwrap_or_else(|| "https://127.0.0.1:8443".to_owned());
+    let ca = std::fs::canonicalize(dir.tls_dir().join("ca.pem"))
+        .map_err(|e| format!("cannot find the CA certificate in {}: {e}", dir.tls_dir().display()))?;
+    // Printing the secret is this command's purpose: its output is meant for `eval` by the operator.
+    let secret = String::from_utf8_lossy(secret.expose_secret()).into_owned();
+    println!("export AWS_ENDPOINT_URL={}", shell_quote(&endpoint));
+    println!("export AWS_CA_BUNDLE={}", shell_quote(&ca.display().to_string()));
+    println!("export AWS_ACCESS_KEY_ID={}", shell_quote(&id));
+    println!("export AWS_SECRET_ACCESS_KEY={}", shell_quote(&secret));
+    println!("export AWS_DEFAULT_REGION={}", shell_quote(&opened.instance.region));
+    println!("export AWS_REGION={}", shell_quote(&opened.instance.region));
+    println!("unset AWS_SESSION_TOKEN AWS_PROFILE");
+    Ok(())
+}
+
+/// Single-quotes a value for POSIX shells.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}

@@ -267,11 +267,13 @@ pub(crate) async fn shutdown_signal() {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use axum::routing::get;
     use rustls::pki_types::ServerName;
     use rustls::pki_types::pem::PemObject;
+    use std::path::Path;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::oneshot;
 

@@ -31,7 +31,6 @@ const CA_KEY_FILE: &str = "ca-key.pem";
 const SERVER_CERT_FILE: &str = "server.pem";
 const SERVER_KEY_FILE: &str = "server-key.pem";
 
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// Clients are configured to trust the CA by hand, so it should outlive many server renewals.
 const CA_VALIDITY: Duration = Duration::from_secs(3650 * 24 * 60 * 60);
 /// One year stays under Apple's 825-day cap for certificates from user-installed roots, and
@@ -108,9 +107,10 @@ fn invalid(path: &Path, what: &'static str, detail: impl ToString) -> TlsError {
     }
 }
 
-fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> TlsError + '_ {
+fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> TlsError + use<> {
+    let path = path.to_path_buf();
     move |source| TlsError::Io {
-        path: path.to_path_buf(),
+        path,
         action,
         source,
     }
@@ -471,8 +471,11 @@ fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use super::*;
+
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
     /// A fresh, empty directory under the system temp dir (no tempfile crate needed).
     pub(crate) fn scratch_dir(tag: &str) -> PathBuf {

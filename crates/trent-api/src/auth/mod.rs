@@ -2,7 +2,7 @@
 
 pub(crate) mod sigv4;
 
-pub(crate) use sigv4::{AuthError, SigV4Verifier, VerifiedRequest};
+pub(crate) use sigv4::{AuthError, SigV4Verifier};
 
 #[cfg(test)]
 mod tests;

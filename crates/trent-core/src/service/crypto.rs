@@ -205,14 +205,13 @@ impl Kms {
         }
         let live = match self.live_key(&blob_key)? {
             Some(k) if k.record.account == caller.account => k,
-            Some(k) => {
-                // Cross-account decryption needs key policies and grants (the access issue).
-                return Err(KmsError::AccessDenied(format!(
-                    "User: {} is not authorized to perform: kms:{op} on resource: {} because no resource-based policy allows the kms:{op} action",
-                    caller.principal_arn, k.arn
-                )));
+            // A missing key and another account's key look the same to the caller, as in AWS. Cross-account
+            // decryption needs key policies and grants (the access issue).
+            _ => {
+                return Err(KmsError::AccessDenied(
+                    "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.".into(),
+                ));
             }
-            None => return Err(KmsError::InvalidCiphertext),
         };
         check_symmetric(&live, algorithm, op)?;
         let (key, material_id) = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;

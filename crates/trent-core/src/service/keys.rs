@@ -197,7 +197,7 @@ impl Kms {
         let days = pending_window_days.unwrap_or(DEFAULT_PENDING_DAYS);
         if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&days) {
             return Err(KmsError::Validation(format!(
-                "PendingWindowInDays value {days} is out of range. The valid range is {MIN_PENDING_DAYS} to {MAX_PENDING_DAYS} days."
+                "PendingWindowInDays must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}"
             )));
         }
         let live = self.resolve_key_only(caller, key, raw)?;

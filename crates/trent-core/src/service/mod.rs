@@ -73,7 +73,10 @@ impl Kms {
         let (account, id) = match key {
             KeyRef::Id(id) => (caller.account.clone(), *id),
             KeyRef::Arn { region, account, key_id } => {
-                if region != self.region.as_str() || account != caller.account.as_str() {
+                if region != self.region.as_str() {
+                    return Err(KmsError::NotFound(format!("Invalid arn {region}")));
+                }
+                if account != caller.account.as_str() {
                     // Cross-account use needs key policies (the access issue); until then the key is invisible.
                     return Err(self.key_not_found_arn(region, account, key_id));
                 }
@@ -82,7 +85,10 @@ impl Kms {
             KeyRef::Alias(name) => (caller.account.clone(), self.alias_target(&caller.account, name)?),
             KeyRef::AliasArn { region, account, alias } => {
                 let arn = format!("arn:aws:kms:{region}:{account}:{alias}");
-                if region != self.region.as_str() || account != caller.account.as_str() {
+                if region != self.region.as_str() {
+                    return Err(KmsError::NotFound(format!("Invalid arn {region}")));
+                }
+                if account != caller.account.as_str() {
                     return Err(KmsError::NotFound(format!("Alias {arn} is not found.")));
                 }
                 (caller.account.clone(), self.alias_target(&caller.account, alias)?)

@@ -26,7 +26,8 @@ pub(super) fn validate_policy(policy: &str) -> Result<(), KmsError> {
         )));
     }
     let doc: serde_json::Value = serde_json::from_str(policy)
-        .map_err(|_| KmsError::MalformedPolicyDocument("The policy document is not valid JSON.".into()))
+        // AWS sends an empty message for a policy that is not JSON.
+        .map_err(|_| KmsError::MalformedPolicyDocument(String::new()))
         .and_then(|v: serde_json::Value| if v.is_object() { Ok(v) } else {
             Err(KmsError::MalformedPolicyDocument("Policy document must be a JSON object.".into()))
         })?;

@@ -65,22 +65,24 @@ pub(super) fn validate_new_tags(
     existing: &BTreeMap<String, String>,
     new: &[(String, String)],
 ) -> Result<BTreeMap<String, String>, KmsError> {
+    let mut seen = std::collections::HashSet::new();
+    if !new.iter().all(|(k, _)| seen.insert(k.as_str())) {
+        return Err(KmsError::Tag("Duplicate tag keys".into()));
+    }
     let mut merged = existing.clone();
     for (k, v) in new {
         reject_reserved(k)?;
         merged.insert(k.clone(), v.clone());
     }
     if merged.len() > MAX_TAGS_PER_KEY {
-        return Err(KmsError::LimitExceeded(format!(
-            "The request was rejected because it would exceed the limit of {MAX_TAGS_PER_KEY} tags per KMS key."
-        )));
+        return Err(KmsError::Tag("Too many tags".into()));
     }
     Ok(merged)
 }
 
 fn reject_reserved(key: &str) -> Result<(), KmsError> {
-    if key.starts_with("aws:") {
-        return Err(KmsError::Tag("Tags beginning with aws: are reserved and cannot be modified.".into()));
+    if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+        return Err(KmsError::Tag("Tags beginning with aws: are reserved".into()));
     }
     Ok(())
 }

@@ -1,0 +1,82 @@
+//! Every failure of the HTTP layer, and the one place where errors become wire responses.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use trent_core::KmsError;
+
+use crate::auth::AuthError;
+
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    Kms(KmsError),
+    Auth(AuthError),
+    /// The body is not the JSON the operation expects. `None` when AWS sends no message (malformed JSON).
+    Serialization(Option<String>),
+    /// Unknown or missing `X-Amz-Target`. AWS sends no message.
+    UnknownOperation,
+}
+
+impl From<KmsError> for ApiError {
+    fn from(e: KmsError) -> Self {
+        Self::Kms(e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl ApiError {
+    pub(crate) fn aws_type(&self) -> &'static str {
+        match self {
+            Self::Kms(e) => e.aws_type(),
+            Self::Auth(e) => e.aws_type(),
+            Self::Serialization(_) => "SerializationException",
+            Self::UnknownOperation => "UnknownOperationException",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Kms(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Auth(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn message(&self) -> Option<String> {
+        match self {
+            Self::Kms(e) => e.public_message(),
+            Self::Auth(e) => Some(e.message()),
+            Self::Serialization(m) => m.clone(),
+            Self::UnknownOperation => None,
+        }
+    }
+
+    /// The JSON 1.1 error response: `{"__type": ..., "message": ...}`. AWS spells the key `Message` for
+    /// AccessDeniedException only; clients read whichever is present.
+    pub(crate) fn into_response(self, request_id: &str) -> Response {
+        if let Self::Kms(KmsError::Internal(detail)) = &self {
+            // The detail is for operators; the caller gets a generic text.
+            tracing::error!(request_id, detail = %detail, "internal error");
+        }
+        let mut body = serde_json::Map::new();
+        body.insert("__type".into(), self.aws_type().into());
+        if let Some(m) = self.message() {
+            let key = if self.aws_type() == "AccessDeniedException" { "Message" } else { "message" };
+            body.insert(key.into(), m.into());
+        }
+        let mut resp = (self.status(), serde_json::Value::Object(body).to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-amzn-requestid", v);
+        }
+        h.insert("x-amzn-errortype", HeaderValue::from_static(self.aws_type()));
+        resp
+    }
+}

@@ -1,0 +1,53 @@
+//! The AWS KMS JSON 1.1 protocol: `X-Amz-Target: TrentService.<Operation>`.
+
+mod operation;
+mod ops;
+mod validate;
+mod wire;
+
+use trent_core::service::{Caller, Kms};
+use trent_core::KmsError;
+
+pub(crate) use operation::Operation;
+
+use crate::error::ApiError;
+
+/// The `X-Amz-Target` prefix of KMS, and the SigV4 service name its requests are signed for.
+pub(crate) const TARGET_PREFIX: &str = "TrentService.";
+pub(crate) const SIGNING_NAME: &str = "kms";
+
+/// Runs one operation on an authenticated caller's request body; returns the JSON response body.
+pub(crate) fn dispatch(kms: &Kms, caller: &Caller, op: Operation, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    use Operation as O;
+    match op {
+        O::CreateKey => ops::create_key(kms, caller, body),
+        O::DescribeKey => ops::describe_key(kms, caller, body),
+        O::ListKeys => ops::list_keys(kms, caller, body),
+        O::UpdateKeyDescription => ops::update_key_description(kms, caller, body),
+        O::EnableKey => ops::enable_key(kms, caller, body),
+        O::DisableKey => ops::disable_key(kms, caller, body),
+        O::ScheduleKeyDeletion => ops::schedule_key_deletion(kms, caller, body),
+        O::CancelKeyDeletion => ops::cancel_key_deletion(kms, caller, body),
+        O::Encrypt => ops::encrypt(kms, caller, body),
+        O::Decrypt => ops::decrypt(kms, caller, body),
+        O::ReEncrypt => ops::re_encrypt(kms, caller, body),
+        O::GenerateDataKey => ops::generate_data_key(kms, caller, body, true),
+        O::GenerateDataKeyWithoutPlaintext => ops::generate_data_key(kms, caller, body, false),
+        O::GenerateRandom => ops::generate_random(kms, caller, body),
+        O::CreateAlias => ops::create_alias(kms, caller, body),
+        O::UpdateAlias => ops::update_alias(kms, caller, body),
+        O::DeleteAlias => ops::delete_alias(kms, caller, body),
+        O::ListAliases => ops::list_aliases(kms, caller, body),
+        O::TagResource => ops::tag_resource(kms, caller, body),
+        O::UntagResource => ops::untag_resource(kms, caller, body),
+        O::ListResourceTags => ops::list_resource_tags(kms, caller, body),
+        O::GetKeyPolicy => ops::get_key_policy(kms, caller, body),
+        O::PutKeyPolicy => ops::put_key_policy(kms, caller, body),
+        O::ListKeyPolicies => ops::list_key_policies(kms, caller, body),
+        other => Err(KmsError::UnsupportedOperation(format!(
+            "{} is not implemented by this version of Trent. See docs/compatibility.md.",
+            other.name()
+        ))
+        .into()),
+    }
+}

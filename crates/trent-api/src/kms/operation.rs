@@ -1,0 +1,109 @@
+//! The KMS operations, named once. Adding an operation means adding it here and writing its handler.
+
+macro_rules! operations {
+    ($($name:ident),+ $(,)?) => {
+        /// Every operation of the AWS KMS API (54), whether or not Trent implements it yet.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub(crate) enum Operation { $($name),+ }
+
+        impl Operation {
+            #[cfg_attr(not(test), allow(dead_code, reason = "the operation table is checked by tests"))]
+            pub(crate) const ALL: &'static [Operation] = &[$(Operation::$name),+];
+
+            pub(crate) fn from_name(s: &str) -> Option<Self> {
+                match s { $(stringify!($name) => Some(Self::$name),)+ _ => None }
+            }
+
+            pub(crate) fn name(self) -> &'static str {
+                match self { $(Self::$name => stringify!($name)),+ }
+            }
+        }
+    };
+}
+
+operations!(
+    CancelKeyDeletion,
+    ConnectCustomKeyStore,
+    CreateAlias,
+    CreateCustomKeyStore,
+    CreateGrant,
+    CreateKey,
+    Decrypt,
+    DeleteAlias,
+    DeleteCustomKeyStore,
+    DeleteImportedKeyMaterial,
+    DeriveSharedSecret,
+    DescribeCustomKeyStores,
+    DescribeKey,
+    DisableKey,
+    DisableKeyRotation,
+    DisconnectCustomKeyStore,
+    EnableKey,
+    EnableKeyRotation,
+    Encrypt,
+    GenerateDataKey,
+    GenerateDataKeyPair,
+    GenerateDataKeyPairWithoutPlaintext,
+    GenerateDataKeyWithoutPlaintext,
+    GenerateMac,
+    GenerateRandom,
+    GetKeyLastUsage,
+    GetKeyPolicy,
+    GetKeyRotationStatus,
+    GetParametersForImport,
+    GetPublicKey,
+    ImportKeyMaterial,
+    ListAliases,
+    ListGrants,
+    ListKeyPolicies,
+    ListKeyRotations,
+    ListKeys,
+    ListResourceTags,
+    ListRetirableGrants,
+    PutKeyPolicy,
+    ReEncrypt,
+    ReplicateKey,
+    RetireGrant,
+    RevokeGrant,
+    RotateKeyOnDemand,
+    ScheduleKeyDeletion,
+    Sign,
+    TagResource,
+    UntagResource,
+    UpdateAlias,
+    UpdateCustomKeyStore,
+    UpdateKeyDescription,
+    UpdatePrimaryRegion,
+    Verify,
+    VerifyMac,
+);
+
+impl Operation {
+    /// Operations that only use cached keys and CPU. They run on the request's task; everything else may
+    /// write to the store and runs on a blocking thread.
+    pub(crate) fn is_hot_path(self) -> bool {
+        matches!(
+            self,
+            Self::Encrypt
+                | Self::Decrypt
+                | Self::ReEncrypt
+                | Self::GenerateDataKey
+                | Self::GenerateDataKeyWithoutPlaintext
+                | Self::GenerateRandom
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_count() {
+        assert_eq!(Operation::ALL.len(), 54);
+        for op in Operation::ALL {
+            assert_eq!(Operation::from_name(op.name()), Some(*op));
+        }
+        assert_eq!(Operation::from_name("encrypt"), None);
+    }
+}

@@ -1,0 +1,244 @@
+//! Wire shapes: request members as AWS names them, and encoders for responses. Unknown request members
+//! from newer SDKs are ignored (no `deny_unknown_fields`).
+
+use std::collections::BTreeMap;
+
+use base64::display::Base64Display;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize, Serializer};
+use trent_core::model::Timestamp;
+use trent_core::service::KeyMetadata;
+use trent_crypto::SecretBytes;
+
+use crate::error::ApiError;
+
+/// Parses a request body. An empty body is an empty object, as the SDKs send `{}` for no members.
+pub(crate) fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::Serialization(None)
+        } else {
+            ApiError::Serialization(Some(e.to_string()))
+        }
+    })
+}
+
+pub(crate) fn to_body(v: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(v).map_err(|e| ApiError::Kms(trent_core::KmsError::internal(e)))
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct TagIn {
+    pub(crate) tag_key: Option<String>,
+    pub(crate) tag_value: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct CreateKeyIn {
+    pub(crate) description: Option<String>,
+    pub(crate) key_spec: Option<String>,
+    pub(crate) customer_master_key_spec: Option<String>,
+    pub(crate) key_usage: Option<String>,
+    pub(crate) origin: Option<String>,
+    pub(crate) policy: Option<String>,
+    pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
+    pub(crate) tags: Option<Vec<TagIn>>,
+    pub(crate) multi_region: Option<bool>,
+    pub(crate) custom_key_store_id: Option<String>,
+    pub(crate) xks_key_id: Option<String>,
+}
+
+/// Requests whose only member of interest is `KeyId` (DescribeKey, EnableKey, ...).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct KeyIdIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct UpdateKeyDescriptionIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct ScheduleKeyDeletionIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) pending_window_in_days: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct ListIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
+}
+
+/// Debug is not derived: `plaintext` is secret.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct EncryptIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) plaintext: Option<zeroize::Zeroizing<String>>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) encryption_algorithm: Option<String>,
+    pub(crate) dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct DecryptIn {
+    pub(crate) ciphertext_blob: Option<String>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) key_id: Option<String>,
+    pub(crate) encryption_algorithm: Option<String>,
+    pub(crate) recipient: Option<serde_json::Value>,
+    pub(crate) dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct ReEncryptIn {
+    pub(crate) ciphertext_blob: Option<String>,
+    pub(crate) source_encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) source_key_id: Option<String>,
+    pub(crate) destination_key_id: Option<String>,
+    pub(crate) destination_encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) source_encryption_algorithm: Option<String>,
+    pub(crate) destination_encryption_algorithm: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct GenerateDataKeyIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) number_of_bytes: Option<i64>,
+    pub(crate) key_spec: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) recipient: Option<serde_json::Value>,
+    pub(crate) dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct GenerateRandomIn {
+    pub(crate) number_of_bytes: Option<i64>,
+    pub(crate) custom_key_store_id: Option<String>,
+    pub(crate) recipient: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct AliasIn {
+    pub(crate) alias_name: Option<String>,
+    pub(crate) target_key_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct TagResourceIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) tags: Option<Vec<TagIn>>,
+    pub(crate) tag_keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct KeyPolicyIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) policy_name: Option<String>,
+    pub(crate) policy: Option<String>,
+    pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
+}
+
+/// A public blob, base64 in JSON.
+pub(crate) struct B64<'a>(pub(crate) &'a [u8]);
+
+impl Serialize for B64<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Encodes straight into the output buffer: no intermediate string.
+        s.collect_str(&Base64Display::new(self.0, &STANDARD))
+    }
+}
+
+/// A secret blob (plaintext, data key), base64 in JSON. The only place secret bytes meet the wire encoder.
+pub(crate) struct SecretB64<'a>(pub(crate) &'a SecretBytes);
+
+impl Serialize for SecretB64<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&Base64Display::new(self.0.expose_secret(), &STANDARD)) // the response carries it
+    }
+}
+
+/// Epoch seconds, fractional, as AWS JSON protocols send timestamps.
+pub(crate) fn epoch(t: Timestamp) -> f64 {
+    t.epoch_seconds_f64()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct KeyMetadataOut<'a> {
+    #[serde(rename = "AWSAccountId")]
+    aws_account_id: &'a str,
+    key_id: String,
+    arn: &'a str,
+    creation_date: f64,
+    enabled: bool,
+    description: &'a str,
+    key_usage: &'static str,
+    key_state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_deletion_window_in_days: Option<u32>,
+    origin: &'static str,
+    key_manager: &'static str,
+    customer_master_key_spec: &'static str,
+    key_spec: &'static str,
+    encryption_algorithms: [&'static str; 1],
+    multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_key_material_id: Option<&'a str>,
+}
+
+impl<'a> KeyMetadataOut<'a> {
+    pub(crate) fn new(m: &'a KeyMetadata) -> Self {
+        let r = &m.record;
+        Self {
+            aws_account_id: r.account.as_str(),
+            key_id: r.key_id.to_string(),
+            arn: &m.arn,
+            creation_date: epoch(r.created),
+            enabled: r.state == trent_core::model::KeyState::Enabled,
+            description: &r.description,
+            key_usage: r.key_usage.as_str(),
+            key_state: r.state.as_str(),
+            deletion_date: r.deletion_date.map(epoch),
+            pending_deletion_window_in_days: r.pending_window_days,
+            origin: r.origin.as_str(),
+            key_manager: "CUSTOMER",
+            customer_master_key_spec: r.key_spec.as_str(),
+            key_spec: r.key_spec.as_str(),
+            // Only symmetric encryption keys exist so far; asymmetric keys will list their own algorithms.
+            encryption_algorithms: ["SYMMETRIC_DEFAULT"],
+            multi_region: false,
+            current_key_material_id: m.current_material_id.as_deref(),
+        }
+    }
+}
