@@ -243,6 +243,40 @@ fn cached_signing_key_is_reused_and_follows_secret_changes() {
 }
 
 #[test]
+fn cache_serves_several_services_and_dates_per_key() {
+    let verifier = SigV4Verifier::new(REGION);
+    let origin_form: Uri = "/".parse().unwrap();
+    // 23:55 and 00:05 either side of midnight, alternating, for two services.
+    let before = UNIX_EPOCH + Duration::from_secs(1_767_268_800 + 11 * 3600 + 55 * 60);
+    let after = before + mins(10);
+    for _ in 0..3 {
+        for time in [before, after] {
+            for service in ["kms", "ssm"] {
+                let mut req = kms_request(BODY);
+                Signer {
+                    time,
+                    service,
+                    ..Signer::default()
+                }
+                .sign(&mut req);
+                let verified = verifier
+                    .verify(
+                        req.method(),
+                        &origin_form,
+                        req.headers(),
+                        req.body(),
+                        time,
+                        service,
+                        secret_of,
+                    )
+                    .unwrap();
+                assert_eq!(verified.service, service);
+            }
+        }
+    }
+}
+
+#[test]
 fn x_amz_content_sha256_is_honoured_and_checked() {
     let settings = || {
         let mut s = SigningSettings::default();

@@ -124,3 +124,47 @@ fn reopening_a_file_keeps_everything() {
     assert!(s.key(&id).unwrap().is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A data directory written by 0.1.0 must open (migrations apply on top) and its ciphertext decrypt.
+#[test]
+fn golden_data_dir_still_decrypts() {
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+    use trent_core::clock::SystemClock;
+    use trent_core::context::EncryptionContext;
+    use trent_core::ids::KeyRef;
+    use trent_core::root_key::{FileRootKey, RootKeyProvider};
+    use trent_core::service::{Caller, DecryptRequest, Kms, PageRequest};
+
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/datadir-v0.1.0");
+    let dir = std::env::temp_dir().join(format!("trent-golden-{}", KeyId::random()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("trent.db"), dir.join("trent.db")).unwrap();
+    std::fs::copy(fixture.join("root.key"), dir.join("root.key")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("root.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let root = Arc::new(FileRootKey::new(dir.join("root.key")).load().unwrap());
+    let store = Arc::new(SqliteStore::open(&dir.join("trent.db")).unwrap());
+    let kms = Kms::new(store, root, Arc::new(SystemClock), Region::parse("us-east-1").unwrap());
+    let caller = Caller { account: account(), principal_arn: "arn:aws:iam::111122223333:root".into() };
+
+    let b64 = std::fs::read_to_string(fixture.join("ciphertext.b64")).unwrap();
+    let ciphertext = base64::engine::general_purpose::STANDARD.decode(b64.trim()).unwrap();
+    let mut ctx = BTreeMap::new();
+    ctx.insert("fixture".to_string(), "golden".to_string());
+    let out = kms
+        .decrypt(&caller, DecryptRequest { ciphertext, context: EncryptionContext::new(ctx), key: None, algorithm: None })
+        .unwrap();
+    assert_eq!(out.plaintext.expose_secret(), std::fs::read(fixture.join("plaintext.txt")).unwrap().as_slice());
+
+    let key = kms.describe_key(&caller, &KeyRef::parse("alias/golden").unwrap()).unwrap();
+    assert_eq!(key.record.description, "golden");
+    let id = key.record.key_id.to_string();
+    let tags = kms.list_resource_tags(&caller, &KeyRef::parse(&id).unwrap(), &id, &PageRequest::default()).unwrap();
+    assert_eq!(tags.items, vec![("fixture".to_string(), "v0.1.0".to_string())]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
