@@ -323,3 +323,43 @@ mod golden {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn context() -> impl Strategy<Value = BTreeMap<String, String>> {
+        prop::collection::btree_map(".{0,12}", ".{0,12}", 0..6)
+    }
+
+    proptest! {
+        #[test]
+        fn seal_open_round_trips(pt in prop::collection::vec(any::<u8>(), 0..512), ctx in context(), version in any::<u32>()) {
+            let key = BackingKey::from_secret(SecretBytes::new(vec![7; 32])).unwrap();
+            let aad = canonical_context(&ctx).unwrap();
+            let blob = seal(&key, [3; 16], version, &pt, &aad).unwrap();
+            let parsed = Blob::parse(&blob).unwrap();
+            prop_assert_eq!(parsed.version(), version);
+            let opened = parsed.open(&key, &aad).unwrap();
+            prop_assert_eq!(opened.expose_secret(), pt.as_slice());
+        }
+
+        /// Two different contexts never share an encoding, so no context can stand in for another.
+        #[test]
+        fn canonical_context_is_injective(a in context(), b in context()) {
+            prop_assume!(a != b);
+            prop_assert_ne!(canonical_context(&a).unwrap(), canonical_context(&b).unwrap());
+        }
+
+        /// Arbitrary bytes never panic the parser, and never authenticate.
+        #[test]
+        fn arbitrary_bytes_are_rejected(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let key = BackingKey::from_secret(SecretBytes::new(vec![7; 32])).unwrap();
+            if let Ok(b) = Blob::parse(&bytes) {
+                prop_assert!(b.open(&key, &[0, 0]).is_err());
+            }
+        }
+    }
+}

@@ -23,6 +23,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, KmsError> {
+        restrict_permissions(path)?;
         let conn = Connection::open(path).map_err(db)?;
         Self::init(conn)
     }
@@ -48,6 +49,23 @@ impl SqliteStore {
         // unfinished transaction when it is dropped during unwinding.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The database holds only wrapped secrets, but its metadata (key ids, aliases, tags, policies) is still
+/// nobody else's business: create it 0600. SQLite gives its -wal and -shm files the database's permissions.
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) -> Result<(), KmsError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |e: std::io::Error| KmsError::internal(format!("{}: {e}", path.display()));
+    if !path.exists() {
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_: &Path) -> Result<(), KmsError> {
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), KmsError> {
