@@ -10,6 +10,8 @@
 
 mod auth;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod kms;
 
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -84,16 +86,12 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Vec<u8>, ApiError>
         )))
     })?;
 
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(op_name) = target.strip_prefix(kms::TARGET_PREFIX) else {
-        // Other protocols (SSM, IAM, STS, later S3) plug in here. Authenticate first when the request is signed,
-        // so an unsigned probe learns nothing but that it must sign.
-        if parts.method != Method::POST || target.is_empty() {
-            authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
-        }
-        return Err(ApiError::UnknownOperation);
-    };
+    // Only KMS speaks on this endpoint so far; SSM, IAM and STS will be told apart here by target prefix or
+    // form body, each authenticated for its own SigV4 service name. Authenticating before looking at the
+    // operation means an unsigned probe learns nothing but that it must sign.
     let caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let op_name = target.strip_prefix(kms::TARGET_PREFIX).ok_or(ApiError::UnknownOperation)?;
     let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
     if op.is_hot_path() {
         // Cached keys only: CPU work of a few microseconds, cheaper inline than a thread hop.

@@ -7,7 +7,7 @@ macro_rules! operations {
         pub(crate) enum Operation { $($name),+ }
 
         impl Operation {
-            #[cfg_attr(not(test), allow(dead_code, reason = "the operation table is checked by tests"))]
+            #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code, reason = "used by tests and the fuzz harness"))]
             pub(crate) const ALL: &'static [Operation] = &[$(Operation::$name),+];
 
             pub(crate) fn from_name(s: &str) -> Option<Self> {

@@ -27,7 +27,7 @@ pub struct ListAliasesRequest {
 impl Kms {
     pub fn create_alias(&self, caller: &Caller, name: &str, target: &str) -> Result<(), KmsError> {
         let name = AliasName::parse_for_create(name)?;
-        let target_key = self.alias_target_key(caller, target)?;
+        let target_key = alias_target_key(target)?;
         let live = self.resolve(caller, &target_key)?;
         refuse_pending_deletion(&live)?;
         if self.store.count_aliases(&live.record.key_id)? >= MAX_ALIASES_PER_KEY {
@@ -58,7 +58,7 @@ impl Kms {
 
     pub fn update_alias(&self, caller: &Caller, name: &str, target: &str) -> Result<(), KmsError> {
         let name = AliasName::parse_for_create(name)?;
-        let target_key = self.alias_target_key(caller, target)?;
+        let target_key = alias_target_key(target)?;
         let live = self.resolve(caller, &target_key)?;
         refuse_pending_deletion(&live)?;
         let Some(current) = self.store.alias(&caller.account, &name)? else {
@@ -121,16 +121,16 @@ impl Kms {
         Ok(ListPage { items, next_marker })
     }
 
-    /// Aliases must point at keys, never at other aliases.
-    fn alias_target_key(&self, _caller: &Caller, target: &str) -> Result<KeyRef, KmsError> {
-        let key = KeyRef::parse(target)?;
-        if !key.is_key() {
-            return Err(KmsError::Validation("Aliases must refer to keys. Not aliases".into()));
-        }
-        Ok(key)
-    }
-
     fn alias_not_found(&self, caller: &Caller, name: &AliasName) -> KmsError {
         KmsError::NotFound(format!("Alias {} is not found.", alias_arn(&self.region, &caller.account, name)))
     }
+}
+
+/// Aliases must point at keys, never at other aliases.
+fn alias_target_key(target: &str) -> Result<KeyRef, KmsError> {
+    let key = KeyRef::parse(target)?;
+    if !key.is_key() {
+        return Err(KmsError::Validation("Aliases must refer to keys. Not aliases".into()));
+    }
+    Ok(key)
 }

@@ -70,8 +70,8 @@ impl Kms {
 
     /// Resolves any of the four KeyId forms to a live key the caller may address.
     fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<Arc<LiveKey>, KmsError> {
-        let (account, id) = match key {
-            KeyRef::Id(id) => (caller.account.clone(), *id),
+        let id = match key {
+            KeyRef::Id(id) => *id,
             KeyRef::Arn { region, account, key_id } => {
                 if region != self.region.as_str() {
                     return Err(KmsError::NotFound(format!("Invalid arn {region}")));
@@ -80,24 +80,22 @@ impl Kms {
                     // Cross-account use needs key policies (the access issue); until then the key is invisible.
                     return Err(self.key_not_found_arn(region, account, key_id));
                 }
-                (caller.account.clone(), *key_id)
+                *key_id
             }
-            KeyRef::Alias(name) => (caller.account.clone(), self.alias_target(&caller.account, name)?),
+            KeyRef::Alias(name) => self.alias_target(&caller.account, name)?,
             KeyRef::AliasArn { region, account, alias } => {
-                let arn = format!("arn:aws:kms:{region}:{account}:{alias}");
                 if region != self.region.as_str() {
                     return Err(KmsError::NotFound(format!("Invalid arn {region}")));
                 }
                 if account != caller.account.as_str() {
-                    return Err(KmsError::NotFound(format!("Alias {arn} is not found.")));
+                    return Err(KmsError::NotFound(format!("Alias arn:aws:kms:{region}:{account}:{alias} is not found.")));
                 }
-                (caller.account.clone(), self.alias_target(&caller.account, alias)?)
+                self.alias_target(&caller.account, alias)?
             }
         };
-        let live = self.live_key(&id)?;
-        match live {
-            Some(k) if k.record.account == account => Ok(k),
-            _ => Err(self.key_not_found_arn(self.region.as_str(), account.as_str(), &id)),
+        match self.live_key(&id)? {
+            Some(k) if k.record.account == caller.account => Ok(k),
+            _ => Err(self.key_not_found_arn(self.region.as_str(), caller.account.as_str(), &id)),
         }
     }
 

@@ -54,8 +54,6 @@ pub struct EnvVars {
 
 /// A running `trent serve`.
 pub struct Server {
-    /// The temporary directory holding `data/` and `server.log`.
-    pub base: PathBuf,
     pub data_dir: PathBuf,
     pub log: PathBuf,
     pub env: EnvVars,
@@ -164,7 +162,6 @@ impl Server {
         LOGS.lock().unwrap_or_else(|e| e.into_inner()).push(log.clone());
 
         let mut server = Server {
-            base: base.to_owned(),
             data_dir,
             log,
             env: EnvVars {
@@ -229,10 +226,6 @@ impl Server {
         assert!(out.status.success(), "trent env failed: {}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).expect("trent env prints UTF-8");
         parse_env(&text)
-    }
-
-    pub fn trent_pid(&self) -> u32 {
-        self.trent_pid
     }
 
     /// Sends SIGTERM and waits for trent to exit; returns its exit status (as relayed by the watchdog).
