@@ -79,12 +79,7 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
 
 async fn handle(state: Arc<AppState>, req: Request) -> Result<Vec<u8>, ApiError> {
     let (parts, body) = req.into_parts();
-    // Read the body under a size cap: an oversize body is refused with a clear message, never buffered.
-    let body: Bytes = axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await.map_err(|_| {
-        ApiError::Kms(KmsError::Validation(format!(
-            "Request body is larger than the maximum of {MAX_BODY_BYTES} bytes, or could not be read."
-        )))
-    })?;
+    let body = read_body(body).await?;
 
     // Only KMS speaks on this endpoint so far; SSM, IAM and STS will be told apart here by target prefix or
     // form body, each authenticated for its own SigV4 service name. Authenticating before looking at the
@@ -103,6 +98,40 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Vec<u8>, ApiError>
             .await
             .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
     }
+}
+
+/// How much of an oversize body is read and thrown away so that the client, which usually sends the whole
+/// body before reading the answer, receives the 400 instead of a reset connection.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads the body under a size cap: an oversize body is refused with a clear message and never buffered.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt as _;
+
+    let too_large = || {
+        ApiError::Kms(KmsError::Validation(format!(
+            "Request body is larger than the maximum of {MAX_BODY_BYTES} bytes."
+        )))
+    };
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::Serialization(Some("The request body could not be read.".into())))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen = seen.saturating_add(data.len());
+        if seen > DRAIN_LIMIT {
+            // Past this, stop reading; hyper closes the connection since the body was not consumed.
+            return Err(too_large());
+        }
+        if seen <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(buf.freeze())
 }
 
 /// SigV4 against the access keys Trent knows. Returns the caller the request acts as.

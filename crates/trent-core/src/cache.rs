@@ -8,20 +8,29 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use trent_crypto::BackingKey;
 
 use crate::ids::{AccountId, AliasName, KeyId};
-use crate::model::KeyRecord;
+use crate::model::{KeyRecord, RotationType};
+
+/// One unwrapped backing-key version.
+pub(crate) struct LiveVersion {
+    pub(crate) key: BackingKey,
+    /// Public `KeyMaterialId`.
+    pub(crate) material_id: String,
+    pub(crate) rotation: Option<RotationType>,
+}
 
 /// A key as the hot path needs it.
 pub(crate) struct LiveKey {
     pub(crate) record: KeyRecord,
     pub(crate) arn: String,
-    /// Every backing-key version, unwrapped, with its public material id.
-    pub(crate) versions: Arc<HashMap<u32, (BackingKey, String)>>,
+    /// Every backing-key version, unwrapped. Entries are shared between successive cache entries of the key,
+    /// so a metadata change or a rotation never unwraps old versions again.
+    pub(crate) versions: HashMap<u32, Arc<LiveVersion>>,
 }
 
 impl LiveKey {
     pub(crate) fn current(&self) -> Option<(u32, &BackingKey, &str)> {
         let v = self.record.current_version;
-        self.versions.get(&v).map(|(k, id)| (v, k, id.as_str()))
+        self.versions.get(&v).map(|e| (v, &e.key, e.material_id.as_str()))
     }
 
     pub(crate) fn current_material_id(&self) -> Option<&str> {

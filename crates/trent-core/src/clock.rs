@@ -42,3 +42,23 @@ impl Clock for ManualClock {
         Timestamp(self.0.load(Ordering::SeqCst))
     }
 }
+
+/// The machine's clock shifted by an adjustable offset. Only for end-to-end tests of time-driven behaviour
+/// (rotation, deletion, expiry) against a real server: `trent serve --dangerous-test-clock-file` sets the
+/// offset from a file. Never used otherwise.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset_ms: AtomicI64,
+}
+
+impl OffsetClock {
+    pub fn set_offset_ms(&self, ms: i64) {
+        self.offset_ms.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(SystemClock.now().0.saturating_add(self.offset_ms.load(Ordering::SeqCst)))
+    }
+}

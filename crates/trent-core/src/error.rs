@@ -37,6 +37,14 @@ pub enum KmsError {
     #[error("{0}")]
     InvalidMarker(String),
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
+    #[error("{0}")]
+    InvalidImportToken(String),
+    #[error("{0}")]
+    ExpiredImportToken(String),
+    #[error("{0}")]
     DryRunOperation(String),
     #[error("{0}")]
     AccessDenied(String),
@@ -67,6 +75,10 @@ impl KmsError {
             Self::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             Self::UnsupportedOperation(_) => "UnsupportedOperationException",
             Self::InvalidMarker(_) => "InvalidMarkerException",
+            Self::Conflict(_) => "ConflictException",
+            Self::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            Self::InvalidImportToken(_) => "InvalidImportTokenException",
+            Self::ExpiredImportToken(_) => "ExpiredImportTokenException",
             Self::DryRunOperation(_) => "DryRunOperationException",
             Self::AccessDenied(_) => "AccessDeniedException",
             Self::NotAuthorized => "NotAuthorizedException",

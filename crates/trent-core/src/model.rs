@@ -117,6 +117,40 @@ wire_enum!(
 );
 
 wire_enum!(
+    RotationType {
+        Automatic = "AUTOMATIC",
+        OnDemand = "ON_DEMAND",
+    }
+);
+
+wire_enum!(
+    ExpirationModel {
+        KeyMaterialExpires = "KEY_MATERIAL_EXPIRES",
+        KeyMaterialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+);
+
+wire_enum!(
+    WrappingAlgorithm {
+        RsaesPkcs1V15 = "RSAES_PKCS1_V1_5",
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        RsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1",
+        RsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256",
+        Sm2Pke = "SM2PKE",
+    }
+);
+
+wire_enum!(
+    WrappingKeySpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        Sm2 = "SM2",
+    }
+);
+
+wire_enum!(
     DataKeySpec {
         Aes256 = "AES_256",
         Aes128 = "AES_128",
@@ -148,8 +182,26 @@ pub struct KeyRecord {
     pub pending_window_days: Option<u32>,
     pub policy: String,
     pub tags: BTreeMap<String, String>,
-    /// The backing-key version new encryptions use.
+    /// The backing-key version new encryptions use; 0 while an imported key has no material.
     pub current_version: u32,
+    /// Automatic rotation: `Some` while enabled.
+    pub rotation: Option<RotationSchedule>,
+    /// Imported material (origin EXTERNAL): how it expires, and the fingerprint of the material ever
+    /// imported, which a re-import must match.
+    pub import: Option<ImportState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationSchedule {
+    pub period_days: u32,
+    pub next: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportState {
+    pub fingerprint: String,
+    pub expiration: ExpirationModel,
+    pub valid_to: Option<Timestamp>,
 }
 
 /// One version of a key's backing material, wrapped under the root key.
@@ -162,6 +214,8 @@ pub struct KeyVersionRecord {
     /// AWS's `KeyMaterialId`: 64 hex characters, public.
     pub material_id: String,
     pub created: Timestamp,
+    /// How this version came to be: `None` for a key's first material.
+    pub rotation: Option<RotationType>,
 }
 
 impl std::fmt::Debug for KeyVersionRecord {
@@ -170,6 +224,7 @@ impl std::fmt::Debug for KeyVersionRecord {
             .field("key_id", &self.key_id)
             .field("version", &self.version)
             .field("material_id", &self.material_id)
+            .field("rotation", &self.rotation)
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +255,28 @@ impl std::fmt::Debug for AccessKeyRecord {
             .field("access_key_id", &self.access_key_id)
             .field("principal_arn", &self.principal_arn)
             .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parameters GetParametersForImport handed out for a key: one set per key, replaced by the next call.
+#[derive(Clone)]
+pub struct ImportParamsRecord {
+    pub key_id: KeyId,
+    /// Opaque token returned to the caller; compared in constant time.
+    pub token: Vec<u8>,
+    pub wrapping_algorithm: WrappingAlgorithm,
+    /// PKCS#8 of the RSA wrapping key, wrapped under the root key.
+    pub wrapped_private_key: Vec<u8>,
+    pub valid_to: Timestamp,
+}
+
+impl std::fmt::Debug for ImportParamsRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportParamsRecord")
+            .field("key_id", &self.key_id)
+            .field("wrapping_algorithm", &self.wrapping_algorithm)
+            .field("valid_to", &self.valid_to)
             .finish_non_exhaustive()
     }
 }

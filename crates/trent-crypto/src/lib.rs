@@ -12,6 +12,8 @@
 
 pub mod blob;
 pub mod digest;
+pub mod esdk;
+pub mod import;
 mod error;
 mod keys;
 mod random;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use trent_api::AppState;
-use trent_core::clock::SystemClock;
+use trent_core::clock::{Clock, OffsetClock, SystemClock};
 use trent_core::identity::Identities;
 use trent_core::root_key::{FileRootKey, RootKeyProvider};
 use trent_core::service::Kms;
@@ -71,6 +71,14 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// How often the scheduler looks for due work: key deletions, automatic rotations, expiring imported
+    /// material.
+    #[arg(long, env = "TRENT_SCHEDULER_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    scheduler_interval_secs: u64,
+    /// TESTS ONLY: shift the server's clock by the number of seconds written in this file, re-read at every
+    /// scheduler run. Lets end-to-end tests reach rotation and deletion dates without waiting.
+    #[arg(long, hide = true)]
+    dangerous_test_clock_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,13 +128,12 @@ struct Opened {
     instance: instance::Instance,
 }
 
-fn open(dir: &DataDir, account: Option<&str>, region: Option<&str>) -> Result<Opened, String> {
+fn open(dir: &DataDir, account: Option<&str>, region: Option<&str>, clock: Arc<dyn Clock>) -> Result<Opened, String> {
     dir.create()?;
     let instance = instance::load_or_init(dir, account, region)?;
     let root = Arc::new(FileRootKey::new(dir.root_key()).load().map_err(|e| e.to_string())?);
     let store: Arc<SqliteStore> =
         Arc::new(SqliteStore::open(&dir.database()).map_err(|e| format!("opening {}: {e}", dir.database().display()))?);
-    let clock = Arc::new(SystemClock);
     let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), instance.region()?));
     let identities = Arc::new(Identities::new(store, root, clock));
     identities.ensure_root_access_key(&instance.account()?).map_err(|e| e.to_string())?;
@@ -137,7 +144,15 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     init_logs(args.log_format);
     let dir = DataDir::new(args.data.data_dir.clone());
     let first_start = !dir.exists();
-    let opened = open(&dir, args.account_id.as_deref(), args.region.as_deref())?;
+    let test_clock = args.dangerous_test_clock_file.as_ref().map(|_| Arc::new(OffsetClock::default()));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(c) => {
+            eprintln!("trent: WARNING: --dangerous-test-clock-file is set; this server's clock can be moved by a file. Tests only.");
+            c.clone()
+        }
+        None => Arc::new(SystemClock),
+    };
+    let opened = open(&dir, args.account_id.as_deref(), args.region.as_deref(), clock)?;
     let tls_config = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => tls::server_config(cert, key),
         _ => tls::ensure_tls_material(&dir.tls_dir()).and_then(|p| tls::server_config(&p.cert, &p.key)),
@@ -168,7 +183,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
         instance::write_serving(&dir, &Serving { https: Some(https_url.clone()), http: http_url.clone() })?;
 
-        spawn_deletion_sweeper(opened.kms.clone());
+        let test_clock = test_clock.zip(args.dangerous_test_clock_file.clone());
+        spawn_scheduler(opened.kms.clone(), Duration::from_secs(args.scheduler_interval_secs), test_clock);
         let state = Arc::new(AppState::new(opened.kms.clone(), opened.identities.clone()));
         tracing::info!(
             https = %https_url,
@@ -188,17 +204,26 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     })
 }
 
-/// Destroys keys whose pending-deletion window has ended: at start, then every minute.
-fn spawn_deletion_sweeper(kms: Arc<Kms>) {
+/// Runs the time-driven work (deletions at the end of their window, automatic rotations, expiry of imported
+/// material) at start and then every `interval`.
+fn spawn_scheduler(kms: Arc<Kms>, interval: Duration, test_clock: Option<(Arc<OffsetClock>, PathBuf)>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(interval);
         loop {
             tick.tick().await;
+            if let Some((clock, path)) = &test_clock {
+                if let Some(secs) = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+                    clock.set_offset_ms(secs.saturating_mul(1000));
+                }
+            }
             let k = kms.clone();
-            match tokio::task::spawn_blocking(move || k.purge_due_keys()).await {
+            match tokio::task::spawn_blocking(move || k.run_due_jobs()).await {
+                Ok(Ok(done)) if done != Default::default() => {
+                    tracing::info!(deleted = done.deleted, rotated = done.rotated, expired = done.expired, "scheduled work done");
+                }
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "deleting keys at the end of their window failed; will retry"),
-                Err(e) => tracing::error!(error = %e, "key deletion task panicked; will retry"),
+                Ok(Err(e)) => tracing::error!(error = %e, "scheduled work failed; will retry"),
+                Err(e) => tracing::error!(error = %e, "scheduler task panicked; will retry"),
             }
         }
     });
@@ -213,7 +238,7 @@ fn env(args: EnvArgs) -> Result<(), String> {
             dir.root.display()
         ));
     }
-    let opened = open(&dir, None, None)?;
+    let opened = open(&dir, None, None, Arc::new(SystemClock))?;
     let (id, secret) = opened
         .identities
         .ensure_root_access_key(&opened.instance.account()?)

@@ -2,6 +2,7 @@
 
 mod operation;
 mod ops;
+mod ops_material;
 mod validate;
 mod wire;
 
@@ -44,6 +45,14 @@ pub(crate) fn dispatch(kms: &Kms, caller: &Caller, op: Operation, body: &[u8]) -
         O::GetKeyPolicy => ops::get_key_policy(kms, caller, body),
         O::PutKeyPolicy => ops::put_key_policy(kms, caller, body),
         O::ListKeyPolicies => ops::list_key_policies(kms, caller, body),
+        O::EnableKeyRotation => ops_material::enable_key_rotation(kms, caller, body),
+        O::DisableKeyRotation => ops_material::disable_key_rotation(kms, caller, body),
+        O::GetKeyRotationStatus => ops_material::get_key_rotation_status(kms, caller, body),
+        O::RotateKeyOnDemand => ops_material::rotate_key_on_demand(kms, caller, body),
+        O::ListKeyRotations => ops_material::list_key_rotations(kms, caller, body),
+        O::GetParametersForImport => ops_material::get_parameters_for_import(kms, caller, body),
+        O::ImportKeyMaterial => ops_material::import_key_material(kms, caller, body),
+        O::DeleteImportedKeyMaterial => ops_material::delete_imported_key_material(kms, caller, body),
         other => Err(KmsError::UnsupportedOperation(format!(
             "{} is not implemented by this version of Trent. See docs/compatibility.md.",
             other.name()

@@ -16,7 +16,7 @@ use super::validate::{decode_blob, Check};
 use super::wire::{self, epoch, parse, to_body, KeyMetadataOut, SecretB64, TagIn, B64};
 use crate::error::ApiError;
 
-type Out = Result<Vec<u8>, ApiError>;
+pub(super) type Out = Result<Vec<u8>, ApiError>;
 
 const MAX_KEY_ID: usize = 2048;
 const MAX_PLAINTEXT: usize = 4096;
@@ -26,13 +26,13 @@ const MAX_POLICY: usize = 131_072;
 const MAX_GRANT_TOKENS: usize = 10;
 
 /// Validates a required `KeyId` member and parses it into one of the four forms.
-fn key_id(check: &mut Check, v: &Option<String>, field: &str) -> Option<String> {
+pub(super) fn key_id(check: &mut Check, v: &Option<String>, field: &str) -> Option<String> {
     let v = check.required(v, field)?;
     check.len(v, field, 1, MAX_KEY_ID);
     Some(v.clone())
 }
 
-fn key_ref(raw: &str) -> Result<KeyRef, ApiError> {
+pub(super) fn key_ref(raw: &str) -> Result<KeyRef, ApiError> {
     Ok(KeyRef::parse(raw)?)
 }
 
@@ -48,7 +48,7 @@ fn context(v: Option<std::collections::BTreeMap<String, String>>) -> EncryptionC
     EncryptionContext::new(v.unwrap_or_default())
 }
 
-fn page(check: &mut Check, limit: Option<i64>, marker: Option<String>) -> PageRequest {
+pub(super) fn page(check: &mut Check, limit: Option<i64>, marker: Option<String>) -> PageRequest {
     if let Some(l) = limit {
         check.range(l, "limit", 1, 1000);
     }
@@ -154,7 +154,7 @@ pub(crate) fn list_keys(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
 }
 
 /// Enable/DisableKey, CancelKeyDeletion and friends: a key id and nothing else.
-fn key_only(body: &[u8]) -> Result<(KeyRef, String), ApiError> {
+pub(super) fn key_only(body: &[u8]) -> Result<(KeyRef, String), ApiError> {
     let r: wire::KeyIdIn = parse(body)?;
     let mut c = Check::default();
     let raw = key_id(&mut c, &r.key_id, "keyId");

@@ -215,6 +215,10 @@ pub(crate) struct KeyMetadataOut<'a> {
     multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     current_key_material_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_model: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_to: Option<f64>,
 }
 
 impl<'a> KeyMetadataOut<'a> {
@@ -239,6 +243,32 @@ impl<'a> KeyMetadataOut<'a> {
             encryption_algorithms: ["SYMMETRIC_DEFAULT"],
             multi_region: false,
             current_key_material_id: m.current_material_id.as_deref(),
+            // Present for imported material once imported, as AWS reports it.
+            expiration_model: r.import.as_ref().map(|i| i.expiration.as_str()),
+            valid_to: r.import.as_ref().and_then(|i| i.valid_to).map(epoch),
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct RotationIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) rotation_period_in_days: Option<i64>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
+    pub(crate) include_key_material: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct ImportIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) wrapping_algorithm: Option<String>,
+    pub(crate) wrapping_key_spec: Option<String>,
+    pub(crate) import_token: Option<String>,
+    pub(crate) encrypted_key_material: Option<String>,
+    pub(crate) valid_to: Option<f64>,
+    pub(crate) expiration_model: Option<String>,
+    pub(crate) import_type: Option<String>,
 }

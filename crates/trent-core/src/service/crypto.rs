@@ -214,10 +214,10 @@ impl Kms {
             }
         };
         check_symmetric(&live, algorithm, op)?;
-        let (key, material_id) = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;
+        let version = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;
         let aad = context.aad()?;
-        let plaintext = parsed.open(key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
-        let material_id = material_id.clone();
+        let plaintext = parsed.open(&version.key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
+        let material_id = version.material_id.clone();
         Ok((live, plaintext, material_id))
     }
 }

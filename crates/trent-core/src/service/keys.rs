@@ -79,9 +79,9 @@ impl Kms {
             )));
         }
         let origin = req.origin.unwrap_or(Origin::AwsKms);
-        if origin != Origin::AwsKms {
+        if !matches!(origin, Origin::AwsKms | Origin::External) {
             return Err(KmsError::UnsupportedOperation(format!(
-                "Origin {origin} is not supported by this version of Trent. Only AWS_KMS is available."
+                "Origin {origin} is not supported by Trent. Use AWS_KMS or EXTERNAL."
             )));
         }
         if req.multi_region {
@@ -108,20 +108,28 @@ impl Kms {
             key_spec: spec,
             key_usage: usage,
             origin,
-            state: KeyState::Enabled,
+            // A key for imported material has none until ImportKeyMaterial.
+            state: if origin == Origin::External { KeyState::PendingImport } else { KeyState::Enabled },
             created: self.clock.now(),
             deletion_date: None,
             pending_window_days: None,
             policy,
             tags,
-            current_version: 1,
+            current_version: if origin == Origin::External { 0 } else { 1 },
+            rotation: None,
+            import: None,
         };
         let arn = key_arn(&record.region, &record.account, &key_id);
-        let backing = BackingKey::generate().map_err(KmsError::internal)?;
-        let version = self.new_version_record(&arn, key_id, 1, &backing)?;
-        self.store.create_key(&record, &version)?;
-        tracing::info!(key_id = %key_id, "key created");
-        Ok(KeyMetadata { record, arn, current_material_id: Some(version.material_id) })
+        let version = match origin {
+            Origin::External => None,
+            _ => {
+                let backing = BackingKey::generate().map_err(KmsError::internal)?;
+                Some(self.new_version_record(&arn, key_id, 1, &backing)?)
+            }
+        };
+        self.store.create_key(&record, version.as_ref())?;
+        tracing::info!(key_id = %key_id, %origin, "key created");
+        Ok(KeyMetadata { record, arn, current_material_id: version.map(|v| v.material_id) })
     }
 
     pub fn describe_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {

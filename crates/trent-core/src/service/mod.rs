@@ -2,9 +2,12 @@
 //! types; responses leave as domain views that the protocol layer encodes.
 
 mod aliases;
+mod bulk;
 mod crypto;
 mod keys;
+mod import;
 mod policy;
+mod rotation;
 mod tags;
 
 use std::collections::HashMap;
@@ -12,7 +15,7 @@ use std::sync::Arc;
 
 use trent_crypto::{BackingKey, RootKey};
 
-use crate::cache::{KeyCache, LiveKey};
+use crate::cache::{KeyCache, LiveKey, LiveVersion};
 use crate::clock::Clock;
 use crate::ids::{key_arn, AccountId, KeyId, KeyRef, Region};
 use crate::model::{KeyRecord, KeyState, KeyVersionRecord};
@@ -25,7 +28,9 @@ pub use crypto::{
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
 };
 pub use keys::{CreateKeyRequest, KeyMetadata, ListPage, ScheduleDeletionResponse};
+pub use import::{ImportMaterialRequest, ImportParameters};
 pub use policy::default_key_policy;
+pub use rotation::{RotationEntry, RotationStatus};
 
 /// Who is calling. Authorization (key policies, IAM, grants) arrives with the access issue; until then every
 /// authenticated caller acts within its own account only.
@@ -152,9 +157,9 @@ impl Kms {
                 .unwrap(&v.wrapped, &wrap_binding(&arn, v.version))
                 .map_err(|e| KmsError::internal(format!("unwrapping {arn} version {}: {e}", v.version)))?;
             let key = BackingKey::from_secret(material).map_err(KmsError::internal)?;
-            versions.insert(v.version, (key, v.material_id));
+            versions.insert(v.version, Arc::new(LiveVersion { key, material_id: v.material_id, rotation: v.rotation }));
         }
-        Ok(LiveKey { record, arn, versions: Arc::new(versions) })
+        Ok(LiveKey { record, arn, versions })
     }
 
     /// Applies a state change in the store, then refreshes the cache with the stored result.
@@ -172,6 +177,18 @@ impl Kms {
         let fresh = Arc::new(LiveKey { arn: live.arn.clone(), versions: live.versions.clone(), record: updated });
         self.cache.put_key(fresh.clone(), &guard);
         Ok(fresh)
+    }
+
+    /// The scheduler's work, run periodically by the server (tests call it after moving the clock): destroy
+    /// keys at the end of their deletion window, rotate keys whose rotation is due, expire imported material
+    /// past its ValidTo. Each job is one store transaction per key, so a crash in between loses nothing and
+    /// the next run resumes.
+    pub fn run_due_jobs(&self) -> Result<DueJobs, KmsError> {
+        Ok(DueJobs {
+            deleted: self.purge_due_keys()?,
+            rotated: self.run_due_rotations()?,
+            expired: self.expire_imported_material()?,
+        })
     }
 
     /// Destroys every key whose deletion window has ended. Returns how many were destroyed.
@@ -195,8 +212,16 @@ impl Kms {
         let material_id = trent_crypto::digest::hex(
             &trent_crypto::random_array::<32>().map_err(KmsError::internal)?,
         );
-        Ok(KeyVersionRecord { key_id, version, wrapped, material_id, created: self.clock.now() })
+        Ok(KeyVersionRecord { key_id, version, wrapped, material_id, created: self.clock.now(), rotation: None })
     }
+}
+
+/// What one scheduler run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DueJobs {
+    pub deleted: usize,
+    pub rotated: usize,
+    pub expired: usize,
 }
 
 /// Associated data binding wrapped material to its key and version, so rows cannot be swapped in the store.

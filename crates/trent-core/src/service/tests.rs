@@ -292,3 +292,199 @@ fn unknown_keys_are_not_found_with_aws_text() {
     let other = format!("arn:aws:kms:us-east-1:999999999999:key/{id}");
     assert!(matches!(f.kms.describe_key(&f.caller, &key_ref(&other)), Err(KmsError::NotFound(_))));
 }
+
+#[test]
+fn on_demand_rotation_keeps_old_ciphertexts_and_is_capped() {
+    let f = fixture();
+    let m = f.create();
+    let id = m.record.key_id.to_string();
+    let k = key_ref(&id);
+    let before = f.encrypt(&id, b"old", ctx(&[])).unwrap();
+    f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+    let after = f.encrypt(&id, b"new", ctx(&[])).unwrap();
+    assert_ne!(before.material_id, after.material_id);
+    assert_eq!(f.decrypt(&before.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"old");
+    assert_eq!(f.decrypt(&after.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"new");
+    assert_eq!(f.kms.describe_key(&f.caller, &k).unwrap().current_material_id.unwrap(), after.material_id);
+
+    for _ in 1..25 {
+        f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+    }
+    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::LimitExceeded(_))));
+    let page = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: None }).unwrap();
+    assert_eq!(page.items.len(), 10);
+    assert!(page.items.iter().all(|r| r.rotation_type == crate::model::RotationType::OnDemand));
+    let mut total = page.items.len();
+    let mut marker = page.next_marker;
+    while let Some(m) = marker {
+        let p = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: Some(m) }).unwrap();
+        total += p.items.len();
+        marker = p.next_marker;
+    }
+    assert_eq!(total, 25);
+    // Survives a cold cache: the versions come back from the store.
+    let fresh = Kms::new(f.kms.store().clone(), Arc::new(RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap()), f.clock.clone(), Region::parse("us-east-1").unwrap());
+    let d = fresh
+        .decrypt(&f.caller, DecryptRequest { ciphertext: before.ciphertext, context: ctx(&[]), key: None, algorithm: None })
+        .unwrap();
+    assert_eq!(d.plaintext.expose_secret(), b"old");
+}
+
+#[test]
+fn automatic_rotation_fires_when_the_clock_passes_the_period() {
+    let f = fixture();
+    let m = f.create();
+    let id = m.record.key_id.to_string();
+    let k = key_ref(&id);
+    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, &id, Some(89)), Err(KmsError::Validation(_))));
+    f.kms.enable_key_rotation(&f.caller, &k, &id, Some(90)).unwrap();
+    let s = f.kms.key_rotation_status(&f.caller, &k, &id).unwrap();
+    assert!(s.enabled);
+    assert_eq!(s.next_rotation, Some(f.clock.now().plus_days(90)));
+    let old = f.encrypt(&id, b"before", ctx(&[])).unwrap();
+
+    f.clock.advance_ms(90 * Timestamp::DAY_MS - 1);
+    assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 0);
+    f.clock.advance_ms(1);
+    assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 1);
+    assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 0, "the next rotation is a full period away");
+    let s = f.kms.key_rotation_status(&f.caller, &k, &id).unwrap();
+    assert_eq!(s.next_rotation, Some(f.clock.now().plus_days(90)));
+    let rotations = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest::default()).unwrap();
+    assert_eq!(rotations.items.len(), 1);
+    assert_eq!(rotations.items[0].rotation_type, crate::model::RotationType::Automatic);
+    assert_eq!(f.decrypt(&old.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"before");
+
+    f.kms.disable_key_rotation(&f.caller, &k, &id).unwrap();
+    f.clock.advance_ms(1000 * Timestamp::DAY_MS);
+    assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 0);
+    f.kms.disable_key(&f.caller, &k, &id).unwrap();
+    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, &id, None), Err(KmsError::Disabled(_))));
+}
+
+mod import {
+    use aws_lc_rs_free::*;
+
+    use super::*;
+    use crate::model::{ExpirationModel, WrappingAlgorithm, WrappingKeySpec};
+    use crate::service::ImportMaterialRequest;
+
+    /// Wraps like `openssl pkeyutl -encrypt -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256`, using
+    /// the import parameters' public key (the test stands in for the customer).
+    mod aws_lc_rs_free {
+        pub(super) use trent_crypto::import::test_support::oaep_sha256_encrypt;
+    }
+
+    fn external(f: &Fixture) -> (String, KeyRef) {
+        let m = f
+            .kms
+            .create_key(&f.caller, CreateKeyRequest { origin: Some(crate::model::Origin::External), ..Default::default() })
+            .unwrap();
+        assert_eq!(m.record.state, KeyState::PendingImport);
+        assert!(m.current_material_id.is_none());
+        let id = m.record.key_id.to_string();
+        let k = key_ref(&id);
+        (id, k)
+    }
+
+    fn import(f: &Fixture, id: &str, k: &KeyRef, material: &[u8], valid_to: Option<Timestamp>) -> Result<String, KmsError> {
+        let p = f
+            .kms
+            .get_parameters_for_import(&f.caller, k, id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+            .unwrap();
+        let encrypted = oaep_sha256_encrypt(&p.public_key, material);
+        f.kms.import_key_material(
+            &f.caller,
+            k,
+            id,
+            ImportMaterialRequest {
+                import_token: p.import_token,
+                encrypted_key_material: encrypted,
+                expiration: Some(if valid_to.is_some() {
+                    ExpirationModel::KeyMaterialExpires
+                } else {
+                    ExpirationModel::KeyMaterialDoesNotExpire
+                }),
+                valid_to,
+            },
+        )
+    }
+
+    #[test]
+    fn import_use_delete_reimport_and_expire() {
+        let f = fixture();
+        let (id, k) = external(&f);
+        assert!(matches!(f.encrypt(&id, b"x", ctx(&[])), Err(KmsError::InvalidState(_))));
+        let material = [0x5Au8; 32];
+        import(&f, &id, &k, &material, Some(f.clock.now().plus_days(30))).unwrap();
+        let e = f.encrypt(&id, b"byok", ctx(&[])).unwrap();
+        assert_eq!(f.decrypt(&e.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"byok");
+        // Same material, same id: the KeyMaterialId is a fingerprint of the material.
+        assert_eq!(e.material_id, trent_crypto::import::material_fingerprint(&SecretBytes::new(material.to_vec())));
+
+        f.kms.delete_imported_key_material(&f.caller, &k, &id).unwrap();
+        assert_eq!(f.kms.describe_key(&f.caller, &k).unwrap().record.state, KeyState::PendingImport);
+        assert!(matches!(f.decrypt(&e.ciphertext, ctx(&[]), None), Err(KmsError::InvalidState(_))));
+        let other = import(&f, &id, &k, &[0x11; 32], None).unwrap_err();
+        assert!(matches!(other, KmsError::IncorrectKeyMaterial(_)), "{other:?}");
+        import(&f, &id, &k, &material, None).unwrap();
+        assert_eq!(f.decrypt(&e.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"byok");
+
+        // Expiry: material with a ValidTo disappears when the clock passes it.
+        f.kms.delete_imported_key_material(&f.caller, &k, &id).unwrap();
+        import(&f, &id, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
+        f.clock.advance_ms(Timestamp::DAY_MS - 1);
+        assert_eq!(f.kms.run_due_jobs().unwrap().expired, 0);
+        f.clock.advance_ms(1);
+        assert_eq!(f.kms.run_due_jobs().unwrap().expired, 1);
+        assert_eq!(f.kms.describe_key(&f.caller, &k).unwrap().record.state, KeyState::PendingImport);
+    }
+
+    #[test]
+    fn import_errors() {
+        let f = fixture();
+        let (id, k) = external(&f);
+        let p = f
+            .kms
+            .get_parameters_for_import(&f.caller, &k, &id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+            .unwrap();
+        let req = |token: Vec<u8>, material: Vec<u8>, valid_to| ImportMaterialRequest {
+            import_token: token,
+            encrypted_key_material: material,
+            expiration: None,
+            valid_to,
+        };
+        let good = oaep_sha256_encrypt(&p.public_key, &[1; 32]);
+        let in_a_day = Some(f.clock.now().plus_days(1));
+        assert!(matches!(
+            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token.clone(), good.clone(), None)),
+            Err(KmsError::Validation(_))
+        ));
+        assert!(matches!(
+            f.kms.import_key_material(&f.caller, &k, &id, req(vec![0; 32], good.clone(), in_a_day)),
+            Err(KmsError::InvalidImportToken(_))
+        ));
+        assert!(matches!(
+            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token.clone(), vec![0; 256], in_a_day)),
+            Err(KmsError::InvalidCiphertext)
+        ));
+        let short = oaep_sha256_encrypt(&p.public_key, &[1; 16]);
+        assert!(matches!(
+            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token.clone(), short, in_a_day)),
+            Err(KmsError::IncorrectKeyMaterial(_))
+        ));
+        f.clock.advance_ms(Timestamp::DAY_MS + 1);
+        assert!(matches!(
+            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token, good, Some(f.clock.now().plus_days(1)))),
+            Err(KmsError::ExpiredImportToken(_))
+        ));
+        // Not for keys with KMS-made material, and rotation is not for imported keys.
+        let normal = f.create();
+        let nid = normal.record.key_id.to_string();
+        assert!(matches!(
+            f.kms.get_parameters_for_import(&f.caller, &key_ref(&nid), &nid, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048),
+            Err(KmsError::UnsupportedOperation(_))
+        ));
+        assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::UnsupportedOperation(_))));
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{KeyUpdate, Store};
 use crate::ids::{AccountId, AliasName, KeyId};
-use crate::model::{AccessKeyRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord};
+use crate::model::{AccessKeyRecord, AliasRecord, ImportParamsRecord, KeyRecord, KeyState, KeyVersionRecord};
 use crate::KmsError;
 
 #[derive(Default)]
@@ -15,6 +15,7 @@ struct Inner {
     versions: HashMap<KeyId, Vec<KeyVersionRecord>>,
     aliases: BTreeMap<(AccountId, AliasName), AliasRecord>,
     access_keys: BTreeMap<String, AccessKeyRecord>,
+    import_params: HashMap<KeyId, ImportParamsRecord>,
 }
 
 #[derive(Default)]
@@ -32,13 +33,27 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn create_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> Result<(), KmsError> {
+    fn create_key(&self, key: &KeyRecord, version: Option<&KeyVersionRecord>) -> Result<(), KmsError> {
         let mut s = self.inner();
         if s.keys.contains_key(&key.key_id) {
             return Err(KmsError::internal("duplicate key id"));
         }
         s.keys.insert(key.key_id, key.clone());
-        s.versions.insert(key.key_id, vec![version.clone()]);
+        s.versions.insert(key.key_id, version.into_iter().cloned().collect());
+        Ok(())
+    }
+
+    fn create_keys(&self, keys: &[(KeyRecord, KeyVersionRecord)]) -> Result<(), KmsError> {
+        let mut s = self.inner();
+        // Check every id first so a duplicate leaves the store unchanged, as the SQLite transaction does.
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        if keys.iter().any(|(k, _)| s.keys.contains_key(&k.key_id) || !seen.insert(k.key_id)) {
+            return Err(KmsError::internal("duplicate key id"));
+        }
+        for (key, version) in keys {
+            s.keys.insert(key.key_id, key.clone());
+            s.versions.insert(key.key_id, vec![version.clone()]);
+        }
         Ok(())
     }
 
@@ -84,6 +99,7 @@ impl Store for MemoryStore {
         let mut s = self.inner();
         s.keys.remove(key_id);
         s.versions.remove(key_id);
+        s.import_params.remove(key_id);
         s.aliases.retain(|_, a| a.target != *key_id);
         Ok(())
     }
@@ -139,6 +155,64 @@ impl Store for MemoryStore {
 
     fn count_aliases(&self, target: &KeyId) -> Result<usize, KmsError> {
         Ok(self.inner().aliases.values().filter(|a| a.target == *target).count())
+    }
+
+    fn add_key_version(
+        &self,
+        key_id: &KeyId,
+        version: &KeyVersionRecord,
+        update: KeyUpdate<'_>,
+    ) -> Result<Option<KeyRecord>, KmsError> {
+        let mut s = self.inner();
+        let Some(current) = s.keys.get(key_id) else { return Ok(None) };
+        let mut next = current.clone();
+        update(&mut next)?;
+        let versions = s.versions.entry(*key_id).or_default();
+        if versions.iter().any(|v| v.version == version.version) {
+            return Err(KmsError::internal("duplicate key version"));
+        }
+        versions.push(version.clone());
+        s.keys.insert(*key_id, next.clone());
+        Ok(Some(next))
+    }
+
+    fn delete_key_versions(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError> {
+        let mut s = self.inner();
+        let Some(current) = s.keys.get(key_id) else { return Ok(None) };
+        let mut next = current.clone();
+        update(&mut next)?;
+        s.versions.insert(*key_id, Vec::new());
+        s.keys.insert(*key_id, next.clone());
+        Ok(Some(next))
+    }
+
+    fn keys_due_for_rotation(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
+        Ok(self
+            .inner()
+            .keys
+            .values()
+            .filter(|k| k.rotation.is_some_and(|r| r.next.0 <= now_ms))
+            .map(|k| k.key_id)
+            .collect())
+    }
+
+    fn keys_with_expiring_material(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
+        let s = self.inner();
+        Ok(s.keys
+            .values()
+            .filter(|k| k.import.as_ref().and_then(|i| i.valid_to).is_some_and(|t| t.0 <= now_ms))
+            .filter(|k| s.versions.get(&k.key_id).is_some_and(|v| !v.is_empty()))
+            .map(|k| k.key_id)
+            .collect())
+    }
+
+    fn put_import_params(&self, params: &ImportParamsRecord) -> Result<(), KmsError> {
+        self.inner().import_params.insert(params.key_id, params.clone());
+        Ok(())
+    }
+
+    fn import_params(&self, key_id: &KeyId) -> Result<Option<ImportParamsRecord>, KmsError> {
+        Ok(self.inner().import_params.get(key_id).cloned())
     }
 
     fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError> {

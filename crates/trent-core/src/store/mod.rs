@@ -4,7 +4,7 @@
 //! management operations on a blocking thread. Backend failures surface as `KmsError::Internal`.
 
 use crate::ids::{AccountId, AliasName, KeyId};
-use crate::model::{AccessKeyRecord, AliasRecord, KeyRecord, KeyVersionRecord};
+use crate::model::{AccessKeyRecord, AliasRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
 use crate::KmsError;
 
 /// A read-modify-write of one key under the store's transaction: the closure sees the current record and
@@ -12,8 +12,12 @@ use crate::KmsError;
 pub type KeyUpdate<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<(), KmsError>;
 
 pub trait Store: Send + Sync {
-    /// Inserts a new key with its first backing-key version.
-    fn create_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> Result<(), KmsError>;
+    /// Inserts a new key with its first backing-key version (none for a key awaiting imported material).
+    fn create_key(&self, key: &KeyRecord, version: Option<&KeyVersionRecord>) -> Result<(), KmsError>;
+
+    /// Inserts many new keys, each with its first version, in one transaction: all or none. For bulk
+    /// provisioning (the benchmark's million-key store), where one fsync per key would take hours.
+    fn create_keys(&self, keys: &[(KeyRecord, KeyVersionRecord)]) -> Result<(), KmsError>;
 
     fn key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, KmsError>;
 
@@ -52,6 +56,31 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<AliasRecord>, KmsError>;
 
     fn count_aliases(&self, target: &KeyId) -> Result<usize, KmsError>;
+
+    /// In one transaction: applies `update` to the key and inserts `version`. The closure is where a caller
+    /// checks that nobody else added a version meanwhile (compare `current_version`), so two nodes racing to
+    /// rotate the same key add one version, not two.
+    fn add_key_version(
+        &self,
+        key_id: &KeyId,
+        version: &KeyVersionRecord,
+        update: KeyUpdate<'_>,
+    ) -> Result<Option<KeyRecord>, KmsError>;
+
+    /// In one transaction: applies `update` and erases every version's material (imported material deleted
+    /// or expired).
+    fn delete_key_versions(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError>;
+
+    /// Keys whose automatic rotation is due at `now_ms`.
+    fn keys_due_for_rotation(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError>;
+
+    /// Keys whose imported material expires at or before `now_ms` and still has material.
+    fn keys_with_expiring_material(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError>;
+
+    /// Replaces the import parameters of a key.
+    fn put_import_params(&self, params: &ImportParamsRecord) -> Result<(), KmsError>;
+
+    fn import_params(&self, key_id: &KeyId) -> Result<Option<ImportParamsRecord>, KmsError>;
 
     fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError>;
 

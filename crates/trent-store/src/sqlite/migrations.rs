@@ -1,7 +1,8 @@
 //! Versioned schema migrations. Each entry runs once, in its own transaction, in order.
 //! Never edit a released migration: add a new one.
 
-pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
+    (
     1,
     r#"
 CREATE TABLE keys (
@@ -58,4 +59,27 @@ CREATE TABLE access_keys (
 );
 CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+ALTER TABLE keys ADD COLUMN rotation_period_days INTEGER;
+ALTER TABLE keys ADD COLUMN next_rotation_ms BIGINT;
+ALTER TABLE keys ADD COLUMN import_fingerprint TEXT;
+ALTER TABLE keys ADD COLUMN expiration_model TEXT;
+ALTER TABLE keys ADD COLUMN valid_to_ms BIGINT;
+CREATE INDEX keys_by_next_rotation ON keys (next_rotation_ms) WHERE next_rotation_ms IS NOT NULL;
+CREATE INDEX keys_by_valid_to ON keys (valid_to_ms) WHERE valid_to_ms IS NOT NULL;
+
+ALTER TABLE key_versions ADD COLUMN rotation_type TEXT;
+
+CREATE TABLE import_params (
+    key_id              TEXT PRIMARY KEY REFERENCES keys (key_id),
+    token               BLOB NOT NULL,
+    wrapping_algorithm  TEXT NOT NULL,
+    wrapped_private_key BLOB NOT NULL,
+    valid_to_ms         BIGINT NOT NULL
+);
+"#,
+    ),
+];

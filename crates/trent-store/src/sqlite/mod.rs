@@ -9,11 +9,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use trent_core::ids::{AccountId, AliasName, KeyId};
-use trent_core::model::{AccessKeyRecord, AliasRecord, KeyRecord, KeyVersionRecord};
+use trent_core::model::{AccessKeyRecord, AliasRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
 use trent_core::store::{KeyUpdate, Store};
 use trent_core::KmsError;
 
-use rows::{alias_from_row, access_key_from_row, key_from_row, KEY_COLUMNS};
+use rows::{access_key_from_row, alias_from_row, import_params_from_row, key_from_row, version_from_row, KEY_COLUMNS};
 
 pub struct SqliteStore {
     // One connection: management writes are rare (AWS allows 5 per second for most of them) and the hot path
@@ -42,6 +42,18 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON").map_err(db)?;
         migrate(&mut conn)?;
         Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    /// Runs a `SELECT key_id ... ?1` query with a time bound: the scheduler's "what is due" questions.
+    fn key_ids(&self, sql: &str, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+        let ids = stmt.query_map(params![now_ms], |r| r.get::<_, String>(0)).map_err(db)?;
+        ids.map(|r| {
+            let s = r.map_err(db)?;
+            KeyId::parse(&s).ok_or_else(|| KmsError::internal(format!("stored key id {s:?} is not a UUID")))
+        })
+        .collect()
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -140,22 +152,28 @@ fn read_key(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRecord>, KmsE
 }
 
 impl Store for SqliteStore {
-    fn create_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> Result<(), KmsError> {
+    fn create_key(&self, key: &KeyRecord, version: Option<&KeyVersionRecord>) -> Result<(), KmsError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         rows::insert_key(&tx, key).map_err(db)?;
-        tx.execute(
-            "INSERT INTO key_versions (key_id, version, wrapped, material_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                version.key_id.to_string(),
-                version.version,
-                version.wrapped,
-                version.material_id,
-                version.created.0
-            ],
-        )
-        .map_err(db)?;
+        if let Some(v) = version {
+            rows::insert_version(&tx, v).map_err(db)?;
+        }
         write_tags(&tx, key)?;
+        tx.commit().map_err(db)
+    }
+
+    fn create_keys(&self, keys: &[(KeyRecord, KeyVersionRecord)]) -> Result<(), KmsError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        for (key, version) in keys {
+            rows::insert_key(&tx, key).map_err(db)?;
+            rows::insert_version(&tx, version).map_err(db)?;
+            if !key.tags.is_empty() {
+                write_tags(&tx, key)?;
+            }
+        }
+        // One commit, one fsync, for the whole batch; an error above drops `tx`, which rolls back.
         tx.commit().map_err(db)
     }
 
@@ -167,21 +185,12 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT version, wrapped, material_id, created_ms FROM key_versions WHERE key_id = ?1 ORDER BY version",
+                "SELECT version, wrapped, material_id, created_ms, rotation_type FROM key_versions
+                 WHERE key_id = ?1 ORDER BY version",
             )
             .map_err(db)?;
-        let rows = stmt
-            .query_map(params![key_id.to_string()], |r| {
-                Ok(KeyVersionRecord {
-                    key_id: *key_id,
-                    version: r.get(0)?,
-                    wrapped: r.get(1)?,
-                    material_id: r.get(2)?,
-                    created: trent_core::model::Timestamp(r.get(3)?),
-                })
-            })
-            .map_err(db)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        let rows = stmt.query_map(params![key_id.to_string()], |r| version_from_row(*key_id, r)).map_err(db)?;
+        rows.map(|r| r.map_err(db)?.take().map_err(KmsError::internal)).collect()
     }
 
     fn update_key(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError> {
@@ -189,19 +198,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         let Some(mut key) = read_key(&tx, key_id)? else { return Ok(None) };
         update(&mut key)?; // an Err drops `tx`, which rolls back
-        tx.execute(
-            "UPDATE keys SET description = ?2, state = ?3, deletion_ms = ?4, pending_window_days = ?5, policy = ?6, current_version = ?7 WHERE key_id = ?1",
-            params![
-                key.key_id.to_string(),
-                key.description,
-                key.state.as_str(),
-                key.deletion_date.map(|t| t.0),
-                key.pending_window_days,
-                key.policy,
-                key.current_version
-            ],
-        )
-        .map_err(db)?;
+        rows::update_key(&tx, &key).map_err(db)?;
         write_tags(&tx, &key)?;
         tx.commit().map_err(db)?;
         Ok(Some(key))
@@ -224,18 +221,10 @@ impl Store for SqliteStore {
     }
 
     fn keys_due_for_deletion(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT key_id FROM keys WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1 AND state = 'PendingDeletion'",
-            )
-            .map_err(db)?;
-        let ids = stmt.query_map(params![now_ms], |r| r.get::<_, String>(0)).map_err(db)?;
-        ids.map(|r| {
-            let s = r.map_err(db)?;
-            KeyId::parse(&s).ok_or_else(|| KmsError::internal(format!("stored key id {s:?} is not a UUID")))
-        })
-        .collect()
+        self.key_ids(
+            "SELECT key_id FROM keys WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1 AND state = 'PendingDeletion'",
+            now_ms,
+        )
     }
 
     fn destroy_key(&self, key_id: &KeyId) -> Result<(), KmsError> {
@@ -244,6 +233,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         for sql in [
             "DELETE FROM aliases WHERE target = ?1",
+            "DELETE FROM import_params WHERE key_id = ?1",
             "DELETE FROM key_tags WHERE key_id = ?1",
             "DELETE FROM key_versions WHERE key_id = ?1",
             "DELETE FROM keys WHERE key_id = ?1",
@@ -348,6 +338,74 @@ impl Store for SqliteStore {
             .query_row("SELECT COUNT(*) FROM aliases WHERE target = ?1", params![target.to_string()], |r| r.get(0))
             .map_err(db)?;
         Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn add_key_version(
+        &self,
+        key_id: &KeyId,
+        version: &KeyVersionRecord,
+        update: KeyUpdate<'_>,
+    ) -> Result<Option<KeyRecord>, KmsError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let Some(mut key) = read_key(&tx, key_id)? else { return Ok(None) };
+        update(&mut key)?;
+        rows::insert_version(&tx, version).map_err(db)?;
+        rows::update_key(&tx, &key).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Some(key))
+    }
+
+    fn delete_key_versions(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let Some(mut key) = read_key(&tx, key_id)? else { return Ok(None) };
+        update(&mut key)?;
+        tx.execute("DELETE FROM key_versions WHERE key_id = ?1", params![key_id.to_string()]).map_err(db)?;
+        rows::update_key(&tx, &key).map_err(db)?;
+        tx.commit().map_err(db)?;
+        // As in destroy_key: the erased material must leave the WAL too.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").map_err(db)?;
+        Ok(Some(key))
+    }
+
+    fn keys_due_for_rotation(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
+        self.key_ids("SELECT key_id FROM keys WHERE next_rotation_ms IS NOT NULL AND next_rotation_ms <= ?1", now_ms)
+    }
+
+    fn keys_with_expiring_material(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
+        self.key_ids(
+            "SELECT key_id FROM keys WHERE valid_to_ms IS NOT NULL AND valid_to_ms <= ?1
+               AND EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id)",
+            now_ms,
+        )
+    }
+
+    fn put_import_params(&self, p: &ImportParamsRecord) -> Result<(), KmsError> {
+        self.conn()
+            .execute(
+                "INSERT INTO import_params (key_id, token, wrapping_algorithm, wrapped_private_key, valid_to_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (key_id) DO UPDATE SET token = excluded.token,
+                     wrapping_algorithm = excluded.wrapping_algorithm,
+                     wrapped_private_key = excluded.wrapped_private_key, valid_to_ms = excluded.valid_to_ms",
+                params![p.key_id.to_string(), p.token, p.wrapping_algorithm.as_str(), p.wrapped_private_key, p.valid_to.0],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn import_params(&self, key_id: &KeyId) -> Result<Option<ImportParamsRecord>, KmsError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT key_id, token, wrapping_algorithm, wrapped_private_key, valid_to_ms FROM import_params WHERE key_id = ?1",
+                params![key_id.to_string()],
+                import_params_from_row,
+            )
+            .optional()
+            .map_err(db)?;
+        row.map(|r| r.take().map_err(KmsError::internal)).transpose()
     }
 
     fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError> {

@@ -5,10 +5,14 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, Row, Transaction};
 use trent_core::ids::{AccountId, AliasName, KeyId, Region};
-use trent_core::model::{AccessKeyRecord, AliasRecord, KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Timestamp};
+use trent_core::model::{
+    AccessKeyRecord, AliasRecord, ExpirationModel, ImportParamsRecord, ImportState, KeyRecord, KeySpec, KeyState, KeyUsage,
+    KeyVersionRecord, Origin, RotationSchedule, RotationType, Timestamp, WrappingAlgorithm,
+};
 
 pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, key_spec, key_usage, origin, state, \
-     created_ms, deletion_ms, pending_window_days, policy, current_version";
+     created_ms, deletion_ms, pending_window_days, policy, current_version, rotation_period_days, next_rotation_ms, \
+     import_fingerprint, expiration_model, valid_to_ms";
 
 /// A row read successfully whose contents may still fail domain parsing (a corrupted or foreign database).
 /// Kept apart from `rusqlite::Error` so the caller can report which value was wrong.
@@ -26,7 +30,9 @@ fn parse<T>(what: &str, s: &str, f: impl FnOnce(&str) -> Option<T>) -> Result<T,
 
 pub(super) fn insert_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Result<usize> {
     tx.execute(
-        &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+        &format!(
+            "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+        ),
         params![
             k.key_id.to_string(),
             k.account.as_str(),
@@ -40,9 +46,88 @@ pub(super) fn insert_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Resul
             k.deletion_date.map(|t| t.0),
             k.pending_window_days,
             k.policy,
-            k.current_version
+            k.current_version,
+            k.rotation.map(|r| r.period_days),
+            k.rotation.map(|r| r.next.0),
+            k.import.as_ref().map(|i| i.fingerprint.as_str()),
+            k.import.as_ref().map(|i| i.expiration.as_str()),
+            k.import.as_ref().and_then(|i| i.valid_to).map(|t| t.0)
         ],
     )
+}
+
+/// The mutable columns of a key, for UPDATE (parameters ?2.. after the key id in ?1).
+pub(super) fn update_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE keys SET description = ?2, state = ?3, deletion_ms = ?4, pending_window_days = ?5, policy = ?6,
+             current_version = ?7, rotation_period_days = ?8, next_rotation_ms = ?9, import_fingerprint = ?10,
+             expiration_model = ?11, valid_to_ms = ?12
+         WHERE key_id = ?1",
+        params![
+            k.key_id.to_string(),
+            k.description,
+            k.state.as_str(),
+            k.deletion_date.map(|t| t.0),
+            k.pending_window_days,
+            k.policy,
+            k.current_version,
+            k.rotation.map(|r| r.period_days),
+            k.rotation.map(|r| r.next.0),
+            k.import.as_ref().map(|i| i.fingerprint.as_str()),
+            k.import.as_ref().map(|i| i.expiration.as_str()),
+            k.import.as_ref().and_then(|i| i.valid_to).map(|t| t.0)
+        ],
+    )
+}
+
+pub(super) fn insert_version(tx: &Transaction<'_>, v: &KeyVersionRecord) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT INTO key_versions (key_id, version, wrapped, material_id, created_ms, rotation_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        v.key_id.to_string(),
+        v.version,
+        v.wrapped,
+        v.material_id,
+        v.created.0,
+        v.rotation.map(|r| r.as_str())
+    ])
+}
+
+pub(super) fn version_from_row(key_id: trent_core::ids::KeyId, r: &Row<'_>) -> rusqlite::Result<Decoded<KeyVersionRecord>> {
+    let version: u32 = r.get(0)?;
+    let wrapped: Vec<u8> = r.get(1)?;
+    let material_id: String = r.get(2)?;
+    let created: i64 = r.get(3)?;
+    let rotation: Option<String> = r.get(4)?;
+    Ok(Decoded((|| {
+        Ok(KeyVersionRecord {
+            key_id,
+            version,
+            wrapped,
+            material_id,
+            created: Timestamp(created),
+            rotation: rotation.map(|s| parse("rotation type", &s, RotationType::parse)).transpose()?,
+        })
+    })()))
+}
+
+pub(super) fn import_params_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<ImportParamsRecord>> {
+    let key_id: String = r.get(0)?;
+    let token: Vec<u8> = r.get(1)?;
+    let alg: String = r.get(2)?;
+    let wrapped_private_key: Vec<u8> = r.get(3)?;
+    let valid_to: i64 = r.get(4)?;
+    Ok(Decoded((|| {
+        Ok(ImportParamsRecord {
+            key_id: parse("key id", &key_id, trent_core::ids::KeyId::parse)?,
+            token,
+            wrapping_algorithm: parse("wrapping algorithm", &alg, WrappingAlgorithm::parse)?,
+            wrapped_private_key,
+            valid_to: Timestamp(valid_to),
+        })
+    })()))
 }
 
 pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<KeyRecord>> {
@@ -59,6 +144,11 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<KeyRecord>> 
     let window: Option<u32> = r.get(10)?;
     let policy: String = r.get(11)?;
     let current_version: u32 = r.get(12)?;
+    let rotation_period: Option<u32> = r.get(13)?;
+    let next_rotation: Option<i64> = r.get(14)?;
+    let fingerprint: Option<String> = r.get(15)?;
+    let expiration: Option<String> = r.get(16)?;
+    let valid_to: Option<i64> = r.get(17)?;
     Ok(Decoded((|| {
         Ok(KeyRecord {
             key_id: parse("key id", &key_id, KeyId::parse)?,
@@ -75,6 +165,18 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<KeyRecord>> 
             policy,
             tags: BTreeMap::new(),
             current_version,
+            rotation: match (rotation_period, next_rotation) {
+                (Some(period_days), Some(next)) => Some(RotationSchedule { period_days, next: Timestamp(next) }),
+                _ => None,
+            },
+            import: match (fingerprint, expiration) {
+                (Some(fingerprint), Some(e)) => Some(ImportState {
+                    fingerprint,
+                    expiration: parse("expiration model", &e, ExpirationModel::parse)?,
+                    valid_to: valid_to.map(Timestamp),
+                }),
+                _ => None,
+            },
         })
     })()))
 }

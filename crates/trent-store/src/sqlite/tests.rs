@@ -30,8 +30,17 @@ fn key(id: KeyId) -> (KeyRecord, KeyVersionRecord) {
             policy: "{}".into(),
             tags,
             current_version: 1,
+            rotation: None,
+            import: None,
         },
-        KeyVersionRecord { key_id: id, version: 1, wrapped: vec![1, 2, 3], material_id: "ab".repeat(32), created: Timestamp(1000) },
+        KeyVersionRecord {
+            key_id: id,
+            version: 1,
+            wrapped: vec![1, 2, 3],
+            material_id: "ab".repeat(32),
+            created: Timestamp(1000),
+            rotation: None,
+        },
     )
 }
 
@@ -40,7 +49,7 @@ fn key_round_trip_update_and_rollback() {
     let s = SqliteStore::open_in_memory().unwrap();
     let id = KeyId::random();
     let (k, v) = key(id);
-    s.create_key(&k, &v).unwrap();
+    s.create_key(&k, Some(&v)).unwrap();
     assert_eq!(s.key(&id).unwrap().unwrap(), k);
     assert_eq!(s.key_versions(&id).unwrap(), vec![v]);
 
@@ -71,7 +80,7 @@ fn list_keys_pages_in_id_order() {
     let mut ids: Vec<KeyId> = (0..5).map(|_| KeyId::random()).collect();
     for id in &ids {
         let (k, v) = key(*id);
-        s.create_key(&k, &v).unwrap();
+        s.create_key(&k, Some(&v)).unwrap();
     }
     ids.sort();
     let first = s.list_keys(&account(), None, 3).unwrap();
@@ -86,7 +95,7 @@ fn aliases_and_destroy() {
     let s = SqliteStore::open_in_memory().unwrap();
     let id = KeyId::random();
     let (k, v) = key(id);
-    s.create_key(&k, &v).unwrap();
+    s.create_key(&k, Some(&v)).unwrap();
     let name = AliasName::parse("alias/a").unwrap();
     let rec = AliasRecord { account: account(), name: name.clone(), target: id, created: Timestamp(1), updated: Timestamp(1) };
     s.create_alias(&rec).unwrap();
@@ -118,7 +127,7 @@ fn reopening_a_file_keeps_everything() {
     {
         let s = SqliteStore::open(&path).unwrap();
         let (k, v) = key(id);
-        s.create_key(&k, &v).unwrap();
+        s.create_key(&k, Some(&v)).unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     assert!(s.key(&id).unwrap().is_some());
@@ -167,4 +176,71 @@ fn golden_data_dir_still_decrypts() {
     let tags = kms.list_resource_tags(&caller, &KeyRef::parse(&id).unwrap(), &id, &PageRequest::default()).unwrap();
     assert_eq!(tags.items, vec![("fixture".to_string(), "v0.1.0".to_string())]);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn create_keys_is_one_all_or_nothing_transaction() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let batch: Vec<_> = (0..3).map(|_| key(KeyId::random())).collect();
+    s.create_keys(&batch).unwrap();
+    for (k, v) in &batch {
+        assert_eq!(s.key(&k.key_id).unwrap().as_ref(), Some(k));
+        assert_eq!(s.key_versions(&k.key_id).unwrap(), vec![v.clone()]);
+    }
+    // A batch that repeats an existing id fails as a whole: its new key must not be there either.
+    let fresh = key(KeyId::random());
+    let err = s.create_keys(&[fresh.clone(), batch[0].clone()]);
+    assert!(err.is_err());
+    assert!(s.key(&fresh.0.key_id).unwrap().is_none());
+    assert_eq!(s.list_keys(&account(), None, 100).unwrap().len(), 3);
+}
+
+#[test]
+fn versions_rotation_and_import_columns_round_trip() {
+    use trent_core::model::{ExpirationModel, ImportParamsRecord, ImportState, RotationSchedule, RotationType, WrappingAlgorithm};
+
+    let s = SqliteStore::open_in_memory().unwrap();
+    let id = KeyId::random();
+    let (k, v) = key(id);
+    s.create_key(&k, Some(&v)).unwrap();
+    let v2 = KeyVersionRecord { version: 2, rotation: Some(RotationType::OnDemand), ..v.clone() };
+    let updated = s
+        .add_key_version(&id, &v2, &mut |r| {
+            r.current_version = 2;
+            r.rotation = Some(RotationSchedule { period_days: 90, next: Timestamp(9000) });
+            r.import = Some(ImportState {
+                fingerprint: "f".repeat(64),
+                expiration: ExpirationModel::KeyMaterialExpires,
+                valid_to: Some(Timestamp(8000)),
+            });
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.key(&id).unwrap().unwrap(), updated);
+    assert_eq!(s.key_versions(&id).unwrap(), vec![v.clone(), v2]);
+    assert!(s.keys_due_for_rotation(8999).unwrap().is_empty());
+    assert_eq!(s.keys_due_for_rotation(9000).unwrap(), vec![id]);
+    assert_eq!(s.keys_with_expiring_material(8000).unwrap(), vec![id]);
+
+    let p = ImportParamsRecord {
+        key_id: id,
+        token: vec![1, 2],
+        wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256,
+        wrapped_private_key: vec![3],
+        valid_to: Timestamp(5),
+    };
+    s.put_import_params(&p).unwrap();
+    s.put_import_params(&ImportParamsRecord { token: vec![9], ..p.clone() }).unwrap();
+    assert_eq!(s.import_params(&id).unwrap().unwrap().token, vec![9]);
+
+    s.delete_key_versions(&id, &mut |r| {
+        r.current_version = 0;
+        Ok(())
+    })
+    .unwrap();
+    assert!(s.key_versions(&id).unwrap().is_empty());
+    assert!(s.keys_with_expiring_material(8000).unwrap().is_empty());
+    s.destroy_key(&id).unwrap();
+    assert!(s.import_params(&id).unwrap().is_none());
 }

@@ -12,19 +12,34 @@ use crate::{expect_code, ok};
 #[tokio::test]
 async fn wrong_secret_key_is_an_invalid_signature() {
     let s = server::shared();
-    let c = Client::from_conf(s.config_with(&s.env.access_key_id, "not-the-secret-key-0123456789abcdefghij").build());
-    let msg = expect_code!(c.list_keys().send(), "InvalidSignatureException");
-    assert!(
-        msg.unwrap().starts_with("The request signature we calculated does not match the signature you provided."),
+    let c = Client::from_conf(
+        s.config_with(
+            &s.env.access_key_id,
+            "not-the-secret-key-0123456789abcdefghij",
+        )
+        .build(),
     );
+    let msg = expect_code!(c.list_keys().send(), "InvalidSignatureException");
+    assert!(msg.unwrap().starts_with(
+        "The request signature we calculated does not match the signature you provided."
+    ),);
 }
 
 #[tokio::test]
 async fn unknown_access_key_is_unrecognized() {
     let s = server::shared();
-    let c = Client::from_conf(s.config_with("AKIAEXAMPLEUNKNOWN00", &s.env.secret_access_key).build());
-    let msg = expect_code!(c.generate_random().number_of_bytes(8).send(), "UnrecognizedClientException");
-    assert_eq!(msg.as_deref(), Some("The security token included in the request is invalid."));
+    let c = Client::from_conf(
+        s.config_with("AKIAEXAMPLEUNKNOWN00", &s.env.secret_access_key)
+            .build(),
+    );
+    let msg = expect_code!(
+        c.generate_random().number_of_bytes(8).send(),
+        "UnrecognizedClientException"
+    );
+    assert_eq!(
+        msg.as_deref(),
+        Some("The security token included in the request is invalid.")
+    );
 }
 
 #[tokio::test]
@@ -38,7 +53,9 @@ async fn session_token_on_a_long_term_key_is_unrecognized() {
         "trent-it",
     );
     let c = Client::from_conf(
-        s.config_with(&s.env.access_key_id, &s.env.secret_access_key).credentials_provider(creds).build(),
+        s.config_with(&s.env.access_key_id, &s.env.secret_access_key)
+            .credentials_provider(creds)
+            .build(),
     );
     expect_code!(c.list_keys().send(), "UnrecognizedClientException");
 }
@@ -79,7 +96,9 @@ async fn small_clock_skew_is_accepted() {
     let s = server::shared();
     let c = Client::from_conf(
         s.config_with(&s.env.access_key_id, &s.env.secret_access_key)
-            .time_source(StaticTimeSource::new(SystemTime::now() - Duration::from_secs(5 * 60)))
+            .time_source(StaticTimeSource::new(
+                SystemTime::now() - Duration::from_secs(5 * 60),
+            ))
             .build(),
     );
     ok!(c.list_keys().limit(1).send());
@@ -90,9 +109,15 @@ async fn small_clock_skew_is_accepted() {
 async fn https_requires_trusting_the_generated_ca() {
     let s = server::shared();
     let c = Client::from_conf(
-        s.config_with(&s.env.access_key_id, &s.env.secret_access_key).http_client(Server::https_client(None)).build(),
+        s.config_with(&s.env.access_key_id, &s.env.secret_access_key)
+            .http_client(Server::https_client(None))
+            .build(),
     );
-    let err = c.list_keys().send().await.expect_err("an untrusted certificate must fail the handshake");
+    let err = c
+        .list_keys()
+        .send()
+        .await
+        .expect_err("an untrusted certificate must fail the handshake");
     assert!(
         matches!(err, aws_sdk_kms::error::SdkError::DispatchFailure(_)),
         "expected a connection failure, got {err:?}"

@@ -12,9 +12,9 @@ mod kms;
 mod restart;
 mod server;
 
+use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeyMetadata, Tag};
-use aws_sdk_kms::Client;
 
 /// The account and region a fresh data directory gets.
 pub const ACCOUNT: &str = "111122223333";
@@ -26,7 +26,11 @@ macro_rules! ok {
     ($fut:expr) => {
         match $fut.await {
             Ok(v) => v,
-            Err(e) => panic!("{} failed: {}", stringify!($fut), aws_sdk_kms::error::DisplayErrorContext(&e)),
+            Err(e) => panic!(
+                "{} failed: {}",
+                stringify!($fut),
+                aws_sdk_kms::error::DisplayErrorContext(&e)
+            ),
         }
     };
 }
@@ -61,7 +65,12 @@ macro_rules! expect_code {
             Ok(v) => panic!("{} succeeded, expected {}: {v:?}", stringify!($fut), $code),
             Err(e) => {
                 let e = e.into_service_error();
-                assert_eq!(e.code(), Some($code), "{}: unexpected error {e:?}", stringify!($fut));
+                assert_eq!(
+                    e.code(),
+                    Some($code),
+                    "{}: unexpected error {e:?}",
+                    stringify!($fut)
+                );
                 e.message().map(str::to_owned)
             }
         }
@@ -91,7 +100,9 @@ pub fn alias_arn(name: &str) -> String {
 /// A new symmetric key with a description.
 pub async fn new_key(c: &Client, description: &str) -> KeyMetadata {
     let out = ok!(c.create_key().description(description).send());
-    out.key_metadata().expect("CreateKey returns KeyMetadata").clone()
+    out.key_metadata()
+        .expect("CreateKey returns KeyMetadata")
+        .clone()
 }
 
 /// A new key's id.

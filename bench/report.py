@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Writes BENCHMARKS.md (to stdout) from one bench/run result directory: results.jsonl + meta.json.
+
+Every number printed here comes from that directory; ratios are computed between cells of the same run.
+Usage: report.py RESULT_DIR RESULT_DIR_AS_SHOWN
+"""
+import json
+import sys
+from pathlib import Path
+
+out_dir = Path(sys.argv[1])
+shown_dir = sys.argv[2] if len(sys.argv) > 2 else str(out_dir)
+meta = json.loads((out_dir / "meta.json").read_text())
+rows = [json.loads(l) for l in (out_dir / "results.jsonl").read_text().splitlines() if l.strip()]
+
+runs = [r for r in rows if r.get("kind") == "run"]
+ok_runs = [r for r in runs if not r.get("failed")]
+failed = [r for r in runs if r.get("failed")]
+
+
+def cell(group, target, op=None, c=None, keys=None):
+    for r in ok_runs:
+        if r["group"] != group or r["target"] != target:
+            continue
+        if op and r["ops"] != [op]:
+            continue
+        if c is not None and r["concurrency"] != c:
+            continue
+        if keys is not None and r["keys"] != keys:
+            continue
+        return r
+    return None
+
+
+def one(kind, name, keys=None):
+    for r in rows:
+        if r.get("kind") == kind and r.get("name") == name and (keys is None or r.get("keys") == keys):
+            return r
+    return None
+
+
+def fmt_rps(x):
+    return f"{x:,.0f}"
+
+
+def us(x):
+    return f"{x / 1000:.2f} ms" if x >= 1000 else f"{x} µs"
+
+
+def errs(r):
+    e = r.get("errors") or {}
+    return "0" if not e else ", ".join(f"{k} {v}" for k, v in e.items())
+
+
+def cores(x):
+    return "–" if x is None else f"{x:.2f}"
+
+
+def pct(a, b):
+    return "–" if not a or not b else f"{100.0 * a / b:.0f}%"
+
+
+def times(a, b):
+    return "–" if not a or not b else f"{a / b:,.0f}×"
+
+
+OPS = ["Encrypt", "Decrypt", "GenerateDataKey"]
+CONCS = sorted({r["concurrency"] for r in ok_runs if r["group"] == "trent"}) or [1, 16, 64]
+p = print
+commands = []
+
+
+def cmds(title, rs):
+    p("")
+    p(f"<details><summary>Commands ({title})</summary>")
+    p("")
+    p("```sh")
+    for r in rs:
+        if r:
+            p(r["cmd"])
+    p("```")
+    p("</details>")
+
+
+p("# Benchmarks")
+p("")
+if meta["quick"]:
+    p("> **Smoke run (`bench/run --quick`)**: short cells and a small 'big' store. Not for publication; "
+      "the goals below are evaluated but cannot be claimed from this run.")
+    p("")
+p("Measured by `bench/run` (the one command; `bench/run --quick` for a 2-minute smoke run). The tool is "
+  "`trent-bench` (`crates/trent-bench`): a closed-loop load generator on tokio + hyper with one keep-alive "
+  "connection per worker, rustls on aws-lc-rs, and a fresh SigV4 signature on every request (new "
+  "`X-Amz-Date`, SHA-256 of the body and of the canonical request, one HMAC with the signing key cached per "
+  "day). Latencies come from an HDR histogram; a 1 s warm-up is excluded. "
+  f"Raw results: `{shown_dir}/` (git-ignored).")
+p("")
+p("## Machine and run")
+p("")
+p(f"- Date: {meta['date']}; commit {meta['commit']}")
+p(f"- CPU: {meta['cpu']}; `nproc` = {meta['nproc']}; memory {meta['mem']}; {meta['kernel']}; {meta['rustc']}")
+p(f"- Load average at the end of the run: {meta['loadavg_end']}")
+p(f"- **Client and server share the same {meta['nproc']} cores, nothing is pinned, and other engineers were "
+  "compiling on this machine during the run**: absolute figures drift between runs; the ratios are computed "
+  "between cells of this one run. The `client CPU` column shows how much of the machine the load generator "
+  "itself took.")
+p(f"- Cells: {meta['dur']} s measured for the ceiling and Trent, {meta['moto_dur']} s for moto "
+  f"(moto_server {meta['moto']}, from PyPI into `bench/.venv`). Plaintext 1 KiB, encryption context "
+  "`{\"purpose\":\"bench\"}`, one key unless stated.")
+p("- **audit: not yet implemented.** The issue asks for the Trent figures with audit on; Trent has no audit "
+  "trail yet, so every Trent figure here is without one.")
+if failed:
+    p(f"- **{len(failed)} cell(s) failed** and are missing below: " + "; ".join(f"`{r['cmd']}`" for r in failed))
+p("")
+
+# --- ceiling -----------------------------------------------------------------------------------------------
+p("## Ceiling: the cheapest responder on the same stack")
+p("")
+p("`trent-bench ceiling` answers every request with a fixed small JSON body after reading it, on the same "
+  "tokio/hyper/rustls stack and with Trent's own certificate. It is driven with the same signed Encrypt "
+  "requests. It is what this machine can do at all.")
+p("")
+p("| transport | concurrency | req/s | p50 | p99 | p99.9 | max | client CPU (cores) | server CPU (cores) |")
+p("|---|---|---|---|---|---|---|---|---|")
+ceil_rows = []
+for t in ["https", "http"]:
+    for c in CONCS:
+        r = cell("ceiling", t, "Encrypt", c)
+        ceil_rows.append(r)
+        if r:
+            l = r["latency"]
+            p(f"| {t.upper()} | {c} | {fmt_rps(r['throughput_rps'])} | {us(l['p50_us'])} | {us(l['p99_us'])} | "
+              f"{us(l['p999_us'])} | {us(l['max_us'])} | {cores(r['client_cpu_cores'])} | {cores(r.get('server_cpu_cores'))} |")
+cmds("ceiling", ceil_rows)
+p("")
+
+# --- trent --------------------------------------------------------------------------------------------------
+p("## Trent over HTTPS with SigV4")
+p("")
+p("| operation | concurrency | req/s | % of HTTPS ceiling | p50 | p90 | p99 | p99.9 | max | errors | client CPU | server CPU |")
+p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+trent_rows = []
+for op in OPS:
+    for c in CONCS:
+        r = cell("trent", "https", op, c)
+        trent_rows.append(r)
+        if not r:
+            continue
+        ceil = cell("ceiling", "https", "Encrypt", c)
+        l = r["latency"]
+        p(f"| {op} | {c} | {fmt_rps(r['throughput_rps'])} | {pct(r['throughput_rps'], ceil and ceil['throughput_rps'])} | "
+          f"{us(l['p50_us'])} | {us(l['p90_us'])} | {us(l['p99_us'])} | {us(l['p999_us'])} | {us(l['max_us'])} | "
+          f"{errs(r)} | {cores(r['client_cpu_cores'])} | {cores(r.get('server_cpu_cores'))} |")
+cmds("Trent over HTTPS", trent_rows)
+p("")
+p("Trent Encrypt over plain HTTP (`--insecure-http`), against the plain-HTTP ceiling:")
+p("")
+p("| concurrency | req/s | % of HTTP ceiling | p50 | p99 | p99.9 | errors |")
+p("|---|---|---|---|---|---|---|")
+http_rows = []
+for c in CONCS:
+    r = cell("trent", "http", "Encrypt", c)
+    http_rows.append(r)
+    if r:
+        ceil = cell("ceiling", "http", "Encrypt", c)
+        l = r["latency"]
+        p(f"| {c} | {fmt_rps(r['throughput_rps'])} | {pct(r['throughput_rps'], ceil and ceil['throughput_rps'])} | "
+          f"{us(l['p50_us'])} | {us(l['p99_us'])} | {us(l['p999_us'])} | {errs(r)} |")
+cmds("Trent over HTTP", http_rows)
+p("")
+
+# --- moto ---------------------------------------------------------------------------------------------------
+p("## moto_server under the same load")
+p("")
+p("moto serves plain HTTP only and does not verify SigV4; the requests are signed all the same. The ratio "
+  "compares Trent **over HTTPS** with moto over HTTP, which favours moto.")
+p("")
+p("| operation | concurrency | moto req/s | moto p50 | moto p99 | errors | Trent HTTPS req/s | Trent ÷ moto |")
+p("|---|---|---|---|---|---|---|---|")
+moto_rows = []
+moto_ratios = []
+for op in OPS:
+    for c in CONCS:
+        r = cell("moto", "http", op, c)
+        moto_rows.append(r)
+        if not r:
+            continue
+        t = cell("trent", "https", op, c)
+        if t and r["throughput_rps"]:
+            moto_ratios.append((t["throughput_rps"] / r["throughput_rps"], op, c))
+        l = r["latency"]
+        p(f"| {op} | {c} | {r['throughput_rps']:,.1f} | {us(l['p50_us'])} | {us(l['p99_us'])} | {errs(r)} | "
+          f"{fmt_rps(t['throughput_rps']) if t else '–'} | {times(t and t['throughput_rps'], r['throughput_rps'])} |")
+cmds("moto", moto_rows)
+p("")
+
+# --- scale --------------------------------------------------------------------------------------------------
+big, small = meta["big"], meta["small"]
+p("## Scale: Encrypt latency against the number of stored keys")
+p("")
+p(f"Both stores were filled with `trent-bench seed` (bulk inserts through the service layer, server stopped). "
+  f"Each cell spreads Encrypt over {small:,} distinct keys taken from ListKeys; the cold row uses 20,000 "
+  "distinct keys once each, so nearly every request loads and unwraps its key from the database.")
+p("")
+p("| keys stored | concurrency | distinct keys used | req/s | mean | p50 | p99 | p99.9 | errors |")
+p("|---|---|---|---|---|---|---|---|---|")
+scale_rows = []
+for name, n in [("small", small), ("big", big), ("big-cold", big)]:
+    for c in [1, 16]:
+        r = cell("scale", name, "Encrypt", c)
+        if not r:
+            continue
+        scale_rows.append(r)
+        l = r["latency"]
+        p(f"| {n:,}{' (cold cache)' if name == 'big-cold' else ''} | {c} | {r['keys']:,} | {fmt_rps(r['throughput_rps'])} | "
+          f"{l['mean_us']:.0f} µs | {us(l['p50_us'])} | {us(l['p99_us'])} | {us(l['p999_us'])} | {errs(r)} |")
+cmds("scale", scale_rows)
+p("")
+
+# --- start-up and memory ------------------------------------------------------------------------------------
+p("## Start-up, memory, database size")
+p("")
+p("Start-up is from `exec` to the first successful `GET /healthz` over HTTPS (`trent-bench launch` polls every "
+  "millisecond). Memory is the server's resident set (`VmRSS` 1 s after start-up; `VmHWM`, the peak, after the "
+  "load). Database size is `trent.db` plus its WAL after seeding.")
+p("")
+p("| what | value |")
+p("|---|---|")
+s_first = one("startup", "trent-first-start")
+s_small = one("startup", "trent-small")
+s_big = one("startup", "trent-big")
+for label, s in [("start-up, first start (creates data dir, CA, certificate)", s_first),
+                 (f"start-up with {small:,} keys", s_small), (f"start-up with {big:,} keys", s_big)]:
+    if s:
+        p(f"| {label} | {s['startup_ms']:.0f} ms |")
+for n in [small, big]:
+    r = one("rss", "idle", n)
+    if r:
+        p(f"| idle RSS, {n:,} keys stored | {r['kb'] / 1024:.1f} MiB |")
+    r = one("rss", "peak-under-load", n)
+    if r:
+        p(f"| peak RSS under load, {n:,} keys stored | {r['kb'] / 1024:.1f} MiB |")
+for name, n in [("small", small), ("big", big)]:
+    d = one("db", name)
+    if d:
+        p(f"| database, {n:,} keys | {d['bytes'] / 1048576:.1f} MiB = {d['bytes'] / n:,.0f} bytes per key |")
+    sd = one("seed", name)
+    if sd:
+        p(f"| seeding {n:,} keys | {sd['seconds']:.1f} s ({sd['keys_per_second']:,.0f} keys/s) |")
+p("")
+p("Commands: `trent-bench launch --log L --health-url https://127.0.0.1:P/healthz --ca-file D/tls/ca.pem -- "
+  "trent serve --data-dir D --listen 127.0.0.1:P`; `trent-bench seed --data-dir D --keys N`; "
+  "`trent-bench db-size --data-dir D`; RSS from `/proc/PID/status`.")
+p("")
+
+# --- goals --------------------------------------------------------------------------------------------------
+p("## Goals of issue 9")
+p("")
+
+
+def verdict(ok):
+    return "**met**" if ok else "**not met**"
+
+
+goals = []
+e64 = cell("trent", "https", "Encrypt", 64)
+c64 = cell("ceiling", "https", "Encrypt", 64)
+if e64 and c64:
+    share = e64["throughput_rps"] / c64["throughput_rps"]
+    goals.append(f"Encrypt over HTTPS at concurrency 64 ≥ 50% of the HTTPS ceiling: {share * 100:.0f}% "
+                 f"({fmt_rps(e64['throughput_rps'])} of {fmt_rps(c64['throughput_rps'])} req/s): "
+                 f"{verdict(share >= 0.5)}, without audit (audit: not yet implemented).")
+e16 = cell("trent", "https", "Encrypt", 16)
+if e16:
+    p99 = e16["latency"]["p99_us"]
+    goals.append(f"Encrypt p99 under 2 ms at concurrency 16: {us(p99)}: {verdict(p99 < 2000)}, without audit.")
+if moto_ratios:
+    lo = min(moto_ratios)
+    goals.append(f"At least 100× moto's throughput under the same load: lowest ratio {lo[0]:,.0f}× "
+                 f"({lo[1]}, concurrency {lo[2]}), highest {max(moto_ratios)[0]:,.0f}×: {verdict(lo[0] >= 100)}.")
+sm1, bg1 = cell("scale", "small", "Encrypt", 1), cell("scale", "big", "Encrypt", 1)
+sm16, bg16 = cell("scale", "small", "Encrypt", 16), cell("scale", "big", "Encrypt", 16)
+if sm1 and bg1 and sm16 and bg16:
+    parts, ok = [], True
+    for c, a, b in [(1, sm1, bg1), (16, sm16, bg16)]:
+        for q in ["p50_us", "mean_us"]:
+            ratio = b["latency"][q] / a["latency"][q] if a["latency"][q] else float("nan")
+            ok = ok and ratio <= 1.10
+            parts.append(f"c={c} {q.split('_')[0]} {ratio * 100 - 100:+.0f}%")
+    goals.append(f"Latency with {big:,} keys within 10% of {small:,} keys (warm cache): {', '.join(parts)}: "
+                 f"{verdict(ok)}. The cold-cache row shows the cost of a key's first use.")
+idle = [one("rss", "idle", n) for n in [small, big]]
+if all(idle):
+    worst = max(r["kb"] for r in idle) / 1024
+    goals.append(f"Idle memory under 50 MB: at most {worst:.1f} MiB: {verdict(worst * 1.048576 < 50)}.")
+if s_big:
+    goals.append(f"Start-up under 200 ms with {big:,} keys stored: {s_big['startup_ms']:.0f} ms: "
+                 f"{verdict(s_big['startup_ms'] < 200)}"
+                 + ("" if big >= 1_000_000 else " (smoke run: not a million keys, cannot be claimed)") + ".")
+for g in goals:
+    p(f"- {g}")
+p("")
+p("Not done yet in the suite (issue items 4 and 5): charts of throughput against concurrency and of the "
+  "latency distribution, and a profile of the hot path. Later issues add rows (audit on/off, Encryption SDK "
+  "MB/s, PostgreSQL, HSM-backed keys).")

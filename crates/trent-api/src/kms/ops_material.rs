@@ -1,0 +1,157 @@
+//! Handlers for the operations on key material: rotation (Enable/DisableKeyRotation, GetKeyRotationStatus,
+//! RotateKeyOnDemand, ListKeyRotations) and import (GetParametersForImport, ImportKeyMaterial,
+//! DeleteImportedKeyMaterial).
+
+use serde_json::json;
+use trent_core::model::{ExpirationModel, Timestamp, WrappingAlgorithm, WrappingKeySpec};
+use trent_core::service::{Caller, ImportMaterialRequest, Kms};
+use trent_core::KmsError;
+
+use super::ops::{key_id, key_only, key_ref, page, Out};
+use super::validate::{decode_blob, Check};
+use super::wire::{self, epoch, parse, to_body, B64};
+
+pub(crate) fn enable_key_rotation(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let r: wire::RotationIn = parse(body)?;
+    let mut c = Check::default();
+    let raw = key_id(&mut c, &r.key_id, "keyId");
+    c.finish()?;
+    let raw = raw.unwrap_or_default();
+    // Range errors come from the service with AWS's text; a value outside u32 is out of range too.
+    let days = r.rotation_period_in_days.map(|d| u32::try_from(d).unwrap_or(u32::MAX));
+    kms.enable_key_rotation(caller, &key_ref(&raw)?, &raw, days)?;
+    Ok(b"{}".to_vec())
+}
+
+pub(crate) fn disable_key_rotation(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let (k, raw) = key_only(body)?;
+    kms.disable_key_rotation(caller, &k, &raw)?;
+    Ok(b"{}".to_vec())
+}
+
+pub(crate) fn get_key_rotation_status(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let (k, raw) = key_only(body)?;
+    let s = kms.key_rotation_status(caller, &k, &raw)?;
+    let mut out = json!({ "KeyRotationEnabled": s.enabled, "KeyId": s.key_arn });
+    if let Some(d) = s.period_days {
+        out["RotationPeriodInDays"] = d.into();
+    }
+    if let Some(t) = s.next_rotation {
+        out["NextRotationDate"] = epoch(t).into();
+    }
+    to_body(&out)
+}
+
+pub(crate) fn rotate_key_on_demand(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let (k, raw) = key_only(body)?;
+    let arn = kms.rotate_key_on_demand(caller, &k, &raw)?;
+    to_body(&json!({ "KeyId": arn }))
+}
+
+pub(crate) fn list_key_rotations(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let r: wire::RotationIn = parse(body)?;
+    let mut c = Check::default();
+    let raw = key_id(&mut c, &r.key_id, "keyId");
+    let p = page(&mut c, r.limit, r.marker);
+    if let Some(v) = r.include_key_material.as_deref() {
+        if !matches!(v, "ALL_KEY_MATERIAL" | "ROTATIONS_ONLY") {
+            c.len(v, "includeKeyMaterial", 0, 0);
+        }
+    }
+    c.finish()?;
+    let raw = raw.unwrap_or_default();
+    let res = kms.list_key_rotations(caller, &key_ref(&raw)?, &raw, &p)?;
+    let rotations: Vec<_> = res
+        .items
+        .iter()
+        .map(|e| {
+            json!({
+                "KeyId": e.key_arn,
+                "KeyMaterialId": e.material_id,
+                "RotationDate": epoch(e.date),
+                "RotationType": e.rotation_type.as_str(),
+            })
+        })
+        .collect();
+    let mut out = json!({ "Rotations": rotations, "Truncated": res.next_marker.is_some() });
+    if let Some(m) = res.next_marker {
+        out["NextMarker"] = m.into();
+    }
+    to_body(&out)
+}
+
+pub(crate) fn get_parameters_for_import(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let r: wire::ImportIn = parse(body)?;
+    let mut c = Check::default();
+    let raw = key_id(&mut c, &r.key_id, "keyId");
+    c.required(&r.wrapping_algorithm, "wrappingAlgorithm");
+    c.required(&r.wrapping_key_spec, "wrappingKeySpec");
+    let alg = c.enumeration(
+        r.wrapping_algorithm.as_deref(),
+        "wrappingAlgorithm",
+        WrappingAlgorithm::parse,
+        WrappingAlgorithm::enum_constraint,
+    );
+    let spec = c.enumeration(
+        r.wrapping_key_spec.as_deref(),
+        "wrappingKeySpec",
+        WrappingKeySpec::parse,
+        WrappingKeySpec::enum_constraint,
+    );
+    c.finish()?;
+    let (Some(raw), Some(alg), Some(spec)) = (raw, alg, spec) else {
+        return Err(KmsError::internal("validated members missing").into());
+    };
+    let p = kms.get_parameters_for_import(caller, &key_ref(&raw)?, &raw, alg, spec)?;
+    to_body(&json!({
+        "KeyId": p.key_arn,
+        "ImportToken": B64(&p.import_token),
+        "PublicKey": B64(&p.public_key),
+        "ParametersValidTo": epoch(p.valid_to),
+    }))
+}
+
+pub(crate) fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let r: wire::ImportIn = parse(body)?;
+    let mut c = Check::default();
+    let raw = key_id(&mut c, &r.key_id, "keyId");
+    let token = match c.required(&r.import_token, "importToken") {
+        Some(t) => decode_blob(t, "ImportToken")?,
+        None => Vec::new(),
+    };
+    let material = match c.required(&r.encrypted_key_material, "encryptedKeyMaterial") {
+        Some(m) => decode_blob(m, "EncryptedKeyMaterial")?,
+        None => Vec::new(),
+    };
+    c.blob_len(token.len(), "importToken", 1, 6144);
+    c.blob_len(material.len(), "encryptedKeyMaterial", 1, 6144);
+    let expiration = c.enumeration(
+        r.expiration_model.as_deref(),
+        "expirationModel",
+        ExpirationModel::parse,
+        ExpirationModel::enum_constraint,
+    );
+    c.finish()?;
+    if r.import_type.as_deref().is_some_and(|t| t != "EXISTING_KEY_MATERIAL") {
+        return Err(KmsError::UnsupportedOperation(
+            "Importing new key material into a key that has material (rotation of imported keys) is not supported by Trent."
+                .into(),
+        )
+        .into());
+    }
+    let raw = raw.unwrap_or_default();
+    let valid_to = r.valid_to.map(|s| Timestamp((s * 1000.0) as i64));
+    kms.import_key_material(
+        caller,
+        &key_ref(&raw)?,
+        &raw,
+        ImportMaterialRequest { import_token: token, encrypted_key_material: material, expiration, valid_to },
+    )?;
+    Ok(b"{}".to_vec())
+}
+
+pub(crate) fn delete_imported_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
+    let (k, raw) = key_only(body)?;
+    let arn = kms.delete_imported_key_material(caller, &k, &raw)?;
+    to_body(&json!({ "KeyId": arn }))
+}

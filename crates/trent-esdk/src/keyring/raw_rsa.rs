@@ -1,0 +1,123 @@
+//! Raw RSA keyring: wraps data keys with a local RSA key (PKCS#1 v1.5 or OAEP with SHA-1/256/384/512).
+//!
+//! EDK: provider id = key namespace; provider info = key name; ciphertext = the RSA output. RSA
+//! wrapping does not bind the encryption context (the header authentication does).
+
+use trent_crypto::SecretBytes;
+use trent_crypto::esdk::RsaPadding;
+use trent_crypto::esdk::{RsaPrivateKey, RsaPublicKey};
+
+use super::{Keyring, check_namespace, generate_data_key};
+use crate::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials, Error, Result, pem};
+
+pub struct RawRsaKeyring {
+    namespace: String,
+    name: String,
+    padding: RsaPadding,
+    public: Option<RsaPublicKey>,
+    private: Option<RsaPrivateKey>,
+}
+
+impl RawRsaKeyring {
+    /// A keyring from keys already parsed. With only a public key it can encrypt but not decrypt; with
+    /// a private key it can do both.
+    pub fn new(
+        namespace: &str,
+        name: &str,
+        padding: RsaPadding,
+        public: Option<RsaPublicKey>,
+        private: Option<RsaPrivateKey>,
+    ) -> Result<Self> {
+        check_namespace(namespace)?;
+        let public = public.or_else(|| private.as_ref().map(RsaPrivateKey::public_key));
+        if public.is_none() {
+            return Err(Error::Config(
+                "a raw RSA keyring needs a public or a private key".into(),
+            ));
+        }
+        Ok(Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            padding,
+            public,
+            private,
+        })
+    }
+
+    /// A keyring from one PEM block: `PRIVATE KEY` (PKCS#8) or `PUBLIC KEY` (SubjectPublicKeyInfo).
+    pub fn from_pem(
+        namespace: &str,
+        name: &str,
+        padding: RsaPadding,
+        pem_text: &str,
+    ) -> Result<Self> {
+        let (label, der) = pem::decode(pem_text)?;
+        match label.as_str() {
+            "PRIVATE KEY" => {
+                let private = RsaPrivateKey::from_pkcs8_der(&der)
+                    .map_err(|_| Error::InvalidKey("not an RSA PKCS#8 private key".into()))?;
+                Self::new(namespace, name, padding, None, Some(private))
+            }
+            "PUBLIC KEY" => {
+                let public = RsaPublicKey::from_spki_der(der.expose_secret())
+                    .map_err(|_| Error::InvalidKey("not an RSA public key".into()))?;
+                Self::new(namespace, name, padding, Some(public), None)
+            }
+            other => Err(Error::InvalidKey(format!(
+                "unsupported PEM block {other:?}"
+            ))),
+        }
+    }
+}
+
+impl Keyring for RawRsaKeyring {
+    fn on_encrypt(&self, materials: &mut EncryptionMaterials) -> Result<()> {
+        let public = self
+            .public
+            .as_ref()
+            .ok_or_else(|| Error::Keyring("no RSA public key".into()))?;
+        if materials.plaintext_data_key().is_none() {
+            generate_data_key(materials)?;
+        }
+        let dk = materials
+            .plaintext_data_key()
+            .ok_or_else(|| Error::Keyring("no data key".into()))?;
+        let ciphertext = public.wrap(self.padding, dk)?;
+        let edk = EncryptedDataKey {
+            provider_id: self.namespace.clone(),
+            provider_info: self.name.as_bytes().to_vec(),
+            ciphertext,
+        };
+        materials.add_encrypted_data_key(edk);
+        Ok(())
+    }
+
+    fn on_decrypt(
+        &self,
+        materials: &DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<SecretBytes> {
+        let Some(private) = self.private.as_ref() else {
+            return Err(Error::NoDecryptableKey(format!(
+                "raw RSA key {}/{} has no private key",
+                self.namespace, self.name
+            )));
+        };
+        let want = materials.suite().data_key_len();
+        let mut tried = 0;
+        for edk in edks
+            .iter()
+            .filter(|e| e.provider_id == self.namespace && e.provider_info == self.name.as_bytes())
+        {
+            tried += 1;
+            match private.unwrap(self.padding, &edk.ciphertext) {
+                Ok(key) if key.len() == want => return Ok(key),
+                _ => continue, // wrong key or padding: try the next EDK
+            }
+        }
+        Err(Error::NoDecryptableKey(format!(
+            "raw RSA key {}/{}: {tried} matching encrypted data key(s), none decrypted",
+            self.namespace, self.name
+        )))
+    }
+}

@@ -1,0 +1,250 @@
+"""End-to-end: key rotation, scheduled deletion and imported key material, through boto3, the stock AWS CLI
+and the OpenSSL command line (the import flow exactly as the AWS documentation describes it).
+
+Time-driven behaviour runs against servers started with a movable clock (`--dangerous-test-clock-file`, a
+test-only flag) and a one-second scheduler, so no test sleeps for days.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import unique
+
+DAY = 24 * 60 * 60
+
+
+def error_code(excinfo) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+@pytest.fixture
+def clocked(make_server, tmp_path):
+    """A server whose clock the test moves by writing seconds into a file, and which runs its scheduler every
+    second. Returns (server, advance) where advance(seconds) moves the clock and waits for a scheduler run."""
+    clock_file = tmp_path / "clock-offset"
+    clock_file.write_text("0")
+    srv = make_server(extra_args=["--dangerous-test-clock-file", str(clock_file), "--scheduler-interval-secs", "1"])
+
+    def advance(seconds: int) -> None:
+        clock_file.write_text(str(seconds))
+        time.sleep(2.5)  # two scheduler ticks: one reads the offset, at least one runs the jobs after it
+
+    return srv, advance
+
+
+def test_on_demand_rotation_keeps_old_ciphertexts(kms, key):
+    key_id = key["KeyId"]
+    before = kms.encrypt(KeyId=key_id, Plaintext=b"before rotation")
+    assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == key["Arn"]
+    after = kms.encrypt(KeyId=key_id, Plaintext=b"after rotation")
+    assert kms.decrypt(CiphertextBlob=before["CiphertextBlob"])["Plaintext"] == b"before rotation"
+    assert kms.decrypt(CiphertextBlob=after["CiphertextBlob"])["Plaintext"] == b"after rotation"
+    d1 = kms.decrypt(CiphertextBlob=before["CiphertextBlob"])["KeyMaterialId"]
+    d2 = kms.decrypt(CiphertextBlob=after["CiphertextBlob"])["KeyMaterialId"]
+    assert d1 != d2
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert meta["CurrentKeyMaterialId"] == d2
+    assert meta["KeyId"] == key_id and meta["Arn"] == key["Arn"]  # the key id never changes
+    rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"]
+    assert rotations[0]["KeyMaterialId"] == d2
+
+
+def test_twenty_sixth_on_demand_rotation_is_refused(kms, key):
+    for _ in range(25):
+        kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as e:
+        kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    assert error_code(e) == "LimitExceededException"
+    page = kms.list_key_rotations(KeyId=key["KeyId"], Limit=20)
+    assert len(page["Rotations"]) == 20 and page["Truncated"] is True
+    rest = kms.list_key_rotations(KeyId=key["KeyId"], Limit=20, Marker=page["NextMarker"])
+    assert len(rest["Rotations"]) == 5 and rest["Truncated"] is False
+
+
+def test_rotation_status_and_cli(server, kms, key):
+    key_id = key["KeyId"]
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["KeyRotationEnabled"] is False
+    server.aws("kms", "enable-key-rotation", "--key-id", key_id, "--rotation-period-in-days", "180")
+    out = json.loads(server.aws("kms", "get-key-rotation-status", "--key-id", key_id).stdout)
+    assert out["KeyRotationEnabled"] is True and out["RotationPeriodInDays"] == 180
+    assert "NextRotationDate" in out
+    server.aws("kms", "rotate-key-on-demand", "--key-id", key_id)
+    listed = json.loads(server.aws("kms", "list-key-rotations", "--key-id", key_id).stdout)
+    assert [r["RotationType"] for r in listed["Rotations"]] == ["ON_DEMAND"]
+    with pytest.raises(ClientError) as e:
+        kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=2561)  # boto3 checks the minimum itself
+    assert error_code(e) == "ValidationException"
+    kms.disable_key_rotation(KeyId=key_id)
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+
+
+def test_automatic_rotation_fires_when_the_clock_passes_the_period(clocked):
+    srv, advance = clocked
+    kms = srv.client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    old = kms.encrypt(KeyId=key_id, Plaintext=b"old data")["CiphertextBlob"]
+    kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+    advance(89 * DAY)
+    assert kms.list_key_rotations(KeyId=key_id)["Rotations"] == []
+    advance(90 * DAY + 60)
+    rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"]
+    new = kms.encrypt(KeyId=key_id, Plaintext=b"new data")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"old data"
+    assert kms.decrypt(CiphertextBlob=new)["Plaintext"] == b"new data"
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["KeyRotationEnabled"] is True
+
+
+def test_scheduled_deletion_destroys_key_after_its_window(clocked):
+    srv, advance = clocked
+    kms = srv.client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    alias = f"alias/{unique('doomed')}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"gone soon")["CiphertextBlob"]
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    advance(6 * DAY)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    advance(7 * DAY + 60)
+    with pytest.raises(ClientError) as e:
+        kms.describe_key(KeyId=key_id)
+    assert error_code(e) == "NotFoundException"
+    with pytest.raises(ClientError) as e:
+        kms.decrypt(CiphertextBlob=blob)
+    assert error_code(e) == "AccessDeniedException"
+    assert alias not in [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+
+
+# --- imported key material ------------------------------------------------------------------------------
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def import_parameters(server, key_id: str, cwd: Path, algorithm: str) -> None:
+    """GetParametersForImport through the CLI, saving PublicKey.bin and ImportToken.bin as the AWS guide does."""
+    out = json.loads(server.aws("kms", "get-parameters-for-import", "--key-id", key_id,
+                                "--wrapping-algorithm", algorithm, "--wrapping-key-spec", "RSA_2048").stdout)
+    (cwd / "PublicKey.bin").write_bytes(base64.b64decode(out["PublicKey"]))
+    (cwd / "ImportToken.bin").write_bytes(base64.b64decode(out["ImportToken"]))
+
+
+def wrap_oaep_sha256(material: str, cwd: Path) -> None:
+    openssl("pkeyutl", "-encrypt", "-in", material, "-out", "EncryptedKeyMaterial.bin", "-inkey", "PublicKey.bin",
+            "-keyform", "DER", "-pubin", "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+            "-pkeyopt", "rsa_mgf1_md:sha256", cwd=cwd)
+
+
+def import_material(server, key_id: str, cwd: Path, *extra: str, check: bool = True):
+    return server.aws("kms", "import-key-material", "--key-id", key_id,
+                      "--encrypted-key-material", "fileb://EncryptedKeyMaterial.bin",
+                      "--import-token", "fileb://ImportToken.bin", *extra, cwd=cwd, check=check)
+
+
+def test_import_with_openssl_as_documented(server, kms, tmp_path):
+    key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert meta["KeyState"] == "PendingImport" and meta["Origin"] == "EXTERNAL" and meta["Enabled"] is False
+
+    openssl("rand", "-out", "PlaintextKeyMaterial.bin", "32", cwd=tmp_path)
+    import_parameters(server, key_id, tmp_path, "RSAES_OAEP_SHA_256")
+    wrap_oaep_sha256("PlaintextKeyMaterial.bin", tmp_path)
+    import_material(server, key_id, tmp_path, "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert meta["KeyState"] == "Enabled" and meta["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE"
+
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"bring your own key")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"bring your own key"
+
+    # Deleting the material makes the key unusable until the same material comes back.
+    kms.delete_imported_key_material(KeyId=key_id)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    with pytest.raises(ClientError) as e:
+        kms.decrypt(CiphertextBlob=blob)
+    assert error_code(e) == "KMSInvalidStateException"
+
+    openssl("rand", "-out", "OtherKeyMaterial.bin", "32", cwd=tmp_path)
+    import_parameters(server, key_id, tmp_path, "RSAES_OAEP_SHA_256")
+    wrap_oaep_sha256("OtherKeyMaterial.bin", tmp_path)
+    refused = import_material(server, key_id, tmp_path, "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
+                              check=False)
+    assert refused.returncode != 0 and b"IncorrectKeyMaterialException" in refused.stderr
+
+    import_parameters(server, key_id, tmp_path, "RSAES_OAEP_SHA_256")
+    wrap_oaep_sha256("PlaintextKeyMaterial.bin", tmp_path)
+    import_material(server, key_id, tmp_path, "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"bring your own key"
+
+
+def test_import_with_rsa_aes_key_wrap(server, kms, tmp_path):
+    """RSA_AES_KEY_WRAP_SHA_256: an AES key wrapped with OAEP, then the material with AES key wrap with padding."""
+    key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    openssl("rand", "-out", "PlaintextKeyMaterial.bin", "32", cwd=tmp_path)
+    openssl("rand", "-out", "aes-key.bin", "32", cwd=tmp_path)
+    import_parameters(server, key_id, tmp_path, "RSA_AES_KEY_WRAP_SHA_256")
+    aes_hex = (tmp_path / "aes-key.bin").read_bytes().hex()
+    openssl("enc", "-id-aes256-wrap-pad", "-K", aes_hex, "-iv", "A65959A6", "-in", "PlaintextKeyMaterial.bin",
+            "-out", "key_material_wrapped.bin", cwd=tmp_path)
+    openssl("pkeyutl", "-encrypt", "-in", "aes-key.bin", "-out", "aes-key_wrapped.bin", "-inkey", "PublicKey.bin",
+            "-keyform", "DER", "-pubin", "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+            "-pkeyopt", "rsa_mgf1_md:sha256", cwd=tmp_path)
+    (tmp_path / "EncryptedKeyMaterial.bin").write_bytes(
+        (tmp_path / "aes-key_wrapped.bin").read_bytes() + (tmp_path / "key_material_wrapped.bin").read_bytes())
+    import_material(server, key_id, tmp_path, "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"wrapped twice")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"wrapped twice"
+
+
+def test_import_errors(server, kms, key, tmp_path):
+    with pytest.raises(ClientError) as e:
+        kms.get_parameters_for_import(KeyId=key["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                      WrappingKeySpec="RSA_2048")
+    assert error_code(e) == "UnsupportedOperationException"
+    key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    params = kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                           WrappingKeySpec="RSA_2048")
+    with pytest.raises(ClientError) as e:  # the default expiration model needs a ValidTo
+        kms.import_key_material(KeyId=key_id, ImportToken=params["ImportToken"], EncryptedKeyMaterial=b"x" * 256)
+    assert error_code(e) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        kms.import_key_material(KeyId=key_id, ImportToken=b"not the token", EncryptedKeyMaterial=b"x" * 256,
+                                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert error_code(e) == "InvalidImportTokenException"
+    with pytest.raises(ClientError) as e:
+        kms.import_key_material(KeyId=key_id, ImportToken=params["ImportToken"], EncryptedKeyMaterial=b"x" * 256,
+                                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert error_code(e) == "InvalidCiphertextException"
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=key_id, Plaintext=b"no material yet")
+    assert error_code(e) == "KMSInvalidStateException"
+
+
+def test_imported_material_expires(clocked, tmp_path):
+    srv, advance = clocked
+    kms = srv.client()
+    key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    openssl("rand", "-out", "PlaintextKeyMaterial.bin", "32", cwd=tmp_path)
+    import_parameters(srv, key_id, tmp_path, "RSAES_OAEP_SHA_256")
+    wrap_oaep_sha256("PlaintextKeyMaterial.bin", tmp_path)
+    valid_to = int(time.time()) + 2 * DAY
+    import_material(srv, key_id, tmp_path, "--expiration-model", "KEY_MATERIAL_EXPIRES", "--valid-to", str(valid_to))
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert meta["KeyState"] == "Enabled" and abs(meta["ValidTo"].timestamp() - valid_to) < 1
+    kms.encrypt(KeyId=key_id, Plaintext=b"short-lived")
+    advance(2 * DAY + 60)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=key_id, Plaintext=b"too late")
+    assert error_code(e) == "KMSInvalidStateException"
