@@ -10,6 +10,11 @@ from pathlib import Path
 
 out_dir = Path(sys.argv[1])
 shown_dir = sys.argv[2] if len(sys.argv) > 2 else str(out_dir)
+# Where the SVG charts go, and how BENCHMARKS.md links to them.
+chart_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else out_dir / "charts"
+chart_link = sys.argv[4] if len(sys.argv) > 4 else "charts"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import charts  # noqa: E402  (lives next to this script)
 meta = json.loads((out_dir / "meta.json").read_text())
 rows = [json.loads(l) for l in (out_dir / "results.jsonl").read_text().splitlines() if l.strip()]
 
@@ -111,6 +116,15 @@ p("- **audit: not yet implemented.** The issue asks for the Trent figures with a
   "trail yet, so every Trent figure here is without one.")
 if failed:
     p(f"- **{len(failed)} cell(s) failed** and are missing below: " + "; ".join(f"`{r['cmd']}`" for r in failed))
+p("")
+
+# --- charts -------------------------------------------------------------------------------------------------
+p("## Charts")
+p("")
+for title, name in charts.write_charts(cell, CONCS, chart_dir):
+    p(f"![{title}]({chart_link}/{name})")
+    p("")
+p("Drawn as plain SVG by `bench/charts.py` from this run's results (log scales).")
 p("")
 
 # --- ceiling -----------------------------------------------------------------------------------------------
@@ -300,6 +314,21 @@ if s_big:
 for g in goals:
     p(f"- {g}")
 p("")
-p("Not done yet in the suite (issue items 4 and 5): charts of throughput against concurrency and of the "
-  "latency distribution, and a profile of the hot path. Later issues add rows (audit on/off, Encryption SDK "
-  "MB/s, PostgreSQL, HSM-backed keys).")
+p("")
+
+# --- profile ------------------------------------------------------------------------------------------------
+prof = out_dir / "profile.txt"
+if prof.exists() and prof.read_text().strip():
+    p("## Profile of the hot path")
+    p("")
+    p("Trent's own CPU samples (`perf record -F 499 -g -p PID`) while `trent-bench` drove Encrypt over HTTPS at "
+      "concurrency 64 with one key; self time per function, call graphs folded "
+      "(`perf report --no-children --sort dso,symbol -g none`). Raw: `" + shown_dir + "/perf.data`.")
+    p("")
+    p("```text")
+    p(prof.read_text().rstrip())
+    p("```")
+    p("")
+p("Still open in the suite: issue item 5's second half (removing what the profile shows need not be there) "
+  "belongs to the server code, not to this suite. Later issues add rows (audit on/off, Encryption SDK MB/s, "
+  "PostgreSQL, HSM-backed keys).")

@@ -235,6 +235,18 @@ class TrentServer:
             config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
         )
 
+    def ssm_client(self):
+        """A boto3 SSM client for the same endpoint and credentials (Parameter Store speaks on it too)."""
+        return boto3.session.Session().client(
+            "ssm",
+            endpoint_url=self.aws_vars["AWS_ENDPOINT_URL"],
+            region_name=self.region,
+            aws_access_key_id=self.aws_vars["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.aws_vars["AWS_SECRET_ACCESS_KEY"],
+            verify=self.ca_bundle,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
+        )
+
     def aws(self, *args: str, input: Optional[bytes] = None, cwd: Optional[Path] = None,
             check: bool = True) -> subprocess.CompletedProcess:
         """Runs the stock AWS CLI (`aws kms ...`) with the environment `trent env` printed."""

@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use trent_core::ssm::SsmError;
 use trent_core::KmsError;
 
 use crate::auth::AuthError;
@@ -11,6 +12,8 @@ pub(crate) const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 #[derive(Debug)]
 pub(crate) enum ApiError {
     Kms(KmsError),
+    /// A Parameter Store failure (SSM's own exception names).
+    Ssm(SsmError),
     Auth(AuthError),
     /// The body is not the JSON the operation expects. `None` when AWS sends no message (malformed JSON).
     Serialization(Option<String>),
@@ -34,6 +37,7 @@ impl ApiError {
     pub(crate) fn aws_type(&self) -> &'static str {
         match self {
             Self::Kms(e) => e.aws_type(),
+            Self::Ssm(e) => e.aws_type(),
             Self::Auth(e) => e.aws_type(),
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
@@ -43,6 +47,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Kms(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Ssm(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Auth(e) => e.status(),
             _ => StatusCode::BAD_REQUEST,
         }
@@ -51,6 +56,7 @@ impl ApiError {
     fn message(&self) -> Option<String> {
         match self {
             Self::Kms(e) => e.public_message(),
+            Self::Ssm(e) => Some(e.public_message()),
             Self::Auth(e) => Some(e.message()),
             Self::Serialization(m) => m.clone(),
             Self::UnknownOperation => None,
@@ -62,6 +68,9 @@ impl ApiError {
     pub(crate) fn into_response(self, request_id: &str) -> Response {
         if let Self::Kms(KmsError::Internal(detail)) = &self {
             // The detail is for operators; the caller gets a generic text.
+            tracing::error!(request_id, detail = %detail, "internal error");
+        }
+        if let Self::Ssm(SsmError::Internal(detail)) = &self {
             tracing::error!(request_id, detail = %detail, "internal error");
         }
         let mut body = serde_json::Map::new();

@@ -8,11 +8,13 @@
 //! Errors of every layer become wire responses in one place ([`error`]). Depends on `trent-core` and
 //! `trent-crypto` (for SigV4 digests); knows nothing of TLS, listeners or storage backends.
 
+mod audit;
 mod auth;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod kms;
+mod ssm;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -25,6 +27,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use trent_core::identity::Identities;
 use trent_core::service::{Caller, Kms};
+use trent_core::ssm::{Ssm, SsmError};
 use trent_core::KmsError;
 
 use auth::SigV4Verifier;
@@ -37,14 +40,24 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// What every request handler shares.
 pub struct AppState {
     kms: Arc<Kms>,
+    ssm: Arc<Ssm>,
     identities: Arc<Identities>,
     verifier: SigV4Verifier,
+    /// The audit trail; `None` only in tests that do not look at it.
+    audit: Option<Arc<trent_audit::AuditSink>>,
 }
 
 impl AppState {
-    pub fn new(kms: Arc<Kms>, identities: Arc<Identities>) -> Self {
+    pub fn new(kms: Arc<Kms>, ssm: Arc<Ssm>, identities: Arc<Identities>) -> Self {
         let verifier = SigV4Verifier::new(kms.region().as_str());
-        Self { kms, identities, verifier }
+        Self { kms, ssm, identities, verifier, audit: None }
+    }
+
+    /// Records every request in `sink`, durably before its reply (fail closed). `None`: no trail (tests and
+    /// benchmarks only).
+    pub fn with_audit(mut self, sink: Option<Arc<trent_audit::AuditSink>>) -> Self {
+        self.audit = sink;
+        self
     }
 }
 
@@ -59,7 +72,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let result = handle(state, req).await;
+    let info = state.audit.as_ref().map(|_| audit::RequestInfo::from_request(&req));
+    let mut facts = audit::Facts::default();
+    let mut result = handle(state.clone(), req, &mut facts).await;
+    if let (Some(sink), Some(info)) = (&state.audit, info) {
+        // Every request, allowed or failed, is on disk before its reply; if not, the reply is an error.
+        result = audit::record(sink, state.kms.region().as_str(), info, facts, &request_id, result).await;
+    }
     match result {
         Ok(body) => {
             let mut resp = (StatusCode::OK, body).into_response();
@@ -77,15 +96,27 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
     }
 }
 
-async fn handle(state: Arc<AppState>, req: Request) -> Result<Vec<u8>, ApiError> {
+async fn handle(state: Arc<AppState>, req: Request, facts: &mut audit::Facts) -> Result<Vec<u8>, ApiError> {
     let (parts, body) = req.into_parts();
     let body = read_body(body).await?;
+    facts.body = Some(body.clone()); // a reference count, not a copy
 
-    // Only KMS speaks on this endpoint so far; SSM, IAM and STS will be told apart here by target prefix or
-    // form body, each authenticated for its own SigV4 service name. Authenticating before looking at the
-    // operation means an unsigned probe learns nothing but that it must sign.
-    let caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
+    // The X-Amz-Target prefix picks the protocol and thus the SigV4 service name the request must be signed
+    // for (`AmazonSSM.` -> ssm, anything else -> kms; IAM and STS will come as form bodies). Authenticating
+    // before looking at the operation means an unsigned probe learns nothing but that it must sign.
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(op_name) = target.strip_prefix(ssm::TARGET_PREFIX) {
+        let caller = authenticate(&state, &parts, &body, ssm::SIGNING_NAME)?;
+        facts.caller = Some(caller.clone());
+        let op = ssm::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
+        // Every SSM operation reads the store and may write it or call KMS: keep it off the async workers.
+        let st = state.clone();
+        return tokio::task::spawn_blocking(move || ssm::dispatch(&st.ssm, &caller, op, &body))
+            .await
+            .map_err(|e| ApiError::Ssm(SsmError::internal(format!("operation task failed: {e}"))))?;
+    }
+    let caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
+    facts.caller = Some(caller.clone());
     let op_name = target.strip_prefix(kms::TARGET_PREFIX).ok_or(ApiError::UnknownOperation)?;
     let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
     if op.is_hot_path() {

@@ -19,6 +19,7 @@ use trent_core::clock::SystemClock;
 use trent_core::identity::Identities;
 use trent_core::ids::{AccountId, Region};
 use trent_core::service::Kms;
+use trent_core::ssm::{MemoryParameterStore, Ssm};
 use trent_core::store::MemoryStore;
 use trent_crypto::{RootKey, SecretBytes};
 
@@ -38,7 +39,8 @@ fn app() -> App {
     let ids = Arc::new(Identities::new(store, root, clock));
     let (akid, secret) = ids.ensure_root_access_key(&AccountId::parse("111122223333").unwrap()).unwrap();
     let secret = String::from_utf8(secret.expose_secret().to_vec()).unwrap();
-    App { router: router(Arc::new(AppState::new(kms, ids))), akid, secret }
+    let ssm = Arc::new(Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new())));
+    App { router: router(Arc::new(AppState::new(kms, ssm, ids))), akid, secret }
 }
 
 fn b64(b: &[u8]) -> String {

@@ -86,7 +86,11 @@ impl Session {
     /// Signs and sends one request on this session's connection (opening it first if needed).
     pub(crate) async fn call(&mut self, target: &str, body: Bytes) -> Result<Reply, ConnectionError> {
         let mut sender = match self.sender.take() {
-            Some(s) if !s.is_closed() => s,
+            Some(mut s) if !s.is_closed() => {
+                // A server that closes idle or used connections (moto does) may have closed this one after
+                // the last reply without us having noticed yet: reconnect once, as SDK connection pools do.
+                if s.ready().await.is_ok() { s } else { self.endpoint.connect().await.map_err(ConnectionError)? }
+            }
             _ => self.endpoint.connect().await.map_err(ConnectionError)?,
         };
         sender.ready().await.map_err(|e| ConnectionError(format!("connection not ready: {e}")))?;
@@ -167,10 +171,10 @@ pub(crate) async fn keys(session: &mut Session, n: usize, create: bool) -> Resul
         }
         let page = session.json_call("TrentService.ListKeys", &req).await?;
         for k in page.get("Keys").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(id) = k.get("KeyId").and_then(Value::as_str) {
-                if ids.len() < n {
-                    ids.push(id.to_owned());
-                }
+            if let Some(id) = k.get("KeyId").and_then(Value::as_str)
+                && ids.len() < n
+            {
+                ids.push(id.to_owned());
             }
         }
         marker = match (page.get("Truncated").and_then(Value::as_bool), page.get("NextMarker").and_then(Value::as_str)) {

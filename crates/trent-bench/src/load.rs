@@ -231,10 +231,10 @@ async fn worker(
         if deadline.is_some_and(|d| started >= d) {
             break;
         }
-        if let Some(n) = budget {
-            if issued.fetch_add(1, Ordering::Relaxed) >= n {
-                break;
-            }
+        if let Some(n) = budget
+            && issued.fetch_add(1, Ordering::Relaxed) >= n
+        {
+            break;
         }
         let op_i = seq % n_ops;
         let Some((op, keyed)) = bodies.per_op.get(op_i) else { break };

@@ -5,14 +5,22 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use trent_crypto::asymmetric::{MacKey, PrivateKey};
 use trent_crypto::BackingKey;
 
 use crate::ids::{AccountId, AliasName, KeyId};
 use crate::model::{KeyRecord, RotationType};
 
+/// The unwrapped material of one version, parsed for what the key does.
+pub(crate) enum Material {
+    Symmetric(BackingKey),
+    Private(PrivateKey),
+    Mac(MacKey),
+}
+
 /// One unwrapped backing-key version.
 pub(crate) struct LiveVersion {
-    pub(crate) key: BackingKey,
+    pub(crate) material: Material,
     /// Public `KeyMaterialId`.
     pub(crate) material_id: String,
     pub(crate) rotation: Option<RotationType>,
@@ -28,13 +36,13 @@ pub(crate) struct LiveKey {
 }
 
 impl LiveKey {
-    pub(crate) fn current(&self) -> Option<(u32, &BackingKey, &str)> {
+    pub(crate) fn current(&self) -> Option<(u32, &LiveVersion)> {
         let v = self.record.current_version;
-        self.versions.get(&v).map(|e| (v, &e.key, e.material_id.as_str()))
+        self.versions.get(&v).map(|e| (v, e.as_ref()))
     }
 
     pub(crate) fn current_material_id(&self) -> Option<&str> {
-        self.current().map(|(_, _, id)| id)
+        self.current().map(|(_, e)| e.material_id.as_str())
     }
 }
 

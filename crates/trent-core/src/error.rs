@@ -18,6 +18,12 @@ pub enum KmsError {
     /// AWS sends this without a message; so does Trent. Never say which check failed.
     #[error("InvalidCiphertextException")]
     InvalidCiphertext,
+    /// Verify's "no": AWS sends it without a message.
+    #[error("KMSInvalidSignatureException")]
+    InvalidSignature,
+    /// VerifyMac's "no": AWS sends it without a message.
+    #[error("KMSInvalidMacException")]
+    InvalidMac,
     #[error("{0}")]
     IncorrectKey(String),
     #[error("{0}")]
@@ -66,6 +72,8 @@ impl KmsError {
             Self::Disabled(_) => "DisabledException",
             Self::InvalidState(_) => "KMSInvalidStateException",
             Self::InvalidCiphertext => "InvalidCiphertextException",
+            Self::InvalidSignature => "KMSInvalidSignatureException",
+            Self::InvalidMac => "KMSInvalidMacException",
             Self::IncorrectKey(_) => "IncorrectKeyException",
             Self::InvalidKeyUsage(_) => "InvalidKeyUsageException",
             Self::AlreadyExists(_) => "AlreadyExistsException",
@@ -89,7 +97,7 @@ impl KmsError {
     /// What the caller may read. Internal detail never leaves the server.
     pub fn public_message(&self) -> Option<String> {
         match self {
-            Self::InvalidCiphertext | Self::NotAuthorized => None,
+            Self::InvalidCiphertext | Self::InvalidSignature | Self::InvalidMac | Self::NotAuthorized => None,
             Self::MalformedPolicyDocument(m) if m.is_empty() => None,
             Self::Internal(_) => Some("An internal error occurred. Retry the request.".into()),
             other => Some(other.to_string()),

@@ -15,8 +15,11 @@ mod error;
 pub mod identity;
 pub mod ids;
 pub mod model;
+pub mod policy;
 pub mod root_key;
 pub mod service;
+pub mod specs;
+pub mod ssm;
 pub mod store;
 
 pub use error::{KmsError, Validation};

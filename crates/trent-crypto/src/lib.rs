@@ -10,10 +10,12 @@
 //!
 //! No function here takes a nonce or IV from its caller.
 
+pub mod asymmetric;
 pub mod blob;
 pub mod digest;
 pub mod esdk;
 pub mod import;
+pub mod signing;
 mod error;
 mod keys;
 mod random;

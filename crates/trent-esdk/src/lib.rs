@@ -33,6 +33,7 @@
 //! ```
 
 mod body;
+mod caching;
 mod client;
 mod cmm;
 pub mod context;
@@ -47,6 +48,7 @@ mod suite;
 mod wire;
 
 pub use body::MAX_FRAME_LENGTH;
+pub use caching::{CacheLimits, CachingMaterialsManager};
 pub use client::{Client, Decrypted};
 pub use cmm::{DefaultMaterialsManager, MaterialsManager, RequiredEncryptionContextManager};
 pub use context::EncryptionContext;
@@ -55,6 +57,11 @@ pub use encrypt::{EncryptOptions, Encryptor};
 pub use error::{Error, Result};
 pub use header::{ContentType, EncryptedDataKey, HeaderAuth, HeaderBody};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
+#[cfg(feature = "kms")]
+pub use keyring::{AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter};
+/// The KMS client the AWS KMS keyrings use (re-exported so callers need not depend on it).
+#[cfg(feature = "kms")]
+pub use trent_client;
 pub use materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };

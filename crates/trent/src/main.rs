@@ -3,6 +3,8 @@
 //! - `trent serve`: HTTPS on 127.0.0.1:8443 by default, creating the data directory on first start.
 //! - `trent env`: `export` lines that point the AWS CLI, boto3 and the SDKs at this Trent.
 
+mod audit_cli;
+mod esdk_cli;
 mod instance;
 mod server;
 mod tls;
@@ -36,6 +38,12 @@ enum Command {
     Serve(ServeArgs),
     /// Print `export` lines for the AWS CLI and SDKs: eval "$(trent env)".
     Env(EnvArgs),
+    /// Encrypt a file in the AWS Encryption SDK message format (like aws-encryption-cli --encrypt).
+    Encrypt(esdk_cli::EncryptArgs),
+    /// Decrypt an AWS Encryption SDK message (like aws-encryption-cli --decrypt).
+    Decrypt(esdk_cli::DecryptArgs),
+    /// Audit trail commands: `trent audit verify`.
+    Audit(audit_cli::AuditArgs),
 }
 
 #[derive(clap::Args)]
@@ -79,6 +87,13 @@ struct ServeArgs {
     /// scheduler run. Lets end-to-end tests reach rotation and deletion dates without waiting.
     #[arg(long, hide = true)]
     dangerous_test_clock_file: Option<PathBuf>,
+    /// Where the audit trail is written (default `<data-dir>/audit`).
+    #[arg(long, env = "TRENT_AUDIT_DIR")]
+    audit_dir: Option<PathBuf>,
+    /// BENCHMARKS ONLY: serve without an audit trail, to measure what the trail costs. Requests are then
+    /// unaudited.
+    #[arg(long, hide = true)]
+    dangerous_no_audit: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,6 +116,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Env(args) => env(args),
+        Command::Encrypt(args) => esdk_cli::encrypt(args),
+        Command::Decrypt(args) => esdk_cli::decrypt(args),
+        Command::Audit(args) => audit_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,8 +142,11 @@ fn init_logs(format: LogFormat) {
 /// Everything a running Trent is made of, opened from the data directory.
 struct Opened {
     kms: Arc<Kms>,
+    ssm: Arc<trent_core::ssm::Ssm>,
     identities: Arc<Identities>,
     instance: instance::Instance,
+    /// Kept to open the audit trail, whose signing key is stored wrapped under it.
+    root: Arc<trent_crypto::RootKey>,
 }
 
 fn open(dir: &DataDir, account: Option<&str>, region: Option<&str>, clock: Arc<dyn Clock>) -> Result<Opened, String> {
@@ -135,9 +156,10 @@ fn open(dir: &DataDir, account: Option<&str>, region: Option<&str>, clock: Arc<d
     let store: Arc<SqliteStore> =
         Arc::new(SqliteStore::open(&dir.database()).map_err(|e| format!("opening {}: {e}", dir.database().display()))?);
     let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), instance.region()?));
-    let identities = Arc::new(Identities::new(store, root, clock));
+    let ssm = Arc::new(trent_core::ssm::Ssm::new(kms.clone(), store.clone()));
+    let identities = Arc::new(Identities::new(store, root.clone(), clock));
     identities.ensure_root_access_key(&instance.account()?).map_err(|e| e.to_string())?;
-    Ok(Opened { kms, identities, instance })
+    Ok(Opened { kms, ssm, identities, instance, root })
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
@@ -153,6 +175,15 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         None => Arc::new(SystemClock),
     };
     let opened = open(&dir, args.account_id.as_deref(), args.region.as_deref(), clock)?;
+    let audit_dir = audit_cli::audit_dir(&dir.root, args.audit_dir.as_ref());
+    let audit = if args.dangerous_no_audit {
+        eprintln!("trent: WARNING: --dangerous-no-audit is set; requests are NOT audited. Benchmarks only.");
+        None
+    } else {
+        let sink = trent_audit::AuditSink::open(&audit_dir, &opened.root, trent_audit::AuditConfig::default())
+            .map_err(|e| format!("opening the audit trail in {}: {e}", audit_dir.display()))?;
+        Some(Arc::new(sink))
+    };
     let tls_config = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => tls::server_config(cert, key),
         _ => tls::ensure_tls_material(&dir.tls_dir()).and_then(|p| tls::server_config(&p.cert, &p.key)),
@@ -163,7 +194,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async move {
+    let audit_for_server = audit.clone();
+    let served = runtime.block_on(async move {
         let mut listeners = Vec::new();
         let https = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -184,8 +216,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         instance::write_serving(&dir, &Serving { https: Some(https_url.clone()), http: http_url.clone() })?;
 
         let test_clock = test_clock.zip(args.dangerous_test_clock_file.clone());
-        spawn_scheduler(opened.kms.clone(), Duration::from_secs(args.scheduler_interval_secs), test_clock);
-        let state = Arc::new(AppState::new(opened.kms.clone(), opened.identities.clone()));
+        spawn_scheduler(opened.kms.clone(), opened.ssm.clone(), Duration::from_secs(args.scheduler_interval_secs), test_clock);
+        let state = Arc::new(AppState::new(opened.kms.clone(), opened.ssm.clone(), opened.identities.clone()).with_audit(audit_for_server));
         tracing::info!(
             https = %https_url,
             http = http_url.as_deref().unwrap_or("off"),
@@ -201,12 +233,17 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("server failed: {e}"))?;
         tracing::info!("Trent stopped");
         Ok(())
-    })
+    });
+    // No request is running any more: seal the trail with its shutdown digest (a missing one marks a cut tail).
+    if let Some(a) = audit {
+        a.close();
+    }
+    served
 }
 
 /// Runs the time-driven work (deletions at the end of their window, automatic rotations, expiry of imported
-/// material) at start and then every `interval`.
-fn spawn_scheduler(kms: Arc<Kms>, interval: Duration, test_clock: Option<(Arc<OffsetClock>, PathBuf)>) {
+/// material, parameters past their Expiration policy) at start and then every `interval`.
+fn spawn_scheduler(kms: Arc<Kms>, ssm: Arc<trent_core::ssm::Ssm>, interval: Duration, test_clock: Option<(Arc<OffsetClock>, PathBuf)>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         loop {
@@ -224,6 +261,13 @@ fn spawn_scheduler(kms: Arc<Kms>, interval: Duration, test_clock: Option<(Arc<Of
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "scheduled work failed; will retry"),
                 Err(e) => tracing::error!(error = %e, "scheduler task panicked; will retry"),
+            }
+            let s = ssm.clone();
+            match tokio::task::spawn_blocking(move || s.run_due_jobs()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(expired_parameters = n, "scheduled parameter work done"),
+                Ok(Err(e)) => tracing::error!(error = %e, "scheduled parameter work failed; will retry"),
+                Err(e) => tracing::error!(error = %e, "parameter scheduler task panicked; will retry"),
             }
         }
     });

@@ -2,6 +2,7 @@
 
 mod operation;
 mod ops;
+mod ops_asymmetric;
 mod ops_material;
 mod validate;
 mod wire;
@@ -45,6 +46,14 @@ pub(crate) fn dispatch(kms: &Kms, caller: &Caller, op: Operation, body: &[u8]) -
         O::GetKeyPolicy => ops::get_key_policy(kms, caller, body),
         O::PutKeyPolicy => ops::put_key_policy(kms, caller, body),
         O::ListKeyPolicies => ops::list_key_policies(kms, caller, body),
+        O::Sign => ops_asymmetric::sign(kms, caller, body),
+        O::Verify => ops_asymmetric::verify(kms, caller, body),
+        O::GetPublicKey => ops_asymmetric::get_public_key(kms, caller, body),
+        O::GenerateMac => ops_asymmetric::generate_mac(kms, caller, body),
+        O::VerifyMac => ops_asymmetric::verify_mac(kms, caller, body),
+        O::DeriveSharedSecret => ops_asymmetric::derive_shared_secret(kms, caller, body),
+        O::GenerateDataKeyPair => ops_asymmetric::generate_data_key_pair(kms, caller, body, true),
+        O::GenerateDataKeyPairWithoutPlaintext => ops_asymmetric::generate_data_key_pair(kms, caller, body, false),
         O::EnableKeyRotation => ops_material::enable_key_rotation(kms, caller, body),
         O::DisableKeyRotation => ops_material::disable_key_rotation(kms, caller, body),
         O::GetKeyRotationStatus => ops_material::get_key_rotation_status(kms, caller, body),

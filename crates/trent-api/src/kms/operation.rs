@@ -90,6 +90,8 @@ impl Operation {
                 | Self::GenerateDataKey
                 | Self::GenerateDataKeyWithoutPlaintext
                 | Self::GenerateRandom
+                | Self::GenerateMac
+                | Self::VerifyMac
         )
     }
 }

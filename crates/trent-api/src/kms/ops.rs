@@ -77,7 +77,7 @@ fn algorithm(check: &mut Check, v: Option<&str>, field: &str) -> Option<Encrypti
     check.enumeration(v, field, EncryptionAlgorithm::parse, EncryptionAlgorithm::enum_constraint)
 }
 
-fn dry_run<T>(dry_run: Option<bool>, result: Result<T, KmsError>) -> Result<T, ApiError> {
+pub(super) fn dry_run<T>(dry_run: Option<bool>, result: Result<T, KmsError>) -> Result<T, ApiError> {
     let value = result?;
     if dry_run == Some(true) {
         return Err(KmsError::DryRunOperation("The request would have succeeded, but the DryRun option is set.".into()).into());

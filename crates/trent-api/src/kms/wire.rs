@@ -211,7 +211,14 @@ pub(crate) struct KeyMetadataOut<'a> {
     key_manager: &'static str,
     customer_master_key_spec: &'static str,
     key_spec: &'static str,
-    encryption_algorithms: [&'static str; 1],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    encryption_algorithms: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    signing_algorithms: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    mac_algorithms: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    key_agreement_algorithms: &'static [&'static str],
     multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     current_key_material_id: Option<&'a str>,
@@ -224,6 +231,7 @@ pub(crate) struct KeyMetadataOut<'a> {
 impl<'a> KeyMetadataOut<'a> {
     pub(crate) fn new(m: &'a KeyMetadata) -> Self {
         let r = &m.record;
+        let algorithms = trent_core::specs::algorithms(r.key_spec, r.key_usage);
         Self {
             aws_account_id: r.account.as_str(),
             key_id: r.key_id.to_string(),
@@ -236,11 +244,13 @@ impl<'a> KeyMetadataOut<'a> {
             deletion_date: r.deletion_date.map(epoch),
             pending_deletion_window_in_days: r.pending_window_days,
             origin: r.origin.as_str(),
-            key_manager: "CUSTOMER",
+            key_manager: r.key_manager.as_str(),
             customer_master_key_spec: r.key_spec.as_str(),
             key_spec: r.key_spec.as_str(),
-            // Only symmetric encryption keys exist so far; asymmetric keys will list their own algorithms.
-            encryption_algorithms: ["SYMMETRIC_DEFAULT"],
+            encryption_algorithms: algorithms.encryption,
+            signing_algorithms: algorithms.signing,
+            mac_algorithms: algorithms.mac,
+            key_agreement_algorithms: algorithms.key_agreement,
             multi_region: false,
             current_key_material_id: m.current_material_id.as_deref(),
             // Present for imported material once imported, as AWS reports it.
@@ -271,4 +281,41 @@ pub(crate) struct ImportIn {
     pub(crate) valid_to: Option<f64>,
     pub(crate) expiration_model: Option<String>,
     pub(crate) import_type: Option<String>,
+}
+
+/// Debug is not derived: `message` may be secret.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct SignIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) message: Option<zeroize::Zeroizing<String>>,
+    pub(crate) message_type: Option<String>,
+    pub(crate) signature: Option<String>,
+    pub(crate) signing_algorithm: Option<String>,
+    pub(crate) mac_algorithm: Option<String>,
+    pub(crate) mac: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct DeriveIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) key_agreement_algorithm: Option<String>,
+    pub(crate) public_key: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) dry_run: Option<bool>,
+    pub(crate) recipient: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct DataKeyPairIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) key_pair_spec: Option<String>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) dry_run: Option<bool>,
+    pub(crate) recipient: Option<serde_json::Value>,
 }

@@ -39,6 +39,7 @@ impl Kms {
                 current_version: 1,
                 rotation: None,
                 import: None,
+                key_manager: crate::model::KeyManager::Customer,
             };
             let arn = key_arn(&record.region, &record.account, &key_id);
             let backing = BackingKey::generate().map_err(KmsError::internal)?;

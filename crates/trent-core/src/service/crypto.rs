@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
+use trent_crypto::asymmetric::OaepHash;
 use trent_crypto::blob::{self, Blob};
 use trent_crypto::{random_secret, SecretBytes};
 
-use super::{require_usable, Caller, Kms};
-use crate::cache::LiveKey;
+use super::{require_usable, require_usage, Caller, Kms};
+use crate::cache::{LiveKey, Material};
 use crate::context::EncryptionContext;
 use crate::ids::{KeyId, KeyRef};
 use crate::model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage};
+use crate::specs;
 use crate::KmsError;
 
 /// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
@@ -120,24 +122,19 @@ pub struct GenerateDataKeyResponse {
 impl Kms {
     pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> Result<EncryptResponse, KmsError> {
         let live = self.resolve(caller, &req.key)?;
-        let algorithm = check_symmetric(&live, req.algorithm, "Encrypt")?;
-        let (ciphertext, material_id) = seal(&live, req.plaintext.expose_secret(), &req.context)?;
+        let (ciphertext, material_id, algorithm) =
+            encrypt_with(&live, req.plaintext.expose_secret(), &req.context, req.algorithm, "Encrypt")?;
         Ok(EncryptResponse { ciphertext, key_arn: live.arn.clone(), algorithm, material_id })
     }
 
     pub fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> Result<DecryptResponse, KmsError> {
-        let (live, plaintext, material_id) =
+        let (live, plaintext, material_id, algorithm) =
             self.open(caller, &req.ciphertext, &req.context, req.key.as_ref(), req.algorithm, "Decrypt")?;
-        Ok(DecryptResponse {
-            plaintext,
-            key_arn: live.arn.clone(),
-            algorithm: EncryptionAlgorithm::SymmetricDefault,
-            material_id,
-        })
+        Ok(DecryptResponse { plaintext, key_arn: live.arn.clone(), algorithm, material_id })
     }
 
     pub fn re_encrypt(&self, caller: &Caller, req: ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
-        let (source, plaintext, source_material_id) = self.open(
+        let (source, plaintext, source_material_id, source_algorithm) = self.open(
             caller,
             &req.ciphertext,
             &req.source_context,
@@ -146,14 +143,18 @@ impl Kms {
             "ReEncrypt",
         )?;
         let dest = self.resolve(caller, &req.destination_key)?;
-        let destination_algorithm = check_symmetric(&dest, req.destination_algorithm, "ReEncrypt")?;
-        let (ciphertext, destination_material_id) =
-            seal(&dest, plaintext.expose_secret(), &req.destination_context)?;
+        let (ciphertext, destination_material_id, destination_algorithm) = encrypt_with(
+            &dest,
+            plaintext.expose_secret(),
+            &req.destination_context,
+            req.destination_algorithm,
+            "ReEncrypt",
+        )?;
         Ok(ReEncryptResponse {
             ciphertext,
             source_key_arn: source.arn.clone(),
             key_arn: dest.arn.clone(),
-            source_algorithm: EncryptionAlgorithm::SymmetricDefault,
+            source_algorithm,
             destination_algorithm,
             source_material_id,
             destination_material_id,
@@ -168,7 +169,7 @@ impl Kms {
     ) -> Result<GenerateDataKeyResponse, KmsError> {
         let op = if with_plaintext { "GenerateDataKey" } else { "GenerateDataKeyWithoutPlaintext" };
         let live = self.resolve(caller, &req.key)?;
-        check_symmetric(&live, None, op)?;
+        require_symmetric_encryption_key(&live, op)?;
         let data_key = random_secret(req.size.len()).map_err(KmsError::internal)?;
         let (ciphertext, material_id) = seal(&live, data_key.expose_secret(), &req.context)?;
         Ok(GenerateDataKeyResponse {
@@ -183,8 +184,9 @@ impl Kms {
         random_secret(number_of_bytes).map_err(KmsError::internal)
     }
 
-    /// Authenticates and decrypts a blob: the key comes from the blob; a KeyId in the request must agree.
-    fn open(
+    /// Authenticates and decrypts: for a symmetric blob the key comes from the blob and a KeyId in the request
+    /// must agree; RSA ciphertext names no key, so the request's KeyId picks it.
+    pub(super) fn open(
         &self,
         caller: &Caller,
         ciphertext: &[u8],
@@ -192,11 +194,15 @@ impl Kms {
         expected: Option<&KeyRef>,
         algorithm: Option<EncryptionAlgorithm>,
         op: &str,
-    ) -> Result<(Arc<LiveKey>, SecretBytes, String), KmsError> {
+    ) -> Result<(Arc<LiveKey>, SecretBytes, String, EncryptionAlgorithm), KmsError> {
+        let named = expected.map(|k| self.resolve(caller, k)).transpose()?;
+        if let Some(named) = named.as_ref().filter(|k| k.record.key_spec != KeySpec::SymmetricDefault) {
+            let (plaintext, material_id, algorithm) = rsa_decrypt(named, ciphertext, context, algorithm, op)?;
+            return Ok((named.clone(), plaintext, material_id, algorithm));
+        }
         let parsed = Blob::parse(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
         let blob_key = KeyId::from_bytes(parsed.key_id());
-        if let Some(expected) = expected {
-            let named = self.resolve(caller, expected)?;
+        if let Some(named) = &named {
             if named.record.key_id != blob_key {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify a CMK that can perform this operation.".into(),
@@ -213,30 +219,41 @@ impl Kms {
                 ));
             }
         };
-        check_symmetric(&live, algorithm, op)?;
+        require_symmetric_encryption_key(&live, op)?;
+        check_algorithm(&live, algorithm)?;
         let version = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;
+        let Material::Symmetric(key) = &version.material else { return Err(KmsError::InvalidCiphertext) };
         let aad = context.aad()?;
-        let plaintext = parsed.open(&version.key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
+        let plaintext = parsed.open(key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
         let material_id = version.material_id.clone();
-        Ok((live, plaintext, material_id))
+        Ok((live, plaintext, material_id, EncryptionAlgorithm::SymmetricDefault))
     }
 }
 
-/// The key must be usable, a symmetric encryption key, and the algorithm (if given) SYMMETRIC_DEFAULT.
-fn check_symmetric(
-    live: &LiveKey,
-    algorithm: Option<EncryptionAlgorithm>,
-    op: &str,
-) -> Result<EncryptionAlgorithm, KmsError> {
+/// Usable, and made for encryption (any spec).
+fn require_encryption_key(live: &LiveKey, op: &str) -> Result<(), KmsError> {
     require_usable(live)?;
-    if live.record.key_usage != KeyUsage::EncryptDecrypt {
+    require_usage(live, KeyUsage::EncryptDecrypt, op)
+}
+
+/// Data keys and symmetric blobs need a symmetric encryption key.
+pub(super) fn require_symmetric_encryption_key(live: &LiveKey, op: &str) -> Result<(), KmsError> {
+    require_encryption_key(live, op)?;
+    if live.record.key_spec != KeySpec::SymmetricDefault {
         return Err(KmsError::InvalidKeyUsage(format!(
-            "{} key usage is {} which is not valid for {op}.",
-            live.arn, live.record.key_usage
+            "{} key spec is {} which is not valid for {op}.",
+            live.arn, live.record.key_spec
         )));
     }
+    Ok(())
+}
+
+/// The algorithm must be one the key offers; a symmetric key defaults to SYMMETRIC_DEFAULT, an RSA key has no
+/// default.
+fn check_algorithm(live: &LiveKey, algorithm: Option<EncryptionAlgorithm>) -> Result<EncryptionAlgorithm, KmsError> {
     let algorithm = algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
-    if live.record.key_spec == KeySpec::SymmetricDefault && algorithm != EncryptionAlgorithm::SymmetricDefault {
+    let offered = specs::algorithms(live.record.key_spec, live.record.key_usage).encryption;
+    if !offered.contains(&algorithm.as_str()) {
         return Err(KmsError::InvalidKeyUsage(format!(
             "Algorithm {algorithm} is incompatible with key spec {}.",
             live.record.key_spec
@@ -245,11 +262,84 @@ fn check_symmetric(
     Ok(algorithm)
 }
 
+/// Encrypts under the key's current material: a v1 blob for a symmetric key, RSA-OAEP for an RSA key.
+fn encrypt_with(
+    live: &LiveKey,
+    plaintext: &[u8],
+    context: &EncryptionContext,
+    algorithm: Option<EncryptionAlgorithm>,
+    op: &str,
+) -> Result<(Vec<u8>, String, EncryptionAlgorithm), KmsError> {
+    require_encryption_key(live, op)?;
+    let algorithm = check_algorithm(live, algorithm)?;
+    if algorithm == EncryptionAlgorithm::SymmetricDefault {
+        let (ciphertext, material_id) = seal(live, plaintext, context)?;
+        return Ok((ciphertext, material_id, algorithm));
+    }
+    reject_context(context)?;
+    let (_, current) = live
+        .current()
+        .ok_or_else(|| KmsError::internal(format!("{} has no current key material", live.arn)))?;
+    let Material::Private(key) = &current.material else {
+        return Err(KmsError::internal(format!("{} has no private key", live.arn)));
+    };
+    let hash = oaep_hash(algorithm)?;
+    let max = key.max_plaintext_len(hash).unwrap_or(0);
+    if plaintext.len() > max {
+        return Err(KmsError::Validation(format!(
+            "Algorithm {algorithm} and key spec {} cannot encrypt data larger than {max} bytes.",
+            live.record.key_spec
+        )));
+    }
+    let ciphertext = key.encrypt(hash, plaintext).map_err(KmsError::internal)?;
+    Ok((ciphertext, current.material_id.clone(), algorithm))
+}
+
+fn rsa_decrypt(
+    live: &LiveKey,
+    ciphertext: &[u8],
+    context: &EncryptionContext,
+    algorithm: Option<EncryptionAlgorithm>,
+    op: &str,
+) -> Result<(SecretBytes, String, EncryptionAlgorithm), KmsError> {
+    require_encryption_key(live, op)?;
+    let algorithm = check_algorithm(live, algorithm)?;
+    reject_context(context)?;
+    let (_, current) = live
+        .current()
+        .ok_or_else(|| KmsError::internal(format!("{} has no current key material", live.arn)))?;
+    let Material::Private(key) = &current.material else { return Err(KmsError::InvalidCiphertext) };
+    let plaintext = key.decrypt(oaep_hash(algorithm)?, ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
+    Ok((plaintext, current.material_id.clone(), algorithm))
+}
+
+fn oaep_hash(algorithm: EncryptionAlgorithm) -> Result<OaepHash, KmsError> {
+    match algorithm {
+        EncryptionAlgorithm::RsaesOaepSha1 => Ok(OaepHash::Sha1),
+        EncryptionAlgorithm::RsaesOaepSha256 => Ok(OaepHash::Sha256),
+        other => Err(KmsError::UnsupportedOperation(format!("{other} is not supported by Trent."))),
+    }
+}
+
+/// Encryption context exists only for symmetric encryption.
+fn reject_context(context: &EncryptionContext) -> Result<(), KmsError> {
+    if !context.is_empty() {
+        return Err(KmsError::Validation(
+            "EncryptionContext is not supported with asymmetric KMS keys.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Seals under the key's current backing version.
-fn seal(live: &LiveKey, plaintext: &[u8], context: &EncryptionContext) -> Result<(Vec<u8>, String), KmsError> {
-    let (version, key, material_id) = live
+pub(super) fn seal(live: &LiveKey, plaintext: &[u8], context: &EncryptionContext) -> Result<(Vec<u8>, String), KmsError> {
+    let (version, current) = live
         .current()
         .ok_or_else(|| KmsError::internal(format!("{} has no current backing key", live.arn)))?;
+    let Material::Symmetric(key) = &current.material else {
+        return Err(KmsError::internal(format!("{} is not a symmetric key", live.arn)));
+    };
+    let material_id = &current.material_id;
     let aad = context.aad()?;
     let ciphertext = blob::seal(key, live.record.key_id.as_bytes(), version, plaintext, &aad)
         .map_err(KmsError::internal)?;

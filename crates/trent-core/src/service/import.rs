@@ -11,7 +11,7 @@ use trent_crypto::import::{material_fingerprint, ImportWrappingKey};
 use trent_crypto::{import as wrap, random_array, BackingKey, KEY_LEN};
 
 use super::{Caller, Kms};
-use crate::cache::{LiveKey, LiveVersion};
+use crate::cache::{LiveKey, LiveVersion, Material};
 use crate::ids::KeyRef;
 use crate::model::{
     ExpirationModel, ImportParamsRecord, ImportState, KeySpec, KeyState, Origin, Timestamp, WrappingAlgorithm,
@@ -185,7 +185,7 @@ impl Kms {
             })?
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
         let mut versions = HashMap::new();
-        versions.insert(version, Arc::new(LiveVersion { key: backing, material_id: fingerprint, rotation: None }));
+        versions.insert(version, Arc::new(LiveVersion { material: Material::Symmetric(backing), material_id: fingerprint, rotation: None }));
         self.cache.put_key(Arc::new(LiveKey { record: updated, arn: live.arn.clone(), versions }), &guard);
         tracing::info!(key = %live.arn, "key material imported");
         Ok(live.arn.clone())

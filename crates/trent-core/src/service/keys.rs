@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use trent_crypto::BackingKey;
-
 use super::policy::{default_key_policy, validate_policy};
 use super::tags::validate_new_tags;
 use super::{refuse_pending_deletion, Caller, Kms, PageRequest};
 use crate::ids::{key_arn, KeyId, KeyRef};
 use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Timestamp};
+use crate::specs;
 use crate::KmsError;
 
 /// CreateKey, parsed. `None` means the caller left the field out.
@@ -67,21 +66,32 @@ impl Kms {
             ));
         }
         let spec = req.key_spec.or(req.customer_master_key_spec).unwrap_or(KeySpec::SymmetricDefault);
-        if spec != KeySpec::SymmetricDefault {
+        if !specs::supported(spec) {
             return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported by this version of Trent. Only SYMMETRIC_DEFAULT keys are available."
+                "KeySpec {spec} is not supported by Trent (SM2 exists only in China Regions; ML-DSA is not available yet)."
             )));
         }
-        let usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
-        if usage != KeyUsage::EncryptDecrypt {
-            return Err(KmsError::Validation(format!(
-                "KeyUsage {usage} is not compatible with KeySpec {spec}"
-            )));
+        let usage = match req.key_usage {
+            Some(u) => u,
+            None if spec == KeySpec::SymmetricDefault => KeyUsage::EncryptDecrypt,
+            None => {
+                return Err(KmsError::Validation(
+                    "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.".into(),
+                ));
+            }
+        };
+        if !specs::allowed_usages(spec).contains(&usage) {
+            return Err(KmsError::Validation(format!("KeyUsage {usage} is not compatible with KeySpec {spec}")));
         }
         let origin = req.origin.unwrap_or(Origin::AwsKms);
         if !matches!(origin, Origin::AwsKms | Origin::External) {
             return Err(KmsError::UnsupportedOperation(format!(
                 "Origin {origin} is not supported by Trent. Use AWS_KMS or EXTERNAL."
+            )));
+        }
+        if origin == Origin::External && spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Importing key material for {spec} keys is not supported by this version of Trent."
             )));
         }
         if req.multi_region {
@@ -118,13 +128,14 @@ impl Kms {
             current_version: if origin == Origin::External { 0 } else { 1 },
             rotation: None,
             import: None,
+            key_manager: crate::model::KeyManager::Customer,
         };
         let arn = key_arn(&record.region, &record.account, &key_id);
         let version = match origin {
             Origin::External => None,
             _ => {
-                let backing = BackingKey::generate().map_err(KmsError::internal)?;
-                Some(self.new_version_record(&arn, key_id, 1, &backing)?)
+                let material = specs::generate_material(spec, usage)?;
+                Some(self.new_version_record_for(&arn, key_id, 1, &material)?)
             }
         };
         self.store.create_key(&record, version.as_ref())?;
@@ -178,6 +189,7 @@ impl Kms {
 
     fn set_enabled(&self, caller: &Caller, key: &KeyRef, raw: &str, enabled: bool) -> Result<(), KmsError> {
         let live = self.resolve_key_only(caller, key, raw)?;
+        self.refuse_aws_managed(caller, &live, if enabled { "EnableKey" } else { "DisableKey" })?;
         let arn = live.arn.clone();
         self.update_key(&live, |r| {
             match r.state {
@@ -209,6 +221,7 @@ impl Kms {
             )));
         }
         let live = self.resolve_key_only(caller, key, raw)?;
+        self.refuse_aws_managed(caller, &live, "ScheduleKeyDeletion")?;
         refuse_pending_deletion(&live)?;
         let deletion_date = self.clock.now().plus_days(days);
         let updated = self.update_key(&live, |r| {

@@ -2,10 +2,12 @@
 //! types; responses leave as domain views that the protocol layer encodes.
 
 mod aliases;
+mod asymmetric;
 mod bulk;
 mod crypto;
 mod keys;
 mod import;
+mod managed;
 mod policy;
 mod rotation;
 mod tags;
@@ -13,7 +15,7 @@ mod tags;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use trent_crypto::{BackingKey, RootKey};
+use trent_crypto::{BackingKey, RootKey, SecretBytes};
 
 use crate::cache::{KeyCache, LiveKey, LiveVersion};
 use crate::clock::Clock;
@@ -23,6 +25,7 @@ use crate::store::Store;
 use crate::KmsError;
 
 pub use aliases::{AliasEntry, ListAliasesRequest};
+pub use asymmetric::{DataKeyPair, PublicKeyInfo};
 pub use crypto::{
     DataKeySize, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, GenerateDataKeyRequest,
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
@@ -156,8 +159,9 @@ impl Kms {
                 .root
                 .unwrap(&v.wrapped, &wrap_binding(&arn, v.version))
                 .map_err(|e| KmsError::internal(format!("unwrapping {arn} version {}: {e}", v.version)))?;
-            let key = BackingKey::from_secret(material).map_err(KmsError::internal)?;
-            versions.insert(v.version, Arc::new(LiveVersion { key, material_id: v.material_id, rotation: v.rotation }));
+            let material = crate::specs::parse_material(record.key_spec, record.key_usage, material)
+                .map_err(|e| KmsError::internal(format!("parsing {arn} version {}: {e}", v.version)))?;
+            versions.insert(v.version, Arc::new(LiveVersion { material, material_id: v.material_id, rotation: v.rotation }));
         }
         Ok(LiveKey { record, arn, versions })
     }
@@ -205,10 +209,18 @@ impl Kms {
     }
 
     fn new_version_record(&self, arn: &str, key_id: KeyId, version: u32, key: &BackingKey) -> Result<KeyVersionRecord, KmsError> {
-        let wrapped = self
-            .root
-            .wrap(key.material_for_wrapping(), &wrap_binding(arn, version))
-            .map_err(KmsError::internal)?;
+        self.new_version_record_for(arn, key_id, version, key.material_for_wrapping())
+    }
+
+    /// A version record for any material (symmetric key, PKCS#8 private key, HMAC key), wrapped.
+    fn new_version_record_for(
+        &self,
+        arn: &str,
+        key_id: KeyId,
+        version: u32,
+        material: &SecretBytes,
+    ) -> Result<KeyVersionRecord, KmsError> {
+        let wrapped = self.root.wrap(material, &wrap_binding(arn, version)).map_err(KmsError::internal)?;
         let material_id = trent_crypto::digest::hex(
             &trent_crypto::random_array::<32>().map_err(KmsError::internal)?,
         );
@@ -247,6 +259,17 @@ fn require_usable(live: &LiveKey) -> Result<(), KmsError> {
         KeyState::Unavailable => Err(KmsError::InvalidState(format!("{arn} is unavailable."))),
         KeyState::Creating => Err(KmsError::InvalidState(format!("{arn} is creating."))),
     }
+}
+
+/// `InvalidKeyUsageException` unless the key was made for `usage`.
+fn require_usage(live: &LiveKey, usage: crate::model::KeyUsage, op: &str) -> Result<(), KmsError> {
+    if live.record.key_usage != usage {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            live.arn, live.record.key_usage
+        )));
+    }
+    Ok(())
 }
 
 /// Management operations that are refused while a key waits for deletion.

@@ -3,6 +3,7 @@
 
 use super::{Caller, Kms};
 use crate::ids::{AccountId, KeyRef};
+use crate::policy::document::{parse_policy, PolicyKind};
 use crate::KmsError;
 
 /// The only policy name a KMS key has.
@@ -18,24 +19,20 @@ pub fn default_key_policy(account: &AccountId) -> String {
     )
 }
 
-/// Structural checks until policies are evaluated: JSON object with a Statement, under the size quota.
+/// Parses the policy as the policy engine will read it: every statement well-formed and naming a principal.
+/// Evaluation is wired in with the access-control work; the document is validated now so that a policy
+/// accepted today is one the engine understands tomorrow.
 pub(super) fn validate_policy(policy: &str) -> Result<(), KmsError> {
     if policy.len() > MAX_POLICY_BYTES {
         return Err(KmsError::LimitExceeded(format!(
             "Policy exceeds the maximum size of {MAX_POLICY_BYTES} bytes."
         )));
     }
-    let doc: serde_json::Value = serde_json::from_str(policy)
+    if serde_json::from_str::<serde_json::Value>(policy).is_err() {
         // AWS sends an empty message for a policy that is not JSON.
-        .map_err(|_| KmsError::MalformedPolicyDocument(String::new()))
-        .and_then(|v: serde_json::Value| if v.is_object() { Ok(v) } else {
-            Err(KmsError::MalformedPolicyDocument("Policy document must be a JSON object.".into()))
-        })?;
-    match doc.get("Statement") {
-        Some(serde_json::Value::Array(a)) if !a.is_empty() => Ok(()),
-        Some(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(KmsError::MalformedPolicyDocument("Policy document must contain a Statement.".into())),
+        return Err(KmsError::MalformedPolicyDocument(String::new()));
     }
+    parse_policy(policy, PolicyKind::Resource).map(|_| ()).map_err(|e| KmsError::MalformedPolicyDocument(e.0))
 }
 
 fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
@@ -63,6 +60,7 @@ impl Kms {
         check_policy_name(name)?;
         validate_policy(&policy)?;
         let live = self.resolve_key_only(caller, key, raw)?;
+        self.refuse_aws_managed(caller, &live, "PutKeyPolicy")?;
         // Allowed in every key state, pending deletion included (the key-state table).
         self.update_key(&live, |r| {
             r.policy = policy.clone();

@@ -8,7 +8,7 @@ use trent_crypto::BackingKey;
 
 use super::keys::ListPage;
 use super::{Caller, Kms, PageRequest};
-use crate::cache::{LiveKey, LiveVersion};
+use crate::cache::{LiveKey, LiveVersion, Material};
 use crate::ids::KeyRef;
 use crate::model::{KeySpec, KeyState, Origin, RotationSchedule, RotationType, Timestamp};
 use crate::KmsError;
@@ -167,7 +167,11 @@ impl Kms {
         let mut versions = live.versions.clone();
         versions.insert(
             next_version,
-            Arc::new(LiveVersion { key: backing, material_id: version.material_id.clone(), rotation: Some(rotation) }),
+            Arc::new(LiveVersion {
+                material: Material::Symmetric(backing),
+                material_id: version.material_id.clone(),
+                rotation: Some(rotation),
+            }),
         );
         let fresh = Arc::new(LiveKey { record: updated, arn: live.arn.clone(), versions });
         self.cache.put_key(fresh.clone(), &guard);

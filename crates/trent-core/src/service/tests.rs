@@ -488,3 +488,126 @@ mod import {
         assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::UnsupportedOperation(_))));
     }
 }
+
+mod asymmetric_keys {
+    use super::*;
+    use crate::model::{
+        DataKeyPairSpec, EncryptionAlgorithm, KeySpec, KeyUsage, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
+    };
+
+    fn create(f: &Fixture, spec: KeySpec, usage: Option<KeyUsage>) -> Result<KeyMetadata, KmsError> {
+        f.kms.create_key(&f.caller, CreateKeyRequest { key_spec: Some(spec), key_usage: usage, ..Default::default() })
+    }
+
+    #[test]
+    fn create_rules() {
+        let f = fixture();
+        let err = create(&f, KeySpec::Rsa2048, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+        );
+        assert!(matches!(create(&f, KeySpec::Hmac256, Some(KeyUsage::SignVerify)), Err(KmsError::Validation(_))));
+        assert!(matches!(create(&f, KeySpec::EccSecgP256k1, Some(KeyUsage::KeyAgreement)), Err(KmsError::Validation(_))));
+        assert!(matches!(create(&f, KeySpec::Sm2, Some(KeyUsage::SignVerify)), Err(KmsError::UnsupportedOperation(_))));
+        let m = create(&f, KeySpec::EccNistP256, Some(KeyUsage::SignVerify)).unwrap();
+        assert_eq!(crate::specs::algorithms(m.record.key_spec, m.record.key_usage).signing, &["ECDSA_SHA_256"]);
+    }
+
+    #[test]
+    fn sign_verify_and_wrong_usage() {
+        let f = fixture();
+        let m = create(&f, KeySpec::EccNistP384, Some(KeyUsage::SignVerify)).unwrap();
+        let k = key_ref(&m.arn);
+        let (_, sig) = f.kms.sign(&f.caller, &k, b"msg", MessageType::Raw, SigningAlgorithmSpec::EcdsaSha384).unwrap();
+        f.kms.verify(&f.caller, &k, b"msg", MessageType::Raw, &sig, SigningAlgorithmSpec::EcdsaSha384).unwrap();
+        assert!(matches!(
+            f.kms.verify(&f.caller, &k, b"other", MessageType::Raw, &sig, SigningAlgorithmSpec::EcdsaSha384),
+            Err(KmsError::InvalidSignature)
+        ));
+        assert!(matches!(
+            f.kms.sign(&f.caller, &k, b"msg", MessageType::Raw, SigningAlgorithmSpec::EcdsaSha256),
+            Err(KmsError::InvalidKeyUsage(_))
+        ));
+        let err = f.kms.sign(&f.caller, &k, &[0; 20], MessageType::Digest, SigningAlgorithmSpec::EcdsaSha384).unwrap_err();
+        assert_eq!(err.to_string(), "Digest is invalid length for algorithm ECDSA_SHA_384.");
+        // A signing key cannot encrypt; a symmetric key cannot sign.
+        let e = f.encrypt(&m.arn, b"x", ctx(&[])).unwrap_err();
+        assert_eq!(e.to_string(), format!("{} key usage is SIGN_VERIFY which is not valid for Encrypt.", m.arn));
+        let sym = f.create();
+        assert!(matches!(
+            f.kms.sign(&f.caller, &key_ref(&sym.arn), b"m", MessageType::Raw, SigningAlgorithmSpec::EcdsaSha256),
+            Err(KmsError::InvalidKeyUsage(_))
+        ));
+        assert!(matches!(f.kms.get_public_key(&f.caller, &key_ref(&sym.arn)), Err(KmsError::UnsupportedOperation(_))));
+        assert_eq!(f.kms.get_public_key(&f.caller, &k).unwrap().public_key.len(), 120);
+    }
+
+    #[test]
+    fn rsa_encryption() {
+        let f = fixture();
+        let m = create(&f, KeySpec::Rsa2048, Some(KeyUsage::EncryptDecrypt)).unwrap();
+        let enc = |alg, pt: &[u8], c| {
+            f.kms.encrypt(
+                &f.caller,
+                EncryptRequest { key: key_ref(&m.arn), plaintext: SecretBytes::new(pt.to_vec()), context: c, algorithm: alg },
+            )
+        };
+        assert!(matches!(enc(None, b"x", ctx(&[])), Err(KmsError::InvalidKeyUsage(_))));
+        assert!(matches!(enc(Some(EncryptionAlgorithm::RsaesOaepSha256), b"x", ctx(&[("a", "b")])), Err(KmsError::Validation(_))));
+        let err = enc(Some(EncryptionAlgorithm::RsaesOaepSha256), &[0; 191], ctx(&[])).unwrap_err();
+        assert_eq!(err.to_string(), "Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.");
+        let e = enc(Some(EncryptionAlgorithm::RsaesOaepSha256), b"rsa secret", ctx(&[])).unwrap();
+        let dec = |key: Option<&str>, alg| {
+            f.kms.decrypt(
+                &f.caller,
+                DecryptRequest { ciphertext: e.ciphertext.clone(), context: ctx(&[]), key: key.map(key_ref), algorithm: alg },
+            )
+        };
+        assert_eq!(dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha256)).unwrap().plaintext.expose_secret(), b"rsa secret");
+        assert!(matches!(dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha1)), Err(KmsError::InvalidCiphertext)));
+        // Without KeyId the ciphertext names no key.
+        assert!(matches!(dec(None, Some(EncryptionAlgorithm::RsaesOaepSha256)), Err(KmsError::InvalidCiphertext)));
+        // Data keys need a symmetric key.
+        let gdk = f.kms.generate_data_key(
+            &f.caller,
+            GenerateDataKeyRequest { key: key_ref(&m.arn), size: DataKeySize::Bytes(16), context: ctx(&[]) },
+            true,
+        );
+        assert!(matches!(gdk, Err(KmsError::InvalidKeyUsage(_))));
+    }
+
+    #[test]
+    fn hmac_and_ecdh_and_data_key_pairs() {
+        let f = fixture();
+        let h = create(&f, KeySpec::Hmac384, Some(KeyUsage::GenerateVerifyMac)).unwrap();
+        let hk = key_ref(&h.arn);
+        let (_, tag) = f.kms.generate_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha384).unwrap();
+        let (_, again) = f.kms.generate_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha384).unwrap();
+        assert_eq!(tag, again, "MACs are deterministic");
+        assert_eq!(tag.len(), 48);
+        f.kms.verify_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha384, &tag).unwrap();
+        let mut bad = tag.clone();
+        bad[5] ^= 1;
+        assert!(matches!(f.kms.verify_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha384, &bad), Err(KmsError::InvalidMac)));
+        assert!(matches!(f.kms.generate_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha256), Err(KmsError::InvalidKeyUsage(_))));
+
+        let a = create(&f, KeySpec::EccNistP256, Some(KeyUsage::KeyAgreement)).unwrap();
+        let b = create(&f, KeySpec::EccNistP256, Some(KeyUsage::KeyAgreement)).unwrap();
+        let pa = f.kms.get_public_key(&f.caller, &key_ref(&a.arn)).unwrap().public_key;
+        let pb = f.kms.get_public_key(&f.caller, &key_ref(&b.arn)).unwrap().public_key;
+        let (_, s1, _) = f.kms.derive_shared_secret(&f.caller, &key_ref(&a.arn), &pb).unwrap();
+        let (_, s2, _) = f.kms.derive_shared_secret(&f.caller, &key_ref(&b.arn), &pa).unwrap();
+        assert_eq!(s1.expose_secret(), s2.expose_secret());
+        assert!(matches!(f.kms.derive_shared_secret(&f.caller, &key_ref(&a.arn), b"junk"), Err(KmsError::Validation(_))));
+
+        let sym = f.create();
+        let pair = f
+            .kms
+            .generate_data_key_pair(&f.caller, &key_ref(&sym.arn), DataKeyPairSpec::EccNistP256, &ctx(&[("p", "q")]), true)
+            .unwrap();
+        let private = f.decrypt(&pair.private_key_ciphertext, ctx(&[("p", "q")]), None).unwrap().plaintext;
+        assert_eq!(private.expose_secret(), pair.private_key_plaintext.unwrap().expose_secret());
+        assert_eq!(pair.public_key.len(), 91);
+    }
+}

@@ -5,10 +5,14 @@
 //! HTTP: GenerateDataKey when no data key exists yet, Encrypt otherwise, Decrypt on the way back) fits
 //! without changing it; it reports remote failures as [`Error::Keyring`](crate::Error::Keyring).
 
+#[cfg(feature = "kms")]
+mod aws_kms;
 mod multi;
 mod raw_aes;
 mod raw_rsa;
 
+#[cfg(feature = "kms")]
+pub use aws_kms::{AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter, KmsArn};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_rsa::RawRsaKeyring;

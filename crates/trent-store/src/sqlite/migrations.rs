@@ -82,4 +82,48 @@ CREATE TABLE import_params (
 );
 "#,
     ),
+    (
+        3,
+        r#"
+ALTER TABLE keys ADD COLUMN key_manager TEXT NOT NULL DEFAULT 'CUSTOMER';
+
+CREATE TABLE ssm_parameters (
+    account    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    expires_ms BIGINT,
+    PRIMARY KEY (account, name)
+);
+CREATE INDEX ssm_parameters_by_expiry ON ssm_parameters (expires_ms) WHERE expires_ms IS NOT NULL;
+
+-- One row per kept version (at most 100 per parameter). `value` holds UTF-8 text for String and StringList,
+-- and only the KMS ciphertext for SecureString.
+CREATE TABLE ssm_parameter_versions (
+    account         TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    version         BIGINT NOT NULL,
+    type            TEXT NOT NULL,
+    value           BLOB NOT NULL,
+    key_id          TEXT,
+    description     TEXT,
+    allowed_pattern TEXT,
+    data_type       TEXT NOT NULL,
+    tier            TEXT NOT NULL,
+    policies        TEXT,
+    labels          TEXT NOT NULL,
+    modified_ms     BIGINT NOT NULL,
+    modified_user   TEXT NOT NULL,
+    PRIMARY KEY (account, name, version),
+    FOREIGN KEY (account, name) REFERENCES ssm_parameters (account, name)
+);
+
+CREATE TABLE ssm_parameter_tags (
+    account   TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    tag_key   TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (account, name, tag_key),
+    FOREIGN KEY (account, name) REFERENCES ssm_parameters (account, name)
+);
+"#,
+    ),
 ];

@@ -3,6 +3,7 @@
 
 mod migrations;
 mod rows;
+mod ssm;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Row, Transaction};
 use trent_core::ids::{AccountId, AliasName, KeyId, Region};
 use trent_core::model::{
-    AccessKeyRecord, AliasRecord, ExpirationModel, ImportParamsRecord, ImportState, KeyRecord, KeySpec, KeyState, KeyUsage,
+    AccessKeyRecord, AliasRecord, ExpirationModel, ImportParamsRecord, ImportState, KeyManager, KeyRecord, KeySpec, KeyState, KeyUsage,
     KeyVersionRecord, Origin, RotationSchedule, RotationType, Timestamp, WrappingAlgorithm,
 };
 
 pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, key_spec, key_usage, origin, state, \
      created_ms, deletion_ms, pending_window_days, policy, current_version, rotation_period_days, next_rotation_ms, \
-     import_fingerprint, expiration_model, valid_to_ms";
+     import_fingerprint, expiration_model, valid_to_ms, key_manager";
 
 /// A row read successfully whose contents may still fail domain parsing (a corrupted or foreign database).
 /// Kept apart from `rusqlite::Error` so the caller can report which value was wrong.
@@ -31,7 +31,7 @@ fn parse<T>(what: &str, s: &str, f: impl FnOnce(&str) -> Option<T>) -> Result<T,
 pub(super) fn insert_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Result<usize> {
     tx.execute(
         &format!(
-            "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
         ),
         params![
             k.key_id.to_string(),
@@ -51,7 +51,8 @@ pub(super) fn insert_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Resul
             k.rotation.map(|r| r.next.0),
             k.import.as_ref().map(|i| i.fingerprint.as_str()),
             k.import.as_ref().map(|i| i.expiration.as_str()),
-            k.import.as_ref().and_then(|i| i.valid_to).map(|t| t.0)
+            k.import.as_ref().and_then(|i| i.valid_to).map(|t| t.0),
+            k.key_manager.as_str()
         ],
     )
 }
@@ -149,6 +150,7 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<KeyRecord>> 
     let fingerprint: Option<String> = r.get(15)?;
     let expiration: Option<String> = r.get(16)?;
     let valid_to: Option<i64> = r.get(17)?;
+    let key_manager: String = r.get(18)?;
     Ok(Decoded((|| {
         Ok(KeyRecord {
             key_id: parse("key id", &key_id, KeyId::parse)?,
@@ -177,6 +179,7 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<KeyRecord>> 
                 }),
                 _ => None,
             },
+            key_manager: parse("key manager", &key_manager, KeyManager::parse)?,
         })
     })()))
 }

@@ -32,6 +32,7 @@ fn key(id: KeyId) -> (KeyRecord, KeyVersionRecord) {
             current_version: 1,
             rotation: None,
             import: None,
+            key_manager: trent_core::model::KeyManager::Customer,
         },
         KeyVersionRecord {
             key_id: id,

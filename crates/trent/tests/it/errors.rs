@@ -407,7 +407,7 @@ async fn unsupported_key_types_and_operations() {
     let c = client();
     let id = new_key_id(&c).await;
     expect_err!(
-        c.create_key().key_spec(KeySpec::Rsa2048).key_usage(KeyUsageType::SignVerify).send(),
+        c.create_key().key_spec(KeySpec::Sm2).key_usage(KeyUsageType::SignVerify).send(),
         CreateKeyError::UnsupportedOperationException(_) => ()
     );
     let msg = expect_code!(

@@ -8,6 +8,7 @@
 
 mod auth;
 mod errors;
+mod esdk;
 mod kms;
 mod restart;
 mod server;

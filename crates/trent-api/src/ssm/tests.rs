@@ -1,0 +1,165 @@
+//! In-process router tests of the SSM protocol: requests signed for the `ssm` service, wire shapes and
+//! error names.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use trent_core::clock::SystemClock;
+use trent_core::identity::Identities;
+use trent_core::ids::{AccountId, Region};
+use trent_core::service::Kms;
+use trent_core::ssm::{MemoryParameterStore, Ssm};
+use trent_core::store::MemoryStore;
+use trent_crypto::{RootKey, SecretBytes};
+
+use crate::{router, AppState};
+
+struct App {
+    router: axum::Router,
+    akid: String,
+    secret: String,
+}
+
+fn app() -> App {
+    let store = Arc::new(MemoryStore::new());
+    let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![5; 32])).unwrap());
+    let clock = Arc::new(SystemClock);
+    let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), Region::parse("us-east-1").unwrap()));
+    let ssm = Arc::new(Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new())));
+    let ids = Arc::new(Identities::new(store, root, clock));
+    let (akid, secret) = ids.ensure_root_access_key(&AccountId::parse("111122223333").unwrap()).unwrap();
+    let secret = String::from_utf8(secret.expose_secret().to_vec()).unwrap();
+    App { router: router(Arc::new(AppState::new(kms, ssm, ids))), akid, secret }
+}
+
+impl App {
+    /// Sends `target` signed for SigV4 service `service`.
+    async fn send(&self, target: &str, service: &str, body: Value) -> (StatusCode, Value) {
+        let body = body.to_string().into_bytes();
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("https://localhost/")
+            .header("host", "localhost")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", target)
+            .body(body.clone())
+            .unwrap();
+        let identity: Identity = Credentials::new(&self.akid, &self.secret, None, None, "test").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name(service)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let headers: Vec<(String, String)> =
+            req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+        let signable = SignableRequest::new(
+            "POST",
+            "https://localhost/",
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(&body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        let resp = self.router.clone().oneshot(req.map(Body::from)).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn ssm(&self, op: &str, body: Value) -> (StatusCode, Value) {
+        self.send(&format!("AmazonSSM.{op}"), "ssm", body).await
+    }
+}
+
+#[tokio::test]
+async fn put_and_get_over_the_wire() {
+    let a = app();
+    let (s, r) = a.ssm("PutParameter", json!({"Name": "/app/url", "Value": "https://x", "Type": "String"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r, json!({"Version": 1, "Tier": "Standard"}));
+    let (s, r) = a.ssm("GetParameter", json!({"Name": "/app/url"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let p = &r["Parameter"];
+    assert_eq!(p["Value"], "https://x");
+    assert_eq!(p["Type"], "String");
+    assert_eq!(p["ARN"], "arn:aws:ssm:us-east-1:111122223333:parameter/app/url");
+    assert_eq!(p["DataType"], "text");
+    assert!(p["LastModifiedDate"].is_f64());
+}
+
+#[tokio::test]
+async fn errors_carry_ssm_exception_names() {
+    let a = app();
+    let (s, r) = a.ssm("GetParameter", json!({"Name": "/missing"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(r["__type"], "ParameterNotFound");
+    assert_eq!(r["message"], "Parameter /missing not found.");
+    let (_, r) = a.ssm("GetParameter", json!({})).await;
+    assert_eq!(r["__type"], "ValidationException");
+    assert_eq!(
+        r["message"],
+        "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null"
+    );
+    let (_, r) = a.ssm("GetParametersByPath", json!({"Path": "/", "MaxResults": 11})).await;
+    assert_eq!(r["__type"], "ValidationException");
+    let (_, r) = a.ssm("PutParameter", json!({"Name": "x", "Value": "v", "Type": "Bogus"})).await;
+    assert_eq!(r["__type"], "ValidationException");
+    assert!(r["message"].as_str().unwrap().contains("[SecureString, StringList, String]"));
+    let (_, r) = a.ssm("SendCommand", json!({})).await;
+    assert_eq!(r["__type"], "UnknownOperationException");
+}
+
+#[tokio::test]
+async fn signing_name_must_match_the_protocol() {
+    let a = app();
+    // An SSM target signed for kms (and the reverse) is refused by SigV4.
+    let (s, r) = a.send("AmazonSSM.GetParameter", "kms", json!({"Name": "x"})).await;
+    assert_eq!((s, &r["__type"]), (StatusCode::BAD_REQUEST, &json!("InvalidSignatureException")), "{r}");
+    assert_eq!(r["message"], "Credential should be scoped to correct service: 'ssm'. ");
+    let (s, r) = a.send("TrentService.ListKeys", "ssm", json!({})).await;
+    assert_eq!((s, &r["__type"]), (StatusCode::BAD_REQUEST, &json!("InvalidSignatureException")), "{r}");
+    let (s, _) = a.send("TrentService.ListKeys", "kms", json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn secure_string_without_decryption_is_base64_ciphertext() {
+    let a = app();
+    let (s, r) = a.ssm("PutParameter", json!({"Name": "pw", "Value": "hunter2", "Type": "SecureString"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, r) = a.ssm("GetParameter", json!({"Name": "pw"})).await;
+    let ct = r["Parameter"]["Value"].as_str().unwrap().to_owned();
+    assert_ne!(ct, "hunter2");
+    let (_, r) = a.ssm("GetParameter", json!({"Name": "pw", "WithDecryption": true})).await;
+    assert_eq!(r["Parameter"]["Value"], "hunter2");
+    let (_, r) = a.ssm("DescribeParameters", json!({})).await;
+    let d = &r["Parameters"][0];
+    assert_eq!(d["KeyId"], "alias/aws/ssm");
+    assert!(d.get("Value").is_none());
+    // The managed key is an AWS managed key.
+    let (_, r) = a.send("TrentService.DescribeKey", "kms", json!({"KeyId": "alias/aws/ssm"})).await;
+    assert_eq!(r["KeyMetadata"]["KeyManager"], "AWS");
+    let (_, r) = a
+        .send(
+            "TrentService.Decrypt",
+            "kms",
+            json!({"CiphertextBlob": ct, "EncryptionContext": {"PARAMETER_ARN": "arn:aws:ssm:us-east-1:111122223333:parameter/pw"}}),
+        )
+        .await;
+    assert_eq!(r["Plaintext"], "aHVudGVyMg==");
+}

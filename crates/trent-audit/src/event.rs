@@ -1,0 +1,395 @@
+//! The audit event: one CloudTrail record (eventVersion 1.08), typed.
+//!
+//! Secrets cannot enter an event because no field can hold one: request parameters and response elements are
+//! closed allow-lists of named, non-secret members (key ids, encryption context, key specs, counts...).
+//! Plaintext, data keys, ciphertext blobs, import tokens, wrapped key material, grant tokens and session
+//! tokens have no field here; when the KMS wire JSON is read into these types, such members are skipped
+//! without being copied. Encryption context is logged, as AWS does.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// `eventVersion` of the records Trent writes.
+pub const EVENT_VERSION: &str = "1.08";
+/// `eventSource` of KMS events.
+pub const KMS_EVENT_SOURCE: &str = "kms.amazonaws.com";
+/// `resources[].type` of a KMS key.
+pub const KMS_KEY_RESOURCE_TYPE: &str = "AWS::KMS::Key";
+
+/// One CloudTrail record. Build with [`AuditEvent::api_call`] or [`AuditEvent::service_event`], then set
+/// what is known.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    event_version: &'static str,
+    pub user_identity: UserIdentity,
+    #[serde(serialize_with = "serialize_time")]
+    pub event_time: SystemTime,
+    pub event_source: String,
+    pub event_name: String,
+    pub aws_region: String,
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    pub request_parameters: Option<RequestParameters>,
+    pub response_elements: Option<ResponseElements>,
+    #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<Resource>,
+    pub event_type: EventType,
+    pub management_event: bool,
+    pub recipient_account_id: Option<String>,
+    event_category: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_details: Option<TlsDetails>,
+}
+
+impl AuditEvent {
+    /// A call made by a client (`AwsApiCall`), with a fresh event id, stamped now.
+    pub fn api_call(event_source: &str, event_name: &str, region: &str) -> Self {
+        Self::new(EventType::AwsApiCall, event_source, event_name, region)
+    }
+
+    /// Work Trent did on its own (`AwsServiceEvent`): rotation, deletion at the end of its window, expiry.
+    pub fn service_event(event_source: &str, event_name: &str, region: &str) -> Self {
+        let mut e = Self::new(EventType::AwsServiceEvent, event_source, event_name, region);
+        e.user_identity = UserIdentity::service(event_source);
+        e
+    }
+
+    fn new(event_type: EventType, event_source: &str, event_name: &str, region: &str) -> Self {
+        Self {
+            event_version: EVENT_VERSION,
+            user_identity: UserIdentity::unknown(),
+            event_time: SystemTime::now(),
+            event_source: event_source.to_owned(),
+            event_name: event_name.to_owned(),
+            aws_region: region.to_owned(),
+            source_ip_address: None,
+            user_agent: None,
+            error_code: None,
+            error_message: None,
+            request_parameters: None,
+            response_elements: None,
+            request_id: None,
+            event_id: uuid::Uuid::new_v4().to_string(),
+            read_only: false,
+            resources: Vec::new(),
+            event_type,
+            management_event: true,
+            recipient_account_id: None,
+            event_category: "Management",
+            tls_details: None,
+        }
+    }
+
+    /// The record's JSON, once: this is the text that goes to disk.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EventType {
+    AwsApiCall,
+    AwsServiceEvent,
+}
+
+/// Who made the call. `type` is `Root`, `IAMUser`, `AWSService`, or `Unknown` when the request was not
+/// authenticated.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
+}
+
+impl UserIdentity {
+    pub fn unknown() -> Self {
+        Self { kind: "Unknown".into(), principal_id: None, arn: None, account_id: None, access_key_id: None, invoked_by: None }
+    }
+
+    fn service(source: &str) -> Self {
+        Self { kind: "AWSService".into(), invoked_by: Some(source.to_owned()), ..Self::unknown() }
+    }
+
+    /// An authenticated principal, from its ARN: `arn:aws:iam::<account>:root` is `Root`, anything else an
+    /// `IAMUser` (the only kinds Trent has until IAM lands).
+    pub fn principal(account_id: &str, arn: &str, access_key_id: Option<&str>) -> Self {
+        let is_root = arn.ends_with(":root");
+        let principal_id = if is_root { account_id.to_owned() } else { arn.rsplit('/').next().unwrap_or(arn).to_owned() };
+        Self {
+            kind: if is_root { "Root" } else { "IAMUser" }.into(),
+            principal_id: Some(principal_id),
+            arn: Some(arn.to_owned()),
+            account_id: Some(account_id.to_owned()),
+            access_key_id: access_key_id.map(str::to_owned),
+            invoked_by: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    #[serde(rename = "accountId", skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "ARN")]
+    pub arn: String,
+}
+
+impl Resource {
+    /// A KMS key resource; the account is read from the ARN (`arn:aws:kms:<region>:<account>:key/<id>`).
+    pub fn kms_key(arn: &str) -> Self {
+        let account_id = arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned);
+        Self { account_id, kind: KMS_KEY_RESOURCE_TYPE.into(), arn: arn.to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsDetails {
+    pub tls_version: String,
+    pub cipher_suite: String,
+    pub client_provided_host_header: Option<String>,
+}
+
+/// The non-secret members of a KMS request, read from its wire JSON (PascalCase) and written in
+/// CloudTrail's camelCase. Anything not named here (Plaintext, CiphertextBlob, EncryptedKeyMaterial,
+/// ImportToken, GrantTokens, Policy...) is skipped by the parser and cannot be represented.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestParameters {
+    #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(rename(serialize = "encryptionContext", deserialize = "EncryptionContext"), default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context: Option<BTreeMap<String, String>>,
+    #[serde(rename(serialize = "encryptionAlgorithm", deserialize = "EncryptionAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithm: Option<String>,
+    #[serde(rename(serialize = "keySpec", deserialize = "KeySpec"), default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
+    #[serde(rename(serialize = "keyUsage", deserialize = "KeyUsage"), default, skip_serializing_if = "Option::is_none")]
+    pub key_usage: Option<String>,
+    #[serde(rename(serialize = "origin", deserialize = "Origin"), default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(rename(serialize = "description", deserialize = "Description"), default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(rename(serialize = "numberOfBytes", deserialize = "NumberOfBytes"), default, skip_serializing_if = "Option::is_none")]
+    pub number_of_bytes: Option<u64>,
+    #[serde(rename(serialize = "aliasName", deserialize = "AliasName"), default, skip_serializing_if = "Option::is_none")]
+    pub alias_name: Option<String>,
+    #[serde(rename(serialize = "targetKeyId", deserialize = "TargetKeyId"), default, skip_serializing_if = "Option::is_none")]
+    pub target_key_id: Option<String>,
+    #[serde(rename(serialize = "sourceKeyId", deserialize = "SourceKeyId"), default, skip_serializing_if = "Option::is_none")]
+    pub source_key_id: Option<String>,
+    #[serde(rename(serialize = "destinationKeyId", deserialize = "DestinationKeyId"), default, skip_serializing_if = "Option::is_none")]
+    pub destination_key_id: Option<String>,
+    #[serde(rename(serialize = "sourceEncryptionContext", deserialize = "SourceEncryptionContext"), default, skip_serializing_if = "Option::is_none")]
+    pub source_encryption_context: Option<BTreeMap<String, String>>,
+    #[serde(rename(serialize = "destinationEncryptionContext", deserialize = "DestinationEncryptionContext"), default, skip_serializing_if = "Option::is_none")]
+    pub destination_encryption_context: Option<BTreeMap<String, String>>,
+    #[serde(rename(serialize = "sourceEncryptionAlgorithm", deserialize = "SourceEncryptionAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    pub source_encryption_algorithm: Option<String>,
+    #[serde(rename(serialize = "destinationEncryptionAlgorithm", deserialize = "DestinationEncryptionAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    pub destination_encryption_algorithm: Option<String>,
+    #[serde(rename(serialize = "pendingWindowInDays", deserialize = "PendingWindowInDays"), default, skip_serializing_if = "Option::is_none")]
+    pub pending_window_in_days: Option<u64>,
+    #[serde(rename(serialize = "rotationPeriodInDays", deserialize = "RotationPeriodInDays"), default, skip_serializing_if = "Option::is_none")]
+    pub rotation_period_in_days: Option<u64>,
+    #[serde(rename(serialize = "policyName", deserialize = "PolicyName"), default, skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+    #[serde(rename(serialize = "tagKeys", deserialize = "TagKeys"), default, skip_serializing_if = "Option::is_none")]
+    pub tag_keys: Option<Vec<String>>,
+    #[serde(rename(serialize = "tags", deserialize = "Tags"), default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+    #[serde(rename(serialize = "wrappingAlgorithm", deserialize = "WrappingAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    pub wrapping_algorithm: Option<String>,
+    #[serde(rename(serialize = "wrappingKeySpec", deserialize = "WrappingKeySpec"), default, skip_serializing_if = "Option::is_none")]
+    pub wrapping_key_spec: Option<String>,
+    #[serde(rename(serialize = "expirationModel", deserialize = "ExpirationModel"), default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    #[serde(rename(serialize = "signingAlgorithm", deserialize = "SigningAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<String>,
+    #[serde(rename(serialize = "macAlgorithm", deserialize = "MacAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    pub mac_algorithm: Option<String>,
+    #[serde(rename(serialize = "keyPairSpec", deserialize = "KeyPairSpec"), default, skip_serializing_if = "Option::is_none")]
+    pub key_pair_spec: Option<String>,
+    #[serde(rename(serialize = "limit", deserialize = "Limit"), default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(rename(serialize = "multiRegion", deserialize = "MultiRegion"), default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<bool>,
+    #[serde(rename(serialize = "bypassPolicyLockoutSafetyCheck", deserialize = "BypassPolicyLockoutSafetyCheck"), default, skip_serializing_if = "Option::is_none")]
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+    #[serde(rename(serialize = "dryRun", deserialize = "DryRun"), default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+impl RequestParameters {
+    /// The allow-listed members of a KMS JSON request body; `None` if the body is not such JSON (the
+    /// request then fails validation, and the event still records the call and its error).
+    pub fn from_kms_json(body: &[u8]) -> Option<Self> {
+        serde_json::from_slice(body).ok()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tag {
+    #[serde(rename(serialize = "tagKey", deserialize = "TagKey"))]
+    pub key: String,
+    #[serde(rename(serialize = "tagValue", deserialize = "TagValue"), default)]
+    pub value: Option<String>,
+}
+
+/// The non-secret members of a KMS response. Blobs, plaintext, public keys and import tokens are skipped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResponseElements {
+    #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(rename(serialize = "keyState", deserialize = "KeyState"), default, skip_serializing_if = "Option::is_none")]
+    pub key_state: Option<String>,
+    #[serde(rename(serialize = "deletionDate", deserialize = "DeletionDate"), default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<f64>,
+    #[serde(rename(serialize = "pendingWindowInDays", deserialize = "PendingWindowInDays"), default, skip_serializing_if = "Option::is_none")]
+    pub pending_window_in_days: Option<u64>,
+    #[serde(rename(serialize = "keyMetadata", deserialize = "KeyMetadata"), default, skip_serializing_if = "Option::is_none")]
+    pub key_metadata: Option<KeyMetadata>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyMetadata {
+    #[serde(rename(serialize = "aWSAccountId", deserialize = "AWSAccountId"), default, skip_serializing_if = "Option::is_none")]
+    pub aws_account_id: Option<String>,
+    #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(rename(serialize = "arn", deserialize = "Arn"), default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(rename(serialize = "enabled", deserialize = "Enabled"), default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(rename(serialize = "description", deserialize = "Description"), default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(rename(serialize = "keyUsage", deserialize = "KeyUsage"), default, skip_serializing_if = "Option::is_none")]
+    pub key_usage: Option<String>,
+    #[serde(rename(serialize = "keyState", deserialize = "KeyState"), default, skip_serializing_if = "Option::is_none")]
+    pub key_state: Option<String>,
+    #[serde(rename(serialize = "origin", deserialize = "Origin"), default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(rename(serialize = "keyManager", deserialize = "KeyManager"), default, skip_serializing_if = "Option::is_none")]
+    pub key_manager: Option<String>,
+    #[serde(rename(serialize = "keySpec", deserialize = "KeySpec"), default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
+}
+
+impl ResponseElements {
+    /// The allow-listed members of a KMS JSON response body.
+    pub fn from_kms_json(body: &[u8]) -> Option<Self> {
+        serde_json::from_slice(body).ok()
+    }
+
+    /// The key the call acted on, as an ARN, if the response names one.
+    pub fn key_arn(&self) -> Option<&str> {
+        self.key_metadata
+            .as_ref()
+            .and_then(|m| m.arn.as_deref())
+            .or(self.key_id.as_deref())
+            .filter(|s| s.starts_with("arn:"))
+    }
+}
+
+fn serialize_time<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*t))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (UTC, second resolution), as CloudTrail writes `eventTime`.
+pub fn format_time(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn time_format_known_answers() {
+        assert_eq!(format_time(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_709_251_199); // leap-year end of February
+        assert_eq!(format_time(t), "2024-02-29T23:59:59Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_798_761_600);
+        assert_eq!(format_time(t), "2027-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn request_parameters_skip_secrets_and_keep_context() {
+        let body = br#"{"KeyId":"alias/a","Plaintext":"c2VjcmV0","EncryptionContext":{"dept":"x"},
+            "CiphertextBlob":"AAAA","GrantTokens":["t"],"Policy":"{}","NumberOfBytes":32}"#;
+        let p = RequestParameters::from_kms_json(body).unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"keyId":"alias/a","encryptionContext":{"dept":"x"},"numberOfBytes":32}"#);
+    }
+
+    #[test]
+    fn response_elements_name_the_key() {
+        let r = ResponseElements::from_kms_json(br#"{"KeyId":"arn:aws:kms:us-east-1:1:key/k","Plaintext":"AA=="}"#).unwrap();
+        assert_eq!(r.key_arn(), Some("arn:aws:kms:us-east-1:1:key/k"));
+        let r = ResponseElements::from_kms_json(br#"{"KeyMetadata":{"Arn":"arn:x","KeyId":"k"}}"#).unwrap();
+        assert_eq!(r.key_arn(), Some("arn:x"));
+        assert!(!serde_json::to_string(&r).unwrap().contains("AA=="));
+    }
+
+    #[test]
+    fn event_has_cloudtrail_shape() {
+        let mut e = AuditEvent::api_call(KMS_EVENT_SOURCE, "Encrypt", "us-east-1");
+        e.user_identity = UserIdentity::principal("111122223333", "arn:aws:iam::111122223333:root", Some("AKIA1"));
+        e.resources.push(Resource::kms_key("arn:aws:kms:us-east-1:111122223333:key/k"));
+        e.error_code = Some("NotFoundException".into());
+        let v: serde_json::Value = serde_json::from_str(&e.to_json().unwrap()).unwrap();
+        assert_eq!(v["eventVersion"], "1.08");
+        assert_eq!(v["eventSource"], "kms.amazonaws.com");
+        assert_eq!(v["userIdentity"]["type"], "Root");
+        assert_eq!(v["userIdentity"]["accessKeyId"], "AKIA1");
+        assert_eq!(v["resources"][0]["accountId"], "111122223333");
+        assert_eq!(v["resources"][0]["type"], "AWS::KMS::Key");
+        assert_eq!(v["eventType"], "AwsApiCall");
+        assert_eq!(v["eventCategory"], "Management");
+        assert!(v["responseElements"].is_null());
+    }
+}

@@ -1,0 +1,309 @@
+//! Writer and verifier tests: group commit, chain and digests, tampering of every kind, fail-closed writes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use trent_crypto::RootKey;
+
+use crate::event::KMS_EVENT_SOURCE;
+use crate::writer::SegmentFile;
+use crate::*;
+
+fn root() -> RootKey {
+    RootKey::from_secret(&RootKey::generate_material().unwrap()).unwrap()
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "trent-audit-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config() -> AuditConfig {
+    AuditConfig { digest_every_records: 4, ..AuditConfig::default() }
+}
+
+fn event(name: &str) -> AuditEvent {
+    let mut e = AuditEvent::api_call(KMS_EVENT_SOURCE, name, "us-east-1");
+    e.request_id = Some(format!("req-{name}"));
+    e
+}
+
+async fn write_events(dir: &Path, root: &RootKey, n: usize) {
+    let sink = AuditSink::open(dir, root, config()).unwrap();
+    for i in 0..n {
+        sink.record(&event(&format!("Op{i}"))).await.unwrap();
+    }
+    sink.close();
+}
+
+fn segment(dir: &Path, n: u64) -> PathBuf {
+    dir.join(record::segment_name(n))
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+}
+
+/// A trail of 10 events in one segment: digests after records 4 and 9 (every 4 records, counting the
+/// digest's own predecessors), then events, then the shutdown digest.
+async fn sample_trail(name: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(name);
+    write_events(&dir.0, &root(), 10).await;
+    let seg = segment(&dir.0, 1);
+    (dir, seg)
+}
+
+#[tokio::test]
+async fn untouched_trail_verifies_with_chain_and_digests() {
+    let (dir, seg) = sample_trail("ok").await;
+    let report = verify(&dir.0).unwrap();
+    assert_eq!(report.events, 10);
+    assert!(report.digests >= 3, "interval digests plus the shutdown digest: {report:?}");
+    assert_eq!(report.records, report.events + report.digests);
+    assert_eq!(report.recoveries, 0);
+    let all = lines(&seg);
+    assert!(all.last().unwrap().contains("\"reason\":\"shutdown\""));
+    assert!(all[0].contains(&format!("\"prev\":\"{}\"", "0".repeat(64))));
+    // Every record chains to the previous line's hash.
+    for w in all.windows(2) {
+        let prev = trent_crypto::digest::hex(&record::hash_line(w[0].as_bytes()));
+        assert!(w[1].contains(&prev));
+    }
+    let pem = fs::read_to_string(dir.0.join(record::PUBLIC_KEY_FILE)).unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+}
+
+#[tokio::test]
+async fn one_edited_byte_is_named() {
+    let (dir, seg) = sample_trail("edit").await;
+    let mut bytes = fs::read(&seg).unwrap();
+    // Line 3 is an event; change one letter of its eventName.
+    let line3_start = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0 + 1;
+    let pos = line3_start + fs::read_to_string(&seg).unwrap()[line3_start..].find("\"Op2\"").unwrap() + 2;
+    bytes[pos] ^= 0x01;
+    fs::write(&seg, bytes).unwrap();
+    match verify(&dir.0) {
+        Err(VerifyError::Changed { at, seq, .. }) => assert_eq!((at.line, seq), (3, 3)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_record_is_named() {
+    let (dir, seg) = sample_trail("delete").await;
+    let mut all = lines(&seg);
+    all.remove(4);
+    write_lines(&seg, &all);
+    match verify(&dir.0) {
+        Err(VerifyError::Removed { at, expected, found }) => assert_eq!((at.line, expected, found), (5, 5, 6)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn swapped_records_are_named() {
+    let (dir, seg) = sample_trail("swap").await;
+    let mut all = lines(&seg);
+    all.swap(1, 2);
+    write_lines(&seg, &all);
+    match verify(&dir.0) {
+        Err(VerifyError::Reordered { at, expected, found }) => assert_eq!((at.line, expected, found), (2, 2, 3)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_inserted_record_is_named() {
+    let (dir, seg) = sample_trail("insert").await;
+    let mut all = lines(&seg);
+    let copy = all[1].clone();
+    all.insert(6, copy);
+    write_lines(&seg, &all);
+    match verify(&dir.0) {
+        Err(VerifyError::Inserted { at, .. }) => assert_eq!(at.line, 7),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn truncation_is_detected() {
+    let (dir, seg) = sample_trail("truncate").await;
+    let original = fs::read(&seg).unwrap();
+    // Whole records cut, shutdown digest gone.
+    let mut all = lines(&seg);
+    all.truncate(all.len() - 2);
+    write_lines(&seg, &all);
+    assert!(matches!(verify(&dir.0), Err(VerifyError::TruncatedTail { .. })), "{:?}", verify(&dir.0));
+    // Cut in the middle of a line.
+    fs::write(&seg, &original[..original.len() - 10]).unwrap();
+    match verify(&dir.0) {
+        Err(VerifyError::PartialLine { at }) => assert_eq!(at.line as usize, lines(&seg).len()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_forged_digest_is_refused() {
+    let (dir, seg) = sample_trail("forge").await;
+    let mut all = lines(&seg);
+    let last = all.len() - 1;
+    all[last] = all[last].replace("\"reason\":\"shutdown\"", "\"reason\":\"interval\"");
+    write_lines(&seg, &all);
+    assert!(matches!(verify(&dir.0), Err(VerifyError::BadSignature { .. })));
+}
+
+#[tokio::test]
+async fn chain_continues_across_restarts_and_crashes() {
+    let dir = TempDir::new("restart");
+    let root = root();
+    write_events(&dir.0, &root, 3).await;
+    write_events(&dir.0, &root, 2).await;
+    let r = verify(&dir.0).unwrap();
+    assert_eq!((r.segments, r.events, r.recoveries), (2, 5, 0));
+    // A crash: the shutdown digest never made it, and half a record is left.
+    let seg2 = segment(&dir.0, 2);
+    let mut all = lines(&seg2);
+    all.pop();
+    write_lines(&seg2, &all);
+    fs::OpenOptions::new().append(true).open(&seg2).map(|mut f| io::Write::write_all(&mut f, b"{\"seq\":")).unwrap().unwrap_or(());
+    write_events(&dir.0, &root, 1).await;
+    let r = verify(&dir.0).unwrap();
+    assert_eq!((r.segments, r.events, r.recoveries), (3, 6, 1));
+}
+
+#[tokio::test]
+async fn group_commit_acknowledges_many_with_few_fsyncs() {
+    let dir = TempDir::new("group");
+    let syncs = Arc::new(AtomicU64::new(0));
+    let s2 = syncs.clone();
+    let sink = Arc::new(
+        AuditSink::open_with(&dir.0, &root(), AuditConfig::default(), move |f| {
+            Box::new(Faulty { file: f, fail: Arc::new(AtomicBool::new(false)), sync_delay: Duration::from_millis(20), syncs: s2 })
+        })
+        .unwrap(),
+    );
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let sink = sink.clone();
+            tokio::spawn(async move { sink.record(&event(&format!("E{i}"))).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(sink.stats().events.load(Ordering::Relaxed), 64);
+    let fsyncs = syncs.load(Ordering::Relaxed);
+    assert!(fsyncs < 32, "64 events took {fsyncs} fsyncs");
+    sink.close();
+    assert_eq!(verify(&dir.0).unwrap().events, 64);
+}
+
+#[tokio::test]
+async fn unwritable_trail_fails_requests_and_recovers() {
+    let dir = TempDir::new("fail");
+    let fail = Arc::new(AtomicBool::new(false));
+    let f2 = fail.clone();
+    let sink = AuditSink::open_with(&dir.0, &root(), config(), move |f| {
+        Box::new(Faulty { file: f, fail: f2, sync_delay: Duration::ZERO, syncs: Arc::new(AtomicU64::new(0)) })
+    })
+    .unwrap();
+    sink.record(&event("Before")).await.unwrap();
+    fail.store(true, Ordering::Relaxed);
+    for _ in 0..3 {
+        assert_eq!(sink.record(&event("Refused")).await, Err(AuditFailure::Write));
+    }
+    assert_eq!(sink.stats().write_errors.load(Ordering::Relaxed), 3);
+    fail.store(false, Ordering::Relaxed);
+    sink.record(&event("After")).await.unwrap();
+    sink.close();
+    let r = verify(&dir.0).unwrap();
+    assert_eq!(r.events, 2, "refused events are not in the trail");
+    let text = fs::read_to_string(segment(&dir.0, 1)).unwrap();
+    assert!(!text.contains("Refused"));
+}
+
+#[tokio::test]
+async fn a_stuck_disk_times_out_and_a_full_queue_refuses_at_once() {
+    let dir = TempDir::new("stuck");
+    let cfg = AuditConfig { queue_capacity: 1, ack_timeout: Duration::from_millis(100), ..config() };
+    let sink = Arc::new(
+        AuditSink::open_with(&dir.0, &root(), cfg, |f| {
+            Box::new(Faulty {
+                file: f,
+                fail: Arc::new(AtomicBool::new(false)),
+                sync_delay: Duration::from_millis(600),
+                syncs: Arc::new(AtomicU64::new(0)),
+            })
+        })
+        .unwrap(),
+    );
+    let started = Instant::now();
+    let first = sink.record(&event("Slow")).await;
+    assert_eq!(first, Err(AuditFailure::Timeout));
+    assert!(started.elapsed() < Duration::from_millis(500));
+    // The writer is still in its 600 ms fsync: one more fits the queue, the next is refused immediately.
+    let s2 = sink.clone();
+    let queued = tokio::spawn(async move { s2.record(&event("Queued")).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let t = Instant::now();
+    assert_eq!(sink.record(&event("Refused")).await, Err(AuditFailure::QueueFull));
+    assert!(t.elapsed() < Duration::from_millis(50));
+    assert_eq!(queued.await.unwrap(), Err(AuditFailure::Timeout));
+    assert!(sink.stats().queue_full.load(Ordering::Relaxed) >= 1);
+}
+
+/// A segment file that fails (after writing half the data, as a full disk might) while `fail` is set, and
+/// whose fsync takes `sync_delay`.
+struct Faulty {
+    file: fs::File,
+    fail: Arc<AtomicBool>,
+    sync_delay: Duration,
+    syncs: Arc<AtomicU64>,
+}
+
+impl SegmentFile for Faulty {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.fail.load(Ordering::Relaxed) {
+            self.file.append(&data[..data.len() / 2])?;
+            return Err(io::Error::other("injected: no space left on device"));
+        }
+        self.file.append(data)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        std::thread::sleep(self.sync_delay);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.file.sync()
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        if self.fail.load(Ordering::Relaxed) {
+            return Err(io::Error::other("injected: still failing"));
+        }
+        self.file.truncate(len)
+    }
+}

@@ -1,0 +1,470 @@
+//! The audit sink: one writer thread owns the open segment; requests hand it (event, ack) and wait.
+//!
+//! Group commit: the writer takes whatever is queued (up to `max_batch`), appends it with one write, fsyncs
+//! once and acknowledges every submission of the batch. While it is in fsync the queue fills, so the cost of
+//! an fsync is shared by every request that arrived meanwhile. A full queue, a failed write or fsync, or an
+//! ack that does not come within `ack_timeout` fails the request (fail closed) and never blocks the caller
+//! longer than that timeout.
+//!
+//! The writer is a plain OS thread, not an async task: fsync blocks, and a blocked async worker would stall
+//! unrelated requests.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::oneshot;
+use trent_crypto::signing::SigningKey;
+use trent_crypto::{RootKey, SecretBytes};
+
+use crate::event::{format_time, AuditEvent};
+use crate::record::{self, DigestFields, DigestReason, ParsedRecord};
+use crate::{AuditError, AuditFailure};
+
+/// Associated data binding the wrapped signing key to its purpose.
+const SIGNING_KEY_BINDING: &[u8] = b"trent/audit-signing-key/v1";
+
+/// Tunables. The defaults suit a single node: a 2 s bound on how long a request may wait for the trail, a
+/// signed digest at least every 1,000 records or 10 s of activity.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub queue_capacity: usize,
+    pub max_batch: usize,
+    pub ack_timeout: Duration,
+    pub digest_every_records: u64,
+    pub digest_every: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 8192,
+            max_batch: 2048,
+            ack_timeout: Duration::from_secs(2),
+            digest_every_records: 1000,
+            digest_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters an operator (and later a metrics endpoint) reads.
+#[derive(Debug, Default)]
+pub struct AuditStats {
+    pub events: AtomicU64,
+    pub batches: AtomicU64,
+    pub digests: AtomicU64,
+    pub queue_full: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub write_errors: AtomicU64,
+}
+
+/// Logs the 1st, 2nd, 4th, 8th... occurrence of a failure so that a failure storm cannot flood the log,
+/// while the counter keeps the exact number.
+fn throttled(counter: &AtomicU64) -> Option<u64> {
+    let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+    n.is_power_of_two().then_some(n)
+}
+
+/// What the writer needs from its segment file; a trait so that tests can make it fail on demand.
+pub(crate) trait SegmentFile: Send {
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    fn sync(&mut self) -> io::Result<()>;
+    /// Cuts the file back to `len` (the last acknowledged byte) after a failed batch.
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl SegmentFile for File {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_all(data)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        // The file is opened with O_APPEND, so later writes follow the new end.
+        self.set_len(len)?;
+        self.sync_data()
+    }
+}
+
+struct Submission {
+    json: String,
+    ack: oneshot::Sender<Result<(), AuditFailure>>,
+}
+
+enum Msg {
+    Event(Submission),
+    Close,
+}
+
+/// The handle requests use. Cheap to share (`Arc`); `record` may be called from any task.
+pub struct AuditSink {
+    tx: SyncSender<Msg>,
+    stats: Arc<AuditStats>,
+    ack_timeout: Duration,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for AuditSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSink").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl AuditSink {
+    /// Opens (creating if needed) the trail in `dir`: loads or creates the signing key (stored wrapped under
+    /// `root`, public half in `public-key.pem`), continues the hash chain from the newest segment and starts
+    /// a new segment for this run.
+    pub fn open(dir: &Path, root: &RootKey, config: AuditConfig) -> Result<Self, AuditError> {
+        Self::open_with(dir, root, config, |f| Box::new(f))
+    }
+
+    pub(crate) fn open_with(
+        dir: &Path,
+        root: &RootKey,
+        config: AuditConfig,
+        wrap: impl FnOnce(File) -> Box<dyn SegmentFile>,
+    ) -> Result<Self, AuditError> {
+        create_private_dir(dir)?;
+        let key = load_or_create_signing_key(dir, root)?;
+        let tail = recover_tail(dir)?;
+        let number = tail.last_segment + 1;
+        let path = dir.join(record::segment_name(number));
+        let file = open_private(&path, true)?;
+        sync_dir(dir)?;
+        let fingerprint = record::key_fingerprint(&key.public_key());
+        let stats = Arc::new(AuditStats::default());
+        let mut writer = Writer {
+            file: wrap(file),
+            committed_len: 0,
+            next_seq: tail.last_seq + 1,
+            head: tail.head,
+            key,
+            fingerprint,
+            digest_from: tail.last_seq + 1,
+            last_digest_at: Instant::now(),
+            needs_repair: false,
+            config: config.clone(),
+            stats: stats.clone(),
+        };
+        if tail.last_seq > 0 && !tail.clean {
+            // The previous run ended without its shutdown digest (crash or kill): sign the head as found so
+            // the trail says so here, in a signed record, rather than looking cut.
+            tracing::warn!(last_seq = tail.last_seq, "audit trail was not closed cleanly; recording a recovery digest");
+            writer.write_batch(Vec::new(), Some(DigestReason::Recovered));
+            if writer.needs_repair {
+                return Err(AuditError::Io(format!("cannot write to {}", path.display())));
+            }
+        }
+        let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let worker = std::thread::Builder::new()
+            .name("trent-audit-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| AuditError::Io(format!("cannot start the audit writer: {e}")))?;
+        Ok(Self { tx, stats, ack_timeout: config.ack_timeout, worker: Mutex::new(Some(worker)), dir: dir.to_owned() })
+    }
+
+    /// Serializes `event` once, queues it and waits until it is on disk. An error means the event is not
+    /// known to be durable and the request must fail.
+    pub async fn record(&self, event: &AuditEvent) -> Result<(), AuditFailure> {
+        let json = event.to_json().map_err(|e| AuditFailure::Encode(e.to_string()))?;
+        let (ack, done) = oneshot::channel();
+        match self.tx.try_send(Msg::Event(Submission { json, ack })) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                if let Some(n) = throttled(&self.stats.queue_full) {
+                    tracing::error!(count = n, "audit queue is full; refusing requests until the trail catches up");
+                }
+                return Err(AuditFailure::QueueFull);
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(AuditFailure::Closed),
+        }
+        match tokio::time::timeout(self.ack_timeout, done).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(AuditFailure::Closed),
+            Err(_) => {
+                if let Some(n) = throttled(&self.stats.timeouts) {
+                    tracing::error!(count = n, timeout_ms = self.ack_timeout.as_millis() as u64, "audit write timed out; refusing the request");
+                }
+                Err(AuditFailure::Timeout)
+            }
+        }
+    }
+
+    pub fn stats(&self) -> &AuditStats {
+        &self.stats
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes what is queued, then the shutdown digest, and stops the writer. Blocks until done; call once
+    /// the server has stopped taking requests. Later `record` calls fail with `Closed`.
+    pub fn close(&self) {
+        let worker = match self.worker.lock() {
+            Ok(mut w) => w.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(worker) = worker {
+            // A blocking send: the writer drains the queue, so this waits at most for the backlog.
+            let _ = self.tx.send(Msg::Close);
+            if worker.join().is_err() {
+                tracing::error!("audit writer panicked while closing");
+            }
+        }
+    }
+}
+
+impl Drop for AuditSink {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct Writer {
+    file: Box<dyn SegmentFile>,
+    /// Bytes of the segment that are acknowledged (written and synced).
+    committed_len: u64,
+    /// Chain state as of the last acknowledged record.
+    next_seq: u64,
+    head: [u8; 32],
+    key: SigningKey,
+    fingerprint: String,
+    /// First record not yet covered by a digest.
+    digest_from: u64,
+    last_digest_at: Instant,
+    /// A batch failed part-way: the file may hold unacknowledged bytes that must be cut before appending.
+    needs_repair: bool,
+    config: AuditConfig,
+    stats: Arc<AuditStats>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>) {
+        let mut closing = false;
+        while !closing {
+            // Wake up at least every digest interval, so that a quiet trail still gets its timed digest.
+            let first = match rx.recv_timeout(self.config.digest_every) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch = Vec::new();
+            let mut next = first;
+            while let Some(msg) = next {
+                match msg {
+                    // A caller that already gave up (timeout) has answered its client with an error; skip
+                    // its event rather than record a call as succeeded that the client saw fail.
+                    Msg::Event(s) if s.ack.is_closed() => {}
+                    Msg::Event(s) => batch.push(s),
+                    Msg::Close => closing = true,
+                }
+                if batch.len() >= self.config.max_batch {
+                    break;
+                }
+                next = rx.try_recv().ok();
+            }
+            // Records not yet covered by a digest, counting this batch.
+            let pending = self.next_seq - self.digest_from + batch.len() as u64;
+            let due = pending > 0
+                && (pending >= self.config.digest_every_records || self.last_digest_at.elapsed() >= self.config.digest_every);
+            if !batch.is_empty() || due {
+                self.write_batch(batch, due.then_some(DigestReason::Interval));
+            }
+        }
+        // Closing, or every sender is gone: seal the trail so that a cut tail is detectable.
+        self.write_batch(Vec::new(), Some(DigestReason::Shutdown));
+    }
+
+    /// Appends the batch (and a digest, if asked), fsyncs once and acknowledges every submission.
+    fn write_batch(&mut self, batch: Vec<Submission>, digest: Option<DigestReason>) {
+        if self.needs_repair {
+            match self.file.truncate(self.committed_len) {
+                Ok(()) => {
+                    tracing::info!("audit trail writable again");
+                    self.needs_repair = false;
+                }
+                Err(e) => return self.fail(batch, &e),
+            }
+        }
+        let mut buf = Vec::with_capacity(batch.iter().map(|s| s.json.len() + 100).sum::<usize>() + 400);
+        let mut seq = self.next_seq;
+        let mut head = self.head;
+        for s in &batch {
+            let start = buf.len();
+            record::event_line(seq, &head, &s.json, &mut buf);
+            head = record::hash_line(&buf[start..]);
+            buf.push(b'\n');
+            seq += 1;
+        }
+        if let Some(reason) = digest {
+            let prev = trent_crypto::digest::hex(&head);
+            let time = format_time(SystemTime::now());
+            let fields = DigestFields {
+                seq,
+                prev: &prev,
+                reason: reason.as_str(),
+                time: &time,
+                first_seq: self.digest_from,
+                last_seq: seq - 1,
+            };
+            let line = record::digest_line(&fields, &self.fingerprint, |m| self.key.sign(m));
+            head = record::hash_line(&line);
+            buf.extend_from_slice(&line);
+            buf.push(b'\n');
+            seq += 1;
+        }
+        if buf.is_empty() {
+            return;
+        }
+        if let Err(e) = self.file.append(&buf).and_then(|()| self.file.sync()) {
+            // Part of the batch may be in the file; it is cut before the next append.
+            self.needs_repair = true;
+            return self.fail(batch, &e);
+        }
+        self.committed_len += buf.len() as u64;
+        self.stats.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.next_seq = seq;
+        self.head = head;
+        if digest.is_some() {
+            self.stats.digests.fetch_add(1, Ordering::Relaxed);
+            self.digest_from = seq;
+            self.last_digest_at = Instant::now();
+        }
+        for s in batch {
+            // The caller may have timed out meanwhile; nothing to tell it then.
+            let _ = s.ack.send(Ok(()));
+        }
+    }
+
+    fn fail(&self, batch: Vec<Submission>, e: &io::Error) {
+        if let Some(n) = throttled(&self.stats.write_errors) {
+            tracing::error!(error = %e, count = n, refused = batch.len(), "audit trail write failed; refusing requests until it can be written");
+        }
+        for s in batch {
+            let _ = s.ack.send(Err(AuditFailure::Write));
+        }
+    }
+}
+
+/// Where the chain stands at start-up.
+struct Tail {
+    last_segment: u64,
+    last_seq: u64,
+    head: [u8; 32],
+    /// The newest record is a shutdown digest.
+    clean: bool,
+}
+
+/// Segment numbers in `dir`, ascending.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>, AuditError> {
+    let mut numbers = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| AuditError::Io(format!("reading {}: {e}", dir.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| AuditError::Io(format!("reading {}: {e}", dir.display())))?;
+        if let Some(n) = entry.file_name().to_str().and_then(record::parse_segment_name) {
+            numbers.push(n);
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+/// Finds the chain head in the newest non-empty segment. A partial last line (a crash mid-batch) was never
+/// acknowledged to anyone, so it is cut off; the recovery digest that follows records the restart.
+fn recover_tail(dir: &Path) -> Result<Tail, AuditError> {
+    let segments = list_segments(dir)?;
+    let last_segment = segments.last().copied().unwrap_or(0);
+    for &n in segments.iter().rev() {
+        let path = dir.join(record::segment_name(n));
+        let mut bytes = fs::read(&path).map_err(|e| AuditError::Io(format!("reading {}: {e}", path.display())))?;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            tracing::warn!(segment = %path.display(), bytes = bytes.len() - complete, "cutting an unacknowledged partial record from the audit trail");
+            let f = OpenOptions::new().write(true).open(&path).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+            f.set_len(complete as u64).and_then(|()| f.sync_all()).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+            bytes.truncate(complete);
+        }
+        let Some(line) = bytes[..complete.saturating_sub(1)].rsplit(|&b| b == b'\n').next().filter(|l| !l.is_empty())
+        else {
+            continue;
+        };
+        let rec = ParsedRecord::parse(line).ok_or_else(|| {
+            AuditError::Corrupt(format!("the last record of {} is not readable; run `trent audit verify`", path.display()))
+        })?;
+        let clean = rec.digest.as_ref().is_some_and(|d| DigestReason::parse(&d.reason) == Some(DigestReason::Shutdown));
+        return Ok(Tail { last_segment, last_seq: rec.seq, head: record::hash_line(line), clean });
+    }
+    Ok(Tail { last_segment, last_seq: 0, head: record::GENESIS, clean: true })
+}
+
+fn load_or_create_signing_key(dir: &Path, root: &RootKey) -> Result<SigningKey, AuditError> {
+    let key_path = dir.join(record::SIGNING_KEY_FILE);
+    let pub_path = dir.join(record::PUBLIC_KEY_FILE);
+    let key = if key_path.exists() {
+        let wrapped = fs::read(&key_path).map_err(|e| AuditError::Io(format!("reading {}: {e}", key_path.display())))?;
+        let pkcs8 = root
+            .unwrap(&wrapped, SIGNING_KEY_BINDING)
+            .map_err(|e| AuditError::Key(format!("{} cannot be unwrapped with this root key: {e}", key_path.display())))?;
+        SigningKey::from_pkcs8(&pkcs8).map_err(|e| AuditError::Key(format!("{}: {e}", key_path.display())))?
+    } else {
+        if !list_segments(dir)?.is_empty() {
+            // A new key would make every existing digest unverifiable; an operator must look at this.
+            return Err(AuditError::Key(format!(
+                "{} is missing but the trail has segments; restore the key file",
+                key_path.display()
+            )));
+        }
+        let (key, pkcs8): (SigningKey, SecretBytes) =
+            SigningKey::generate().map_err(|e| AuditError::Key(format!("cannot generate the signing key: {e}")))?;
+        let wrapped = root
+            .wrap(&pkcs8, SIGNING_KEY_BINDING)
+            .map_err(|e| AuditError::Key(format!("cannot wrap the signing key: {e}")))?;
+        write_new_file(&key_path, &wrapped)?;
+        key
+    };
+    let pem = record::public_key_pem(&key.public_key());
+    if fs::read_to_string(&pub_path).ok().as_deref() != Some(pem.as_str()) {
+        // Published so anyone can verify; derived from the private key, so rewriting it is always safe.
+        let tmp = dir.join(format!("{}.tmp", record::PUBLIC_KEY_FILE));
+        fs::write(&tmp, pem.as_bytes())
+            .and_then(|()| fs::rename(&tmp, &pub_path))
+            .map_err(|e| AuditError::Io(format!("writing {}: {e}", pub_path.display())))?;
+    }
+    Ok(key)
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir).map_err(|e| AuditError::Io(format!("creating {}: {e}", dir.display())))
+}
+
+/// Opens a new file (mode 0600); for a segment in append mode.
+fn open_private(path: &Path, append: bool) -> Result<File, AuditError> {
+    let mut o = OpenOptions::new();
+    o.create_new(true).write(true).append(append);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path).map_err(|e| AuditError::Io(format!("creating {}: {e}", path.display())))
+}
+
+fn write_new_file(path: &Path, data: &[u8]) -> Result<(), AuditError> {
+    let mut f = open_private(path, false)?;
+    f.write_all(data).and_then(|()| f.sync_all()).map_err(|e| AuditError::Io(format!("writing {}: {e}", path.display())))
+}
+
+/// Makes a newly created file's directory entry durable.
+fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| AuditError::Io(format!("syncing {}: {e}", dir.display())))
+}
