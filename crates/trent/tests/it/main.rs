@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod asymmetric;
 mod auth;
 mod errors;
 mod esdk;
