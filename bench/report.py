@@ -5,6 +5,7 @@ Every number printed here comes from that directory; ratios are computed between
 Usage: report.py RESULT_DIR RESULT_DIR_AS_SHOWN
 """
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -104,7 +105,7 @@ p("## Machine and run")
 p("")
 p(f"- Date: {meta['date']}; commit {meta['commit']}")
 p(f"- CPU: {meta['cpu']}; `nproc` = {meta['nproc']}; memory {meta['mem']}; {meta['kernel']}; {meta['rustc']}")
-p(f"- Load average at the end of the run: {meta['loadavg_end']}")
+p(f"- Load average (1, 5, 15 min) at the start of the run: {meta.get('loadavg_start', '?')}; at the end: {meta['loadavg_end']}")
 p(f"- **Client and server share the same {meta['nproc']} cores, nothing is pinned, and other engineers were "
   "compiling on this machine during the run**: absolute figures drift between runs; the ratios are computed "
   "between cells of this one run. The `client CPU` column shows how much of the machine the load generator "
@@ -316,17 +317,57 @@ for g in goals:
 p("")
 p("")
 
-# --- profile ------------------------------------------------------------------------------------------------
+# --- profile ---
+CATEGORIES = [
+    (lambda d, s: d.startswith("[kernel"), "kernel: TCP/loopback, syscalls, scheduling"),
+    (lambda d, s: re.search(r"malloc|_int_free|^free|cfree|unlink_chunk|consolidate|realloc|tcache", s), "allocator (glibc malloc/free)"),
+    (lambda d, s: re.search(r"mem(move|cpy|cmp|set)", s), "memcpy/memmove/memcmp/memset"),
+    (lambda d, s: "aws_lc" in s, "aws-lc: TLS records, SigV4 SHA-256/HMAC, HKDF + AES-GCM of the request"),
+    (lambda d, s: "rustls" in s, "rustls (TLS state machine)"),
+    (lambda d, s: "serde_json" in s or "serde::" in s, "JSON (serde_json)"),
+    (lambda d, s: "base64" in s, "base64"),
+    (lambda d, s: re.search(r"hyper|\bhttp::|httparse|axum|tower", s), "HTTP (hyper, axum)"),
+    (lambda d, s: re.search(r"tokio|mio::", s), "tokio runtime"),
+    (lambda d, s: "trent" in s, "Trent's own code (SigV4 verify, dispatch, KMS service)"),
+    (lambda d, s: "sqlite" in s, "SQLite"),
+    (lambda d, s: d.startswith("libc"), "other libc"),
+]
+
+
+def category(dso, sym):
+    for test, name in CATEGORIES:
+        if test(dso, sym):
+            return name
+    return "other"
+
+
 prof = out_dir / "profile.txt"
 if prof.exists() and prof.read_text().strip():
     p("## Profile of the hot path")
     p("")
-    p("Trent's own CPU samples (`perf record -F 499 -g -p PID`) while `trent-bench` drove Encrypt over HTTPS at "
+    p("Trent's own CPU samples (`perf record -F 999 -g -p PID`) while `trent-bench` drove Encrypt over HTTPS at "
       "concurrency 64 with one key; self time per function, call graphs folded "
       "(`perf report --no-children --sort dso,symbol -g none`). Raw: `" + shown_dir + "/perf.data`.")
     p("")
+    lines = [l for l in prof.read_text().splitlines() if "%" in l]
+    groups, parsed = {}, []
+    for l in lines:
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)$", l)
+        if not m:
+            continue
+        pc, dso, _, sym = float(m.group(1)), m.group(2), m.group(3), m.group(4).strip()
+        parsed.append((pc, dso, sym))
+        groups[category(dso, sym)] = groups.get(category(dso, sym), 0.0) + pc
+    p("| where the server's CPU went | share of samples |")
+    p("|---|---|")
+    for g, pc in sorted(groups.items(), key=lambda kv: -kv[1]):
+        p(f"| {g} | {pc:.1f}% |")
+    p("")
+    p("Top functions:")
+    p("")
     p("```text")
-    p(prof.read_text().rstrip())
+    for pc, dso, sym in parsed[:25]:
+        p(f"{pc:6.2f}%  {dso:<20} {sym[:110]}")
     p("```")
     p("")
 p("Still open in the suite: issue item 5's second half (removing what the profile shows need not be there) "

@@ -247,6 +247,29 @@ class TrentServer:
             config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
         )
 
+    def _aws_client(self, service: str, access_key: Optional[str] = None, secret_key: Optional[str] = None,
+                    session_token: Optional[str] = None):
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.aws_vars["AWS_ENDPOINT_URL"],
+            region_name=self.region,
+            aws_access_key_id=access_key or self.aws_vars["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=secret_key or self.aws_vars["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=session_token,
+            verify=self.ca_bundle,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
+        )
+
+    def iam_client(self, access_key: Optional[str] = None, secret_key: Optional[str] = None,
+                   session_token: Optional[str] = None):
+        """A boto3 IAM client (Query protocol) for the same endpoint; the admin credentials unless given others."""
+        return self._aws_client("iam", access_key, secret_key, session_token)
+
+    def sts_client(self, access_key: Optional[str] = None, secret_key: Optional[str] = None,
+                   session_token: Optional[str] = None):
+        """A boto3 STS client for the same endpoint; the admin credentials unless given others."""
+        return self._aws_client("sts", access_key, secret_key, session_token)
+
     def aws(self, *args: str, input: Optional[bytes] = None, cwd: Optional[Path] = None,
             check: bool = True) -> subprocess.CompletedProcess:
         """Runs the stock AWS CLI (`aws kms ...`) with the environment `trent env` printed."""

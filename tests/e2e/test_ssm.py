@@ -50,6 +50,16 @@ def test_put_get_overwrite_history_with_the_cli(server):
     hist = json.loads(server.aws("ssm", "get-parameter-history", "--name", name).stdout)["Parameters"]
     assert [h["Version"] for h in hist] == [1, 2]
     assert hist[0]["Description"] == "first"
+    # The CLI follows NextToken across pages by itself.
+    base = name.rsplit("/", 2)[0]
+    for i in range(5):
+        server.aws("ssm", "put-parameter", "--name", f"{base}/many/p{i}", "--value", str(i), "--type", "String")
+    listed = json.loads(server.aws("ssm", "get-parameters-by-path", "--path", base, "--recursive",
+                                   "--page-size", "2").stdout)["Parameters"]
+    assert len(listed) == 6
+    described = json.loads(server.aws("ssm", "describe-parameters", "--parameter-filters",
+                                      f"Key=Path,Option=Recursive,Values={base}", "--page-size", "2").stdout)
+    assert len(described["Parameters"]) == 6
     server.aws("ssm", "delete-parameter", "--name", name)
     proc = server.aws("ssm", "get-parameter", "--name", name, check=False)
     assert proc.returncode != 0 and b"ParameterNotFound" in proc.stderr
@@ -66,14 +76,18 @@ def test_secure_string_default_key_with_the_cli(server, kms):
     assert sealed != "s3cr3t-cli"
     meta = kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]
     assert meta["KeyManager"] == "AWS"
-    # The value without decryption is a KMS ciphertext bound to the parameter ARN.
+    # The service's key is not the account's to disable or delete.
+    for call in (lambda: kms.disable_key(KeyId=meta["KeyId"]),
+                 lambda: kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_code(e) == "AccessDeniedException"
+    # The value without decryption is a KMS ciphertext under the managed key, whose policy admits the account
+    # only through Parameter Store (kms:ViaService): a direct Decrypt is denied, as in AWS.
     arn = json.loads(server.aws("ssm", "get-parameter", "--name", name).stdout)["Parameter"]["ARN"]
-    out = kms.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext={"PARAMETER_ARN": arn})
-    assert out["Plaintext"] == b"s3cr3t-cli"
-    assert out["KeyId"] == meta["Arn"]
     with pytest.raises(ClientError) as e:
-        kms.decrypt(CiphertextBlob=base64.b64decode(sealed))
-    assert error_code(e) == "InvalidCiphertextException"
+        kms.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext={"PARAMETER_ARN": arn})
+    assert error_code(e) == "AccessDeniedException"
 
 
 def test_secure_string_customer_key_and_disabled_key(ssm, kms, key):
@@ -83,6 +97,14 @@ def test_secure_string_customer_key_and_disabled_key(ssm, kms, key):
     ssm.put_parameter(Name=f"{prefix}/plain", Value="still-readable", Type="String")
     got = ssm.get_parameter(Name=f"{prefix}/secret", WithDecryption=True)["Parameter"]
     assert got["Value"] == "under-customer-key"
+    # Without decryption the value is a KMS ciphertext that KMS Decrypt accepts with the PARAMETER_ARN context
+    # (the customer key's default policy lets the account use it directly), and refuses without it.
+    sealed = base64.b64decode(ssm.get_parameter(Name=f"{prefix}/secret")["Parameter"]["Value"])
+    out = kms.decrypt(CiphertextBlob=sealed, EncryptionContext={"PARAMETER_ARN": got["ARN"]})
+    assert (out["Plaintext"], out["KeyId"]) == (b"under-customer-key", key["Arn"])
+    with pytest.raises(ClientError) as e:
+        kms.decrypt(CiphertextBlob=sealed)
+    assert error_code(e) == "InvalidCiphertextException"
     desc = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [f"{prefix}/secret"]}])
     assert desc["Parameters"][0]["KeyId"] == key["KeyId"]
     kms.disable_key(KeyId=key["KeyId"])

@@ -137,6 +137,7 @@ fn error_message(err: &ApiError) -> Option<String> {
     match err {
         ApiError::Kms(e) => e.public_message(),
         ApiError::Ssm(e) => Some(e.public_message()),
+        ApiError::Iam(e) => Some(e.public_message()),
         ApiError::Auth(e) => Some(e.message()),
         ApiError::Serialization(m) => m.clone(),
         ApiError::UnknownOperation => None,
@@ -201,7 +202,7 @@ mod tests {
 
     fn caller() -> Caller {
         let account = AccountId::parse("111122223333").unwrap();
-        Caller { principal_arn: format!("arn:aws:iam::{account}:root"), account }
+        Caller::root(account)
     }
 
     #[test]

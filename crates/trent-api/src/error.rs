@@ -14,6 +14,8 @@ pub(crate) enum ApiError {
     Kms(KmsError),
     /// A Parameter Store failure (SSM's own exception names).
     Ssm(SsmError),
+    /// An IAM/STS failure; on KMS and SSM requests only bad or expired session credentials.
+    Iam(trent_core::iam::IamError),
     Auth(AuthError),
     /// The body is not the JSON the operation expects. `None` when AWS sends no message (malformed JSON).
     Serialization(Option<String>),
@@ -38,6 +40,7 @@ impl ApiError {
         match self {
             Self::Kms(e) => e.aws_type(),
             Self::Ssm(e) => e.aws_type(),
+            Self::Iam(e) => e.json_type(),
             Self::Auth(e) => e.aws_type(),
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
@@ -48,6 +51,7 @@ impl ApiError {
         match self {
             Self::Kms(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Ssm(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Iam(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Auth(e) => e.status(),
             _ => StatusCode::BAD_REQUEST,
         }
@@ -57,6 +61,7 @@ impl ApiError {
         match self {
             Self::Kms(e) => e.public_message(),
             Self::Ssm(e) => Some(e.public_message()),
+            Self::Iam(e) => Some(e.public_message()),
             Self::Auth(e) => Some(e.message()),
             Self::Serialization(m) => m.clone(),
             Self::UnknownOperation => None,

@@ -20,7 +20,7 @@ fn kms() -> &'static (Kms, Caller) {
         let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![1; 32])).unwrap());
         let kms = Kms::new(Arc::new(MemoryStore::new()), root, Arc::new(SystemClock), Region::parse("us-east-1").unwrap());
         let account = AccountId::parse("111122223333").unwrap();
-        (kms, Caller { principal_arn: format!("arn:aws:iam::{account}:root"), account })
+        (kms, Caller::root(account))
     })
 }
 

@@ -11,6 +11,7 @@
 mod audit;
 mod auth;
 mod error;
+mod iam;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod kms;
@@ -43,6 +44,10 @@ pub struct AppState {
     ssm: Arc<Ssm>,
     identities: Arc<Identities>,
     verifier: SigV4Verifier,
+    /// IAM and STS (Query protocol), over the same identities.
+    iam: Arc<trent_core::iam::Iam>,
+    /// Verifies IAM/STS requests signed for us-east-1 when Trent serves another region; `None` otherwise.
+    global_verifier: Option<SigV4Verifier>,
     /// The audit trail; `None` only in tests that do not look at it.
     audit: Option<Arc<trent_audit::AuditSink>>,
 }
@@ -50,7 +55,10 @@ pub struct AppState {
 impl AppState {
     pub fn new(kms: Arc<Kms>, ssm: Arc<Ssm>, identities: Arc<Identities>) -> Self {
         let verifier = SigV4Verifier::new(kms.region().as_str());
-        Self { kms, ssm, identities, verifier, audit: None }
+        let iam = Arc::new(trent_core::iam::Iam::new(identities.clone()));
+        let global_verifier =
+            (kms.region().as_str() != iam::GLOBAL_REGION).then(|| SigV4Verifier::new(iam::GLOBAL_REGION));
+        Self { kms, ssm, identities, verifier, iam, global_verifier, audit: None }
     }
 
     /// Records every request in `sink`, durably before its reply (fail closed). `None`: no trail (tests and
@@ -74,7 +82,8 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
     let request_id = uuid::Uuid::new_v4().to_string();
     let info = state.audit.as_ref().map(|_| audit::RequestInfo::from_request(&req));
     let mut facts = audit::Facts::default();
-    let mut result = handle(state.clone(), req, &mut facts).await;
+    let query_service = iam::query_service(req.headers(), req.uri());
+    let mut result = handle(state.clone(), req, &mut facts, &request_id).await;
     if let (Some(sink), Some(info)) = (&state.audit, info) {
         // Every request, allowed or failed, is on disk before its reply; if not, the reply is an error.
         result = audit::record(sink, state.kms.region().as_str(), info, facts, &request_id, result).await;
@@ -83,7 +92,8 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
         Ok(body) => {
             let mut resp = (StatusCode::OK, body).into_response();
             let h = resp.headers_mut();
-            h.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+            let content_type = if query_service.is_some() { iam::XML_CONTENT_TYPE } else { JSON_CONTENT_TYPE };
+            h.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 h.insert("x-amzn-requestid", v);
             }
@@ -91,12 +101,20 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
         }
         Err(e) => {
             tracing::debug!(request_id, error = e.aws_type(), "request failed");
-            e.into_response(&request_id)
+            match query_service {
+                Some(service) => iam::error_response(&e, service, &request_id),
+                None => e.into_response(&request_id),
+            }
         }
     }
 }
 
-async fn handle(state: Arc<AppState>, req: Request, facts: &mut audit::Facts) -> Result<Vec<u8>, ApiError> {
+async fn handle(
+    state: Arc<AppState>,
+    req: Request,
+    facts: &mut audit::Facts,
+    request_id: &str,
+) -> Result<Vec<u8>, ApiError> {
     let (parts, body) = req.into_parts();
     let body = read_body(body).await?;
     facts.body = Some(body.clone()); // a reference count, not a copy
@@ -105,6 +123,18 @@ async fn handle(state: Arc<AppState>, req: Request, facts: &mut audit::Facts) ->
     // for (`AmazonSSM.` -> ssm, anything else -> kms; IAM and STS will come as form bodies). Authenticating
     // before looking at the operation means an unsigned probe learns nothing but that it must sign.
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(service) = iam::query_service(&parts.headers, &parts.uri) {
+        // IAM and STS: the scope names the service; its region may be us-east-1 (see `iam`).
+        let global = iam::scope(&parts.headers, &parts.uri).is_some_and(|(region, _)| region == iam::GLOBAL_REGION);
+        let verifier = state.global_verifier.as_ref().filter(|_| global).unwrap_or(&state.verifier);
+        let caller = authenticate_with(&state, verifier, &parts, &body, service)?;
+        facts.caller = Some(caller.clone());
+        // IAM writes go to the store (fsync): keep them off the async workers.
+        let (st, request_id) = (state.clone(), request_id.to_owned());
+        return tokio::task::spawn_blocking(move || iam::dispatch(&st.iam, &caller, service, &body, &request_id))
+            .await
+            .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
+    }
     if let Some(op_name) = target.strip_prefix(ssm::TARGET_PREFIX) {
         let caller = authenticate(&state, &parts, &body, ssm::SIGNING_NAME)?;
         facts.caller = Some(caller.clone());
@@ -172,34 +202,59 @@ fn authenticate(
     body: &[u8],
     service: &str,
 ) -> Result<Caller, ApiError> {
+    authenticate_with(state, &state.verifier, parts, body, service)
+}
+
+/// SigV4 with `verifier` (which fixes the region): long-term keys (account roots, IAM users), or STS session
+/// credentials when the request carries a session token.
+fn authenticate_with(
+    state: &AppState,
+    verifier: &SigV4Verifier,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    service: &str,
+) -> Result<Caller, ApiError> {
+    let token = iam::session_token(&parts.headers, &parts.uri);
     let mut found = None;
     let mut lookup_error = None;
-    let verified = state.verifier.verify(
+    let verified = verifier.verify(
         &parts.method,
         &parts.uri,
         &parts.headers,
         body,
         SystemTime::now(),
         service,
-        |access_key_id| match state.identities.access_key(access_key_id) {
-            Ok(Some(k)) => {
-                let secret = k.secret.clone();
-                found = Some(k);
-                Some(secret)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                lookup_error = Some(e);
-                None
+        |access_key_id| {
+            let looked_up = match &token {
+                // Temporary credentials: the token carries the session. A token Trent did not issue is an
+                // unknown client; an expired one is reported as such.
+                Some(t) => match state.identities.session(access_key_id, t) {
+                    Ok(k) => Ok(Some(k)),
+                    Err(trent_core::iam::IamError::InvalidClientTokenId) => Ok(None),
+                    Err(e) => Err(ApiError::Iam(e)),
+                },
+                None => state.identities.access_key(access_key_id).map_err(ApiError::Kms),
+            };
+            match looked_up {
+                Ok(Some(k)) => {
+                    let secret = k.secret.clone();
+                    found = Some(k);
+                    Some(secret)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    lookup_error = Some(e);
+                    None
+                }
             }
         },
     );
     if let Some(e) = lookup_error {
-        return Err(ApiError::Kms(e));
+        return Err(e);
     }
     let verified = verified?;
-    if verified.session_token.is_some() {
-        // Session tokens come from STS (the access issue); a long-term key must not carry one.
+    if verified.session_token != token {
+        // The session was opened with one token and the signature covers another: refuse both.
         return Err(ApiError::Auth(auth::AuthError::UnrecognizedClient));
     }
     match found {

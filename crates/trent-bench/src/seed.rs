@@ -39,7 +39,7 @@ pub(crate) fn seed(data_dir: &Path, n: usize, quiet: bool) -> Result<serde_json:
     let db_path = data_dir.join("trent.db");
     let store = SqliteStore::open(&db_path).map_err(|e| format!("opening {}: {e}", db_path.display()))?;
     let kms = Kms::new(Arc::new(store), Arc::new(root), Arc::new(SystemClock), region);
-    let caller = Caller { principal_arn: root_arn(&account), account };
+    let caller = Caller::root(account);
 
     let started = Instant::now();
     let mut done = 0;

@@ -10,6 +10,8 @@ use trent_crypto::BackingKey;
 
 use crate::ids::{AccountId, AliasName, KeyId};
 use crate::model::{KeyRecord, RotationType};
+use crate::policy::document::{parse_policy, PolicyKind};
+use crate::policy::Policy;
 
 /// The unwrapped material of one version, parsed for what the key does.
 pub(crate) enum Material {
@@ -30,12 +32,34 @@ pub(crate) struct LiveVersion {
 pub(crate) struct LiveKey {
     pub(crate) record: KeyRecord,
     pub(crate) arn: String,
+    /// The key policy, parsed once per change; `None` if the stored text does not parse (authorization then
+    /// fails closed).
+    pub(crate) policy: Option<Arc<Policy>>,
     /// Every backing-key version, unwrapped. Entries are shared between successive cache entries of the key,
     /// so a metadata change or a rotation never unwraps old versions again.
     pub(crate) versions: HashMap<u32, Arc<LiveVersion>>,
 }
 
 impl LiveKey {
+    pub(crate) fn new(record: KeyRecord, arn: String, versions: HashMap<u32, Arc<LiveVersion>>) -> Self {
+        let policy = match parse_policy(&record.policy, PolicyKind::Resource) {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                tracing::error!(key = %arn, error = %e, "stored key policy does not parse; every request is denied");
+                None
+            }
+        };
+        Self { record, arn, policy, versions }
+    }
+
+    /// The same key with a changed record: the versions are shared, the policy re-parsed only if it changed.
+    pub(crate) fn with_record(&self, record: KeyRecord) -> Self {
+        if record.policy == self.record.policy {
+            return Self { record, arn: self.arn.clone(), policy: self.policy.clone(), versions: self.versions.clone() };
+        }
+        Self::new(record, self.arn.clone(), self.versions.clone())
+    }
+
     pub(crate) fn current(&self) -> Option<(u32, &LiveVersion)> {
         let v = self.record.current_version;
         self.versions.get(&v).map(|e| (v, e.as_ref()))

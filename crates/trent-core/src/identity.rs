@@ -1,5 +1,6 @@
-//! Principals and their access keys. For now every account has its root principal; IAM users, roles and STS
-//! sessions arrive with the access issue and plug in here.
+//! Principals and their credentials: each account's root (long-term keys in the KMS `Store`), IAM users (keys
+//! in the `IamStore`), and STS sessions (temporary keys whose session token carries the session, see
+//! `iam::session`). Also the identity policies and principal tags that authorization needs, cached.
 //!
 //! Secret access keys are needed in clear to verify SigV4, so they are stored wrapped under the root key and
 //! kept unwrapped in memory only, in a cache that serves every authenticated request.
@@ -10,11 +11,18 @@ use std::sync::{Arc, RwLock};
 use trent_crypto::{random_array, RootKey, SecretBytes};
 
 use crate::clock::Clock;
+use crate::iam::session::{self, SessionClaims};
+use crate::iam::{IamError, IamStore, MemoryIamStore, PrincipalRef, Tags};
 use crate::ids::AccountId;
-use crate::model::AccessKeyRecord;
+use crate::model::{AccessKeyRecord, Timestamp};
+use crate::policy::{parse_policy, Policy};
+use crate::policy::document::PolicyKind;
 use crate::service::Caller;
 use crate::store::Store;
 use crate::KmsError;
+
+/// Bound on cached sessions and principals; past it a cache is cleared (one unwrap or read per entry to refill).
+const CACHE_CAPACITY: usize = 10_000;
 
 /// An authenticated principal's credentials as the request pipeline needs them.
 pub struct ActiveAccessKey {
@@ -24,9 +32,52 @@ pub struct ActiveAccessKey {
 
 pub struct Identities {
     store: Arc<dyn Store>,
+    iam: Arc<dyn IamStore>,
     root: Arc<RootKey>,
     clock: Arc<dyn Clock>,
     cache: RwLock<HashMap<String, Arc<ActiveAccessKey>>>,
+    /// Temporary access key id -> the session it was opened as (token kept to compare on each use).
+    sessions: RwLock<HashMap<String, Arc<CachedSession>>>,
+    /// Principal cache key (`principal_key`) -> parsed inline policies / tags.
+    policies: RwLock<HashMap<String, Arc<Vec<Policy>>>>,
+    tags: RwLock<HashMap<String, Arc<Tags>>>,
+}
+
+struct CachedSession {
+    token: String,
+    expires: Timestamp,
+    key: Arc<ActiveAccessKey>,
+}
+
+/// The newly issued credentials of an STS session.
+pub struct SessionCredentials {
+    pub access_key_id: String,
+    pub secret: SecretBytes,
+    pub session_token: String,
+    pub expires: Timestamp,
+}
+
+/// Where a principal's policies and tags live: its user, or its role (for the role and all its sessions).
+enum PrincipalKey {
+    User(AccountId, String),
+    Role(AccountId, String),
+}
+
+impl PrincipalKey {
+    fn of(principal_arn: &str) -> Option<Self> {
+        match PrincipalRef::parse(principal_arn)? {
+            PrincipalRef::User(a, n) => Some(Self::User(a, n)),
+            PrincipalRef::Role(a, n) | PrincipalRef::Session(a, n, _) => Some(Self::Role(a, n)),
+            PrincipalRef::Root(_) => None,
+        }
+    }
+
+    fn cache_key(&self) -> String {
+        match self {
+            Self::User(a, n) => format!("user/{a}/{}", n.to_ascii_lowercase()),
+            Self::Role(a, n) => format!("role/{a}/{}", n.to_ascii_lowercase()),
+        }
+    }
 }
 
 /// The ARN of an account's root principal.
@@ -35,8 +86,24 @@ pub fn root_arn(account: &AccountId) -> String {
 }
 
 impl Identities {
+    /// Users and roles are kept in memory until [`Identities::with_iam_store`] attaches a persistent store.
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, root, clock, cache: RwLock::default() }
+        Self {
+            store,
+            iam: Arc::new(MemoryIamStore::new()),
+            root,
+            clock,
+            cache: RwLock::default(),
+            sessions: RwLock::default(),
+            policies: RwLock::default(),
+            tags: RwLock::default(),
+        }
+    }
+
+    /// Keeps IAM users and roles in `iam` (the server passes its SQLite store).
+    pub fn with_iam_store(mut self, iam: Arc<dyn IamStore>) -> Self {
+        self.iam = iam;
+        self
     }
 
     /// The active access key with this id, or `None` if unknown or inactive. Cached after the first use.
@@ -48,7 +115,14 @@ impl Identities {
         if access_key_id.len() != 20 || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Ok(None);
         }
-        let Some(rec) = self.store.access_key(access_key_id)? else { return Ok(None) };
+        let rec = match self.store.access_key(access_key_id)? {
+            Some(rec) => rec,
+            // Not a root key: perhaps an IAM user's.
+            None => match self.iam.user_access_key(access_key_id).map_err(KmsError::internal)? {
+                Some(rec) => rec,
+                None => return Ok(None),
+            },
+        };
         if !rec.active {
             return Ok(None);
         }
@@ -57,7 +131,7 @@ impl Identities {
             .unwrap(&rec.wrapped_secret, &secret_binding(&rec.access_key_id))
             .map_err(|e| KmsError::internal(format!("unwrapping secret of {access_key_id}: {e}")))?;
         let active = Arc::new(ActiveAccessKey {
-            caller: Caller { account: rec.account.clone(), principal_arn: rec.principal_arn.clone() },
+            caller: Caller::new(rec.account.clone(), rec.principal_arn.clone()),
             secret: Arc::new(secret),
         });
         self.cache
@@ -96,6 +170,167 @@ impl Identities {
         })?;
         Ok((id, secret))
     }
+}
+
+impl Identities {
+    /// The STS session behind a temporary access key id and its session token. An unknown or altered token is
+    /// `InvalidClientTokenId`; an expired session `ExpiredToken`.
+    pub fn session(&self, access_key_id: &str, token: &str) -> Result<Arc<ActiveAccessKey>, IamError> {
+        let now = self.clock.now();
+        let cached = self.sessions.read().unwrap_or_else(|p| p.into_inner()).get(access_key_id).cloned();
+        if let Some(c) = cached.filter(|c| c.token == token) {
+            return if now.0 >= c.expires.0 { Err(IamError::ExpiredToken) } else { Ok(c.key.clone()) };
+        }
+        let claims = session::open(&self.root, access_key_id, token)?;
+        if now.0 >= claims.expires.0 {
+            return Err(IamError::ExpiredToken);
+        }
+        let key = Arc::new(ActiveAccessKey {
+            caller: Caller::new(claims.account, claims.principal_arn),
+            secret: Arc::new(claims.secret),
+        });
+        let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+        if sessions.len() >= CACHE_CAPACITY {
+            sessions.retain(|_, c| c.expires.0 > now.0);
+            if sessions.len() >= CACHE_CAPACITY {
+                sessions.clear();
+            }
+        }
+        let entry = CachedSession { token: token.to_owned(), expires: claims.expires, key: key.clone() };
+        sessions.insert(access_key_id.to_owned(), Arc::new(entry));
+        Ok(key)
+    }
+
+    /// Issues temporary credentials acting as `principal_arn` (an assumed-role ARN) for `duration_secs`.
+    pub(crate) fn issue_session(
+        &self,
+        account: &AccountId,
+        principal_arn: &str,
+        duration_secs: u32,
+    ) -> Result<SessionCredentials, IamError> {
+        let access_key_id = crate::iam::new_id("ASIA")?;
+        let secret = new_secret().map_err(IamError::internal)?;
+        let expires = Timestamp(self.clock.now().0 + i64::from(duration_secs) * 1000);
+        // The claims hold a copy of the secret only long enough to be sealed into the token.
+        let claims = SessionClaims {
+            account: account.clone(),
+            principal_arn: principal_arn.to_owned(),
+            expires,
+            secret: SecretBytes::new(secret.expose_secret().to_vec()),
+        };
+        let session_token = session::seal(&self.root, &access_key_id, &claims)?;
+        Ok(SessionCredentials { access_key_id, secret, session_token, expires })
+    }
+
+    /// The identity-based policies of a principal: a user's inline policies, or for a role and each of its
+    /// assumed-role sessions the role's inline policies. Empty for an account root (whose authority comes from
+    /// being the account) and for principals that no longer exist. Cached until the principal changes.
+    pub fn identity_policies(&self, principal_arn: &str) -> Result<Arc<Vec<Policy>>, IamError> {
+        let Some(pk) = PrincipalKey::of(principal_arn) else { return Ok(Arc::new(Vec::new())) };
+        let ck = pk.cache_key();
+        if let Some(p) = self.policies.read().unwrap_or_else(|p| p.into_inner()).get(&ck) {
+            return Ok(p.clone());
+        }
+        let docs = match &pk {
+            PrincipalKey::User(a, n) => self.iam.user(a, n)?.map(|u| u.policies),
+            PrincipalKey::Role(a, n) => self.iam.role(a, n)?.map(|r| r.policies),
+        }
+        .unwrap_or_default();
+        let parsed = docs
+            .iter()
+            .map(|(name, doc)| {
+                // Validated when put; a failure here means the stored text changed under us.
+                parse_policy(doc, PolicyKind::Identity)
+                    .map_err(|e| IamError::internal(format!("stored policy {name} of {ck}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let parsed = Arc::new(parsed);
+        insert_bounded(&self.policies, ck, parsed.clone());
+        Ok(parsed)
+    }
+
+    /// The tags of a principal (`aws:PrincipalTag/*`): a user's, or a role's for the role and its sessions.
+    pub fn principal_tags(&self, principal_arn: &str) -> Result<Arc<Tags>, IamError> {
+        let Some(pk) = PrincipalKey::of(principal_arn) else { return Ok(Arc::new(Tags::new())) };
+        let ck = pk.cache_key();
+        if let Some(t) = self.tags.read().unwrap_or_else(|p| p.into_inner()).get(&ck) {
+            return Ok(t.clone());
+        }
+        let tags = match &pk {
+            PrincipalKey::User(a, n) => self.iam.user(a, n)?.map(|u| u.tags),
+            PrincipalKey::Role(a, n) => self.iam.role(a, n)?.map(|r| r.tags),
+        }
+        .unwrap_or_default();
+        let tags = Arc::new(tags);
+        insert_bounded(&self.tags, ck, tags.clone());
+        Ok(tags)
+    }
+
+    pub(crate) fn iam_store(&self) -> &Arc<dyn IamStore> {
+        &self.iam
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Drops cached policies and tags after a user changed (or was deleted).
+    pub(crate) fn user_changed(&self, account: &AccountId, name: &str) {
+        self.forget(&PrincipalKey::User(account.clone(), name.to_owned()).cache_key());
+    }
+
+    pub(crate) fn role_changed(&self, account: &AccountId, name: &str) {
+        self.forget(&PrincipalKey::Role(account.clone(), name.to_owned()).cache_key());
+    }
+
+    fn forget(&self, cache_key: &str) {
+        self.policies.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
+        self.tags.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
+    }
+
+    /// Drops a cached access key after it was deactivated or deleted, so its next use is refused.
+    pub(crate) fn access_key_changed(&self, access_key_id: &str) {
+        self.cache.write().unwrap_or_else(|p| p.into_inner()).remove(access_key_id);
+    }
+
+    /// A fresh user access key: id, secret, and the record with the secret wrapped under the root key.
+    pub(crate) fn new_user_access_key(
+        &self,
+        account: &AccountId,
+        principal_arn: &str,
+    ) -> Result<(AccessKeyRecord, SecretBytes), IamError> {
+        let id = new_access_key_id().map_err(IamError::internal)?;
+        let secret = new_secret().map_err(IamError::internal)?;
+        let wrapped = self.root.wrap(&secret, &secret_binding(&id)).map_err(IamError::internal)?;
+        let rec = AccessKeyRecord {
+            access_key_id: id,
+            account: account.clone(),
+            principal_arn: principal_arn.to_owned(),
+            wrapped_secret: wrapped,
+            active: true,
+            created: self.clock.now(),
+        };
+        Ok((rec, secret))
+    }
+}
+
+/// KMS authorization reads callers' IAM policies and tags from here (`Kms::set_principal_directory`).
+impl crate::service::PrincipalDirectory for Identities {
+    fn identity_policies(&self, principal_arn: &str) -> Result<Arc<Vec<Policy>>, KmsError> {
+        Identities::identity_policies(self, principal_arn).map_err(KmsError::internal)
+    }
+
+    fn principal_tags(&self, principal_arn: &str) -> Result<Arc<Tags>, KmsError> {
+        Identities::principal_tags(self, principal_arn).map_err(KmsError::internal)
+    }
+}
+
+fn insert_bounded<V>(map: &RwLock<HashMap<String, V>>, key: String, value: V) {
+    let mut m = map.write().unwrap_or_else(|p| p.into_inner());
+    if m.len() >= CACHE_CAPACITY {
+        m.clear();
+    }
+    m.insert(key, value);
 }
 
 fn secret_binding(access_key_id: &str) -> Vec<u8> {

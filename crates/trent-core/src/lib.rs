@@ -12,6 +12,7 @@ mod cache;
 pub mod clock;
 pub mod context;
 mod error;
+pub mod iam;
 pub mod identity;
 pub mod ids;
 pub mod model;

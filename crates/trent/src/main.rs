@@ -3,6 +3,7 @@
 //! - `trent serve`: HTTPS on 127.0.0.1:8443 by default, creating the data directory on first start.
 //! - `trent env`: `export` lines that point the AWS CLI, boto3 and the SDKs at this Trent.
 
+mod admin;
 mod audit_cli;
 mod esdk_cli;
 mod instance;
@@ -44,6 +45,8 @@ enum Command {
     Decrypt(esdk_cli::DecryptArgs),
     /// Audit trail commands: `trent audit verify`.
     Audit(audit_cli::AuditArgs),
+    /// Operator commands on principals: `trent admin create-account`.
+    Admin(admin::AdminArgs),
 }
 
 #[derive(clap::Args)]
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => esdk_cli::encrypt(args),
         Command::Decrypt(args) => esdk_cli::decrypt(args),
         Command::Audit(args) => audit_cli::run(args),
+        Command::Admin(args) => admin::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -157,7 +161,9 @@ fn open(dir: &DataDir, account: Option<&str>, region: Option<&str>, clock: Arc<d
         Arc::new(SqliteStore::open(&dir.database()).map_err(|e| format!("opening {}: {e}", dir.database().display()))?);
     let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), instance.region()?));
     let ssm = Arc::new(trent_core::ssm::Ssm::new(kms.clone(), store.clone()));
-    let identities = Arc::new(Identities::new(store, root.clone(), clock));
+    // IAM users and roles live in the same database; KMS authorization reads their policies from here.
+    let identities = Arc::new(Identities::new(store.clone(), root.clone(), clock).with_iam_store(store));
+    kms.set_principal_directory(identities.clone());
     identities.ensure_root_access_key(&instance.account()?).map_err(|e| e.to_string())?;
     Ok(Opened { kms, ssm, identities, instance, root })
 }

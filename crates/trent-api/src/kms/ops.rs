@@ -376,7 +376,7 @@ pub(crate) fn generate_data_key(kms: &Kms, caller: &Caller, body: &[u8], with_pl
     })
 }
 
-pub(crate) fn generate_random(kms: &Kms, _caller: &Caller, body: &[u8]) -> Out {
+pub(crate) fn generate_random(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let r: wire::GenerateRandomIn = parse(body)?;
     let Some(n) = r.number_of_bytes else {
         return Err(KmsError::Validation("NumberOfBytes is required.".into()).into());
@@ -390,7 +390,7 @@ pub(crate) fn generate_random(kms: &Kms, _caller: &Caller, body: &[u8]) -> Out {
         )
         .into());
     }
-    let bytes = kms.generate_random(usize::try_from(n).unwrap_or(0))?;
+    let bytes = kms.generate_random(caller, usize::try_from(n).unwrap_or(0))?;
     to_body(&json!({ "Plaintext": SecretB64(&bytes) }))
 }
 

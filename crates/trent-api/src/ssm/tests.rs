@@ -154,12 +154,20 @@ async fn secure_string_without_decryption_is_base64_ciphertext() {
     // The managed key is an AWS managed key.
     let (_, r) = a.send("TrentService.DescribeKey", "kms", json!({"KeyId": "alias/aws/ssm"})).await;
     assert_eq!(r["KeyMetadata"]["KeyManager"], "AWS");
-    let (_, r) = a
-        .send(
-            "TrentService.Decrypt",
-            "kms",
-            json!({"CiphertextBlob": ct, "EncryptionContext": {"PARAMETER_ARN": "arn:aws:ssm:us-east-1:111122223333:parameter/pw"}}),
-        )
-        .await;
+    // Its policy admits the account only through Parameter Store: a direct Decrypt is denied, as in AWS.
+    let ctx = json!({"PARAMETER_ARN": "arn:aws:ssm:us-east-1:111122223333:parameter/pw"});
+    let (s, r) = a.send("TrentService.Decrypt", "kms", json!({"CiphertextBlob": ct, "EncryptionContext": ctx})).await;
+    assert_eq!((s, &r["__type"]), (StatusCode::BAD_REQUEST, &json!("AccessDeniedException")), "{r}");
+    // Under a customer key (default policy) the same call succeeds, and fails without the context.
+    let (_, k) = a.send("TrentService.CreateKey", "kms", json!({})).await;
+    let key = k["KeyMetadata"]["KeyId"].clone();
+    let (s, r) = a.ssm("PutParameter", json!({"Name": "pw2", "Value": "hunter2", "Type": "SecureString", "KeyId": key})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, r) = a.ssm("GetParameter", json!({"Name": "pw2"})).await;
+    let ct = r["Parameter"]["Value"].clone();
+    let ctx = json!({"PARAMETER_ARN": "arn:aws:ssm:us-east-1:111122223333:parameter/pw2"});
+    let (_, r) = a.send("TrentService.Decrypt", "kms", json!({"CiphertextBlob": ct, "EncryptionContext": ctx})).await;
     assert_eq!(r["Plaintext"], "aHVudGVyMg==");
+    let (_, r) = a.send("TrentService.Decrypt", "kms", json!({"CiphertextBlob": ct})).await;
+    assert_eq!(r["__type"], "InvalidCiphertextException");
 }

@@ -1,7 +1,7 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 
 use super::keys::ListPage;
-use super::{refuse_pending_deletion, Caller, Kms, PageRequest};
+use super::{refuse_pending_deletion, Action, Caller, Kms, PageRequest};
 use crate::ids::{alias_arn, AliasName, KeyId, KeyRef};
 use crate::model::{AliasRecord, Timestamp};
 use crate::KmsError;
@@ -28,7 +28,7 @@ impl Kms {
     pub fn create_alias(&self, caller: &Caller, name: &str, target: &str) -> Result<(), KmsError> {
         let name = AliasName::parse_for_create(name)?;
         let target_key = alias_target_key(target)?;
-        let live = self.resolve(caller, &target_key)?;
+        let live = self.resolve(caller, &target_key, Action::CreateAlias)?;
         refuse_pending_deletion(&live)?;
         if self.store.count_aliases(&live.record.key_id)? >= MAX_ALIASES_PER_KEY {
             return Err(KmsError::LimitExceeded(format!(
@@ -59,7 +59,7 @@ impl Kms {
     pub fn update_alias(&self, caller: &Caller, name: &str, target: &str) -> Result<(), KmsError> {
         let name = AliasName::parse_for_create(name)?;
         let target_key = alias_target_key(target)?;
-        let live = self.resolve(caller, &target_key)?;
+        let live = self.resolve(caller, &target_key, Action::UpdateAlias)?;
         refuse_pending_deletion(&live)?;
         let Some(current) = self.store.alias(&caller.account, &name)? else {
             return Err(self.alias_not_found(caller, &name));
@@ -83,6 +83,13 @@ impl Kms {
 
     pub fn delete_alias(&self, caller: &Caller, name: &str) -> Result<(), KmsError> {
         let name = AliasName::parse(name)?;
+        // Deleting an alias needs permission on the key it points to, as in AWS.
+        let Some(current) = self.store.alias(&caller.account, &name)? else {
+            return Err(self.alias_not_found(caller, &name));
+        };
+        if let Some(live) = self.live_key(&current.target)? {
+            self.authorize_key(caller, Action::DeleteAlias, &live, &super::Extra::none())?;
+        }
         let guard = self.cache.write_guard();
         if !self.store.delete_alias(&caller.account, &name)? {
             return Err(self.alias_not_found(caller, &name));
@@ -92,8 +99,14 @@ impl Kms {
     }
 
     pub fn list_aliases(&self, caller: &Caller, req: &ListAliasesRequest) -> Result<ListPage<AliasEntry>, KmsError> {
+        self.authorize_account(caller, Action::ListAliases)?;
         let target = match &req.key {
-            Some((key, raw)) => Some(self.resolve_key_only(caller, key, raw)?.record.key_id),
+            Some((key, raw)) => {
+                if !key.is_key() {
+                    return Err(KmsError::invalid_key_id(raw));
+                }
+                Some(self.find(caller, key)?.record.key_id)
+            }
             None => None,
         };
         let after = match &req.page.marker {

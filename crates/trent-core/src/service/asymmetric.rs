@@ -6,7 +6,7 @@ use trent_crypto::asymmetric::{self, generate_pkcs8, Hash, Purpose, SignInput, S
 use trent_crypto::SecretBytes;
 
 use super::crypto::{require_symmetric_encryption_key, seal};
-use super::{require_usable, require_usage, Caller, Kms};
+use super::{require_usable, require_usage, Action, Caller, Kms};
 use crate::cache::{LiveKey, Material};
 use crate::context::EncryptionContext;
 use crate::ids::KeyRef;
@@ -47,7 +47,7 @@ impl Kms {
         message_type: MessageType,
         algorithm: SigningAlgorithmSpec,
     ) -> Result<(String, Vec<u8>), KmsError> {
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, Action::Sign)?;
         let (private, alg) = signing_key(&live, algorithm, "Sign")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
         let signature = private.sign(alg, input).map_err(KmsError::internal)?;
@@ -64,7 +64,7 @@ impl Kms {
         signature: &[u8],
         algorithm: SigningAlgorithmSpec,
     ) -> Result<String, KmsError> {
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, Action::Verify)?;
         let (private, alg) = signing_key(&live, algorithm, "Verify")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
         match private.verify(alg, input, signature) {
@@ -74,7 +74,7 @@ impl Kms {
     }
 
     pub fn get_public_key(&self, caller: &Caller, key: &KeyRef) -> Result<PublicKeyInfo, KmsError> {
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, Action::GetPublicKey)?;
         require_usable(&live)?;
         let Some((_, Material::Private(private))) = live.current().map(|(v, e)| (v, &e.material)) else {
             return Err(KmsError::UnsupportedOperation(format!(
@@ -98,7 +98,7 @@ impl Kms {
         message: &[u8],
         algorithm: MacAlgorithmSpec,
     ) -> Result<(String, Vec<u8>), KmsError> {
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, Action::GenerateMac)?;
         let mac = mac_key(&live, algorithm, "GenerateMac")?;
         Ok((live.arn.clone(), mac.mac(message)))
     }
@@ -112,7 +112,7 @@ impl Kms {
         algorithm: MacAlgorithmSpec,
         tag: &[u8],
     ) -> Result<String, KmsError> {
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, Action::VerifyMac)?;
         let mac = mac_key(&live, algorithm, "VerifyMac")?;
         if mac.verify(message, tag) { Ok(live.arn.clone()) } else { Err(KmsError::InvalidMac) }
     }
@@ -124,7 +124,7 @@ impl Kms {
         key: &KeyRef,
         peer_spki: &[u8],
     ) -> Result<(String, SecretBytes, Origin), KmsError> {
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, Action::DeriveSharedSecret)?;
         require_usable(&live)?;
         require_usage(&live, KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
         let Some((_, current)) = live.current() else { return Err(KmsError::internal("no key material")) };
@@ -151,7 +151,7 @@ impl Kms {
         with_plaintext: bool,
     ) -> Result<DataKeyPair, KmsError> {
         let op = if with_plaintext { "GenerateDataKeyPair" } else { "GenerateDataKeyPairWithoutPlaintext" };
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, if with_plaintext { Action::GenerateDataKeyPair } else { Action::GenerateDataKeyPairWithoutPlaintext })?;
         let asym = match spec {
             DataKeyPairSpec::Rsa2048 => asymmetric::AsymmetricSpec::Rsa2048,
             DataKeyPairSpec::Rsa3072 => asymmetric::AsymmetricSpec::Rsa3072,

@@ -74,7 +74,7 @@ mod tests {
             Region::parse("us-east-1").unwrap(),
         );
         let account = AccountId::parse("111122223333").unwrap();
-        let caller = Caller { principal_arn: format!("arn:aws:iam::{account}:root"), account };
+        let caller = Caller::root(account);
         let ids = kms.create_keys_bulk(&caller, 5, "seeded").unwrap();
         assert_eq!(ids.len(), 5);
         let listed = kms.list_keys(&caller, &PageRequest::default()).unwrap();

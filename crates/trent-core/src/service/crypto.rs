@@ -7,7 +7,7 @@ use trent_crypto::asymmetric::OaepHash;
 use trent_crypto::blob::{self, Blob};
 use trent_crypto::{random_secret, SecretBytes};
 
-use super::{require_usable, require_usage, Caller, Kms};
+use super::{require_usable, require_usage, Action, Caller, Extra, Kms};
 use crate::cache::{LiveKey, Material};
 use crate::context::EncryptionContext;
 use crate::ids::{KeyId, KeyRef};
@@ -121,7 +121,8 @@ pub struct GenerateDataKeyResponse {
 
 impl Kms {
     pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> Result<EncryptResponse, KmsError> {
-        let live = self.resolve(caller, &req.key)?;
+        let extra = Extra::context(&req.context, req.algorithm.map(|a| a.as_str()));
+        let live = self.resolve_with(caller, &req.key, Action::Encrypt, &extra)?;
         let (ciphertext, material_id, algorithm) =
             encrypt_with(&live, req.plaintext.expose_secret(), &req.context, req.algorithm, "Encrypt")?;
         Ok(EncryptResponse { ciphertext, key_arn: live.arn.clone(), algorithm, material_id })
@@ -142,7 +143,8 @@ impl Kms {
             req.source_algorithm,
             "ReEncrypt",
         )?;
-        let dest = self.resolve(caller, &req.destination_key)?;
+        let extra = Extra::context(&req.destination_context, req.destination_algorithm.map(|a| a.as_str()));
+        let dest = self.resolve_with(caller, &req.destination_key, Action::ReEncryptTo, &extra)?;
         let (ciphertext, destination_material_id, destination_algorithm) = encrypt_with(
             &dest,
             plaintext.expose_secret(),
@@ -168,7 +170,8 @@ impl Kms {
         with_plaintext: bool,
     ) -> Result<GenerateDataKeyResponse, KmsError> {
         let op = if with_plaintext { "GenerateDataKey" } else { "GenerateDataKeyWithoutPlaintext" };
-        let live = self.resolve(caller, &req.key)?;
+        let action = if with_plaintext { Action::GenerateDataKey } else { Action::GenerateDataKeyWithoutPlaintext };
+        let live = self.resolve_with(caller, &req.key, action, &Extra::context(&req.context, None))?;
         require_symmetric_encryption_key(&live, op)?;
         let data_key = random_secret(req.size.len()).map_err(KmsError::internal)?;
         let (ciphertext, material_id) = seal(&live, data_key.expose_secret(), &req.context)?;
@@ -180,7 +183,8 @@ impl Kms {
         })
     }
 
-    pub fn generate_random(&self, number_of_bytes: usize) -> Result<SecretBytes, KmsError> {
+    pub fn generate_random(&self, caller: &Caller, number_of_bytes: usize) -> Result<SecretBytes, KmsError> {
+        self.authorize_account(caller, Action::GenerateRandom)?;
         random_secret(number_of_bytes).map_err(KmsError::internal)
     }
 
@@ -195,7 +199,9 @@ impl Kms {
         algorithm: Option<EncryptionAlgorithm>,
         op: &str,
     ) -> Result<(Arc<LiveKey>, SecretBytes, String, EncryptionAlgorithm), KmsError> {
-        let named = expected.map(|k| self.resolve(caller, k)).transpose()?;
+        let action = if op == "ReEncrypt" { Action::ReEncryptFrom } else { Action::Decrypt };
+        let extra = Extra::context(context, algorithm.map(|a| a.as_str()));
+        let named = expected.map(|k| self.resolve_with(caller, k, action, &extra)).transpose()?;
         if let Some(named) = named.as_ref().filter(|k| k.record.key_spec != KeySpec::SymmetricDefault) {
             let (plaintext, material_id, algorithm) = rsa_decrypt(named, ciphertext, context, algorithm, op)?;
             return Ok((named.clone(), plaintext, material_id, algorithm));
@@ -210,15 +216,16 @@ impl Kms {
             }
         }
         let live = match self.live_key(&blob_key)? {
-            Some(k) if k.record.account == caller.account => k,
-            // A missing key and another account's key look the same to the caller, as in AWS. Cross-account
-            // decryption needs key policies and grants (the access issue).
-            _ => {
-                return Err(KmsError::AccessDenied(
-                    "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.".into(),
-                ));
-            }
+            Some(k) => k,
+            // A missing key and a key the caller may not use look the same to the caller, as in AWS.
+            None => return Err(ciphertext_key_denied()),
         };
+        if named.is_none() {
+            self.authorize_key(caller, action, &live, &extra).map_err(|e| match e {
+                KmsError::AccessDenied(_) => ciphertext_key_denied(),
+                other => other,
+            })?;
+        }
         require_symmetric_encryption_key(&live, op)?;
         check_algorithm(&live, algorithm)?;
         let version = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;
@@ -228,6 +235,12 @@ impl Kms {
         let material_id = version.material_id.clone();
         Ok((live, plaintext, material_id, EncryptionAlgorithm::SymmetricDefault))
     }
+}
+
+fn ciphertext_key_denied() -> KmsError {
+    KmsError::AccessDenied(
+        "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.".into(),
+    )
 }
 
 /// Usable, and made for encryption (any spec).

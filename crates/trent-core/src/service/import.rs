@@ -10,7 +10,7 @@ use std::sync::Arc;
 use trent_crypto::import::{material_fingerprint, ImportWrappingKey};
 use trent_crypto::{import as wrap, random_array, BackingKey, KEY_LEN};
 
-use super::{Caller, Kms};
+use super::{Action, Caller, Kms};
 use crate::cache::{LiveKey, LiveVersion, Material};
 use crate::ids::KeyRef;
 use crate::model::{
@@ -51,7 +51,7 @@ impl Kms {
         algorithm: WrappingAlgorithm,
         spec: WrappingKeySpec,
     ) -> Result<ImportParameters, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::GetParametersForImport)?;
         require_external(&live)?;
         if live.record.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!("{} is pending deletion.", live.arn)));
@@ -94,7 +94,7 @@ impl Kms {
         raw: &str,
         req: ImportMaterialRequest,
     ) -> Result<String, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::ImportKeyMaterial)?;
         require_external(&live)?;
         if live.record.state != KeyState::PendingImport {
             return Err(KmsError::InvalidState(format!(
@@ -186,14 +186,14 @@ impl Kms {
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
         let mut versions = HashMap::new();
         versions.insert(version, Arc::new(LiveVersion { material: Material::Symmetric(backing), material_id: fingerprint, rotation: None }));
-        self.cache.put_key(Arc::new(LiveKey { record: updated, arn: live.arn.clone(), versions }), &guard);
+        self.cache.put_key(Arc::new(LiveKey::new(updated, live.arn.clone(), versions)), &guard);
         tracing::info!(key = %live.arn, "key material imported");
         Ok(live.arn.clone())
     }
 
     /// Deletes the key material; the key goes to PendingImport until the same material is imported again.
     pub fn delete_imported_key_material(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<String, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::DeleteImportedKeyMaterial)?;
         require_external(&live)?;
         if live.record.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!("{} is pending deletion.", live.arn)));
@@ -229,7 +229,7 @@ impl Kms {
                 Ok(())
             })?
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
-        self.cache.put_key(Arc::new(LiveKey { record: updated, arn: live.arn.clone(), versions: HashMap::new() }), &guard);
+        self.cache.put_key(Arc::new(LiveKey::new(updated, live.arn.clone(), HashMap::new())), &guard);
         Ok(())
     }
 }

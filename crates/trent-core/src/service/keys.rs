@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::policy::{default_key_policy, validate_policy};
 use super::tags::validate_new_tags;
-use super::{refuse_pending_deletion, Caller, Kms, PageRequest};
+use super::{refuse_pending_deletion, Action, Caller, Kms, PageRequest};
 use crate::ids::{key_arn, KeyId, KeyRef};
 use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Timestamp};
 use crate::specs;
@@ -59,6 +59,7 @@ const DEFAULT_PENDING_DAYS: u32 = 30;
 
 impl Kms {
     pub fn create_key(&self, caller: &Caller, req: CreateKeyRequest) -> Result<KeyMetadata, KmsError> {
+        self.authorize_account(caller, Action::CreateKey)?;
         if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
             return Err(KmsError::Validation(
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated."
@@ -144,11 +145,12 @@ impl Kms {
     }
 
     pub fn describe_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
-        let live = self.resolve(caller, key)?;
+        let live = self.resolve(caller, key, Action::DescribeKey)?;
         Ok(metadata(&live))
     }
 
     pub fn list_keys(&self, caller: &Caller, page: &PageRequest) -> Result<ListPage<(KeyId, String)>, KmsError> {
+        self.authorize_account(caller, Action::ListKeys)?;
         let after = match &page.marker {
             Some(m) => Some(KeyId::parse(m).ok_or_else(|| KmsError::InvalidMarker("Invalid marker".into()))?),
             None => None,
@@ -170,7 +172,7 @@ impl Kms {
     }
 
     pub fn update_key_description(&self, caller: &Caller, key: &KeyRef, raw: &str, description: String) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::UpdateKeyDescription)?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             r.description = description.clone();
@@ -188,7 +190,7 @@ impl Kms {
     }
 
     fn set_enabled(&self, caller: &Caller, key: &KeyRef, raw: &str, enabled: bool) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, if enabled { Action::EnableKey } else { Action::DisableKey })?;
         self.refuse_aws_managed(caller, &live, if enabled { "EnableKey" } else { "DisableKey" })?;
         let arn = live.arn.clone();
         self.update_key(&live, |r| {
@@ -220,7 +222,7 @@ impl Kms {
                 "PendingWindowInDays must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}"
             )));
         }
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::ScheduleKeyDeletion)?;
         self.refuse_aws_managed(caller, &live, "ScheduleKeyDeletion")?;
         refuse_pending_deletion(&live)?;
         let deletion_date = self.clock.now().plus_days(days);
@@ -242,7 +244,7 @@ impl Kms {
 
     /// Returns the key ARN. The key comes back Disabled, as in AWS.
     pub fn cancel_key_deletion(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<String, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::CancelKeyDeletion)?;
         let arn = live.arn.clone();
         self.update_key(&live, |r| {
             if r.state != KeyState::PendingDeletion {

@@ -3,6 +3,7 @@
 
 mod aliases;
 mod asymmetric;
+mod authz;
 mod bulk;
 mod crypto;
 mod keys;
@@ -26,6 +27,8 @@ use crate::KmsError;
 
 pub use aliases::{AliasEntry, ListAliasesRequest};
 pub use asymmetric::{DataKeyPair, PublicKeyInfo};
+pub use authz::{Action, PrincipalDirectory};
+pub(crate) use authz::Extra;
 pub use crypto::{
     DataKeySize, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, GenerateDataKeyRequest,
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
@@ -41,6 +44,26 @@ pub use rotation::{RotationEntry, RotationStatus};
 pub struct Caller {
     pub account: AccountId,
     pub principal_arn: String,
+    /// Set when a service (Parameter Store) calls KMS on the principal's behalf: the `kms:ViaService`
+    /// condition key, e.g. `ssm.us-east-1.amazonaws.com`.
+    pub via_service: Option<String>,
+}
+
+impl Caller {
+    pub fn new(account: AccountId, principal_arn: impl Into<String>) -> Self {
+        Self { account, principal_arn: principal_arn.into(), via_service: None }
+    }
+
+    /// The account's root user.
+    pub fn root(account: AccountId) -> Self {
+        let arn = crate::identity::root_arn(&account);
+        Self::new(account, arn)
+    }
+
+    /// The same principal, acting through `service` (an endpoint name like `ssm.us-east-1.amazonaws.com`).
+    pub fn via(&self, service: impl Into<String>) -> Self {
+        Self { via_service: Some(service.into()), ..self.clone() }
+    }
 }
 
 pub struct Kms {
@@ -49,11 +72,12 @@ pub struct Kms {
     clock: Arc<dyn Clock>,
     region: Region,
     cache: KeyCache,
+    directory: authz::Directory,
 }
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<dyn Clock>, region: Region) -> Self {
-        Self { store, root, clock, region, cache: KeyCache::default() }
+        Self { store, root, clock, region, cache: KeyCache::default(), directory: authz::Directory::default() }
     }
 
     pub fn region(&self) -> &Region {
@@ -76,43 +100,51 @@ impl Kms {
         key_arn(&record.region, &record.account, &record.key_id)
     }
 
-    /// Resolves any of the four KeyId forms to a live key the caller may address.
-    fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<Arc<LiveKey>, KmsError> {
-        let id = match key {
-            KeyRef::Id(id) => *id,
+    /// Resolves any of the four KeyId forms to a live key and authorizes `action` on it for `caller`.
+    fn resolve(&self, caller: &Caller, key: &KeyRef, action: Action) -> Result<Arc<LiveKey>, KmsError> {
+        self.resolve_with(caller, key, action, &Extra::none())
+    }
+
+    /// `resolve` with request-specific condition keys (encryption context, algorithm).
+    fn resolve_with(&self, caller: &Caller, key: &KeyRef, action: Action, extra: &Extra) -> Result<Arc<LiveKey>, KmsError> {
+        let live = self.find(caller, key)?;
+        self.authorize_key(caller, action, &live, extra)?;
+        Ok(live)
+    }
+
+    /// Finds the key a reference names. Key ids and alias names are looked up in the caller's account; ARNs
+    /// may name another account's key, which authorization then decides on.
+    fn find(&self, caller: &Caller, key: &KeyRef) -> Result<Arc<LiveKey>, KmsError> {
+        let (account, id) = match key {
+            KeyRef::Id(id) => (caller.account.as_str(), *id),
             KeyRef::Arn { region, account, key_id } => {
                 if region != self.region.as_str() {
                     return Err(KmsError::NotFound(format!("Invalid arn {region}")));
                 }
-                if account != caller.account.as_str() {
-                    // Cross-account use needs key policies (the access issue); until then the key is invisible.
-                    return Err(self.key_not_found_arn(region, account, key_id));
-                }
-                *key_id
+                (account.as_str(), *key_id)
             }
-            KeyRef::Alias(name) => self.alias_target(&caller.account, name)?,
+            KeyRef::Alias(name) => (caller.account.as_str(), self.alias_target(&caller.account, name)?),
             KeyRef::AliasArn { region, account, alias } => {
                 if region != self.region.as_str() {
                     return Err(KmsError::NotFound(format!("Invalid arn {region}")));
                 }
-                if account != caller.account.as_str() {
-                    return Err(KmsError::NotFound(format!("Alias arn:aws:kms:{region}:{account}:{alias} is not found.")));
-                }
-                self.alias_target(&caller.account, alias)?
+                let owner = AccountId::parse(account)
+                    .ok_or_else(|| KmsError::NotFound(format!("Alias arn:aws:kms:{region}:{account}:{alias} is not found.")))?;
+                (account.as_str(), self.alias_target(&owner, alias)?)
             }
         };
         match self.live_key(&id)? {
-            Some(k) if k.record.account == caller.account => Ok(k),
-            _ => Err(self.key_not_found_arn(self.region.as_str(), caller.account.as_str(), &id)),
+            Some(k) if k.record.account.as_str() == account => Ok(k),
+            _ => Err(self.key_not_found_arn(self.region.as_str(), account, &id)),
         }
     }
 
     /// Like `resolve`, for operations that take only a key id or key ARN (management operations).
-    fn resolve_key_only(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<Arc<LiveKey>, KmsError> {
+    fn resolve_key_only(&self, caller: &Caller, key: &KeyRef, raw: &str, action: Action) -> Result<Arc<LiveKey>, KmsError> {
         if !key.is_key() {
             return Err(KmsError::invalid_key_id(raw));
         }
-        self.resolve(caller, key)
+        self.resolve(caller, key, action)
     }
 
     fn key_not_found_arn(&self, region: &str, account: &str, id: &KeyId) -> KmsError {
@@ -163,7 +195,7 @@ impl Kms {
                 .map_err(|e| KmsError::internal(format!("parsing {arn} version {}: {e}", v.version)))?;
             versions.insert(v.version, Arc::new(LiveVersion { material, material_id: v.material_id, rotation: v.rotation }));
         }
-        Ok(LiveKey { record, arn, versions })
+        Ok(LiveKey::new(record, arn, versions))
     }
 
     /// Applies a state change in the store, then refreshes the cache with the stored result.
@@ -178,7 +210,7 @@ impl Kms {
             .update_key(&live.record.key_id, &mut change)?
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
         // Material does not change on a metadata update: share the already unwrapped versions.
-        let fresh = Arc::new(LiveKey { arn: live.arn.clone(), versions: live.versions.clone(), record: updated });
+        let fresh = Arc::new(live.with_record(updated));
         self.cache.put_key(fresh.clone(), &guard);
         Ok(fresh)
     }

@@ -1,7 +1,7 @@
 //! Key policies: GetKeyPolicy, PutKeyPolicy, ListKeyPolicies. Policies are stored and returned; evaluating them
 //! is the access issue's work.
 
-use super::{Caller, Kms};
+use super::{Action, Caller, Kms};
 use crate::ids::{AccountId, KeyRef};
 use crate::policy::document::{parse_policy, PolicyKind};
 use crate::KmsError;
@@ -45,7 +45,7 @@ fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
 impl Kms {
     pub fn get_key_policy(&self, caller: &Caller, key: &KeyRef, raw: &str, name: Option<&str>) -> Result<String, KmsError> {
         check_policy_name(name)?;
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::GetKeyPolicy)?;
         Ok(live.record.policy.clone())
     }
 
@@ -59,7 +59,7 @@ impl Kms {
     ) -> Result<(), KmsError> {
         check_policy_name(name)?;
         validate_policy(&policy)?;
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::PutKeyPolicy)?;
         self.refuse_aws_managed(caller, &live, "PutKeyPolicy")?;
         // Allowed in every key state, pending deletion included (the key-state table).
         self.update_key(&live, |r| {
@@ -70,7 +70,7 @@ impl Kms {
     }
 
     pub fn list_key_policies(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<Vec<String>, KmsError> {
-        self.resolve_key_only(caller, key, raw)?;
+        self.resolve_key_only(caller, key, raw, Action::ListKeyPolicies)?;
         Ok(vec![DEFAULT_POLICY_NAME.to_owned()])
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use trent_crypto::BackingKey;
 
 use super::keys::ListPage;
-use super::{Caller, Kms, PageRequest};
+use super::{Action, Caller, Kms, PageRequest};
 use crate::cache::{LiveKey, LiveVersion, Material};
 use crate::ids::KeyRef;
 use crate::model::{KeySpec, KeyState, Origin, RotationSchedule, RotationType, Timestamp};
@@ -50,7 +50,7 @@ impl Kms {
                 },
             ));
         }
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::EnableKeyRotation)?;
         rotatable(&live)?;
         let next = self.clock.now().plus_days(days);
         self.update_key(&live, |r| {
@@ -63,7 +63,7 @@ impl Kms {
     }
 
     pub fn disable_key_rotation(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::DisableKeyRotation)?;
         rotatable(&live)?;
         self.update_key(&live, |r| {
             require_enabled(r.state, &live.arn)?;
@@ -74,7 +74,7 @@ impl Kms {
     }
 
     pub fn key_rotation_status(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<RotationStatus, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::GetKeyRotationStatus)?;
         rotatable(&live)?;
         let r = live.record.rotation;
         Ok(RotationStatus {
@@ -87,7 +87,7 @@ impl Kms {
 
     /// Returns the key ARN.
     pub fn rotate_key_on_demand(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<String, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::RotateKeyOnDemand)?;
         rotatable(&live)?;
         require_enabled(live.record.state, &live.arn)?;
         let on_demand = live
@@ -112,7 +112,7 @@ impl Kms {
         raw: &str,
         page: &PageRequest,
     ) -> Result<ListPage<RotationEntry>, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::ListKeyRotations)?;
         rotatable(&live)?;
         let after = match &page.marker {
             Some(m) => m.parse::<u32>().map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
@@ -173,7 +173,7 @@ impl Kms {
                 rotation: Some(rotation),
             }),
         );
-        let fresh = Arc::new(LiveKey { record: updated, arn: live.arn.clone(), versions });
+        let fresh = Arc::new(LiveKey::new(updated, live.arn.clone(), versions));
         self.cache.put_key(fresh.clone(), &guard);
         tracing::info!(key = %live.arn, version = next_version, ?rotation, "key rotated");
         Ok(fresh)

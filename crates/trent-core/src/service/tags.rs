@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::keys::{refuse_pending_deletion_record, ListPage};
-use super::{Caller, Kms, PageRequest};
+use super::{Action, Caller, Kms, PageRequest};
 use crate::ids::KeyRef;
 use crate::KmsError;
 
@@ -12,7 +12,7 @@ const MAX_TAGS_PER_KEY: usize = 50;
 
 impl Kms {
     pub fn tag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tags: &[(String, String)]) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::TagResource)?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             r.tags = validate_new_tags(&r.tags, tags)?;
@@ -22,7 +22,7 @@ impl Kms {
     }
 
     pub fn untag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tag_keys: &[String]) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::UntagResource)?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             for k in tag_keys {
@@ -41,7 +41,7 @@ impl Kms {
         raw: &str,
         page: &PageRequest,
     ) -> Result<ListPage<(String, String)>, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw)?;
+        let live = self.resolve_key_only(caller, key, raw, Action::ListResourceTags)?;
         let tags = &live.record.tags;
         let start: Box<dyn Iterator<Item = (&String, &String)>> = match &page.marker {
             // The marker is the last tag key of the previous page; resume strictly after it.

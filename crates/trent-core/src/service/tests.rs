@@ -20,7 +20,7 @@ fn fixture() -> Fixture {
     let root = RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap();
     let kms = Kms::new(Arc::new(MemoryStore::new()), Arc::new(root), clock.clone(), Region::parse("us-east-1").unwrap());
     let account = AccountId::parse("111122223333").unwrap();
-    Fixture { kms, clock, caller: Caller { principal_arn: format!("arn:aws:iam::{account}:root"), account } }
+    Fixture { kms, clock, caller: Caller::root(account) }
 }
 
 fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
@@ -172,7 +172,7 @@ fn data_keys_and_random() {
     assert_eq!(f.decrypt(&w.ciphertext, ctx(&[]), None).unwrap().plaintext.len(), 7);
     assert!(DataKeySize::from_fields(Some(DataKeySpec::Aes128), Some(16)).is_err());
     assert!(DataKeySize::from_fields(None, None).is_err());
-    assert_eq!(f.kms.generate_random(1024).unwrap().len(), 1024);
+    assert_eq!(f.kms.generate_random(&f.caller, 1024).unwrap().len(), 1024);
 }
 
 #[test]
@@ -609,5 +609,116 @@ mod asymmetric_keys {
         let private = f.decrypt(&pair.private_key_ciphertext, ctx(&[("p", "q")]), None).unwrap().plaintext;
         assert_eq!(private.expose_secret(), pair.private_key_plaintext.unwrap().expose_secret());
         assert_eq!(pair.public_key.len(), 91);
+    }
+}
+
+mod authorization {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::policy::document::{parse_policy, PolicyKind};
+    use crate::policy::Policy;
+    use crate::service::PrincipalDirectory;
+
+    /// IAM policies by principal ARN, standing in for the IAM users of `Identities`.
+    #[derive(Default)]
+    struct Directory(Mutex<HashMap<String, Arc<Vec<Policy>>>>);
+
+    impl Directory {
+        fn allow(&self, principal: &str, doc: &str) {
+            let p = parse_policy(doc, PolicyKind::Identity).unwrap();
+            self.0.lock().unwrap().insert(principal.to_owned(), Arc::new(vec![p]));
+        }
+    }
+
+    impl PrincipalDirectory for Directory {
+        fn identity_policies(&self, principal_arn: &str) -> Result<Arc<Vec<Policy>>, KmsError> {
+            Ok(self.0.lock().unwrap().get(principal_arn).cloned().unwrap_or_default())
+        }
+        fn principal_tags(&self, _: &str) -> Result<Arc<BTreeMap<String, String>>, KmsError> {
+            Ok(Arc::new(BTreeMap::new()))
+        }
+    }
+
+    const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+    const BOB: &str = "arn:aws:iam::444455556666:user/bob";
+
+    fn user(arn: &str) -> Caller {
+        let account = AccountId::parse(&arn[13..25]).unwrap();
+        Caller::new(account, arn)
+    }
+
+    fn enc(f: &Fixture, caller: &Caller, key: &str, c: EncryptionContext) -> Result<EncryptResponse, KmsError> {
+        f.kms.encrypt(caller, EncryptRequest { key: key_ref(key), plaintext: SecretBytes::new(b"x".to_vec()), context: c, algorithm: None })
+    }
+
+    #[test]
+    fn users_need_iam_under_the_default_policy_and_key_policy_without_root_denies() {
+        let f = fixture();
+        let dir = Arc::new(Directory::default());
+        f.kms.set_principal_directory(dir.clone());
+        let key = f.create();
+        let alice = user(ALICE);
+        let err = enc(&f, &alice, &key.arn, ctx(&[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("User: {ALICE} is not authorized to perform: kms:Encrypt on resource: {} because no identity-based policy allows the kms:Encrypt action", key.arn)
+        );
+        dir.allow(ALICE, r#"{"Statement":{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}}"#);
+        enc(&f, &alice, &key.arn, ctx(&[])).unwrap();
+        // Decrypt is not in Alice's policy.
+        let blob = enc(&f, &alice, &key.arn, ctx(&[])).unwrap().ciphertext;
+        let denied = f.kms.decrypt(&alice, DecryptRequest { ciphertext: blob, context: ctx(&[]), key: None, algorithm: None });
+        assert!(matches!(denied, Err(KmsError::AccessDenied(_))));
+        // A key policy without the root statement ignores IAM policies.
+        let no_root = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:PutKeyPolicy","Resource":"*"}}"#;
+        let k = key_ref(&key.arn);
+        f.kms.put_key_policy(&f.caller, &k, &key.arn, None, no_root.into()).unwrap();
+        let err = enc(&f, &alice, &key.arn, ctx(&[])).unwrap_err();
+        assert!(err.to_string().ends_with("because no identity-based policy allows the kms:Encrypt action") || err.to_string().contains("resource-based"));
+        // ListKeys and CreateKey are IAM-only.
+        assert!(matches!(f.kms.list_keys(&alice, &PageRequest::default()), Err(KmsError::AccessDenied(_))));
+    }
+
+    #[test]
+    fn encryption_context_conditions() {
+        let f = fixture();
+        let dir = Arc::new(Directory::default());
+        f.kms.set_principal_directory(dir.clone());
+        let key = f.create();
+        dir.allow(
+            ALICE,
+            r#"{"Statement":{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*",
+                "Condition":{"StringEquals":{"kms:EncryptionContext:team":"blue"}}}}"#,
+        );
+        let alice = user(ALICE);
+        enc(&f, &alice, &key.arn, ctx(&[("team", "blue")])).unwrap();
+        assert!(matches!(enc(&f, &alice, &key.arn, ctx(&[("team", "red")])), Err(KmsError::AccessDenied(_))));
+        assert!(matches!(enc(&f, &alice, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))));
+    }
+
+    #[test]
+    fn cross_account_needs_both_key_policy_and_iam() {
+        let f = fixture();
+        let dir = Arc::new(Directory::default());
+        f.kms.set_principal_directory(dir.clone());
+        let key = f.create();
+        let bob = user(BOB);
+        // Not shared: the key is invisible by id in Bob's account, and denied by ARN.
+        assert!(matches!(enc(&f, &bob, &key.record.key_id.to_string(), ctx(&[])), Err(KmsError::NotFound(_))));
+        assert!(matches!(enc(&f, &bob, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))));
+        let shared = r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}]}"#;
+        f.kms.put_key_policy(&f.caller, &key_ref(&key.arn), &key.arn, None, shared.into()).unwrap();
+        assert!(matches!(enc(&f, &bob, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))), "Bob's account must allow too");
+        dir.allow(BOB, r#"{"Statement":{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}}"#);
+        let blob = enc(&f, &bob, &key.arn, ctx(&[])).unwrap().ciphertext;
+        let out = f.kms.decrypt(&bob, DecryptRequest { ciphertext: blob, context: ctx(&[]), key: None, algorithm: None }).unwrap();
+        assert_eq!(out.key_arn, key.arn);
+        let eve = user("arn:aws:iam::777777777777:user/eve");
+        dir.allow("arn:aws:iam::777777777777:user/eve", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#);
+        assert!(matches!(enc(&f, &eve, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))));
     }
 }

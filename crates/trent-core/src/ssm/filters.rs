@@ -49,7 +49,7 @@ pub struct RawFilter {
 
 pub fn parse_filters(raw: &[RawFilter], ctx: FilterContext) -> Result<Vec<ParameterFilter>, SsmError> {
     let mut out: Vec<ParameterFilter> = Vec::new();
-    for f in raw {
+    for (i, f) in raw.iter().enumerate() {
         let key = match f.key.as_str() {
             "Name" => FilterKey::Name,
             "Type" => FilterKey::Type,
@@ -61,7 +61,8 @@ pub fn parse_filters(raw: &[RawFilter], ctx: FilterContext) -> Result<Vec<Parame
             k if k.starts_with("tag:") && k.len() > 4 => FilterKey::Tag(k[4..].to_owned()),
             k => {
                 return Err(SsmError::Validation(format!(
-                    "1 validation error detected: Value '{k}' at 'parameterFilters.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: tag:.+|Name|Type|KeyId|Path|Label|Tier|DataType"
+                    "1 validation error detected: Value '{k}' at 'parameterFilters.{}.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: tag:.+|Name|Type|KeyId|Path|Label|Tier|DataType",
+                    i + 1
                 )));
             }
         };
@@ -139,14 +140,16 @@ pub fn parse_filters(raw: &[RawFilter], ctx: FilterContext) -> Result<Vec<Parame
 /// The legacy `Filters` of DescribeParameters: keys `Name`, `Type`, `KeyId`; `Name` matches by prefix.
 pub fn parse_legacy(raw: &[(String, Vec<String>)]) -> Result<Vec<ParameterFilter>, SsmError> {
     raw.iter()
-        .map(|(k, values)| {
+        .enumerate()
+        .map(|(i, (k, values))| {
             let (key, option) = match k.as_str() {
                 "Name" => (FilterKey::Name, FilterOption::BeginsWith),
                 "Type" => (FilterKey::Type, FilterOption::Equals),
                 "KeyId" => (FilterKey::KeyId, FilterOption::Equals),
                 other => {
                     return Err(SsmError::Validation(format!(
-                        "1 validation error detected: Value '{other}' at 'filters.1.member.key' failed to satisfy constraint: Member must satisfy enum value set: [Name, Type, KeyId]"
+                        "1 validation error detected: Value '{other}' at 'filters.{}.member.key' failed to satisfy constraint: Member must satisfy enum value set: [Name, Type, KeyId]",
+                        i + 1
                     )));
                 }
             };

@@ -126,6 +126,16 @@ pub fn parse_selector(raw: &str) -> (String, Selector) {
     (name, selector)
 }
 
+/// The parameter a name-only member (DeleteParameter, LabelParameterVersion, tags, history) addresses: a
+/// plain name or a parameter ARN. A selector there is not part of any name (names never contain `:`), so the
+/// raw text is kept and finds nothing, rather than acting on the whole parameter.
+pub fn plain_name(raw: &str) -> String {
+    match parse_selector(raw) {
+        (name, Selector::Latest) => name,
+        _ => raw.trim().to_owned(),
+    }
+}
+
 /// A label AWS accepts: 1–100 characters of letters, digits, `.`, `-`, `_`; not starting with a digit,
 /// `aws` or `ssm` (case-insensitive). Invalid labels are reported back, not raised.
 pub fn label_is_valid(label: &str) -> bool {

@@ -194,7 +194,7 @@ impl Ssm {
                 .unwrap_or_else(|| DEFAULT_KEY.to_owned());
             let key = self.key_ref(caller, &key_id)?;
             let sealed = self.kms.encrypt(
-                caller,
+                &self.via(caller),
                 EncryptRequest {
                     key,
                     plaintext: SecretBytes::new(req.value.expose_secret().to_vec()), // handed to KMS to seal
@@ -263,11 +263,17 @@ impl Ssm {
         KeyRef::parse(key_id).map_err(|_| SsmError::InvalidKeyId(format!("Invalid keyId {key_id}")))
     }
 
+    /// Parameter Store calls KMS on the caller's behalf, with the caller's own permissions; the
+    /// `kms:ViaService` condition key names Parameter Store, as AWS managed keys' policies require.
+    fn via(&self, caller: &Caller) -> Caller {
+        caller.via(format!("ssm.{}.amazonaws.com", self.kms.region()))
+    }
+
     fn value(&self, caller: &Caller, arn: &str, v: &VersionRecord, decrypt: bool) -> Result<ParameterValue, SsmError> {
         match v.kind {
             ParameterType::SecureString if decrypt => {
                 let opened = self.kms.decrypt(
-                    caller,
+                    &self.via(caller),
                     DecryptRequest { ciphertext: v.value.clone(), context: Self::context(arn), key: None, algorithm: None },
                 )?;
                 Ok(ParameterValue::Secret(opened.plaintext))
@@ -407,7 +413,7 @@ impl Ssm {
         max_results: Option<usize>,
         token: Option<&str>,
     ) -> Result<(Vec<HistoryEntry>, Option<String>), SsmError> {
-        let (name, _) = parse_selector(raw);
+        let name = names::plain_name(raw);
         let p = self.load(caller, &name)?;
         let after: u64 = match token {
             Some(t) => names::decode_token(t)?.parse().map_err(|_| SsmError::InvalidNextToken)?,
@@ -430,7 +436,7 @@ impl Ssm {
 
     /// Returns the invalid labels and the version labelled.
     pub fn label_parameter_version(&self, caller: &Caller, raw: &str, version: Option<u64>, labels: &[String]) -> Result<(Vec<String>, u64), SsmError> {
-        let (name, _) = parse_selector(raw);
+        let name = names::plain_name(raw);
         let mut result = (Vec::new(), 0);
         self.store.update_parameter(&caller.account, &name, &mut |current| {
             let p = current.as_mut().ok_or_else(|| SsmError::not_found(&name))?;
@@ -442,7 +448,7 @@ impl Ssm {
 
     /// Returns the removed and the invalid labels.
     pub fn unlabel_parameter_version(&self, caller: &Caller, raw: &str, version: u64, labels: &[String]) -> Result<(Vec<String>, Vec<String>), SsmError> {
-        let (name, _) = parse_selector(raw);
+        let name = names::plain_name(raw);
         let mut result = (Vec::new(), Vec::new());
         self.store.update_parameter(&caller.account, &name, &mut |current| {
             let p = current.as_mut().ok_or_else(|| SsmError::not_found(&name))?;
@@ -453,7 +459,7 @@ impl Ssm {
     }
 
     pub fn delete_parameter(&self, caller: &Caller, raw: &str) -> Result<(), SsmError> {
-        let (name, _) = parse_selector(raw);
+        let name = names::plain_name(raw);
         self.store.update_parameter(&caller.account, &name, &mut |current| match current.take() {
             Some(_) => Ok(()),
             None => Err(SsmError::not_found(&name)),
@@ -485,7 +491,7 @@ impl Ssm {
         if resource_type != "Parameter" {
             return Err(SsmError::InvalidResourceType);
         }
-        let (name, _) = parse_selector(resource_id);
+        let name = names::plain_name(resource_id);
         let mut tags = BTreeMap::new();
         self.store.update_parameter(&caller.account, &name, &mut |current| {
             let p = current.as_mut().ok_or(SsmError::InvalidResourceId)?;
@@ -516,7 +522,7 @@ impl Ssm {
         if resource_type != "Parameter" {
             return Err(SsmError::InvalidResourceType);
         }
-        let (name, _) = parse_selector(resource_id);
+        let name = names::plain_name(resource_id);
         Ok(self.store.parameter(&caller.account, &name)?.ok_or(SsmError::InvalidResourceId)?.tags)
     }
 

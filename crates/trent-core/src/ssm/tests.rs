@@ -27,7 +27,7 @@ fn fixture() -> Fixture {
     let kms = Arc::new(Kms::new(Arc::new(MemoryStore::new()), Arc::new(root), clock.clone(), Region::parse("us-east-1").unwrap()));
     let ssm = Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new()));
     let account = AccountId::parse("111122223333").unwrap();
-    Fixture { kms, ssm, clock, caller: Caller { principal_arn: format!("arn:aws:iam::{account}:root"), account } }
+    Fixture { kms, ssm, clock, caller: Caller::root(account) }
 }
 
 fn put(name: &str, value: &str, kind: Option<ParameterType>, overwrite: bool) -> PutRequest {
@@ -231,17 +231,18 @@ fn secure_string_uses_the_managed_key_and_the_parameter_arn_context() {
     let sealed = f.ssm.get_parameter(&f.caller, "/db/password", false).unwrap();
     let ParameterValue::Ciphertext(ct) = sealed.value else { panic!("expected ciphertext") };
     assert!(!ct.windows(7).any(|w| w == b"hunter2"));
-    // KMS accepts the ciphertext with the PARAMETER_ARN context and refuses it without.
+    // KMS accepts the ciphertext with the PARAMETER_ARN context and refuses it without. The managed key's
+    // policy admits the account only through Parameter Store (kms:ViaService), as in AWS.
     let context = EncryptionContext::new(
         [("PARAMETER_ARN".to_string(), "arn:aws:ssm:us-east-1:111122223333:parameter/db/password".to_string())].into(),
     );
-    let d = f
-        .kms
-        .decrypt(&f.caller, DecryptRequest { ciphertext: ct.clone(), context, key: None, algorithm: None })
-        .unwrap();
+    let request = |context: EncryptionContext| DecryptRequest { ciphertext: ct.clone(), context, key: None, algorithm: None };
+    let direct = f.kms.decrypt(&f.caller, request(context.clone())).unwrap_err();
+    assert_eq!(direct.aws_type(), "AccessDeniedException");
+    let via = f.caller.via("ssm.us-east-1.amazonaws.com");
+    let d = f.kms.decrypt(&via, request(context)).unwrap();
     assert_eq!(d.plaintext.expose_secret(), b"hunter2");
-    let none = DecryptRequest { ciphertext: ct, context: EncryptionContext::default(), key: None, algorithm: None };
-    assert!(f.kms.decrypt(&f.caller, none).is_err());
+    assert_eq!(f.kms.decrypt(&via, request(EncryptionContext::default())).unwrap_err().aws_type(), "InvalidCiphertextException");
     let managed = f.kms.describe_key(&f.caller, &KeyRef::parse("alias/aws/ssm").unwrap()).unwrap();
     assert_eq!(managed.record.key_manager, KeyManager::Aws);
     // A second SecureString reuses the same managed key.
@@ -328,6 +329,8 @@ fn delete_and_get_many() {
     let (found, invalid) = f.ssm.get_parameters(&f.caller, &["a".into(), "zz".into(), "b:3".into()], false).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(invalid, vec!["zz".to_string(), "b:3".to_string()]);
+    // A selector does not name a parameter: nothing is deleted.
+    assert_eq!(f.ssm.delete_parameter(&f.caller, "a:1").unwrap_err().aws_type(), "ParameterNotFound");
     f.ssm.delete_parameter(&f.caller, "a").unwrap();
     assert_eq!(f.ssm.delete_parameter(&f.caller, "a").unwrap_err().aws_type(), "ParameterNotFound");
     let (deleted, invalid) = f.ssm.delete_parameters(&f.caller, &["b".into(), "a".into()]).unwrap();

@@ -126,4 +126,64 @@ CREATE TABLE ssm_parameter_tags (
 );
 "#,
     ),
+    (
+        4,
+        r#"
+-- IAM users and roles. Names are unique per account regardless of case, as in IAM.
+CREATE TABLE iam_users (
+    account    TEXT NOT NULL,
+    name       TEXT NOT NULL COLLATE NOCASE,
+    path       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    arn        TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    PRIMARY KEY (account, name)
+);
+
+CREATE TABLE iam_roles (
+    account          TEXT NOT NULL,
+    name             TEXT NOT NULL COLLATE NOCASE,
+    path             TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    arn              TEXT NOT NULL,
+    created_ms       BIGINT NOT NULL,
+    description      TEXT,
+    max_session_secs INTEGER NOT NULL,
+    trust_policy     TEXT NOT NULL,
+    PRIMARY KEY (account, name)
+);
+
+-- Inline policies and tags of users (kind 'user') and roles (kind 'role').
+CREATE TABLE iam_policies (
+    account  TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    owner    TEXT NOT NULL COLLATE NOCASE,
+    name     TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (account, kind, owner, name)
+);
+
+CREATE TABLE iam_tags (
+    account   TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    owner     TEXT NOT NULL COLLATE NOCASE,
+    tag_key   TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (account, kind, owner, tag_key)
+);
+
+-- Users' access keys; the secret only wrapped under the root key, bound to the access key id.
+CREATE TABLE iam_access_keys (
+    access_key_id  TEXT PRIMARY KEY,
+    account        TEXT NOT NULL,
+    user_name      TEXT NOT NULL COLLATE NOCASE,
+    principal_arn  TEXT NOT NULL,
+    wrapped_secret BLOB NOT NULL,
+    active         INTEGER NOT NULL,
+    created_ms     BIGINT NOT NULL,
+    FOREIGN KEY (account, user_name) REFERENCES iam_users (account, name)
+);
+CREATE INDEX iam_access_keys_by_user ON iam_access_keys (account, user_name);
+"#,
+    ),
 ];

@@ -3,6 +3,7 @@
 
 mod migrations;
 mod rows;
+mod iam;
 mod ssm;
 
 use std::path::Path;

@@ -236,7 +236,7 @@ mod tests {
     use super::*;
 
     fn caller() -> Caller {
-        Caller { account: AccountId::parse("111122223333").unwrap(), principal_arn: "arn:aws:iam::111122223333:root".into() }
+        Caller::new(AccountId::parse("111122223333").unwrap(), "arn:aws:iam::111122223333:root")
     }
 
     fn ssm(store: Arc<SqliteStore>) -> Ssm {

@@ -160,7 +160,7 @@ fn golden_data_dir_still_decrypts() {
     let root = Arc::new(FileRootKey::new(dir.join("root.key")).load().unwrap());
     let store = Arc::new(SqliteStore::open(&dir.join("trent.db")).unwrap());
     let kms = Kms::new(store, root, Arc::new(SystemClock), Region::parse("us-east-1").unwrap());
-    let caller = Caller { account: account(), principal_arn: "arn:aws:iam::111122223333:root".into() };
+    let caller = Caller::new(account(), "arn:aws:iam::111122223333:root");
 
     let b64 = std::fs::read_to_string(fixture.join("ciphertext.b64")).unwrap();
     let ciphertext = base64::engine::general_purpose::STANDARD.decode(b64.trim()).unwrap();

@@ -1,0 +1,279 @@
+//! One handler per IAM and STS action: form parameters in, `trent_core::iam::Iam` call, XML out.
+
+use trent_core::iam::{Iam, IamError, RoleRecord, Tags, UserRecord};
+use trent_core::service::Caller;
+
+use super::xml::{url_encode, XmlWriter};
+
+pub(crate) const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+pub(crate) const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+/// The decoded form of one request.
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A required parameter; AWS's text for a missing one names the member in lower camel case.
+    fn req(&self, name: &str) -> Result<&str, IamError> {
+        self.get(name).ok_or_else(|| {
+            let member = lower_first(name);
+            IamError::Validation(format!(
+                "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+            ))
+        })
+    }
+
+    fn u32(&self, name: &str) -> Result<Option<u32>, IamError> {
+        self.get(name)
+            .map(|v| {
+                v.parse::<u32>().map_err(|_| {
+                    IamError::Validation(format!("Value '{v}' for parameter {name} is not a valid integer"))
+                })
+            })
+            .transpose()
+    }
+
+    /// `Tags.member.N.Key` / `Tags.member.N.Value`, in N order.
+    fn tags(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for n in 1.. {
+            let Some(k) = self.get(&format!("Tags.member.{n}.Key")) else { break };
+            let v = self.get(&format!("Tags.member.{n}.Value")).unwrap_or_default();
+            out.push((k.to_owned(), v.to_owned()));
+        }
+        out
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default()
+}
+
+fn write_tags(w: &mut XmlWriter, tags: &Tags) {
+    if tags.is_empty() {
+        return;
+    }
+    w.open("Tags");
+    for (k, v) in tags {
+        w.open("member").text("Key", k).text("Value", v).close("member");
+    }
+    w.close("Tags");
+}
+
+fn write_user(w: &mut XmlWriter, tag: &str, u: &UserRecord) {
+    w.open(tag)
+        .text("Path", &u.path)
+        .text("UserName", &u.name)
+        .text("UserId", &u.id)
+        .text("Arn", &u.arn)
+        .time("CreateDate", u.created);
+    write_tags(w, &u.tags);
+    w.close(tag);
+}
+
+fn write_role(w: &mut XmlWriter, r: &RoleRecord) {
+    w.open("Role")
+        .text("Path", &r.path)
+        .text("RoleName", &r.name)
+        .text("RoleId", &r.id)
+        .text("Arn", &r.arn)
+        .time("CreateDate", r.created)
+        .text("AssumeRolePolicyDocument", &url_encode(&r.trust_policy))
+        .opt("Description", r.description.as_deref())
+        .text("MaxSessionDuration", &r.max_session_secs.to_string());
+    write_tags(w, &r.tags);
+    w.close("Role");
+}
+
+fn status(active: bool) -> &'static str {
+    if active { "Active" } else { "Inactive" }
+}
+
+/// Runs an IAM action. `None` when the action is not one Trent implements.
+pub(crate) fn iam_action(
+    iam: &Iam,
+    caller: &Caller,
+    action: &str,
+    p: &Params,
+    request_id: &str,
+) -> Option<Result<Vec<u8>, IamError>> {
+    let ok = |result: Option<&dyn Fn(&mut XmlWriter)>| XmlWriter::response(action, IAM_NAMESPACE, request_id, result);
+    let run = || -> Result<Option<Vec<u8>>, IamError> {
+        Ok(Some(match action {
+            "CreateUser" => {
+                let u = iam.create_user(caller, p.req("UserName")?, p.get("Path"), p.tags())?;
+                ok(Some(&|w| write_user(w, "User", &u)))
+            }
+            "GetUser" => {
+                let u = iam.get_user(caller, p.get("UserName"))?;
+                ok(Some(&|w| write_user(w, "User", &u)))
+            }
+            "ListUsers" => {
+                let users = iam.list_users(caller, p.get("PathPrefix"))?;
+                ok(Some(&|w| {
+                    w.text("IsTruncated", "false").open("Users");
+                    for u in &users {
+                        write_user(w, "member", u);
+                    }
+                    w.close("Users");
+                }))
+            }
+            "DeleteUser" => {
+                iam.delete_user(caller, p.req("UserName")?)?;
+                ok(None)
+            }
+            "TagUser" => {
+                iam.tag_user(caller, p.req("UserName")?, p.tags())?;
+                ok(None)
+            }
+            "CreateAccessKey" => {
+                let (user, key, secret) = iam.create_access_key(caller, p.get("UserName"))?;
+                // Handing the secret to its owner, once, is this action's purpose.
+                let secret = String::from_utf8_lossy(secret.expose_secret()).into_owned();
+                ok(Some(&|w| {
+                    w.open("AccessKey")
+                        .text("UserName", &user)
+                        .text("AccessKeyId", &key.access_key_id)
+                        .text("Status", status(key.active))
+                        .text("SecretAccessKey", &secret)
+                        .time("CreateDate", key.created)
+                        .close("AccessKey");
+                }))
+            }
+            "ListAccessKeys" => {
+                let (user, keys) = iam.list_access_keys(caller, p.get("UserName"))?;
+                ok(Some(&|w| {
+                    w.text("UserName", &user).open("AccessKeyMetadata");
+                    for k in &keys {
+                        w.open("member")
+                            .text("UserName", &user)
+                            .text("AccessKeyId", &k.access_key_id)
+                            .text("Status", status(k.active))
+                            .time("CreateDate", k.created)
+                            .close("member");
+                    }
+                    w.close("AccessKeyMetadata").text("IsTruncated", "false");
+                }))
+            }
+            "DeleteAccessKey" => {
+                iam.delete_access_key(caller, p.get("UserName"), p.req("AccessKeyId")?)?;
+                ok(None)
+            }
+            "UpdateAccessKey" => {
+                let active = match p.req("Status")? {
+                    "Active" => true,
+                    "Inactive" => false,
+                    other => {
+                        return Err(IamError::Validation(format!(
+                            "1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: \
+                             Member must satisfy enum value set: [Active, Inactive]"
+                        )))
+                    }
+                };
+                iam.update_access_key(caller, p.get("UserName"), p.req("AccessKeyId")?, active)?;
+                ok(None)
+            }
+            "PutUserPolicy" => {
+                iam.put_user_policy(caller, p.req("UserName")?, p.req("PolicyName")?, p.req("PolicyDocument")?)?;
+                ok(None)
+            }
+            "GetUserPolicy" => {
+                let name = p.req("PolicyName")?;
+                let (user, doc) = iam.get_user_policy(caller, p.req("UserName")?, name)?;
+                ok(Some(&|w| {
+                    w.text("UserName", &user).text("PolicyName", name).text("PolicyDocument", &url_encode(&doc));
+                }))
+            }
+            "ListUserPolicies" => {
+                let names = iam.list_user_policies(caller, p.req("UserName")?)?;
+                ok(Some(&|w| {
+                    w.open("PolicyNames");
+                    for n in &names {
+                        w.text("member", n);
+                    }
+                    w.close("PolicyNames").text("IsTruncated", "false");
+                }))
+            }
+            "DeleteUserPolicy" => {
+                iam.delete_user_policy(caller, p.req("UserName")?, p.req("PolicyName")?)?;
+                ok(None)
+            }
+            "CreateRole" => {
+                let r = iam.create_role(
+                    caller,
+                    p.req("RoleName")?,
+                    p.get("Path"),
+                    p.req("AssumeRolePolicyDocument")?,
+                    p.get("Description"),
+                    p.u32("MaxSessionDuration")?,
+                    p.tags(),
+                )?;
+                ok(Some(&|w| write_role(w, &r)))
+            }
+            "GetRole" => {
+                let r = iam.get_role(caller, p.req("RoleName")?)?;
+                ok(Some(&|w| write_role(w, &r)))
+            }
+            "DeleteRole" => {
+                iam.delete_role(caller, p.req("RoleName")?)?;
+                ok(None)
+            }
+            "PutRolePolicy" => {
+                iam.put_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?, p.req("PolicyDocument")?)?;
+                ok(None)
+            }
+            "DeleteRolePolicy" => {
+                iam.delete_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?)?;
+                ok(None)
+            }
+            "TagRole" => {
+                iam.tag_role(caller, p.req("RoleName")?, p.tags())?;
+                ok(None)
+            }
+            _ => return Ok(None),
+        }))
+    };
+    run().transpose()
+}
+
+/// Runs an STS action. `None` when the action is not one Trent implements.
+pub(crate) fn sts_action(
+    iam: &Iam,
+    caller: &Caller,
+    action: &str,
+    p: &Params,
+    request_id: &str,
+) -> Option<Result<Vec<u8>, IamError>> {
+    let ok = |result: &dyn Fn(&mut XmlWriter)| XmlWriter::response(action, STS_NAMESPACE, request_id, Some(result));
+    match action {
+        "GetCallerIdentity" => Some(iam.get_caller_identity(caller).map(|who| {
+            ok(&|w| {
+                w.text("Arn", &who.arn).text("UserId", &who.user_id).text("Account", who.account.as_str());
+            })
+        })),
+        "AssumeRole" => Some((|| {
+            let role = p.req("RoleArn")?;
+            let session = p.req("RoleSessionName")?;
+            let s = iam.assume_role(caller, role, session, p.u32("DurationSeconds")?)?;
+            // Handing the temporary secret to the caller is this action's purpose.
+            let secret = String::from_utf8_lossy(s.credentials.secret.expose_secret()).into_owned();
+            Ok(ok(&|w| {
+                w.open("Credentials")
+                    .text("AccessKeyId", &s.credentials.access_key_id)
+                    .text("SecretAccessKey", &secret)
+                    .text("SessionToken", &s.credentials.session_token)
+                    .time("Expiration", s.credentials.expires)
+                    .close("Credentials")
+                    .open("AssumedRoleUser")
+                    .text("AssumedRoleId", &s.assumed_role_id)
+                    .text("Arn", &s.arn)
+                    .close("AssumedRoleUser");
+            }))
+        })()),
+        _ => None,
+    }
+}

@@ -1,0 +1,183 @@
+//! The AWS Query protocol's wire formats: form-encoded requests in, XML out. A tiny writer that escapes every
+//! text it is given, so handlers never concatenate markup.
+
+use trent_core::model::Timestamp;
+
+/// Builds `<{Action}Response xmlns=...>[<{Action}Result>...</{Action}Result>]<ResponseMetadata>...`.
+pub(crate) struct XmlWriter {
+    out: String,
+}
+
+impl XmlWriter {
+    fn new() -> Self {
+        Self { out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") }
+    }
+
+    pub(crate) fn open(&mut self, tag: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    pub(crate) fn close(&mut self, tag: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    /// `<tag>escaped text</tag>`.
+    pub(crate) fn text(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.open(tag);
+        escape_into(&mut self.out, text);
+        self.close(tag)
+    }
+
+    pub(crate) fn opt(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
+        if let Some(t) = text {
+            self.text(tag, t);
+        }
+        self
+    }
+
+    pub(crate) fn time(&mut self, tag: &str, t: Timestamp) -> &mut Self {
+        self.text(tag, &iso8601(t))
+    }
+
+    /// A successful response. `result` writes the content of `<{action}Result>`; `None` for actions whose
+    /// response has no result element (DeleteUser, PutUserPolicy, ...).
+    pub(crate) fn response(
+        action: &str,
+        namespace: &str,
+        request_id: &str,
+        result: Option<&dyn Fn(&mut XmlWriter)>,
+    ) -> Vec<u8> {
+        let mut w = Self::new();
+        w.out.push_str(&format!("<{action}Response xmlns=\"{namespace}\">"));
+        if let Some(f) = result {
+            let tag = format!("{action}Result");
+            w.open(&tag);
+            f(&mut w);
+            w.close(&tag);
+        }
+        w.open("ResponseMetadata").text("RequestId", request_id).close("ResponseMetadata");
+        w.close(&format!("{action}Response"));
+        w.out.into_bytes()
+    }
+
+    /// `<ErrorResponse xmlns=...><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`.
+    pub(crate) fn error(namespace: &str, sender: bool, code: &str, message: &str, request_id: &str) -> Vec<u8> {
+        let mut w = Self::new();
+        w.out.push_str(&format!("<ErrorResponse xmlns=\"{namespace}\">"));
+        w.open("Error")
+            .text("Type", if sender { "Sender" } else { "Receiver" })
+            .text("Code", code)
+            .text("Message", message)
+            .close("Error");
+        w.text("RequestId", request_id).close("ErrorResponse");
+        w.out.into_bytes()
+    }
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Carriage returns would be normalized away by XML parsers; keep them.
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `2026-11-28T17:40:00Z`, as IAM and STS send dates.
+pub(crate) fn iso8601(t: Timestamp) -> String {
+    let secs = t.0.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters: how IAM returns policy documents.
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `application/x-www-form-urlencoded` (`+` is a space). Invalid escapes are kept as sent.
+pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut kv = pair.splitn(2, |b| *b == b'=');
+            let k = kv.next().unwrap_or_default();
+            let v = kv.next().unwrap_or_default();
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+fn form_decode(s: &[u8]) -> String {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_escaping_and_forms() {
+        assert_eq!(iso8601(Timestamp(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(Timestamp(1_795_887_600_000)), "2026-11-28T17:40:00Z");
+        let body = XmlWriter::response("GetUser", "ns", "r1", Some(&|w: &mut XmlWriter| {
+            w.text("UserName", "a<b&\"c\"");
+        }));
+        let body = String::from_utf8(body).unwrap_or_default();
+        assert!(body.contains("<GetUserResult><UserName>a&lt;b&amp;&quot;c&quot;</UserName></GetUserResult>"));
+        assert!(body.contains("<RequestId>r1</RequestId>"));
+        assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+        let f = parse_form(b"Action=CreateUser&UserName=a+b%2Fc&Bad=%zz&Empty=&Trail=%4");
+        assert_eq!(f[1], ("UserName".into(), "a b/c".into()));
+        assert_eq!(f[2].1, "%zz");
+        assert_eq!(f[3].1, "");
+        assert_eq!(f[4].1, "%4");
+    }
+}

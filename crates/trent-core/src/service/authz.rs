@@ -1,0 +1,238 @@
+//! Authorization, decided in one place: every key-addressed operation resolves its key through
+//! [`Kms::resolve`] with the [`Action`] it performs, and that call evaluates the key policy, the caller's IAM
+//! policies and (later) grants with `policy::kms::authorize`. Operations on no key (CreateKey, ListKeys,
+//! GenerateRandom, ListAliases) are authorized by IAM policies alone, as in AWS.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use super::{Caller, Kms};
+use crate::cache::LiveKey;
+use crate::context::EncryptionContext;
+use crate::identity::root_arn;
+use crate::policy::eval::{evaluate, Decision, RequestContext};
+use crate::policy::kms::{access_denied_message, authorize, DenyReason, KmsAuthzInput, KmsDecision};
+use crate::policy::Policy;
+use crate::KmsError;
+
+macro_rules! actions {
+    ($($variant:ident = $name:literal $(, account_only = $acct:literal)?;)+) => {
+        /// Every KMS action an operation can need (the IAM action names; ReEncrypt needs two).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action { $($variant),+ }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),+];
+
+            /// `kms:Encrypt` etc.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Action::$variant => $name),+ }
+            }
+
+            /// Actions on no particular key, authorized by IAM policies alone.
+            pub fn account_only(self) -> bool {
+                match self { $(Action::$variant => false $(|| $acct)?),+ }
+            }
+        }
+    };
+}
+
+actions! {
+    CancelKeyDeletion = "kms:CancelKeyDeletion";
+    CreateAlias = "kms:CreateAlias";
+    CreateGrant = "kms:CreateGrant";
+    CreateKey = "kms:CreateKey", account_only = true;
+    Decrypt = "kms:Decrypt";
+    DeleteAlias = "kms:DeleteAlias";
+    DeleteImportedKeyMaterial = "kms:DeleteImportedKeyMaterial";
+    DeriveSharedSecret = "kms:DeriveSharedSecret";
+    DescribeKey = "kms:DescribeKey";
+    DisableKey = "kms:DisableKey";
+    DisableKeyRotation = "kms:DisableKeyRotation";
+    EnableKey = "kms:EnableKey";
+    EnableKeyRotation = "kms:EnableKeyRotation";
+    Encrypt = "kms:Encrypt";
+    GenerateDataKey = "kms:GenerateDataKey";
+    GenerateDataKeyPair = "kms:GenerateDataKeyPair";
+    GenerateDataKeyPairWithoutPlaintext = "kms:GenerateDataKeyPairWithoutPlaintext";
+    GenerateDataKeyWithoutPlaintext = "kms:GenerateDataKeyWithoutPlaintext";
+    GenerateMac = "kms:GenerateMac";
+    GenerateRandom = "kms:GenerateRandom", account_only = true;
+    GetKeyPolicy = "kms:GetKeyPolicy";
+    GetKeyRotationStatus = "kms:GetKeyRotationStatus";
+    GetParametersForImport = "kms:GetParametersForImport";
+    GetPublicKey = "kms:GetPublicKey";
+    ImportKeyMaterial = "kms:ImportKeyMaterial";
+    ListAliases = "kms:ListAliases", account_only = true;
+    ListKeyPolicies = "kms:ListKeyPolicies";
+    ListKeyRotations = "kms:ListKeyRotations";
+    ListKeys = "kms:ListKeys", account_only = true;
+    ListResourceTags = "kms:ListResourceTags";
+    PutKeyPolicy = "kms:PutKeyPolicy";
+    ReEncryptFrom = "kms:ReEncryptFrom";
+    ReEncryptTo = "kms:ReEncryptTo";
+    RotateKeyOnDemand = "kms:RotateKeyOnDemand";
+    ScheduleKeyDeletion = "kms:ScheduleKeyDeletion";
+    Sign = "kms:Sign";
+    TagResource = "kms:TagResource";
+    UntagResource = "kms:UntagResource";
+    UpdateAlias = "kms:UpdateAlias";
+    UpdateKeyDescription = "kms:UpdateKeyDescription";
+    Verify = "kms:Verify";
+    VerifyMac = "kms:VerifyMac";
+}
+
+/// Where the caller's IAM policies and tags come from (the IAM users and roles of `Identities`).
+pub trait PrincipalDirectory: Send + Sync {
+    fn identity_policies(&self, principal_arn: &str) -> Result<Arc<Vec<Policy>>, KmsError>;
+    fn principal_tags(&self, principal_arn: &str) -> Result<Arc<BTreeMap<String, String>>, KmsError>;
+}
+
+/// Until IAM principals exist only account roots call Trent; they have no IAM policies.
+struct RootsOnly;
+
+impl PrincipalDirectory for RootsOnly {
+    fn identity_policies(&self, _: &str) -> Result<Arc<Vec<Policy>>, KmsError> {
+        Ok(Arc::new(Vec::new()))
+    }
+
+    fn principal_tags(&self, _: &str) -> Result<Arc<BTreeMap<String, String>>, KmsError> {
+        Ok(Arc::new(BTreeMap::new()))
+    }
+}
+
+pub(super) struct Directory(RwLock<Arc<dyn PrincipalDirectory>>);
+
+impl Default for Directory {
+    fn default() -> Self {
+        Self(RwLock::new(Arc::new(RootsOnly)))
+    }
+}
+
+impl Directory {
+    fn get(&self) -> Arc<dyn PrincipalDirectory> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Condition keys a request adds beyond the ones every request has.
+#[derive(Debug, Default)]
+pub(crate) struct Extra(Vec<(String, Vec<String>)>);
+
+impl Extra {
+    pub(crate) fn none() -> Self {
+        Self::default()
+    }
+
+    /// `kms:EncryptionContext:<key>`, `kms:EncryptionContextKeys` and, when given, `kms:EncryptionAlgorithm`.
+    pub(crate) fn context(context: &EncryptionContext, algorithm: Option<&str>) -> Self {
+        let mut v: Vec<(String, Vec<String>)> = context
+            .pairs()
+            .iter()
+            .map(|(k, val)| (format!("kms:EncryptionContext:{k}"), vec![val.clone()]))
+            .collect();
+        if !context.is_empty() {
+            v.push(("kms:EncryptionContextKeys".into(), context.pairs().keys().cloned().collect()));
+        }
+        if let Some(a) = algorithm {
+            v.push(("kms:EncryptionAlgorithm".into(), vec![a.to_owned()]));
+        }
+        Self(v)
+    }
+}
+
+impl Kms {
+    /// Replaces where IAM policies come from (set once at start-up by the server).
+    pub fn set_principal_directory(&self, directory: Arc<dyn PrincipalDirectory>) {
+        *self.directory.0.write().unwrap_or_else(|p| p.into_inner()) = directory;
+    }
+
+    /// Decides whether `caller` may perform `action` on `live`; `AccessDeniedException` with AWS's text if not.
+    pub(crate) fn authorize_key(&self, caller: &Caller, action: Action, live: &LiveKey, extra: &Extra) -> Result<(), KmsError> {
+        let directory = self.directory.get();
+        let is_root = caller.principal_arn == root_arn(&caller.account);
+        let mut ctx = self.request_context(caller, action, &live.arn, &*directory)?;
+        ctx.set("kms:CallerAccount", vec![caller.account.to_string()]);
+        ctx.set("kms:KeySpec", vec![live.record.key_spec.to_string()]);
+        ctx.set("kms:KeyUsage", vec![live.record.key_usage.to_string()]);
+        ctx.set("kms:KeyOrigin", vec![live.record.origin.to_string()]);
+        for (k, v) in &live.record.tags {
+            ctx.set(&format!("aws:ResourceTag/{k}"), vec![v.clone()]);
+        }
+        for (k, v) in &extra.0 {
+            ctx.set(k, v.clone());
+        }
+        let Some(key_policy) = live.policy.as_deref() else {
+            // A stored policy the engine cannot read denies everything: fail closed.
+            return Err(KmsError::AccessDenied(access_denied_message(
+                &caller.principal_arn,
+                action.as_str(),
+                &live.arn,
+                DenyReason::NoResourcePolicyAllows,
+            )));
+        };
+        let policies = if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
+        let decision = authorize(&KmsAuthzInput {
+            ctx: &ctx,
+            caller_account: caller.account.as_str(),
+            caller_is_root: is_root,
+            key_account: live.record.account.as_str(),
+            key_policy,
+            identity_policies: &policies,
+            grant_allows: false,
+        });
+        match decision {
+            KmsDecision::Allow => Ok(()),
+            KmsDecision::Deny(reason) => {
+                Err(KmsError::AccessDenied(access_denied_message(&caller.principal_arn, action.as_str(), &live.arn, reason)))
+            }
+        }
+    }
+
+    /// Actions on no key: the caller's IAM policies decide; an account root may do them all.
+    pub(crate) fn authorize_account(&self, caller: &Caller, action: Action) -> Result<(), KmsError> {
+        if caller.principal_arn == root_arn(&caller.account) {
+            return Ok(());
+        }
+        let directory = self.directory.get();
+        let ctx = self.request_context(caller, action, "*", &*directory)?;
+        match evaluate(&directory.identity_policies(&caller.principal_arn)?, &ctx) {
+            Decision::Allow => Ok(()),
+            Decision::ExplicitDeny => Err(KmsError::AccessDenied(access_denied_message(
+                &caller.principal_arn,
+                action.as_str(),
+                "*",
+                DenyReason::ExplicitDenyInIdentityPolicy,
+            ))),
+            Decision::ImplicitDeny => Err(KmsError::AccessDenied(access_denied_message(
+                &caller.principal_arn,
+                action.as_str(),
+                "*",
+                DenyReason::NoIdentityPolicyAllows,
+            ))),
+        }
+    }
+
+    fn request_context(
+        &self,
+        caller: &Caller,
+        action: Action,
+        resource: &str,
+        directory: &dyn PrincipalDirectory,
+    ) -> Result<RequestContext, KmsError> {
+        let mut ctx = RequestContext::new(&caller.principal_arn, action.as_str(), resource);
+        ctx.set("aws:PrincipalArn", vec![caller.principal_arn.clone()]);
+        ctx.set("aws:PrincipalAccount", vec![caller.account.to_string()]);
+        ctx.set("aws:CurrentTime", vec![self.clock.now().0.div_euclid(1000).to_string()]);
+        if let Some(service) = &caller.via_service {
+            ctx.set("kms:ViaService", vec![service.clone()]);
+        }
+        if let Some(name) = caller.principal_arn.rsplit_once(":user/").map(|(_, n)| n.rsplit('/').next().unwrap_or(n)) {
+            ctx.set("aws:username", vec![name.to_owned()]);
+        }
+        for (k, v) in directory.principal_tags(&caller.principal_arn)?.iter() {
+            ctx.set(&format!("aws:PrincipalTag/{k}"), vec![v.clone()]);
+        }
+        Ok(ctx)
+    }
+}
