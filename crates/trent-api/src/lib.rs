@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod error;
 mod iam;
+mod json;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod kms;

@@ -3,28 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use base64::display::Base64Display;
-use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use trent_core::model::Timestamp;
 use trent_core::service::KeyMetadata;
-use trent_crypto::SecretBytes;
 
 use crate::error::ApiError;
-
-/// Parses a request body. An empty body is an empty object, as the SDKs send `{}` for no members.
-pub(crate) fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::Serialization(None)
-        } else {
-            ApiError::Serialization(Some(e.to_string()))
-        }
-    })
-}
+pub(crate) use crate::json::{parse, SecretB64, B64};
 
 pub(crate) fn to_body(v: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(|e| ApiError::Kms(trent_core::KmsError::internal(e)))
@@ -165,25 +149,6 @@ pub(crate) struct KeyPolicyIn {
     pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
     pub(crate) limit: Option<i64>,
     pub(crate) marker: Option<String>,
-}
-
-/// A public blob, base64 in JSON.
-pub(crate) struct B64<'a>(pub(crate) &'a [u8]);
-
-impl Serialize for B64<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Encodes straight into the output buffer: no intermediate string.
-        s.collect_str(&Base64Display::new(self.0, &STANDARD))
-    }
-}
-
-/// A secret blob (plaintext, data key), base64 in JSON. The only place secret bytes meet the wire encoder.
-pub(crate) struct SecretB64<'a>(pub(crate) &'a SecretBytes);
-
-impl Serialize for SecretB64<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&Base64Display::new(self.0.expose_secret(), &STANDARD)) // the response carries it
-    }
 }
 
 /// Epoch seconds, fractional, as AWS JSON protocols send timestamps.

@@ -9,20 +9,7 @@ use trent_core::ssm::{HistoryEntry, ParameterMetadata, ParameterValue, Parameter
 use trent_core::ssm::policies::PolicyEntry;
 
 use crate::error::ApiError;
-
-/// Parses a request body. An empty body is an empty object, as the SDKs send `{}` for no members.
-pub(super) fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::Serialization(None)
-        } else {
-            ApiError::Serialization(Some(e.to_string()))
-        }
-    })
-}
+pub(super) use crate::json::parse;
 
 pub(super) fn to_body(v: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(|e| ApiError::Ssm(trent_core::ssm::SsmError::internal(e)))

@@ -58,7 +58,7 @@ pub(crate) fn open(root: &RootKey, access_key_id: &str, token: &str) -> Result<S
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 8192 {
+    if !s.len().is_multiple_of(2) || s.len() > 8192 {
         return None;
     }
     let digit = |c: u8| match c {
