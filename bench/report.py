@@ -62,6 +62,12 @@ def cores(x):
     return "–" if x is None else f"{x:.2f}"
 
 
+def srv_us(r):
+    if not r or r.get("server_cpu_s") is None or not r.get("ok"):
+        return "–"
+    return f"{r['server_cpu_s'] * 1e6 / r['ok']:.0f}"
+
+
 def pct(a, b):
     return "–" if not a or not b else f"{100.0 * a / b:.0f}%"
 
@@ -107,9 +113,11 @@ p(f"- Date: {meta['date']}; commit {meta['commit']}")
 p(f"- CPU: {meta['cpu']}; `nproc` = {meta['nproc']}; memory {meta['mem']}; {meta['kernel']}; {meta['rustc']}")
 p(f"- Load average (1, 5, 15 min) at the start of the run: {meta.get('loadavg_start', '?')}; at the end: {meta['loadavg_end']}")
 p(f"- **Client and server share the same {meta['nproc']} cores, nothing is pinned, and other engineers were "
-  "compiling on this machine during the run**: absolute figures drift between runs; the ratios are computed "
-  "between cells of this one run. The `client CPU` column shows how much of the machine the load generator "
-  "itself took.")
+  "compiling on this machine during the run**: absolute figures drift between runs. The ratios are computed "
+  "between cells of this one run, and the cells are interleaved (for each concurrency: ceiling, Trent, moto) so "
+  "that drift hits all of them alike. `client CPU` shows how much of the machine the load generator itself "
+  "took; `server µs/req` (server CPU time per successful request) depends far less on the machine's other "
+  "load than req/s does.")
 p(f"- Cells: {meta['dur']} s measured for the ceiling and Trent, {meta['moto_dur']} s for moto "
   f"(moto_server {meta['moto']}, from PyPI into `bench/.venv`). Plaintext 1 KiB, encryption context "
   "`{\"purpose\":\"bench\"}`, one key unless stated.")
@@ -135,8 +143,8 @@ p("`trent-bench ceiling` answers every request with a fixed small JSON body afte
   "tokio/hyper/rustls stack and with Trent's own certificate. It is driven with the same signed Encrypt "
   "requests. It is what this machine can do at all.")
 p("")
-p("| transport | concurrency | req/s | p50 | p99 | p99.9 | max | client CPU (cores) | server CPU (cores) |")
-p("|---|---|---|---|---|---|---|---|---|")
+p("| transport | concurrency | req/s | p50 | p99 | p99.9 | max | client CPU (cores) | server CPU (cores) | server µs/req |")
+p("|---|---|---|---|---|---|---|---|---|---|")
 ceil_rows = []
 for t in ["https", "http"]:
     for c in CONCS:
@@ -145,15 +153,15 @@ for t in ["https", "http"]:
         if r:
             l = r["latency"]
             p(f"| {t.upper()} | {c} | {fmt_rps(r['throughput_rps'])} | {us(l['p50_us'])} | {us(l['p99_us'])} | "
-              f"{us(l['p999_us'])} | {us(l['max_us'])} | {cores(r['client_cpu_cores'])} | {cores(r.get('server_cpu_cores'))} |")
+              f"{us(l['p999_us'])} | {us(l['max_us'])} | {cores(r['client_cpu_cores'])} | {cores(r.get('server_cpu_cores'))} | {srv_us(r)} |")
 cmds("ceiling", ceil_rows)
 p("")
 
 # --- trent --------------------------------------------------------------------------------------------------
 p("## Trent over HTTPS with SigV4")
 p("")
-p("| operation | concurrency | req/s | % of HTTPS ceiling | p50 | p90 | p99 | p99.9 | max | errors | client CPU | server CPU |")
-p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+p("| operation | concurrency | req/s | % of HTTPS ceiling | p50 | p90 | p99 | p99.9 | max | errors | client CPU | server CPU | server µs/req (ceiling's) |")
+p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 trent_rows = []
 for op in OPS:
     for c in CONCS:
@@ -165,7 +173,8 @@ for op in OPS:
         l = r["latency"]
         p(f"| {op} | {c} | {fmt_rps(r['throughput_rps'])} | {pct(r['throughput_rps'], ceil and ceil['throughput_rps'])} | "
           f"{us(l['p50_us'])} | {us(l['p90_us'])} | {us(l['p99_us'])} | {us(l['p999_us'])} | {us(l['max_us'])} | "
-          f"{errs(r)} | {cores(r['client_cpu_cores'])} | {cores(r.get('server_cpu_cores'))} |")
+          f"{errs(r)} | {cores(r['client_cpu_cores'])} | {cores(r.get('server_cpu_cores'))} | "
+          f"{srv_us(r)} ({srv_us(ceil)}) |")
 cmds("Trent over HTTPS", trent_rows)
 p("")
 p("Trent Encrypt over plain HTTP (`--insecure-http`), against the plain-HTTP ceiling:")
@@ -188,7 +197,8 @@ p("")
 p("## moto_server under the same load")
 p("")
 p("moto serves plain HTTP only and does not verify SigV4; the requests are signed all the same. The ratio "
-  "compares Trent **over HTTPS** with moto over HTTP, which favours moto.")
+  "compares Trent **over HTTPS** with moto over HTTP, which favours moto. At concurrency 1 both are bound by "
+  "round-trip latency on a shared machine, so that ratio is the ratio of latencies.")
 p("")
 p("| operation | concurrency | moto req/s | moto p50 | moto p99 | errors | Trent HTTPS req/s | Trent ÷ moto |")
 p("|---|---|---|---|---|---|---|---|")

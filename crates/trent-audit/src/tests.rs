@@ -191,7 +191,9 @@ async fn chain_continues_across_restarts_and_crashes() {
     let mut all = lines(&seg2);
     all.pop();
     write_lines(&seg2, &all);
-    fs::OpenOptions::new().append(true).open(&seg2).map(|mut f| io::Write::write_all(&mut f, b"{\"seq\":")).unwrap().unwrap_or(());
+    let mut f = fs::OpenOptions::new().append(true).open(&seg2).unwrap();
+    io::Write::write_all(&mut f, b"{\"seq\":").unwrap();
+    drop(f);
     write_events(&dir.0, &root, 1).await;
     let r = verify(&dir.0).unwrap();
     assert_eq!((r.segments, r.events, r.recoveries), (3, 6, 1));

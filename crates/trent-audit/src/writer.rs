@@ -30,7 +30,9 @@ use crate::{AuditError, AuditFailure};
 const SIGNING_KEY_BINDING: &[u8] = b"trent/audit-signing-key/v1";
 
 /// Tunables. The defaults suit a single node: a 2 s bound on how long a request may wait for the trail, a
-/// signed digest at least every 1,000 records or 10 s of activity.
+/// signed digest at least every 1,000 records or 10 s of activity, a 200 us gathering window under load
+/// (measured: about 6 events per fsync at 12k Encrypt/s; a 1 ms window gave 28 per fsync but cost the
+/// 16-client case more latency than it saved).
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
     pub queue_capacity: usize,
@@ -52,7 +54,7 @@ impl Default for AuditConfig {
             ack_timeout: Duration::from_secs(2),
             digest_every_records: 1000,
             digest_every: Duration::from_secs(10),
-            commit_delay: Duration::from_micros(1000),
+            commit_delay: Duration::from_micros(200),
         }
     }
 }

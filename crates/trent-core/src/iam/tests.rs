@@ -110,7 +110,10 @@ fn assume_role_needs_trust_and_identity_policy_and_expires() {
     assert!(matches!(ids.session(&c.access_key_id, "00ff"), Err(IamError::InvalidClientTokenId)));
     assert!(matches!(ids.session("ASIAAAAAAAAAAAAAAAAA", &c.session_token), Err(IamError::InvalidClientTokenId)));
 
-    // Role policies reach the session.
+    // Role tags and policies reach the session.
+    iam.tag_role(&root, "App", vec![("env".into(), "prod".into())]).unwrap();
+    assert_eq!(ids.principal_tags(&s.arn).unwrap().get("env").map(String::as_str), Some("prod"));
+    assert!(matches!(iam.tag_role(&root, "App", vec![("aws:x".into(), "y".into())]), Err(IamError::Validation(_))));
     iam.put_role_policy(&root, "App", "kms", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#).unwrap();
     assert_eq!(ids.identity_policies(&s.arn).unwrap().len(), 1);
     assert!(matches!(iam.delete_role(&root, "App"), Err(IamError::DeleteConflict(_))));

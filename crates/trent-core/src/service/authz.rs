@@ -236,3 +236,4 @@ impl Kms {
         Ok(ctx)
     }
 }
+
