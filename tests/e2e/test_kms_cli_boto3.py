@@ -695,9 +695,9 @@ def test_key_policy_other_name(kms, key):
 
 
 def test_unimplemented_operation(kms, key, account_id):
-    e = expect_error(kms.create_grant, "UnsupportedOperationException", KeyId=key["KeyId"],
-                     GranteePrincipal=f"arn:aws:iam::{account_id}:root", Operations=["Decrypt"])
-    assert "CreateGrant" in e.response["Error"]["Message"]
+    e = expect_error(kms.update_primary_region, "UnsupportedOperationException", KeyId=key["KeyId"],
+                     PrimaryRegion="eu-west-1")
+    assert "UpdatePrimaryRegion" in e.response["Error"]["Message"]
 
 
 def test_wrong_secret_key(server):

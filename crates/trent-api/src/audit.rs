@@ -21,6 +21,8 @@ use crate::kms::Operation;
 /// What is known about a request before it is handled; taken from the request only when auditing is on.
 pub(crate) struct RequestInfo {
     target: Option<String>,
+    /// `iam` or `sts` for a Query-protocol (form body) request.
+    query_service: Option<&'static str>,
     user_agent: Option<String>,
     source_ip: Option<String>,
     /// As claimed in the signature's credential scope; recorded only once the signature verified.
@@ -33,6 +35,7 @@ impl RequestInfo {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Self {
             target: text("x-amz-target"),
+            query_service: crate::iam::query_service(headers, req.uri()),
             user_agent: text("user-agent"),
             source_ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
             access_key_id: credential_access_key(headers, req.uri().query()),
@@ -72,9 +75,18 @@ fn build_event(
     result: &Result<Vec<u8>, ApiError>,
 ) -> AuditEvent {
     let target = info.target.as_deref().unwrap_or("");
-    let (source, op_name) = match target.split_once('.') {
-        Some(("TrentService", op)) => (KMS_EVENT_SOURCE, op),
-        Some(("AmazonSSM", op)) => ("ssm.amazonaws.com", op),
+    let query_source;
+    let (source, op_name) = match (info.query_service, target.split_once('.')) {
+        (Some(service), _) => {
+            // IAM/STS: the operation is the form body's `Action`. No parameters are taken from a form body
+            // yet: it can carry passwords and policy documents, and needs its own allow-list.
+            query_source = format!("{service}.amazonaws.com");
+            let body = facts.body.as_deref().unwrap_or_default();
+            let action = body.split(|&b| b == b'&').find_map(|kv| kv.strip_prefix(b"Action=")).unwrap_or_default();
+            (query_source.as_str(), std::str::from_utf8(action).unwrap_or(""))
+        }
+        (None, Some(("TrentService", op))) => (KMS_EVENT_SOURCE, op),
+        (None, Some(("AmazonSSM", op))) => ("ssm.amazonaws.com", op),
         _ => (KMS_EVENT_SOURCE, ""),
     };
     // The name is client-supplied: keep it only if it looks like an operation name.
@@ -94,8 +106,9 @@ fn build_event(
         e.user_identity = UserIdentity::principal(&account, &c.principal_arn, info.access_key_id.as_deref());
         e.recipient_account_id = Some(account);
     }
-    // Parameters only of an authenticated request: an unsigned body is anyone's text.
-    let params = facts.caller.as_ref().and(facts.body.as_deref()).and_then(RequestParameters::from_kms_json);
+    // Parameters only of an authenticated JSON request: an unsigned body is anyone's text.
+    let json_body = facts.body.as_deref().filter(|_| info.query_service.is_none());
+    let params = facts.caller.as_ref().and(json_body).and_then(RequestParameters::from_kms_json);
     let mut key_arn = None;
     match result {
         Ok(body) => {
@@ -194,6 +207,7 @@ mod tests {
     fn info(target: &str) -> RequestInfo {
         RequestInfo {
             target: Some(target.into()),
+            query_service: None,
             user_agent: Some("ua".into()),
             source_ip: Some("127.0.0.1".into()),
             access_key_id: Some("AKIATEST".into()),
@@ -260,5 +274,17 @@ mod tests {
         assert_eq!(e.resources[0].arn, format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"));
         assert!(!e.read_only);
         assert!(!is_key_uuid("alias/x"));
+    }
+
+    #[test]
+    fn query_requests_are_named_by_action_without_parameters() {
+        let mut i = info("");
+        i.target = None;
+        i.query_service = Some("iam");
+        let body = Bytes::from_static(b"Action=CreateUser&UserName=alice&Version=2010-05-08");
+        let facts = Facts { body: Some(body), caller: Some(caller()) };
+        let e = build_event("us-east-1", i, facts, "r4", &Ok(b"<xml/>".to_vec()));
+        assert_eq!((e.event_source.as_str(), e.event_name.as_str()), ("iam.amazonaws.com", "CreateUser"));
+        assert!(e.request_parameters.is_none() && e.response_elements.is_none());
     }
 }

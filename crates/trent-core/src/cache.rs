@@ -9,7 +9,7 @@ use trent_crypto::asymmetric::{MacKey, PrivateKey};
 use trent_crypto::BackingKey;
 
 use crate::ids::{AccountId, AliasName, KeyId};
-use crate::model::{KeyRecord, RotationType};
+use crate::model::{GrantRecord, KeyRecord, RotationType};
 use crate::policy::document::{parse_policy, PolicyKind};
 use crate::policy::Policy;
 
@@ -35,6 +35,8 @@ pub(crate) struct LiveKey {
     /// The key policy, parsed once per change; `None` if the stored text does not parse (authorization then
     /// fails closed).
     pub(crate) policy: Option<Arc<Policy>>,
+    /// The key's grants, so authorization never reads the store on the hot path.
+    pub(crate) grants: Arc<Vec<GrantRecord>>,
     /// Every backing-key version, unwrapped. Entries are shared between successive cache entries of the key,
     /// so a metadata change or a rotation never unwraps old versions again.
     pub(crate) versions: HashMap<u32, Arc<LiveVersion>>,
@@ -49,15 +51,32 @@ impl LiveKey {
                 None
             }
         };
-        Self { record, arn, policy, versions }
+        Self { record, arn, policy, grants: Arc::new(Vec::new()), versions }
+    }
+
+    /// The same key with its grants replaced.
+    pub(crate) fn with_grants(&self, grants: Vec<GrantRecord>) -> Self {
+        Self {
+            record: self.record.clone(),
+            arn: self.arn.clone(),
+            policy: self.policy.clone(),
+            grants: Arc::new(grants),
+            versions: self.versions.clone(),
+        }
     }
 
     /// The same key with a changed record: the versions are shared, the policy re-parsed only if it changed.
     pub(crate) fn with_record(&self, record: KeyRecord) -> Self {
         if record.policy == self.record.policy {
-            return Self { record, arn: self.arn.clone(), policy: self.policy.clone(), versions: self.versions.clone() };
+            return Self {
+                record,
+                arn: self.arn.clone(),
+                policy: self.policy.clone(),
+                grants: self.grants.clone(),
+                versions: self.versions.clone(),
+            };
         }
-        Self::new(record, self.arn.clone(), self.versions.clone())
+        Self { grants: self.grants.clone(), ..Self::new(record, self.arn.clone(), self.versions.clone()) }
     }
 
     pub(crate) fn current(&self) -> Option<(u32, &LiveVersion)> {

@@ -45,6 +45,10 @@ pub enum KmsError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    InvalidGrantToken(String),
+    #[error("{0}")]
+    InvalidGrantId(String),
+    #[error("{0}")]
     IncorrectKeyMaterial(String),
     #[error("{0}")]
     InvalidImportToken(String),
@@ -84,6 +88,8 @@ impl KmsError {
             Self::UnsupportedOperation(_) => "UnsupportedOperationException",
             Self::InvalidMarker(_) => "InvalidMarkerException",
             Self::Conflict(_) => "ConflictException",
+            Self::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            Self::InvalidGrantId(_) => "InvalidGrantIdException",
             Self::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             Self::InvalidImportToken(_) => "InvalidImportTokenException",
             Self::ExpiredImportToken(_) => "ExpiredImportTokenException",

@@ -215,6 +215,28 @@ wire_enum!(
 );
 
 wire_enum!(
+    GrantOperation {
+        Decrypt = "Decrypt",
+        Encrypt = "Encrypt",
+        GenerateDataKey = "GenerateDataKey",
+        GenerateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext",
+        ReEncryptFrom = "ReEncryptFrom",
+        ReEncryptTo = "ReEncryptTo",
+        Sign = "Sign",
+        Verify = "Verify",
+        GetPublicKey = "GetPublicKey",
+        CreateGrant = "CreateGrant",
+        RetireGrant = "RetireGrant",
+        DescribeKey = "DescribeKey",
+        GenerateDataKeyPair = "GenerateDataKeyPair",
+        GenerateDataKeyPairWithoutPlaintext = "GenerateDataKeyPairWithoutPlaintext",
+        GenerateMac = "GenerateMac",
+        VerifyMac = "VerifyMac",
+        DeriveSharedSecret = "DeriveSharedSecret",
+    }
+);
+
+wire_enum!(
     DataKeySpec {
         Aes256 = "AES_256",
         Aes128 = "AES_128",
@@ -345,4 +367,22 @@ impl std::fmt::Debug for ImportParamsRecord {
             .field("valid_to", &self.valid_to)
             .finish_non_exhaustive()
     }
+}
+
+/// A grant: permission for one principal to perform some operations with one key, optionally only for
+/// requests whose encryption context matches the constraints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// 64 hex characters.
+    pub grant_id: String,
+    pub key_id: KeyId,
+    pub name: Option<String>,
+    pub grantee_principal: String,
+    pub retiring_principal: Option<String>,
+    pub operations: Vec<GrantOperation>,
+    pub context_subset: Option<BTreeMap<String, String>>,
+    pub context_equals: Option<BTreeMap<String, String>>,
+    /// `arn:aws:iam::<account>:root` of the account that created the grant.
+    pub issuing_account: String,
+    pub created: Timestamp,
 }

@@ -3,6 +3,7 @@
 mod operation;
 mod ops;
 mod ops_asymmetric;
+mod ops_grants;
 mod ops_material;
 mod validate;
 mod wire;
@@ -46,6 +47,11 @@ pub(crate) fn dispatch(kms: &Kms, caller: &Caller, op: Operation, body: &[u8]) -
         O::GetKeyPolicy => ops::get_key_policy(kms, caller, body),
         O::PutKeyPolicy => ops::put_key_policy(kms, caller, body),
         O::ListKeyPolicies => ops::list_key_policies(kms, caller, body),
+        O::CreateGrant => ops_grants::create_grant(kms, caller, body),
+        O::ListGrants => ops_grants::list_grants(kms, caller, body),
+        O::ListRetirableGrants => ops_grants::list_retirable_grants(kms, caller, body),
+        O::RetireGrant => ops_grants::retire_grant(kms, caller, body),
+        O::RevokeGrant => ops_grants::revoke_grant(kms, caller, body),
         O::Sign => ops_asymmetric::sign(kms, caller, body),
         O::Verify => ops_asymmetric::verify(kms, caller, body),
         O::GetPublicKey => ops_asymmetric::get_public_key(kms, caller, body),

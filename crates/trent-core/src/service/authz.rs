@@ -59,6 +59,10 @@ actions! {
     GenerateMac = "kms:GenerateMac";
     GenerateRandom = "kms:GenerateRandom", account_only = true;
     GetKeyPolicy = "kms:GetKeyPolicy";
+    ListGrants = "kms:ListGrants";
+    ListRetirableGrants = "kms:ListRetirableGrants", account_only = true;
+    RetireGrant = "kms:RetireGrant";
+    RevokeGrant = "kms:RevokeGrant";
     GetKeyRotationStatus = "kms:GetKeyRotationStatus";
     GetParametersForImport = "kms:GetParametersForImport";
     GetPublicKey = "kms:GetPublicKey";
@@ -115,9 +119,10 @@ impl Directory {
     }
 }
 
-/// Condition keys a request adds beyond the ones every request has.
+/// Condition keys a request adds beyond the ones every request has, and its encryption context (for grant
+/// constraints).
 #[derive(Debug, Default)]
-pub(crate) struct Extra(Vec<(String, Vec<String>)>);
+pub(crate) struct Extra(Vec<(String, Vec<String>)>, Option<BTreeMap<String, String>>);
 
 impl Extra {
     pub(crate) fn none() -> Self {
@@ -137,7 +142,7 @@ impl Extra {
         if let Some(a) = algorithm {
             v.push(("kms:EncryptionAlgorithm".into(), vec![a.to_owned()]));
         }
-        Self(v)
+        Self(v, Some(context.pairs().clone()))
     }
 }
 
@@ -179,7 +184,7 @@ impl Kms {
             key_account: live.record.account.as_str(),
             key_policy,
             identity_policies: &policies,
-            grant_allows: false,
+            grant_allows: self.grant_allows(caller, action, live, extra.1.as_ref()),
         });
         match decision {
             KmsDecision::Allow => Ok(()),

@@ -186,7 +186,7 @@ impl Kms {
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
         let mut versions = HashMap::new();
         versions.insert(version, Arc::new(LiveVersion { material: Material::Symmetric(backing), material_id: fingerprint, rotation: None }));
-        self.cache.put_key(Arc::new(LiveKey::new(updated, live.arn.clone(), versions)), &guard);
+        self.cache.put_key(Arc::new(LiveKey { versions, ..live.with_record(updated) }), &guard);
         tracing::info!(key = %live.arn, "key material imported");
         Ok(live.arn.clone())
     }
@@ -229,7 +229,7 @@ impl Kms {
                 Ok(())
             })?
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
-        self.cache.put_key(Arc::new(LiveKey::new(updated, live.arn.clone(), HashMap::new())), &guard);
+        self.cache.put_key(Arc::new(LiveKey { versions: HashMap::new(), ..live.with_record(updated) }), &guard);
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ mod asymmetric;
 mod authz;
 mod bulk;
 mod crypto;
+mod grants;
 mod keys;
 mod import;
 mod managed;
@@ -34,6 +35,7 @@ pub use crypto::{
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
 };
 pub use keys::{CreateKeyRequest, KeyMetadata, ListPage, ScheduleDeletionResponse};
+pub use grants::{CreateGrantRequest, GrantView};
 pub use import::{ImportMaterialRequest, ImportParameters};
 pub use policy::default_key_policy;
 pub use rotation::{RotationEntry, RotationStatus};
@@ -195,7 +197,8 @@ impl Kms {
                 .map_err(|e| KmsError::internal(format!("parsing {arn} version {}: {e}", v.version)))?;
             versions.insert(v.version, Arc::new(LiveVersion { material, material_id: v.material_id, rotation: v.rotation }));
         }
-        Ok(LiveKey::new(record, arn, versions))
+        let grants = self.store.grants(&record.key_id)?;
+        Ok(LiveKey::new(record, arn, versions).with_grants(grants))
     }
 
     /// Applies a state change in the store, then refreshes the cache with the stored result.

@@ -173,7 +173,7 @@ impl Kms {
                 rotation: Some(rotation),
             }),
         );
-        let fresh = Arc::new(LiveKey::new(updated, live.arn.clone(), versions));
+        let fresh = Arc::new(LiveKey { versions, ..live.with_record(updated) });
         self.cache.put_key(fresh.clone(), &guard);
         tracing::info!(key = %live.arn, version = next_version, ?rotation, "key rotated");
         Ok(fresh)

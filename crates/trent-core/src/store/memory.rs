@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{KeyUpdate, Store};
 use crate::ids::{AccountId, AliasName, KeyId};
-use crate::model::{AccessKeyRecord, AliasRecord, ImportParamsRecord, KeyRecord, KeyState, KeyVersionRecord};
+use crate::model::{AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyState, KeyVersionRecord};
 use crate::KmsError;
 
 #[derive(Default)]
@@ -16,6 +16,7 @@ struct Inner {
     aliases: BTreeMap<(AccountId, AliasName), AliasRecord>,
     access_keys: BTreeMap<String, AccessKeyRecord>,
     import_params: HashMap<KeyId, ImportParamsRecord>,
+    grants: Vec<GrantRecord>,
 }
 
 #[derive(Default)]
@@ -100,6 +101,7 @@ impl Store for MemoryStore {
         s.keys.remove(key_id);
         s.versions.remove(key_id);
         s.import_params.remove(key_id);
+        s.grants.retain(|g| g.key_id != *key_id);
         s.aliases.retain(|_, a| a.target != *key_id);
         Ok(())
     }
@@ -213,6 +215,29 @@ impl Store for MemoryStore {
 
     fn import_params(&self, key_id: &KeyId) -> Result<Option<ImportParamsRecord>, KmsError> {
         Ok(self.inner().import_params.get(key_id).cloned())
+    }
+
+    fn put_grant(&self, grant: &GrantRecord) -> Result<(), KmsError> {
+        let mut s = self.inner();
+        if !s.grants.iter().any(|g| g.key_id == grant.key_id && g.grant_id == grant.grant_id) {
+            s.grants.push(grant.clone());
+        }
+        Ok(())
+    }
+
+    fn grants(&self, key_id: &KeyId) -> Result<Vec<GrantRecord>, KmsError> {
+        Ok(self.inner().grants.iter().filter(|g| g.key_id == *key_id).cloned().collect())
+    }
+
+    fn grants_retirable_by(&self, principal: &str) -> Result<Vec<GrantRecord>, KmsError> {
+        Ok(self.inner().grants.iter().filter(|g| g.retiring_principal.as_deref() == Some(principal)).cloned().collect())
+    }
+
+    fn delete_grant(&self, key_id: &KeyId, grant_id: &str) -> Result<bool, KmsError> {
+        let mut s = self.inner();
+        let before = s.grants.len();
+        s.grants.retain(|g| !(g.key_id == *key_id && g.grant_id == grant_id));
+        Ok(s.grants.len() != before)
     }
 
     fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError> {

@@ -4,7 +4,7 @@
 //! management operations on a blocking thread. Backend failures surface as `KmsError::Internal`.
 
 use crate::ids::{AccountId, AliasName, KeyId};
-use crate::model::{AccessKeyRecord, AliasRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
+use crate::model::{AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
 use crate::KmsError;
 
 /// A read-modify-write of one key under the store's transaction: the closure sees the current record and
@@ -81,6 +81,18 @@ pub trait Store: Send + Sync {
     fn put_import_params(&self, params: &ImportParamsRecord) -> Result<(), KmsError>;
 
     fn import_params(&self, key_id: &KeyId) -> Result<Option<ImportParamsRecord>, KmsError>;
+
+    /// Inserts a grant (a new id) or leaves an existing one unchanged.
+    fn put_grant(&self, grant: &GrantRecord) -> Result<(), KmsError>;
+
+    /// The grants of a key, oldest first.
+    fn grants(&self, key_id: &KeyId) -> Result<Vec<GrantRecord>, KmsError>;
+
+    /// Grants whose retiring principal is `principal`, across keys.
+    fn grants_retirable_by(&self, principal: &str) -> Result<Vec<GrantRecord>, KmsError>;
+
+    /// Returns false if no such grant.
+    fn delete_grant(&self, key_id: &KeyId, grant_id: &str) -> Result<bool, KmsError>;
 
     fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError>;
 

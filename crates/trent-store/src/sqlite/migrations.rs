@@ -186,4 +186,24 @@ CREATE TABLE iam_access_keys (
 CREATE INDEX iam_access_keys_by_user ON iam_access_keys (account, user_name);
 "#,
     ),
+    (
+        5,
+        r#"
+-- Grants. Operations and constraints are JSON text: read whole, never queried inside.
+CREATE TABLE grants (
+    key_id             TEXT NOT NULL REFERENCES keys (key_id),
+    grant_id           TEXT NOT NULL,
+    name               TEXT,
+    grantee_principal  TEXT NOT NULL,
+    retiring_principal TEXT,
+    operations         TEXT NOT NULL,
+    context_subset     TEXT,
+    context_equals     TEXT,
+    issuing_account    TEXT NOT NULL,
+    created_ms         BIGINT NOT NULL,
+    PRIMARY KEY (key_id, grant_id)
+);
+CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal) WHERE retiring_principal IS NOT NULL;
+"#,
+    ),
 ];

@@ -1,6 +1,7 @@
 //! SQLite implementation of the store: one connection in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives a crash or power loss.
 
+mod grants;
 mod migrations;
 mod rows;
 mod iam;
@@ -11,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use trent_core::ids::{AccountId, AliasName, KeyId};
-use trent_core::model::{AccessKeyRecord, AliasRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
+use trent_core::model::{AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
 use trent_core::store::{KeyUpdate, Store};
 use trent_core::KmsError;
 
@@ -236,6 +237,7 @@ impl Store for SqliteStore {
         for sql in [
             "DELETE FROM aliases WHERE target = ?1",
             "DELETE FROM import_params WHERE key_id = ?1",
+            "DELETE FROM grants WHERE key_id = ?1",
             "DELETE FROM key_tags WHERE key_id = ?1",
             "DELETE FROM key_versions WHERE key_id = ?1",
             "DELETE FROM keys WHERE key_id = ?1",
@@ -408,6 +410,22 @@ impl Store for SqliteStore {
             .optional()
             .map_err(db)?;
         row.map(|r| r.take().map_err(KmsError::internal)).transpose()
+    }
+
+    fn put_grant(&self, grant: &GrantRecord) -> Result<(), KmsError> {
+        self.put_grant_row(grant)
+    }
+
+    fn grants(&self, key_id: &KeyId) -> Result<Vec<GrantRecord>, KmsError> {
+        self.grant_rows("key_id = ?1", &key_id.to_string())
+    }
+
+    fn grants_retirable_by(&self, principal: &str) -> Result<Vec<GrantRecord>, KmsError> {
+        self.grant_rows("retiring_principal = ?1", principal)
+    }
+
+    fn delete_grant(&self, key_id: &KeyId, grant_id: &str) -> Result<bool, KmsError> {
+        self.delete_grant_row(key_id, grant_id)
     }
 
     fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), KmsError> {

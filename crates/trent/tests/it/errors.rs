@@ -418,16 +418,12 @@ async fn unsupported_key_types_and_operations() {
         "ValidationException"
     );
     assert!(msg.is_some());
-    // An operation the model has but Trent does not implement; CreateGrant's errors do not model it.
+    // An operation the model has but Trent does not implement.
     let msg = expect_code!(
-        c.create_grant()
-            .key_id(&id)
-            .grantee_principal(format!("arn:aws:iam::{ACCOUNT}:root"))
-            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
-            .send(),
+        c.update_primary_region().key_id(&id).primary_region("eu-west-1").send(),
         "UnsupportedOperationException"
     );
-    assert!(msg.unwrap().contains("CreateGrant"));
+    assert!(msg.unwrap().contains("UpdatePrimaryRegion"));
     // One whose errors do model it (multi-Region keys are out of scope; key rotation and import are not).
     expect_err!(
         c.replicate_key().key_id(&id).replica_region("eu-west-1").send(),
