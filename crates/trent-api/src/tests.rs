@@ -178,7 +178,7 @@ async fn protocol_errors() {
     assert_eq!(r.json["__type"], "SerializationException");
     assert!(r.json["message"].as_str().unwrap().contains("Plaintext"));
     assert_error(&a.call("NoSuchOperation", json!({})).await, "UnknownOperationException", None);
-    let r = a.call("CreateGrant", json!({})).await;
+    let r = a.call("ReplicateKey", json!({})).await;
     assert_eq!(r.json["__type"], "UnsupportedOperationException");
     // An empty body is an empty request.
     assert_eq!(a.call_raw("ListKeys", b"").await.status, StatusCode::OK);
