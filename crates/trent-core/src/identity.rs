@@ -323,6 +323,17 @@ impl crate::service::PrincipalDirectory for Identities {
     fn principal_tags(&self, principal_arn: &str) -> Result<Arc<Tags>, KmsError> {
         Identities::principal_tags(self, principal_arn).map_err(KmsError::internal)
     }
+
+    /// Account roots always exist; users and roles must be in the IAM store. An ARN of another shape (a
+    /// service principal, a federated user) is not an IAM principal Trent knows.
+    fn principal_exists(&self, principal_arn: &str) -> Result<bool, KmsError> {
+        Ok(match PrincipalRef::parse(principal_arn) {
+            Some(PrincipalRef::Root(_)) => true,
+            Some(PrincipalRef::User(account, name)) => self.iam.user(&account, &name).map_err(KmsError::internal)?.is_some(),
+            Some(PrincipalRef::Role(account, name)) => self.iam.role(&account, &name).map_err(KmsError::internal)?.is_some(),
+            Some(PrincipalRef::Session(..)) | None => false,
+        })
+    }
 }
 
 fn insert_bounded<V>(map: &RwLock<HashMap<String, V>>, key: String, value: V) {

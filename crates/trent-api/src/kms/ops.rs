@@ -526,7 +526,14 @@ pub(crate) fn get_key_policy(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
 
 pub(crate) fn put_key_policy(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let (r, k, raw) = policy_members(body, true)?;
-    kms.put_key_policy(caller, &k, &raw, r.policy_name.as_deref(), r.policy.unwrap_or_default())?;
+    kms.put_key_policy(
+        caller,
+        &k,
+        &raw,
+        r.policy_name.as_deref(),
+        r.policy.unwrap_or_default(),
+        r.bypass_policy_lockout_safety_check.unwrap_or(false),
+    )?;
     Ok(b"{}".to_vec())
 }
 

@@ -90,6 +90,11 @@ actions! {
 pub trait PrincipalDirectory: Send + Sync {
     fn identity_policies(&self, principal_arn: &str) -> Result<Arc<Vec<Policy>>, KmsError>;
     fn principal_tags(&self, principal_arn: &str) -> Result<Arc<BTreeMap<String, String>>, KmsError>;
+    /// Whether an IAM principal ARN names an existing user, role or account root (key policies may only name
+    /// existing principals).
+    fn principal_exists(&self, principal_arn: &str) -> Result<bool, KmsError> {
+        Ok(principal_arn.ends_with(":root"))
+    }
 }
 
 /// Until IAM principals exist only account roots call Trent; they have no IAM policies.
@@ -191,6 +196,57 @@ impl Kms {
             KmsDecision::Deny(reason) => {
                 Err(KmsError::AccessDenied(access_denied_message(&caller.principal_arn, action.as_str(), &live.arn, reason)))
             }
+        }
+    }
+
+    /// The checks CreateKey and PutKeyPolicy make on a new key policy, unless the caller bypasses the lockout
+    /// check: every AWS principal it names must exist, and the caller must still be allowed to call
+    /// PutKeyPolicy under it (so nobody locks themselves out of a key by accident).
+    pub(crate) fn check_new_key_policy(
+        &self,
+        caller: &Caller,
+        policy_text: &str,
+        key_arn: &str,
+        key_account: &crate::ids::AccountId,
+        bypass_lockout_check: bool,
+    ) -> Result<(), KmsError> {
+        let policy = crate::policy::parse_policy(policy_text, crate::policy::document::PolicyKind::Resource)
+            .map_err(|e| KmsError::MalformedPolicyDocument(e.0))?;
+        let directory = self.directory.get();
+        for s in &policy.statements {
+            for p in s.principal.iter().chain(s.not_principal.iter()).flat_map(|p| p.aws.iter()).filter(|p| *p != "*") {
+                let arn = if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
+                    format!("arn:aws:iam::{p}:root")
+                } else {
+                    p.clone()
+                };
+                if !directory.principal_exists(&arn)? {
+                    return Err(KmsError::MalformedPolicyDocument(
+                        "Policy contains a statement with one or more invalid principals.".into(),
+                    ));
+                }
+            }
+        }
+        if bypass_lockout_check {
+            return Ok(());
+        }
+        let is_root = caller.principal_arn == root_arn(&caller.account);
+        let ctx = self.request_context(caller, Action::PutKeyPolicy, key_arn, &*directory)?;
+        let policies = if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
+        let decision = authorize(&KmsAuthzInput {
+            ctx: &ctx,
+            caller_account: caller.account.as_str(),
+            caller_is_root: is_root,
+            key_account: key_account.as_str(),
+            key_policy: &policy,
+            identity_policies: &policies,
+            grant_allows: false,
+        });
+        match decision {
+            KmsDecision::Allow => Ok(()),
+            KmsDecision::Deny(_) => Err(KmsError::MalformedPolicyDocument(
+                "The new key policy will not allow you to update the key policy in the future.".into(),
+            )),
         }
     }
 

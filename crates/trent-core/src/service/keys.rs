@@ -102,15 +102,17 @@ impl Kms {
             return Err(KmsError::UnsupportedOperation("Custom key stores are not supported by Trent.".into()));
         }
         let tags = validate_new_tags(&BTreeMap::new(), &req.tags)?;
+        let key_id = KeyId::random();
         let policy = match req.policy {
             Some(p) => {
                 validate_policy(&p)?;
+                let arn = key_arn(&self.region, &caller.account, &key_id);
+                self.check_new_key_policy(caller, &p, &arn, &caller.account, req.bypass_policy_lockout_safety_check)?;
                 p
             }
             None => default_key_policy(&caller.account),
         };
 
-        let key_id = KeyId::random();
         let record = KeyRecord {
             key_id,
             account: caller.account.clone(),

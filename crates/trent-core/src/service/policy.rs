@@ -56,11 +56,13 @@ impl Kms {
         raw: &str,
         name: Option<&str>,
         policy: String,
+        bypass_lockout_check: bool,
     ) -> Result<(), KmsError> {
         check_policy_name(name)?;
         validate_policy(&policy)?;
         let live = self.resolve_key_only(caller, key, raw, Action::PutKeyPolicy)?;
         self.refuse_aws_managed(caller, &live, "PutKeyPolicy")?;
+        self.check_new_key_policy(caller, &policy, &live.arn, &live.record.account, bypass_lockout_check)?;
         // Allowed in every key state, pending deletion included (the key-state table).
         self.update_key(&live, |r| {
             r.policy = policy.clone();

@@ -254,11 +254,18 @@ fn tags_and_policies() {
     assert!(matches!(f.kms.tag_resource(&f.caller, &key_ref("alias/t"), "alias/t", &[]), Err(KmsError::NotFound(_))));
 
     let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}"#;
-    f.kms.put_key_policy(&f.caller, &k, &id, None, p.into()).unwrap();
+    // A policy that would lock the caller out is refused unless the caller says it knows.
+    let lockout = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Encrypt","Resource":"*"}]}"#;
+    let err = f.kms.put_key_policy(&f.caller, &k, &id, None, lockout.into(), false).unwrap_err();
+    assert_eq!(err.to_string(), "The new key policy will not allow you to update the key policy in the future.");
+    let ghost = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/ghost"},"Action":"kms:*","Resource":"*"}]}"#;
+    let err = f.kms.put_key_policy(&f.caller, &k, &id, None, ghost.into(), true).unwrap_err();
+    assert_eq!(err.to_string(), "Policy contains a statement with one or more invalid principals.");
+    f.kms.put_key_policy(&f.caller, &k, &id, None, p.into(), false).unwrap();
     assert_eq!(f.kms.get_key_policy(&f.caller, &k, &id, Some("default")).unwrap(), p);
     assert!(matches!(f.kms.get_key_policy(&f.caller, &k, &id, Some("other")), Err(KmsError::NotFound(_))));
     assert!(matches!(
-        f.kms.put_key_policy(&f.caller, &k, &id, None, "{not json".into()),
+        f.kms.put_key_policy(&f.caller, &k, &id, None, "{not json".into(), false),
         Err(KmsError::MalformedPolicyDocument(_))
     ));
     assert_eq!(f.kms.list_key_policies(&f.caller, &k, &id).unwrap(), vec!["default".to_string()]);
@@ -674,7 +681,7 @@ mod authorization {
         // A key policy without the root statement ignores IAM policies.
         let no_root = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:PutKeyPolicy","Resource":"*"}}"#;
         let k = key_ref(&key.arn);
-        f.kms.put_key_policy(&f.caller, &k, &key.arn, None, no_root.into()).unwrap();
+        f.kms.put_key_policy(&f.caller, &k, &key.arn, None, no_root.into(), false).unwrap();
         let err = enc(&f, &alice, &key.arn, ctx(&[])).unwrap_err();
         assert!(err.to_string().ends_with("because no identity-based policy allows the kms:Encrypt action") || err.to_string().contains("resource-based"));
         // ListKeys and CreateKey are IAM-only.
@@ -711,7 +718,7 @@ mod authorization {
         let shared = r#"{"Statement":[
             {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
             {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}]}"#;
-        f.kms.put_key_policy(&f.caller, &key_ref(&key.arn), &key.arn, None, shared.into()).unwrap();
+        f.kms.put_key_policy(&f.caller, &key_ref(&key.arn), &key.arn, None, shared.into(), false).unwrap();
         assert!(matches!(enc(&f, &bob, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))), "Bob's account must allow too");
         dir.allow(BOB, r#"{"Statement":{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}}"#);
         let blob = enc(&f, &bob, &key.arn, ctx(&[])).unwrap().ciphertext;
