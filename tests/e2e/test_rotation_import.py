@@ -248,3 +248,20 @@ def test_imported_material_expires(clocked, tmp_path):
     with pytest.raises(ClientError) as e:
         kms.encrypt(KeyId=key_id, Plaintext=b"too late")
     assert error_code(e) == "KMSInvalidStateException"
+
+
+def test_admin_schedule_lists_upcoming_work(server, kms):
+    from conftest import clean_base_env, trent_bin
+
+    rotating = kms.create_key()["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=rotating["KeyId"], RotationPeriodInDays=90)
+    doomed = kms.create_key()["KeyMetadata"]
+    kms.schedule_key_deletion(KeyId=doomed["KeyId"], PendingWindowInDays=7)
+    out = subprocess.run([str(trent_bin()), "admin", "schedule", "--data-dir", str(server.data_dir), "--json"],
+                         capture_output=True, text=True, env=clean_base_env(), timeout=30)
+    assert out.returncode == 0, out.stderr
+    jobs = [json.loads(line) for line in out.stdout.splitlines()]
+    assert {"kind": "rotation", "key": rotating["Arn"]}.items() <= next(j for j in jobs if j["key"] == rotating["Arn"]).items()
+    assert next(j for j in jobs if j["key"] == doomed["Arn"])["kind"] == "deletion"
+    dues = [j["due"] for j in jobs]
+    assert dues == sorted(dues)

@@ -12,6 +12,7 @@ mod import;
 mod managed;
 mod policy;
 mod rotation;
+mod schedule;
 mod tags;
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ pub use grants::{CreateGrantRequest, GrantView};
 pub use import::{ImportMaterialRequest, ImportParameters};
 pub use policy::default_key_policy;
 pub use rotation::{RotationEntry, RotationStatus};
+pub use schedule::{JobKind, ScheduledJob};
 
 /// Who is calling. Authorization (key policies, IAM, grants) arrives with the access issue; until then every
 /// authenticated caller acts within its own account only.

@@ -348,6 +348,9 @@ fn automatic_rotation_fires_when_the_clock_passes_the_period() {
     let s = f.kms.key_rotation_status(&f.caller, &k, &id).unwrap();
     assert!(s.enabled);
     assert_eq!(s.next_rotation, Some(f.clock.now().plus_days(90)));
+    let jobs = f.kms.scheduled_jobs().unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].kind, jobs[0].due), (crate::service::JobKind::Rotation, f.clock.now().plus_days(90)));
     let old = f.encrypt(&id, b"before", ctx(&[])).unwrap();
 
     f.clock.advance_ms(90 * Timestamp::DAY_MS - 1);
