@@ -193,3 +193,38 @@ def test_cross_account_key_sharing(server, kms, account):
         with pytest.raises(ClientError) as e:
             denied()
         assert code(e) == "AccessDeniedException"
+
+
+def test_request_condition_keys(server, kms):
+    """aws:SecureTransport, aws:SourceIp and kms:RequestAlias come from the request itself."""
+    key = kms.create_key()["KeyMetadata"]
+    alias = f"alias/{unique('app')}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    name, _, erin = new_user(server, "erin")
+    iam = server.iam_client()
+    iam.put_user_policy(UserName=name, PolicyName="transport", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"Bool": {"aws:SecureTransport": "true"}, "IpAddress": {"aws:SourceIp": "127.0.0.0/8"},
+                       "StringLike": {"kms:RequestAlias": "alias/app-*"}}}))
+    erin.encrypt(KeyId=alias, Plaintext=b"x")
+    with pytest.raises(ClientError) as e:  # by key id: no RequestAlias in the request
+        erin.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    assert code(e) == "AccessDeniedException"
+    iam.put_user_policy(UserName=name, PolicyName="transport", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}))
+    with pytest.raises(ClientError) as e:
+        erin.encrypt(KeyId=alias, Plaintext=b"x")
+    assert code(e) == "AccessDeniedException"
+
+
+def test_tag_conditions_on_tag_resource(server, kms):
+    key = kms.create_key()["KeyMetadata"]
+    name, _, frank = new_user(server, "frank")
+    server.iam_client().put_user_policy(UserName=name, PolicyName="tags", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "kms:TagResource", "Resource": "*",
+         "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}}}))
+    frank.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "team", "TagValue": "blue"}])
+    with pytest.raises(ClientError) as e:
+        frank.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "owner", "TagValue": "frank"}])
+    assert code(e) == "AccessDeniedException"

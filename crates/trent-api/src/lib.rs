@@ -258,10 +258,18 @@ fn authenticate_with(
         // The session was opened with one token and the signature covers another: refuse both.
         return Err(ApiError::Auth(auth::AuthError::UnrecognizedClient));
     }
-    match found {
-        Some(k) => Ok(k.caller.clone()),
-        None => Err(ApiError::Auth(auth::AuthError::UnrecognizedClient)),
-    }
+    let Some(k) = found else { return Err(ApiError::Auth(auth::AuthError::UnrecognizedClient)) };
+    let mut caller = k.caller.clone();
+    // `aws:SourceIp` and `aws:SecureTransport` for policy conditions, from what the server knows.
+    caller.source_ip = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    caller.secure_transport = parts.extensions.get::<Transport>().map(|t| t.secure);
+    Ok(caller)
+}
+
+/// Set by the server on each request: whether it arrived over TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport {
+    pub secure: bool,
 }
 
 #[cfg(test)]

@@ -186,7 +186,7 @@ async fn connection(
     watcher: Watcher,
 ) {
     let Some(acceptor) = tls else {
-        return serve_http(TokioIo::new(stream), peer, router, phase, watcher).await;
+        return serve_http(TokioIo::new(stream), peer, false, router, phase, watcher).await;
     };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
     let stream = tokio::select! {
@@ -204,12 +204,13 @@ async fn connection(
         // No request is in flight yet, so there is nothing to wait for.
         _ = phase.wait_for(|p| *p != Phase::Running) => return,
     };
-    serve_http(TokioIo::new(stream), peer, router, phase, watcher).await;
+    serve_http(TokioIo::new(stream), peer, true, router, phase, watcher).await;
 }
 
 async fn serve_http<I>(
     io: TokioIo<I>,
     peer: SocketAddr,
+    secure: bool,
     router: Router,
     mut phase: watch::Receiver<Phase>,
     watcher: Watcher,
@@ -219,6 +220,8 @@ async fn serve_http<I>(
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         // What `into_make_service_with_connect_info` would insert, for handlers and middleware.
         request.extensions_mut().insert(ConnectInfo(peer));
+        // For `aws:SecureTransport`.
+        request.extensions_mut().insert(trent_api::Transport { secure });
         // axum's Router is always ready, so calling it without poll_ready is fine.
         tower::Service::call(&mut router.clone(), request)
     });

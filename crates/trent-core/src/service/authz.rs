@@ -126,12 +126,26 @@ impl Directory {
 
 /// Condition keys a request adds beyond the ones every request has, and its encryption context (for grant
 /// constraints).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Extra(Vec<(String, Vec<String>)>, Option<BTreeMap<String, String>>);
 
 impl Extra {
     pub(crate) fn none() -> Self {
         Self::default()
+    }
+
+    /// One more condition key.
+    pub(crate) fn with(mut self, key: &str, values: Vec<String>) -> Self {
+        self.0.push((key.to_owned(), values));
+        self
+    }
+
+    /// `aws:RequestTag/<key>` for each tag and `aws:TagKeys`, for requests that add tags.
+    pub(crate) fn tags(tags: &[(String, String)]) -> Self {
+        let mut v: Vec<(String, Vec<String>)> =
+            tags.iter().map(|(k, val)| (format!("aws:RequestTag/{k}"), vec![val.clone()])).collect();
+        v.push(("aws:TagKeys".into(), tags.iter().map(|(k, _)| k.clone()).collect()));
+        Self(v, None)
     }
 
     /// `kms:EncryptionContext:<key>`, `kms:EncryptionContextKeys` and, when given, `kms:EncryptionAlgorithm`.
@@ -252,11 +266,18 @@ impl Kms {
 
     /// Actions on no key: the caller's IAM policies decide; an account root may do them all.
     pub(crate) fn authorize_account(&self, caller: &Caller, action: Action) -> Result<(), KmsError> {
+        self.authorize_account_with(caller, action, &Extra::none())
+    }
+
+    pub(crate) fn authorize_account_with(&self, caller: &Caller, action: Action, extra: &Extra) -> Result<(), KmsError> {
         if caller.principal_arn == root_arn(&caller.account) {
             return Ok(());
         }
         let directory = self.directory.get();
-        let ctx = self.request_context(caller, action, "*", &*directory)?;
+        let mut ctx = self.request_context(caller, action, "*", &*directory)?;
+        for (k, v) in &extra.0 {
+            ctx.set(k, v.clone());
+        }
         match evaluate(&directory.identity_policies(&caller.principal_arn)?, &ctx) {
             Decision::Allow => Ok(()),
             Decision::ExplicitDeny => Err(KmsError::AccessDenied(access_denied_message(
@@ -287,6 +308,12 @@ impl Kms {
         ctx.set("aws:CurrentTime", vec![self.clock.now().0.div_euclid(1000).to_string()]);
         if let Some(service) = &caller.via_service {
             ctx.set("kms:ViaService", vec![service.clone()]);
+        }
+        if let Some(ip) = caller.source_ip {
+            ctx.set("aws:SourceIp", vec![ip.to_string()]);
+        }
+        if let Some(secure) = caller.secure_transport {
+            ctx.set("aws:SecureTransport", vec![secure.to_string()]);
         }
         if let Some(name) = caller.principal_arn.rsplit_once(":user/").map(|(_, n)| n.rsplit('/').next().unwrap_or(n)) {
             ctx.set("aws:username", vec![name.to_owned()]);

@@ -42,7 +42,23 @@ impl Kms {
         if req.operations.is_empty() {
             return Err(KmsError::validation_one("[]", "operations", "Member must have length greater than or equal to 1"));
         }
-        let live = self.resolve_key_only(caller, key, raw, Action::CreateGrant)?;
+        let mut extra = super::Extra::none()
+            .with("kms:GrantOperations", req.operations.iter().map(|o| o.as_str().to_owned()).collect())
+            .with("kms:GranteePrincipal", vec![req.grantee_principal.clone()])
+            .with(
+                "kms:GrantConstraintType",
+                [
+                    req.context_subset.as_ref().map(|_| "EncryptionContextSubset".to_owned()),
+                    req.context_equals.as_ref().map(|_| "EncryptionContextEquals".to_owned()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            );
+        if let Some(r) = &req.retiring_principal {
+            extra = extra.with("kms:RetiringPrincipal", vec![r.clone()]);
+        }
+        let live = self.resolve_key_only_with(caller, key, raw, Action::CreateGrant, &extra)?;
         if !matches!(live.record.state, KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport) {
             return Err(KmsError::InvalidState(format!("{} is {}.", live.arn, state_text(live.record.state))));
         }

@@ -59,7 +59,14 @@ const DEFAULT_PENDING_DAYS: u32 = 30;
 
 impl Kms {
     pub fn create_key(&self, caller: &Caller, req: CreateKeyRequest) -> Result<KeyMetadata, KmsError> {
-        self.authorize_account(caller, Action::CreateKey)?;
+        let extra = super::Extra::tags(&req.tags)
+            .with("kms:BypassPolicyLockoutSafetyCheck", vec![req.bypass_policy_lockout_safety_check.to_string()]);
+        let requested_spec = req.key_spec.or(req.customer_master_key_spec).unwrap_or(KeySpec::SymmetricDefault);
+        let extra = extra
+            .with("kms:KeySpec", vec![requested_spec.to_string()])
+            .with("kms:KeyUsage", vec![req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt).to_string()])
+            .with("kms:KeyOrigin", vec![req.origin.unwrap_or(Origin::AwsKms).to_string()]);
+        self.authorize_account_with(caller, Action::CreateKey, &extra)?;
         if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
             return Err(KmsError::Validation(
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated."

@@ -51,11 +51,15 @@ pub struct Caller {
     /// Set when a service (Parameter Store) calls KMS on the principal's behalf: the `kms:ViaService`
     /// condition key, e.g. `ssm.us-east-1.amazonaws.com`.
     pub via_service: Option<String>,
+    /// Where the request came from (`aws:SourceIp`), when the transport says.
+    pub source_ip: Option<std::net::IpAddr>,
+    /// Whether the request came over TLS (`aws:SecureTransport`), when the transport says.
+    pub secure_transport: Option<bool>,
 }
 
 impl Caller {
     pub fn new(account: AccountId, principal_arn: impl Into<String>) -> Self {
-        Self { account, principal_arn: principal_arn.into(), via_service: None }
+        Self { account, principal_arn: principal_arn.into(), via_service: None, source_ip: None, secure_transport: None }
     }
 
     /// The account's root user.
@@ -112,7 +116,15 @@ impl Kms {
     /// `resolve` with request-specific condition keys (encryption context, algorithm).
     fn resolve_with(&self, caller: &Caller, key: &KeyRef, action: Action, extra: &Extra) -> Result<Arc<LiveKey>, KmsError> {
         let live = self.find(caller, key)?;
-        self.authorize_key(caller, action, &live, extra)?;
+        // `kms:RequestAlias`: the alias the request named the key by, if it did.
+        let alias = match key {
+            KeyRef::Alias(a) | KeyRef::AliasArn { alias: a, .. } => Some(a.as_str()),
+            _ => None,
+        };
+        match alias {
+            Some(a) => self.authorize_key(caller, action, &live, &extra.clone().with("kms:RequestAlias", vec![a.to_owned()]))?,
+            None => self.authorize_key(caller, action, &live, extra)?,
+        }
         Ok(live)
     }
 
@@ -145,10 +157,21 @@ impl Kms {
 
     /// Like `resolve`, for operations that take only a key id or key ARN (management operations).
     fn resolve_key_only(&self, caller: &Caller, key: &KeyRef, raw: &str, action: Action) -> Result<Arc<LiveKey>, KmsError> {
+        self.resolve_key_only_with(caller, key, raw, action, &Extra::none())
+    }
+
+    fn resolve_key_only_with(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        action: Action,
+        extra: &Extra,
+    ) -> Result<Arc<LiveKey>, KmsError> {
         if !key.is_key() {
             return Err(KmsError::invalid_key_id(raw));
         }
-        self.resolve(caller, key, action)
+        self.resolve_with(caller, key, action, extra)
     }
 
     fn key_not_found_arn(&self, region: &str, account: &str, id: &KeyId) -> KmsError {

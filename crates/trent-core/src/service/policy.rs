@@ -60,7 +60,9 @@ impl Kms {
     ) -> Result<(), KmsError> {
         check_policy_name(name)?;
         validate_policy(&policy)?;
-        let live = self.resolve_key_only(caller, key, raw, Action::PutKeyPolicy)?;
+        let extra = super::Extra::none()
+            .with("kms:BypassPolicyLockoutSafetyCheck", vec![bypass_lockout_check.to_string()]);
+        let live = self.resolve_key_only_with(caller, key, raw, Action::PutKeyPolicy, &extra)?;
         self.refuse_aws_managed(caller, &live, "PutKeyPolicy")?;
         self.check_new_key_policy(caller, &policy, &live.arn, &live.record.account, bypass_lockout_check)?;
         // Allowed in every key state, pending deletion included (the key-state table).

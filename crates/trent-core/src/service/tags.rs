@@ -12,7 +12,7 @@ const MAX_TAGS_PER_KEY: usize = 50;
 
 impl Kms {
     pub fn tag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tags: &[(String, String)]) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::TagResource)?;
+        let live = self.resolve_key_only_with(caller, key, raw, Action::TagResource, &super::Extra::tags(tags))?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             r.tags = validate_new_tags(&r.tags, tags)?;
@@ -22,7 +22,8 @@ impl Kms {
     }
 
     pub fn untag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tag_keys: &[String]) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::UntagResource)?;
+        let extra = super::Extra::none().with("aws:TagKeys", tag_keys.to_vec());
+        let live = self.resolve_key_only_with(caller, key, raw, Action::UntagResource, &extra)?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             for k in tag_keys {
