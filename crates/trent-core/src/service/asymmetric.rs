@@ -47,7 +47,7 @@ impl Kms {
         message_type: MessageType,
         algorithm: SigningAlgorithmSpec,
     ) -> Result<(String, Vec<u8>), KmsError> {
-        let live = self.resolve(caller, key, Action::Sign)?;
+        let live = self.resolve_with(caller, key, Action::Sign, &super::Extra::none().with("kms:SigningAlgorithm", vec![algorithm.to_string()]).with("kms:MessageType", vec![message_type.to_string()]))?;
         let (private, alg) = signing_key(&live, algorithm, "Sign")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
         let signature = private.sign(alg, input).map_err(KmsError::internal)?;
@@ -64,7 +64,7 @@ impl Kms {
         signature: &[u8],
         algorithm: SigningAlgorithmSpec,
     ) -> Result<String, KmsError> {
-        let live = self.resolve(caller, key, Action::Verify)?;
+        let live = self.resolve_with(caller, key, Action::Verify, &super::Extra::none().with("kms:SigningAlgorithm", vec![algorithm.to_string()]).with("kms:MessageType", vec![message_type.to_string()]))?;
         let (private, alg) = signing_key(&live, algorithm, "Verify")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
         match private.verify(alg, input, signature) {
@@ -98,7 +98,7 @@ impl Kms {
         message: &[u8],
         algorithm: MacAlgorithmSpec,
     ) -> Result<(String, Vec<u8>), KmsError> {
-        let live = self.resolve(caller, key, Action::GenerateMac)?;
+        let live = self.resolve_with(caller, key, Action::GenerateMac, &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]))?;
         let mac = mac_key(&live, algorithm, "GenerateMac")?;
         Ok((live.arn.clone(), mac.mac(message)))
     }
@@ -112,7 +112,7 @@ impl Kms {
         algorithm: MacAlgorithmSpec,
         tag: &[u8],
     ) -> Result<String, KmsError> {
-        let live = self.resolve(caller, key, Action::VerifyMac)?;
+        let live = self.resolve_with(caller, key, Action::VerifyMac, &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]))?;
         let mac = mac_key(&live, algorithm, "VerifyMac")?;
         if mac.verify(message, tag) { Ok(live.arn.clone()) } else { Err(KmsError::InvalidMac) }
     }
@@ -124,7 +124,7 @@ impl Kms {
         key: &KeyRef,
         peer_spki: &[u8],
     ) -> Result<(String, SecretBytes, Origin), KmsError> {
-        let live = self.resolve(caller, key, Action::DeriveSharedSecret)?;
+        let live = self.resolve_with(caller, key, Action::DeriveSharedSecret, &super::Extra::none().with("kms:KeyAgreementAlgorithm", vec!["ECDH".to_owned()]))?;
         require_usable(&live)?;
         require_usage(&live, KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
         let Some((_, current)) = live.current() else { return Err(KmsError::internal("no key material")) };
@@ -151,7 +151,12 @@ impl Kms {
         with_plaintext: bool,
     ) -> Result<DataKeyPair, KmsError> {
         let op = if with_plaintext { "GenerateDataKeyPair" } else { "GenerateDataKeyPairWithoutPlaintext" };
-        let live = self.resolve(caller, key, if with_plaintext { Action::GenerateDataKeyPair } else { Action::GenerateDataKeyPairWithoutPlaintext })?;
+        let live = self.resolve_with(
+            caller,
+            key,
+            if with_plaintext { Action::GenerateDataKeyPair } else { Action::GenerateDataKeyPairWithoutPlaintext },
+            &super::Extra::context(context, None).with("kms:DataKeyPairSpec", vec![spec.to_string()]),
+        )?;
         let asym = match spec {
             DataKeyPairSpec::Rsa2048 => asymmetric::AsymmetricSpec::Rsa2048,
             DataKeyPairSpec::Rsa3072 => asymmetric::AsymmetricSpec::Rsa3072,
