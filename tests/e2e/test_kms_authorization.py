@@ -228,3 +228,30 @@ def test_tag_conditions_on_tag_resource(server, kms):
     with pytest.raises(ClientError) as e:
         frank.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "owner", "TagValue": "frank"}])
     assert code(e) == "AccessDeniedException"
+
+
+def test_parameter_store_uses_the_same_authorization(server, account):
+    """ssm: actions on parameter ARNs by IAM policy; SecureString under alias/aws/ssm needs no KMS permission
+    (the managed key's policy allows account principals through Parameter Store), a customer key does."""
+    admin = server.ssm_client()
+    base = f"/{unique('authz')}"
+    admin.put_parameter(Name=f"{base}/open/db", Value="s3cret", Type="SecureString")
+    admin.put_parameter(Name=f"{base}/closed/db", Value="x", Type="String")
+    iam = server.iam_client()
+    name = unique("gina")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    gina = server._aws_client("ssm", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        gina.get_parameter(Name=f"{base}/open/db", WithDecryption=True)
+    assert code(e) == "AccessDeniedException"
+    iam.put_user_policy(UserName=name, PolicyName="ssm", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "ssm:GetParameter",
+         "Resource": f"arn:aws:ssm:us-east-1:{account}:parameter{base}/open/*"}))
+    assert gina.get_parameter(Name=f"{base}/open/db", WithDecryption=True)["Parameter"]["Value"] == "s3cret"
+    with pytest.raises(ClientError) as e:
+        gina.get_parameter(Name=f"{base}/closed/db")
+    assert code(e) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        gina.put_parameter(Name=f"{base}/open/new", Value="v", Type="String")
+    assert code(e) == "AccessDeniedException"

@@ -87,6 +87,7 @@ fn build_event(
         }
         (None, Some(("TrentService", op))) => (KMS_EVENT_SOURCE, op),
         (None, Some(("AmazonSSM", op))) => ("ssm.amazonaws.com", op),
+        (None, Some(("CloudTrail_20131101", op))) => ("cloudtrail.amazonaws.com", op),
         _ => (KMS_EVENT_SOURCE, ""),
     };
     // The name is client-supplied: keep it only if it looks like an operation name.
@@ -154,6 +155,7 @@ fn error_message(err: &ApiError) -> Option<String> {
         ApiError::Auth(e) => Some(e.message()),
         ApiError::Serialization(m) => m.clone(),
         ApiError::UnknownOperation => None,
+        ApiError::CloudTrail { message, .. } => Some(message.clone()),
     }
 }
 
@@ -183,6 +185,7 @@ fn is_read_only(op: &str) -> bool {
                 | "Sign"
                 | "Verify"
                 | "DeriveSharedSecret"
+                | "LookupEvents"
         )
 }
 

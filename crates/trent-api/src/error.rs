@@ -21,6 +21,8 @@ pub(crate) enum ApiError {
     Serialization(Option<String>),
     /// Unknown or missing `X-Amz-Target`. AWS sends no message.
     UnknownOperation,
+    /// A CloudTrail failure (`InvalidLookupAttributesException`, ...), always a client fault.
+    CloudTrail { code: &'static str, message: String },
 }
 
 impl From<KmsError> for ApiError {
@@ -44,6 +46,7 @@ impl ApiError {
             Self::Auth(e) => e.aws_type(),
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
+            Self::CloudTrail { code, .. } => code,
         }
     }
 
@@ -65,6 +68,7 @@ impl ApiError {
             Self::Auth(e) => Some(e.message()),
             Self::Serialization(m) => m.clone(),
             Self::UnknownOperation => None,
+            Self::CloudTrail { message, .. } => Some(message.clone()),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Trent's audit trail: every request recorded as a CloudTrail event, durable before the reply, tamper-evident.
 //!
 //! Role: `trent-api` builds one [`AuditEvent`] per request (allowed, denied or failed) and awaits
-//! [`AuditSink::record`] before it answers; `trent audit verify` calls [`verify`].
+//! [`AuditSink::record`] before it answers; `trent audit verify` calls [`verify`]; `trent audit lookup`,
+//! CloudTrail's LookupEvents and KMS GetKeyLastUsage read the trail through [`search`].
 //!
 //! Rules:
 //! - Secrets never enter an event: the event type has no field that could hold plaintext, data keys,
@@ -15,6 +16,7 @@
 
 pub mod event;
 pub mod record;
+pub mod search;
 mod verify;
 mod writer;
 

@@ -25,7 +25,11 @@ use crate::record;
 use crate::writer::list_segments;
 
 /// Bytes read at a time when walking a segment backwards.
+#[cfg(not(test))]
 const BLOCK: u64 = 64 * 1024;
+/// Tiny in tests, so that lines straddle block boundaries at every alignment.
+#[cfg(test)]
+const BLOCK: u64 = 13;
 /// Marks the cursor format, so that a later format can refuse old tokens cleanly.
 const CURSOR_TAG: &str = "tc1";
 

@@ -43,7 +43,7 @@ enum Command {
     Encrypt(esdk_cli::EncryptArgs),
     /// Decrypt an AWS Encryption SDK message (like aws-encryption-cli --decrypt).
     Decrypt(esdk_cli::DecryptArgs),
-    /// Audit trail commands: `trent audit verify`.
+    /// Audit trail commands: `trent audit verify`, `trent audit lookup`.
     Audit(audit_cli::AuditArgs),
     /// Operator commands on principals: `trent admin create-account`.
     Admin(admin::AdminArgs),

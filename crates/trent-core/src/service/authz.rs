@@ -264,6 +264,23 @@ impl Kms {
         }
     }
 
+    /// Authorization for another service's action on its own resource (Parameter Store's `ssm:GetParameter`
+    /// on a parameter ARN): the caller's IAM policies decide; an account root may do everything in its account.
+    pub fn authorize_iam(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), KmsError> {
+        if caller.principal_arn == root_arn(&caller.account) {
+            return Ok(());
+        }
+        let directory = self.directory.get();
+        let mut ctx = self.request_context(caller, Action::DescribeKey, resource, &*directory)?;
+        ctx.action = action.to_owned();
+        let reason = match evaluate(&directory.identity_policies(&caller.principal_arn)?, &ctx) {
+            Decision::Allow => return Ok(()),
+            Decision::ExplicitDeny => DenyReason::ExplicitDenyInIdentityPolicy,
+            Decision::ImplicitDeny => DenyReason::NoIdentityPolicyAllows,
+        };
+        Err(KmsError::AccessDenied(access_denied_message(&caller.principal_arn, action, resource, reason)))
+    }
+
     /// Actions on no key: the caller's IAM policies decide; an account root may do them all.
     pub(crate) fn authorize_account(&self, caller: &Caller, action: Action) -> Result<(), KmsError> {
         self.authorize_account_with(caller, action, &Extra::none())

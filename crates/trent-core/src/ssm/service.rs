@@ -118,6 +118,11 @@ impl Ssm {
         parameter_arn(self.kms.region(), &caller.account, name)
     }
 
+    /// `ssm:<Action>` on the parameter, by the caller's IAM policies (the same engine as KMS).
+    fn authorize(&self, caller: &Caller, action: &str, name: &str) -> Result<(), SsmError> {
+        Ok(self.kms.authorize_iam(caller, action, &self.arn(caller, name))?)
+    }
+
     fn context(arn: &str) -> EncryptionContext {
         EncryptionContext::new(BTreeMap::from([("PARAMETER_ARN".to_owned(), arn.to_owned())]))
     }
@@ -128,6 +133,7 @@ impl Ssm {
 
     pub fn put_parameter(&self, caller: &Caller, req: PutRequest) -> Result<(u64, Tier), SsmError> {
         let name = names::validate_new_name(&req.name, self.kms.region(), &caller.account)?;
+        self.authorize(caller, "ssm:PutParameter", &name)?;
         if req.overwrite && !req.tags.is_empty() {
             return Err(SsmError::Validation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.".into()));
         }
@@ -315,7 +321,12 @@ impl Ssm {
     }
 
     pub fn get_parameter(&self, caller: &Caller, raw: &str, decrypt: bool) -> Result<ParameterView, SsmError> {
+        self.get_parameter_as(caller, raw, decrypt, "ssm:GetParameter")
+    }
+
+    fn get_parameter_as(&self, caller: &Caller, raw: &str, decrypt: bool, action: &str) -> Result<ParameterView, SsmError> {
         let (name, sel) = parse_selector(raw);
+        self.authorize(caller, action, &name)?;
         let p = self.load(caller, &name)?;
         let v = versions::select(&p, &sel)?;
         self.view(caller, &p, v, &sel, decrypt)
@@ -326,7 +337,7 @@ impl Ssm {
         let (mut found, mut invalid) = (Vec::new(), Vec::new());
         let mut seen = std::collections::HashSet::new();
         for raw in raws.iter().filter(|r| seen.insert(r.as_str())) {
-            match self.get_parameter(caller, raw, decrypt) {
+            match self.get_parameter_as(caller, raw, decrypt, "ssm:GetParameters") {
                 Ok(v) => found.push(v),
                 Err(SsmError::ParameterNotFound(_) | SsmError::ParameterVersionNotFound(_)) => invalid.push(raw.clone()),
                 Err(e) => return Err(e),
@@ -368,6 +379,7 @@ impl Ssm {
 
     pub fn get_parameters_by_path(&self, caller: &Caller, req: &PathRequest) -> Result<(Vec<ParameterView>, Option<String>), SsmError> {
         names::validate_path(&req.path)?;
+        self.authorize(caller, "ssm:GetParametersByPath", &req.path)?;
         let filters = filters::parse_filters(&req.filters, FilterContext::ByPath)?;
         let label = filters.iter().find(|f| f.key == FilterKey::Label).cloned();
         let prefix = if req.path == "/" { String::new() } else { format!("{}/", req.path.trim_end_matches('/')) };
@@ -391,6 +403,7 @@ impl Ssm {
     }
 
     pub fn describe_parameters(&self, caller: &Caller, req: &DescribeRequest) -> Result<(Vec<ParameterMetadata>, Option<String>), SsmError> {
+        self.kms.authorize_iam(caller, "ssm:DescribeParameters", "*")?;
         if !req.filters.is_empty() && !req.parameter_filters.is_empty() {
             return Err(SsmError::Validation("You can use either Filters or ParameterFilters in a single request.".into()));
         }
@@ -414,6 +427,7 @@ impl Ssm {
         token: Option<&str>,
     ) -> Result<(Vec<HistoryEntry>, Option<String>), SsmError> {
         let name = names::plain_name(raw);
+        self.authorize(caller, "ssm:GetParameterHistory", &name)?;
         let p = self.load(caller, &name)?;
         let after: u64 = match token {
             Some(t) => names::decode_token(t)?.parse().map_err(|_| SsmError::InvalidNextToken)?,
@@ -437,6 +451,7 @@ impl Ssm {
     /// Returns the invalid labels and the version labelled.
     pub fn label_parameter_version(&self, caller: &Caller, raw: &str, version: Option<u64>, labels: &[String]) -> Result<(Vec<String>, u64), SsmError> {
         let name = names::plain_name(raw);
+        self.authorize(caller, "ssm:LabelParameterVersion", &name)?;
         let mut result = (Vec::new(), 0);
         self.store.update_parameter(&caller.account, &name, &mut |current| {
             let p = current.as_mut().ok_or_else(|| SsmError::not_found(&name))?;
@@ -449,6 +464,7 @@ impl Ssm {
     /// Returns the removed and the invalid labels.
     pub fn unlabel_parameter_version(&self, caller: &Caller, raw: &str, version: u64, labels: &[String]) -> Result<(Vec<String>, Vec<String>), SsmError> {
         let name = names::plain_name(raw);
+        self.authorize(caller, "ssm:UnlabelParameterVersion", &name)?;
         let mut result = (Vec::new(), Vec::new());
         self.store.update_parameter(&caller.account, &name, &mut |current| {
             let p = current.as_mut().ok_or_else(|| SsmError::not_found(&name))?;
@@ -459,7 +475,12 @@ impl Ssm {
     }
 
     pub fn delete_parameter(&self, caller: &Caller, raw: &str) -> Result<(), SsmError> {
+        self.delete_parameter_as(caller, raw, "ssm:DeleteParameter")
+    }
+
+    fn delete_parameter_as(&self, caller: &Caller, raw: &str, action: &str) -> Result<(), SsmError> {
         let name = names::plain_name(raw);
+        self.authorize(caller, action, &name)?;
         self.store.update_parameter(&caller.account, &name, &mut |current| match current.take() {
             Some(_) => Ok(()),
             None => Err(SsmError::not_found(&name)),
@@ -472,7 +493,7 @@ impl Ssm {
     pub fn delete_parameters(&self, caller: &Caller, raws: &[String]) -> Result<(Vec<String>, Vec<String>), SsmError> {
         let (mut deleted, mut invalid) = (Vec::new(), Vec::new());
         for raw in raws {
-            match self.delete_parameter(caller, raw) {
+            match self.delete_parameter_as(caller, raw, "ssm:DeleteParameters") {
                 Ok(()) => deleted.push(raw.clone()),
                 Err(SsmError::ParameterNotFound(_)) => invalid.push(raw.clone()),
                 Err(e) => return Err(e),
@@ -486,12 +507,14 @@ impl Ssm {
         caller: &Caller,
         resource_type: &str,
         resource_id: &str,
+        action: &str,
         change: TagChange<'_>,
     ) -> Result<BTreeMap<String, String>, SsmError> {
         if resource_type != "Parameter" {
             return Err(SsmError::InvalidResourceType);
         }
         let name = names::plain_name(resource_id);
+        self.authorize(caller, action, &name)?;
         let mut tags = BTreeMap::new();
         self.store.update_parameter(&caller.account, &name, &mut |current| {
             let p = current.as_mut().ok_or(SsmError::InvalidResourceId)?;
@@ -503,7 +526,7 @@ impl Ssm {
     }
 
     pub fn add_tags(&self, caller: &Caller, resource_type: &str, resource_id: &str, new: &[(String, String)]) -> Result<(), SsmError> {
-        self.update_tags(caller, resource_type, resource_id, &mut |tags| {
+        self.update_tags(caller, resource_type, resource_id, "ssm:AddTagsToResource", &mut |tags| {
             tags.extend(new.iter().cloned());
             if tags.len() > MAX_TAGS { Err(too_many_tags()) } else { Ok(()) }
         })
@@ -511,7 +534,7 @@ impl Ssm {
     }
 
     pub fn remove_tags(&self, caller: &Caller, resource_type: &str, resource_id: &str, keys: &[String]) -> Result<(), SsmError> {
-        self.update_tags(caller, resource_type, resource_id, &mut |tags| {
+        self.update_tags(caller, resource_type, resource_id, "ssm:RemoveTagsFromResource", &mut |tags| {
             tags.retain(|k, _| !keys.contains(k));
             Ok(())
         })
@@ -523,6 +546,7 @@ impl Ssm {
             return Err(SsmError::InvalidResourceType);
         }
         let name = names::plain_name(resource_id);
+        self.authorize(caller, "ssm:ListTagsForResource", &name)?;
         Ok(self.store.parameter(&caller.account, &name)?.ok_or(SsmError::InvalidResourceId)?.tags)
     }
 
