@@ -87,7 +87,9 @@ fn build_event(
         }
         (None, Some(("TrentService", op))) => (KMS_EVENT_SOURCE, op),
         (None, Some(("AmazonSSM", op))) => ("ssm.amazonaws.com", op),
-        (None, Some(("CloudTrail_20131101", op))) => ("cloudtrail.amazonaws.com", op),
+        (None, _) if crate::cloudtrail::operation(target).is_some() => {
+            ("cloudtrail.amazonaws.com", crate::cloudtrail::operation(target).unwrap_or_default())
+        }
         _ => (KMS_EVENT_SOURCE, ""),
     };
     // The name is client-supplied: keep it only if it looks like an operation name.

@@ -10,6 +10,7 @@
 
 mod audit;
 mod auth;
+mod cloudtrail;
 mod error;
 mod iam;
 mod json;
@@ -121,8 +122,9 @@ async fn handle(
     facts.body = Some(body.clone()); // a reference count, not a copy
 
     // The X-Amz-Target prefix picks the protocol and thus the SigV4 service name the request must be signed
-    // for (`AmazonSSM.` -> ssm, anything else -> kms; IAM and STS will come as form bodies). Authenticating
-    // before looking at the operation means an unsigned probe learns nothing but that it must sign.
+    // for (`AmazonSSM.` -> ssm, `...CloudTrail_20131101.` -> cloudtrail, anything else -> kms; IAM and STS
+    // come as form bodies). Authenticating before looking at the operation means an unsigned probe learns
+    // nothing but that it must sign.
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     if let Some(service) = iam::query_service(&parts.headers, &parts.uri) {
         // IAM and STS: the scope names the service; its region may be us-east-1 (see `iam`).
@@ -146,6 +148,18 @@ async fn handle(
             .await
             .map_err(|e| ApiError::Ssm(SsmError::internal(format!("operation task failed: {e}"))))?;
     }
+    if let Some(op_name) = cloudtrail::operation(target) {
+        let caller = authenticate(&state, &parts, &body, cloudtrail::SIGNING_NAME)?;
+        facts.caller = Some(caller.clone());
+        // LookupEvents scans trail files: keep it off the async workers.
+        let (st, op_name) = (state.clone(), op_name.to_owned());
+        return tokio::task::spawn_blocking(move || {
+            let trail = st.audit.as_ref().map(|a| a.dir());
+            cloudtrail::dispatch(&st.identities, &caller, trail, &op_name, &body)
+        })
+        .await
+        .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
+    }
     let caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
     facts.caller = Some(caller.clone());
     let op_name = target.strip_prefix(kms::TARGET_PREFIX).ok_or(ApiError::UnknownOperation)?;
@@ -156,7 +170,13 @@ async fn handle(
     } else {
         // May write to the store (fsync): keep it off the async workers.
         let st = state.clone();
-        tokio::task::spawn_blocking(move || kms::dispatch(&st.kms, &caller, op, &body))
+        tokio::task::spawn_blocking(move || match op {
+            // Reads the audit trail, which `kms::dispatch` does not see.
+            Operation::GetKeyLastUsage => {
+                kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_ref().map(|a| a.dir()))
+            }
+            _ => kms::dispatch(&st.kms, &caller, op, &body),
+        })
             .await
             .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
     }

@@ -117,10 +117,8 @@ pub fn search(dir: &Path, filter: &Filter, max: usize, after: Option<Cursor>) ->
     let max = max.max(1);
     let io_err = |e: &dyn std::fmt::Display| SearchError::Io(e.to_string());
     let segments = list_segments(dir).map_err(|e| io_err(&e))?;
-    if let Some(c) = after {
-        if !segments.contains(&c.segment) {
-            return Err(SearchError::BadCursor);
-        }
+    if after.is_some_and(|c| !segments.contains(&c.segment)) {
+        return Err(SearchError::BadCursor);
     }
     // Times compare as text: `eventTime` is always `YYYY-MM-DDTHH:MM:SSZ`.
     let start = filter.start_time.map(format_time);
@@ -223,10 +221,8 @@ fn matches(f: &Filter, start: Option<&str>, end: Option<&str>, e: &Value) -> boo
         .and_then(Value::as_array)
         .map(|rs| rs.iter().map(|r| (r.get("ARN").and_then(s), r.get("type").and_then(s))).collect())
         .unwrap_or_default();
-    if let Some(t) = &f.resource_type {
-        if !resources.iter().any(|(_, kind)| kind.as_deref() == Some(t.as_str())) {
-            return false;
-        }
+    if f.resource_type.as_ref().is_some_and(|t| !resources.iter().any(|(_, kind)| kind.as_deref() == Some(t.as_str()))) {
+        return false;
     }
     if let Some(want) = &f.resource {
         let key_id = e.get("requestParameters").and_then(|p| p.get("keyId")).and_then(Value::as_str);

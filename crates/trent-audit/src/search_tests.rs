@@ -44,7 +44,7 @@ fn event(i: u64, name: &str, error: Option<&str>) -> AuditEvent {
     let mut e = AuditEvent::api_call(KMS_EVENT_SOURCE, name, "us-east-1");
     e.event_time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + i * 60);
     e.event_id = format!("id-{i}");
-    let (arn, akid) = if i % 2 == 0 {
+    let (arn, akid) = if i.is_multiple_of(2) {
         (format!("arn:aws:iam::{ACCOUNT}:root"), "AKIAROOT")
     } else {
         (format!("arn:aws:iam::{ACCOUNT}:user/bob"), "AKIABOB")

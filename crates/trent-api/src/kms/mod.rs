@@ -4,6 +4,7 @@ mod operation;
 mod ops;
 mod ops_asymmetric;
 mod ops_grants;
+mod ops_last_usage;
 mod ops_material;
 mod validate;
 mod wire;
@@ -12,6 +13,8 @@ use trent_core::service::{Caller, Kms};
 use trent_core::KmsError;
 
 pub(crate) use operation::Operation;
+/// Called by the router with the audit directory, which `dispatch` does not see.
+pub(crate) use ops_last_usage::get_key_last_usage;
 
 use crate::error::ApiError;
 
@@ -68,6 +71,8 @@ pub(crate) fn dispatch(kms: &Kms, caller: &Caller, op: Operation, body: &[u8]) -
         O::GetParametersForImport => ops_material::get_parameters_for_import(kms, caller, body),
         O::ImportKeyMaterial => ops_material::import_key_material(kms, caller, body),
         O::DeleteImportedKeyMaterial => ops_material::delete_imported_key_material(kms, caller, body),
+        // Without a trail (the router passes it when there is one), nothing is tracked.
+        O::GetKeyLastUsage => ops_last_usage::get_key_last_usage(kms, caller, body, None),
         other => Err(KmsError::UnsupportedOperation(format!(
             "{} is not implemented by this version of Trent. See docs/compatibility.md.",
             other.name()
