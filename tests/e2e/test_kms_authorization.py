@@ -255,3 +255,16 @@ def test_parameter_store_uses_the_same_authorization(server, account):
     with pytest.raises(ClientError) as e:
         gina.put_parameter(Name=f"{base}/open/new", Value="v", Type="String")
     assert code(e) == "AccessDeniedException"
+
+
+def test_dry_run_answers_with_the_authorization_outcome(server, kms):
+    key = kms.create_key()["KeyMetadata"]
+    name, _, hank = new_user(server, "hank")
+    with pytest.raises(ClientError) as e:
+        hank.encrypt(KeyId=key["KeyId"], Plaintext=b"x", DryRun=True)
+    assert code(e) == "AccessDeniedException"
+    server.iam_client().put_user_policy(UserName=name, PolicyName="enc", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}))
+    with pytest.raises(ClientError) as e:
+        hank.encrypt(KeyId=key["KeyId"], Plaintext=b"x", DryRun=True)
+    assert code(e) == "DryRunOperationException"
