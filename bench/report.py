@@ -407,6 +407,23 @@ if prof.exists() and prof.read_text().strip():
     for g, pc in sorted(groups.items(), key=lambda kv: -kv[1]):
         p(f"| {g} | {pc:.1f}% |")
     p("")
+    ranked = sorted(groups.items(), key=lambda kv: -kv[1])
+    summary = []
+    a_on, a_off = cell("trent", "https", "Encrypt", 1), cell("trent-noaudit", "https", "Encrypt", 1)
+    if a_on and a_off:
+        summary.append(
+            f"the largest single cost measured is the audit trail at low concurrency: at concurrency 1 it adds "
+            f"{a_on['latency']['p50_us'] - a_off['latency']['p50_us']} µs to the median Encrypt and costs "
+            f"{srv_us(a_on)} instead of {srv_us(a_off)} µs of server CPU per request (see the audit table)")
+    if ranked:
+        own = groups.get("Trent's own code (SigV4 verify, dispatch, KMS service)", 0.0)
+        summary.append(
+            f"within the server at concurrency 64, {ranked[0][0]} takes {ranked[0][1]:.0f}% of the samples"
+            + (f" and {ranked[1][0]} {ranked[1][1]:.0f}%" if len(ranked) > 1 else "")
+            + f", while Trent's own code is {own:.0f}%")
+    if summary:
+        p("Reading: " + "; ".join(summary) + ".")
+        p("")
     p("Top functions:")
     p("")
     p("```text")
@@ -414,6 +431,5 @@ if prof.exists() and prof.read_text().strip():
         p(f"{pc:6.2f}%  {dso:<20} {sym[:110]}")
     p("```")
     p("")
-p("Still open in the suite: issue item 5's second half (removing what the profile shows need not be there) "
-  "belongs to the server code, not to this suite. Later issues add rows (audit on/off, Encryption SDK MB/s, "
-  "PostgreSQL, HSM-backed keys).")
+p("Still open: issue item 5's second half (removing what the profile shows need not be there) is server work, "
+  "not part of this suite. Later issues add rows (Encryption SDK MB/s, PostgreSQL, HSM-backed keys).")
