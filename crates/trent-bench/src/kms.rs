@@ -20,12 +20,16 @@ fn context() -> Value {
     json!({"purpose": "bench"})
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub(crate) enum Op {
     Encrypt,
     Decrypt,
     GenerateDataKey,
     ReEncrypt,
+    /// ECDSA P-256 (ECDSA_SHA_256) over the plaintext, with a signing key the run creates.
+    Sign,
+    /// HMAC-SHA-256 over the plaintext, with an HMAC key the run creates.
+    GenerateMac,
 }
 
 impl Op {
@@ -35,6 +39,8 @@ impl Op {
             Op::Decrypt => "TrentService.Decrypt",
             Op::GenerateDataKey => "TrentService.GenerateDataKey",
             Op::ReEncrypt => "TrentService.ReEncrypt",
+            Op::Sign => "TrentService.Sign",
+            Op::GenerateMac => "TrentService.GenerateMac",
         }
     }
 
@@ -44,6 +50,8 @@ impl Op {
             Op::Decrypt => "Decrypt",
             Op::GenerateDataKey => "GenerateDataKey",
             Op::ReEncrypt => "ReEncrypt",
+            Op::Sign => "Sign",
+            Op::GenerateMac => "GenerateMac",
         }
     }
 
@@ -230,6 +238,20 @@ impl Bodies {
                 ciphertexts.push(ct.to_owned());
             }
         }
+        // Sign and GenerateMac need keys of their own kind; one each serves every worker.
+        let mut special = std::collections::HashMap::new();
+        for (op, spec, usage) in [(Op::Sign, "ECC_NIST_P256", "SIGN_VERIFY"), (Op::GenerateMac, "HMAC_256", "GENERATE_VERIFY_MAC")] {
+            if ops.contains(&op) {
+                let r = session
+                    .json_call(
+                        "TrentService.CreateKey",
+                        &json!({"Description": "trent-bench", "KeySpec": spec, "KeyUsage": usage}),
+                    )
+                    .await?;
+                let id = r.pointer("/KeyMetadata/KeyId").and_then(Value::as_str).ok_or("CreateKey reply has no KeyId")?;
+                special.insert(op, id.to_owned());
+            }
+        }
         let mut per_op = Vec::new();
         for &op in ops {
             let mut bodies = Vec::with_capacity(key_ids.len());
@@ -243,6 +265,17 @@ impl Bodies {
                         "SourceEncryptionContext": context(),
                         "DestinationKeyId": key_ids[(i + 1) % key_ids.len()],
                         "DestinationEncryptionContext": context(),
+                    }),
+                    Op::Sign => json!({
+                        "KeyId": special.get(&op).ok_or("no signing key")?,
+                        "Message": pt_b64,
+                        "MessageType": "RAW",
+                        "SigningAlgorithm": "ECDSA_SHA_256",
+                    }),
+                    Op::GenerateMac => json!({
+                        "KeyId": special.get(&op).ok_or("no HMAC key")?,
+                        "Message": pt_b64,
+                        "MacAlgorithm": "HMAC_SHA_256",
                     }),
                 };
                 bodies.push(Bytes::from(v.to_string()));

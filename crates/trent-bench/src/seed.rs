@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use serde::Deserialize;
 use trent_core::clock::SystemClock;
-use trent_core::identity::root_arn;
 use trent_core::ids::{AccountId, Region};
 use trent_core::root_key::{FileRootKey, RootKeyProvider};
 use trent_core::service::{Caller, Kms};
