@@ -114,8 +114,8 @@ p("")
 p(f"- Date: {meta['date']}; commit {meta['commit']}")
 p(f"- CPU: {meta['cpu']}; `nproc` = {meta['nproc']}; memory {meta['mem']}; {meta['kernel']}; {meta['rustc']}")
 p(f"- Load average (1, 5, 15 min) at the start of the run: {meta.get('loadavg_start', '?')}; at the end: {meta['loadavg_end']}")
-p(f"- **Client and server share the same {meta['nproc']} cores, nothing is pinned, and other engineers were "
-  "compiling on this machine during the run**: absolute figures drift between runs. The ratios are computed "
+p(f"- **Client and server share the same {meta['nproc']} cores and nothing is pinned**; whatever else runs on "
+  "the machine adds to the load averages above: absolute figures drift between runs. The ratios are computed "
   "between cells of this one run, and the cells are interleaved (for each concurrency: ceiling, Trent, moto) so "
   "that drift hits all of them alike. `client CPU` shows how much of the machine the load generator itself "
   "took; `server µs/req` (server CPU time per successful request) depends far less on the machine's other "
