@@ -19,6 +19,36 @@ impl Timestamp {
     pub fn epoch_seconds_f64(self) -> f64 {
         self.0 as f64 / 1000.0
     }
+
+    /// `2026-11-28T17:40:00Z` (whole seconds, UTC), as XML protocols and people read dates.
+    pub fn to_rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1000);
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    }
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::Timestamp;
+
+    #[test]
+    fn rfc3339_known_answers() {
+        assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp(1_780_272_000_000).to_rfc3339(), "2026-06-01T00:00:00Z");
+        assert_eq!(Timestamp(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00Z");
+        assert_eq!(Timestamp(-1000).to_rfc3339(), "1969-12-31T23:59:59Z");
+    }
 }
 
 macro_rules! wire_enum {

@@ -293,9 +293,20 @@ fn env(args: EnvArgs) -> Result<(), String> {
         .identities
         .ensure_root_access_key(&opened.instance.account()?)
         .map_err(|e| e.to_string())?;
-    let endpoint = args
-        .endpoint
-        .or_else(|| instance::read_serving(&dir).and_then(|s| s.https))
+    print_exports(&dir, &opened.instance.region, args.endpoint, &id, &secret)
+}
+
+/// The `export` lines of `trent env` and `trent admin create-account`: endpoint (the given one, else where the
+/// server last listened), CA bundle, credentials, region.
+pub(crate) fn print_exports(
+    dir: &DataDir,
+    region: &str,
+    endpoint: Option<String>,
+    access_key_id: &str,
+    secret: &trent_crypto::SecretBytes,
+) -> Result<(), String> {
+    let endpoint = endpoint
+        .or_else(|| instance::read_serving(dir).and_then(|s| s.https))
         .unwrap_or_else(|| "https://127.0.0.1:8443".to_owned());
     let ca = std::fs::canonicalize(dir.tls_dir().join("ca.pem"))
         .map_err(|e| format!("cannot find the CA certificate in {}: {e}", dir.tls_dir().display()))?;
@@ -303,10 +314,10 @@ fn env(args: EnvArgs) -> Result<(), String> {
     let secret = String::from_utf8_lossy(secret.expose_secret()).into_owned();
     println!("export AWS_ENDPOINT_URL={}", shell_quote(&endpoint));
     println!("export AWS_CA_BUNDLE={}", shell_quote(&ca.display().to_string()));
-    println!("export AWS_ACCESS_KEY_ID={}", shell_quote(&id));
+    println!("export AWS_ACCESS_KEY_ID={}", shell_quote(access_key_id));
     println!("export AWS_SECRET_ACCESS_KEY={}", shell_quote(&secret));
-    println!("export AWS_DEFAULT_REGION={}", shell_quote(&opened.instance.region));
-    println!("export AWS_REGION={}", shell_quote(&opened.instance.region));
+    println!("export AWS_DEFAULT_REGION={}", shell_quote(region));
+    println!("export AWS_REGION={}", shell_quote(region));
     println!("unset AWS_SESSION_TOKEN AWS_PROFILE");
     Ok(())
 }

@@ -777,7 +777,9 @@ fn query_param<'q, 'a>(
     query.iter().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
-fn percent_decode(s: &str) -> Cow<'_, str> {
+/// Decodes `%XX` escapes and `+` (a space), as query strings and form bodies encode them. Invalid escapes
+/// are kept as sent.
+pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
     if !s.contains(['%', '+']) {
         return Cow::Borrowed(s);
     }

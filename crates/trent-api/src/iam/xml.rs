@@ -97,19 +97,7 @@ fn escape_into(out: &mut String, text: &str) {
 
 /// `2026-11-28T17:40:00Z`, as IAM and STS send dates.
 pub(crate) fn iso8601(t: Timestamp) -> String {
-    let secs = t.0.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    t.to_rfc3339()
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters: how IAM returns policy documents.
@@ -139,24 +127,7 @@ pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
 }
 
 fn form_decode(s: &[u8]) -> String {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::auth::sigv4::percent_decode(&String::from_utf8_lossy(s)).into_owned()
 }
 
 #[cfg(test)]
