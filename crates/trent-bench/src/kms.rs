@@ -10,7 +10,7 @@ use hyper::client::conn::http1::SendRequest;
 use serde_json::{json, Value};
 
 use crate::client::Endpoint;
-use crate::sigv4::{amz_date, Canonical, Credentials, Signer};
+use trent_client::sigv4::{amz_date, Canonical, Credentials, Signer};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

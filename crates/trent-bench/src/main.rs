@@ -15,7 +15,6 @@ mod launch;
 mod load;
 mod proc_stat;
 mod seed;
-mod sigv4;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +25,7 @@ use clap::{Parser, Subcommand};
 
 use client::Endpoint;
 use kms::{Bodies, Op, Session};
-use sigv4::Credentials;
+use trent_client::sigv4::Credentials;
 
 #[derive(Parser)]
 #[command(name = "trent-bench", version, about = "Load generator, ceiling responder and seeder for KMS benchmarks")]
