@@ -293,4 +293,6 @@ pub struct Transport {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -2,28 +2,14 @@
 //! sockets. Wire details live here: status codes, `__type`, messages, headers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-use std::time::SystemTime;
-
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use trent_core::clock::SystemClock;
-use trent_core::identity::Identities;
-use trent_core::ids::{AccountId, Region};
-use trent_core::service::Kms;
-use trent_core::ssm::{MemoryParameterStore, Ssm};
-use trent_core::store::MemoryStore;
-use trent_crypto::{RootKey, SecretBytes};
 
-use super::{router, AppState};
+use crate::test_support::{app_in, signed, Creds};
 
 struct App {
     router: axum::Router,
@@ -32,15 +18,8 @@ struct App {
 }
 
 fn app() -> App {
-    let store = Arc::new(MemoryStore::new());
-    let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![5; 32])).unwrap());
-    let clock = Arc::new(SystemClock);
-    let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), Region::parse("us-east-1").unwrap()));
-    let ids = Arc::new(Identities::new(store, root, clock));
-    let (akid, secret) = ids.ensure_root_access_key(&AccountId::parse("111122223333").unwrap()).unwrap();
-    let secret = String::from_utf8(secret.expose_secret().to_vec()).unwrap();
-    let ssm = Arc::new(Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new())));
-    App { router: router(Arc::new(AppState::new(kms, ssm, ids))), akid, secret }
+    let (router, Creds { akid, secret, .. }) = app_in("us-east-1");
+    App { router, akid, secret }
 }
 
 fn b64(b: &[u8]) -> String {
@@ -55,36 +34,9 @@ struct Reply {
 
 impl App {
     fn request(&self, target: &str, body: &[u8], akid: &str, secret: &str, region: &str) -> Request<Body> {
-        let mut req = Request::builder()
-            .method("POST")
-            .uri("https://localhost/")
-            .header("host", "localhost")
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", target)
-            .body(body.to_vec())
-            .unwrap();
-        let identity: Identity = Credentials::new(akid, secret, None, None, "test").into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region)
-            .name("kms")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let headers: Vec<(String, String)> =
-            req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
-        let signable = SignableRequest::new(
-            "POST",
-            "https://localhost/",
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(body),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        instructions.apply_to_request_http1x(&mut req);
-        req.map(Body::from)
+        let creds = Creds { akid: akid.to_owned(), secret: secret.to_owned(), token: None };
+        let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
+        signed("kms", region, &headers, body, &creds)
     }
 
     async fn send(&self, req: Request<Body>) -> Reply {

@@ -1,77 +1,23 @@
 //! In-process tests of the Query protocol (IAM, STS) and of session credentials on the KMS path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use trent_core::clock::SystemClock;
-use trent_core::identity::Identities;
-use trent_core::ids::{AccountId, Region};
-use trent_core::service::Kms;
-use trent_core::ssm::{MemoryParameterStore, Ssm};
-use trent_core::store::MemoryStore;
-use trent_crypto::{RootKey, SecretBytes};
 
-use crate::{router, AppState};
+use crate::test_support::{app_in, Creds};
 
 /// Trent serving eu-west-2, so that the us-east-1 scope of IAM is a separate case.
 const REGION: &str = "eu-west-2";
 
-struct Creds {
-    akid: String,
-    secret: String,
-    token: Option<String>,
-}
-
 fn app() -> (axum::Router, Creds) {
-    let store = Arc::new(MemoryStore::new());
-    let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![5; 32])).unwrap());
-    let clock = Arc::new(SystemClock);
-    let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), Region::parse(REGION).unwrap()));
-    let ids = Arc::new(Identities::new(store, root, clock));
-    kms.set_principal_directory(ids.clone());
-    let (akid, secret) = ids.ensure_root_access_key(&AccountId::parse("111122223333").unwrap()).unwrap();
-    let secret = String::from_utf8(secret.expose_secret().to_vec()).unwrap();
-    let ssm = Arc::new(Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new())));
-    (router(Arc::new(AppState::new(kms, ssm, ids))), Creds { akid, secret, token: None })
+    app_in(REGION)
 }
 
 fn signed(service: &str, region: &str, headers: &[(&str, &str)], body: &str, c: &Creds) -> Request<Body> {
-    let mut b = Request::builder().method("POST").uri("https://localhost/").header("host", "localhost");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let mut req = b.body(body.as_bytes().to_vec()).unwrap();
-    let identity: Identity = Credentials::new(&c.akid, &c.secret, c.token.clone(), None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let hs: Vec<(String, String)> =
-        req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
-    let signable = SignableRequest::new(
-        "POST",
-        "https://localhost/",
-        hs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    instructions.apply_to_request_http1x(&mut req);
-    req.map(Body::from)
+    crate::test_support::signed(service, region, headers, body.as_bytes(), c)
 }
 
 async fn send(router: &axum::Router, req: Request<Body>) -> (StatusCode, String, String) {

@@ -2,80 +2,30 @@
 //! error names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use trent_core::clock::SystemClock;
-use trent_core::identity::Identities;
-use trent_core::ids::{AccountId, Region};
-use trent_core::service::Kms;
-use trent_core::ssm::{MemoryParameterStore, Ssm};
-use trent_core::store::MemoryStore;
-use trent_crypto::{RootKey, SecretBytes};
 
-use crate::{router, AppState};
+use crate::test_support::{app_in, signed, Creds};
 
 struct App {
     router: axum::Router,
-    akid: String,
-    secret: String,
+    creds: Creds,
 }
 
 fn app() -> App {
-    let store = Arc::new(MemoryStore::new());
-    let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![5; 32])).unwrap());
-    let clock = Arc::new(SystemClock);
-    let kms = Arc::new(Kms::new(store.clone(), root.clone(), clock.clone(), Region::parse("us-east-1").unwrap()));
-    let ssm = Arc::new(Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new())));
-    let ids = Arc::new(Identities::new(store, root, clock));
-    let (akid, secret) = ids.ensure_root_access_key(&AccountId::parse("111122223333").unwrap()).unwrap();
-    let secret = String::from_utf8(secret.expose_secret().to_vec()).unwrap();
-    App { router: router(Arc::new(AppState::new(kms, ssm, ids))), akid, secret }
+    let (router, creds) = app_in("us-east-1");
+    App { router, creds }
 }
 
 impl App {
     /// Sends `target` signed for SigV4 service `service`.
     async fn send(&self, target: &str, service: &str, body: Value) -> (StatusCode, Value) {
-        let body = body.to_string().into_bytes();
-        let mut req = Request::builder()
-            .method("POST")
-            .uri("https://localhost/")
-            .header("host", "localhost")
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", target)
-            .body(body.clone())
-            .unwrap();
-        let identity: Identity = Credentials::new(&self.akid, &self.secret, None, None, "test").into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name(service)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let headers: Vec<(String, String)> =
-            req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
-        let signable = SignableRequest::new(
-            "POST",
-            "https://localhost/",
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(&body),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        instructions.apply_to_request_http1x(&mut req);
-        let resp = self.router.clone().oneshot(req.map(Body::from)).await.unwrap();
+        let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
+        let req = signed(service, "us-east-1", &headers, body.to_string().as_bytes(), &self.creds);
+        let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
