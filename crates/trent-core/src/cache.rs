@@ -17,7 +17,8 @@ use crate::policy::Policy;
 pub(crate) enum Material {
     Symmetric(BackingKey),
     Private(PrivateKey),
-    Mac(MacKey),
+    /// Boxed: an HMAC key schedule is over a kilobyte, the other variants a fraction of that.
+    Mac(Box<MacKey>),
 }
 
 /// One unwrapped backing-key version.

@@ -274,7 +274,7 @@ wire_enum!(
 );
 
 impl DataKeySpec {
-    pub fn len(self) -> usize {
+    pub fn byte_len(self) -> usize {
         match self {
             Self::Aes256 => 32,
             Self::Aes128 => 16,

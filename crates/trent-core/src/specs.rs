@@ -122,7 +122,7 @@ pub(crate) fn parse_material(spec: KeySpec, usage: KeyUsage, material: SecretByt
         return PrivateKey::from_pkcs8(a, purpose(usage), &material).map(Material::Private);
     }
     if let Some(m) = mac_algorithm(spec) {
-        return Ok(Material::Mac(MacKey::new(m, &material)));
+        return Ok(Material::Mac(Box::new(MacKey::new(m, &material))));
     }
     BackingKey::from_secret(material).map(Material::Symmetric)
 }

@@ -46,7 +46,7 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
@@ -315,7 +315,7 @@ pub enum MacAlgorithm {
 
 impl MacAlgorithm {
     /// Key and tag length in bytes.
-    pub fn len(self) -> usize {
+    pub fn key_len(self) -> usize {
         match self {
             Self::HmacSha224 => 28,
             Self::HmacSha256 => 32,
@@ -327,7 +327,7 @@ impl MacAlgorithm {
 
 impl MacKey {
     pub fn generate_material(alg: MacAlgorithm) -> Result<SecretBytes, CryptoError> {
-        random_secret(alg.len())
+        random_secret(alg.key_len())
     }
 
     pub fn new(alg: MacAlgorithm, material: &SecretBytes) -> Self {
@@ -337,7 +337,7 @@ impl MacKey {
             MacAlgorithm::HmacSha384 => hmac::HMAC_SHA384,
             MacAlgorithm::HmacSha512 => hmac::HMAC_SHA512,
         };
-        Self { key: hmac::Key::new(a, material.expose_secret()), tag_len: alg.len() }
+        Self { key: hmac::Key::new(a, material.expose_secret()), tag_len: alg.key_len() }
     }
 
     pub fn mac(&self, message: &[u8]) -> Vec<u8> {
@@ -404,7 +404,7 @@ fn oaep(hash: OaepHash) -> &'static aws_lc_rs::rsa::OaepAlgorithm {
 }
 
 fn import_digest(h: Hash, d: &[u8]) -> Result<digest::Digest, CryptoError> {
-    if d.len() != h.len() {
+    if d.len() != h.digest_len() {
         return Err(CryptoError::Malformed);
     }
     digest::Digest::import_less_safe(d, h.digest_alg()).map_err(|_| CryptoError::Malformed)

@@ -254,11 +254,10 @@ fn spawn_scheduler(kms: Arc<Kms>, ssm: Arc<trent_core::ssm::Ssm>, interval: Dura
         let mut tick = tokio::time::interval(interval);
         loop {
             tick.tick().await;
-            if let Some((clock, path)) = &test_clock {
-                if let Some(secs) = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+            if let Some((clock, path)) = &test_clock
+                && let Some(secs) = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
                     clock.set_offset_ms(secs.saturating_mul(1000));
                 }
-            }
             let k = kms.clone();
             match tokio::task::spawn_blocking(move || k.run_due_jobs()).await {
                 Ok(Ok(done)) if done != Default::default() => {

@@ -37,11 +37,10 @@ pub(super) fn key_ref(raw: &str) -> Result<KeyRef, ApiError> {
 }
 
 fn grant_tokens(check: &mut Check, v: &Option<Vec<String>>) {
-    if let Some(t) = v {
-        if t.len() > MAX_GRANT_TOKENS {
+    if let Some(t) = v
+        && t.len() > MAX_GRANT_TOKENS {
             check.range(t.len() as i64, "grantTokens", 0, MAX_GRANT_TOKENS as i64);
         }
-    }
 }
 
 fn context(v: Option<std::collections::BTreeMap<String, String>>) -> EncryptionContext {
@@ -507,11 +506,10 @@ fn policy_members(body: &[u8], need_policy: bool) -> Result<(wire::KeyPolicyIn, 
     if let Some(n) = &r.policy_name {
         c.len(n, "policyName", 1, 128);
     }
-    if need_policy {
-        if let Some(p) = c.required(&r.policy, "policy") {
+    if need_policy
+        && let Some(p) = c.required(&r.policy, "policy") {
             c.len(p, "policy", 1, MAX_POLICY);
         }
-    }
     c.finish()?;
     let raw = raw.unwrap_or_default();
     let k = key_ref(&raw)?;

@@ -204,7 +204,7 @@ pub(crate) fn generate_data_key_pair(kms: &Kms, caller: &Caller, body: &[u8], wi
         "KeyMaterialId": pair.material_id,
     });
     if let Some(p) = &pair.private_key_plaintext {
-        out["PrivateKeyPlaintext"] = serde_json::to_value(SecretB64(p)).map_err(|e| KmsError::internal(e))?;
+        out["PrivateKeyPlaintext"] = serde_json::to_value(SecretB64(p)).map_err(KmsError::internal)?;
     }
     to_body(&out)
 }

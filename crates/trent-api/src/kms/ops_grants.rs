@@ -52,11 +52,10 @@ pub(crate) fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     c.required(&r.operations, "operations");
     let mut operations = Vec::new();
     for (i, o) in r.operations.iter().flatten().enumerate() {
-        if let Some(op) = c.enumeration(Some(o), &format!("operations.{}.member", i + 1), GrantOperation::parse, GrantOperation::enum_constraint) {
-            if !operations.contains(&op) {
+        if let Some(op) = c.enumeration(Some(o), &format!("operations.{}.member", i + 1), GrantOperation::parse, GrantOperation::enum_constraint)
+            && !operations.contains(&op) {
                 operations.push(op);
             }
-        }
     }
     if let Some(n) = &r.name {
         c.len(n, "name", 1, 256);

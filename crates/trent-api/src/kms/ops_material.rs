@@ -53,11 +53,10 @@ pub(crate) fn list_key_rotations(kms: &Kms, caller: &Caller, body: &[u8]) -> Out
     let mut c = Check::default();
     let raw = key_id(&mut c, &r.key_id, "keyId");
     let p = page(&mut c, r.limit, r.marker);
-    if let Some(v) = r.include_key_material.as_deref() {
-        if !matches!(v, "ALL_KEY_MATERIAL" | "ROTATIONS_ONLY") {
+    if let Some(v) = r.include_key_material.as_deref()
+        && !matches!(v, "ALL_KEY_MATERIAL" | "ROTATIONS_ONLY") {
             c.len(v, "includeKeyMaterial", 0, 0);
         }
-    }
     c.finish()?;
     let raw = raw.unwrap_or_default();
     let res = kms.list_key_rotations(caller, &key_ref(&raw)?, &raw, &p)?;

@@ -86,11 +86,10 @@ pub fn parse_policy(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError>
         None | Some(Value::String(_)) => {}
         _ => return Err(err("Version must be a string.")),
     }
-    if let Some(Value::String(v)) = obj.get("Version") {
-        if v != "2012-10-17" && v != "2008-10-17" {
+    if let Some(Value::String(v)) = obj.get("Version")
+        && v != "2012-10-17" && v != "2008-10-17" {
             return Err(PolicyError(format!("Unsupported policy version {v}; use 2012-10-17.")));
         }
-    }
     let id = match obj.get("Id") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),

@@ -65,14 +65,13 @@ impl Kms {
             return Err(self.alias_not_found(caller, &name));
         };
         // Only keys of the same type and usage can share an alias, so code using it keeps working.
-        if let Some(old) = self.live_key(&current.target)? {
-            if old.record.key_spec != live.record.key_spec || old.record.key_usage != live.record.key_usage {
+        if let Some(old) = self.live_key(&current.target)?
+            && (old.record.key_spec != live.record.key_spec || old.record.key_usage != live.record.key_usage) {
                 return Err(KmsError::Validation(format!(
                     "{} key usage or key spec does not match the key currently associated with {name}.",
                     live.arn
                 )));
             }
-        }
         let guard = self.cache.write_guard();
         if !self.store.update_alias(&caller.account, &name, &live.record.key_id, self.clock.now().0)? {
             return Err(self.alias_not_found(caller, &name));

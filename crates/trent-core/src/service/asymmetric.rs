@@ -236,7 +236,7 @@ fn sign_input<'m>(
             "MessageType DIGEST is not valid for signing algorithm {spec}. Use RAW."
         ))),
         (MessageType::Digest, SigningAlgorithm::RsaPss(h) | SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::Ecdsa(h)) => {
-            if message.len() != h.len() {
+            if message.len() != h.digest_len() {
                 return Err(KmsError::Validation(format!("Digest is invalid length for algorithm {spec}.")));
             }
             Ok(SignInput::Digest(message))

@@ -95,7 +95,7 @@ impl DataKeySize {
 
     fn len(self) -> usize {
         match self {
-            Self::Spec(s) => s.len(),
+            Self::Spec(s) => s.byte_len(),
             Self::Bytes(n) => n,
         }
     }
@@ -208,13 +208,12 @@ impl Kms {
         }
         let parsed = Blob::parse(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
         let blob_key = KeyId::from_bytes(parsed.key_id());
-        if let Some(named) = &named {
-            if named.record.key_id != blob_key {
+        if let Some(named) = &named
+            && named.record.key_id != blob_key {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify a CMK that can perform this operation.".into(),
                 ));
             }
-        }
         let live = match self.live_key(&blob_key)? {
             Some(k) => k,
             // A missing key and a key the caller may not use look the same to the caller, as in AWS.

@@ -66,8 +66,8 @@ impl Kms {
             return Err(KmsError::Disabled(format!("{} is disabled.", live.arn)));
         }
         // Same name and same parameters: the same grant, with a new token (AWS's idempotency rule).
-        if let Some(name) = &req.name {
-            if let Some(g) = live.grants.iter().find(|g| {
+        if let Some(name) = &req.name
+            && let Some(g) = live.grants.iter().find(|g| {
                 g.name.as_deref() == Some(name.as_str())
                     && g.grantee_principal == req.grantee_principal
                     && g.retiring_principal == req.retiring_principal
@@ -77,7 +77,6 @@ impl Kms {
             }) {
                 return Ok((g.grant_id.clone(), self.new_token(&g.grant_id)?));
             }
-        }
         if live.grants.len() >= MAX_GRANTS_PER_KEY {
             return Err(KmsError::LimitExceeded(format!("{} has reached the limit of {MAX_GRANTS_PER_KEY} grants.", live.arn)));
         }
@@ -221,11 +220,10 @@ impl Kms {
         loop {
             let ids = self.store.list_keys(&caller.account, after.as_ref(), 1000)?;
             for id in &ids {
-                if let Some(live) = self.live_key(id)? {
-                    if live.grants.iter().any(|g| g.grant_id == grant_id) {
+                if let Some(live) = self.live_key(id)?
+                    && live.grants.iter().any(|g| g.grant_id == grant_id) {
                         return Ok(live);
                     }
-                }
             }
             match ids.last() {
                 Some(last) if ids.len() == 1000 => after = Some(*last),

@@ -158,13 +158,12 @@ impl Kms {
             )));
         }
         let fingerprint = material_fingerprint(&material);
-        if let Some(previous) = &live.record.import {
-            if !trent_crypto::digest::constant_time_eq(previous.fingerprint.as_bytes(), fingerprint.as_bytes()) {
+        if let Some(previous) = &live.record.import
+            && !trent_crypto::digest::constant_time_eq(previous.fingerprint.as_bytes(), fingerprint.as_bytes()) {
                 return Err(KmsError::IncorrectKeyMaterial(
                     "The key material you are trying to import is different from the key material previously imported into this KMS key.".into(),
                 ));
             }
-        }
         let backing = BackingKey::from_secret(material).map_err(KmsError::internal)?;
         // A key has one imported material, always version 1: a re-import must bring the same material (checked
         // above), so blobs made before a deletion or expiry decrypt again afterwards, as in AWS.

@@ -155,12 +155,11 @@ impl Kms {
                     return Err(KmsError::Conflict(format!("{} is already being rotated.", live.arn)));
                 }
                 r.current_version = next_version;
-                if rotation == RotationType::Automatic {
-                    if let Some(s) = r.rotation.as_mut() {
+                if rotation == RotationType::Automatic
+                    && let Some(s) = r.rotation.as_mut() {
                         // The next rotation is one period after this one, however late this one ran.
                         s.next = now.plus_days(s.period_days);
                     }
-                }
                 Ok(())
             })?
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
