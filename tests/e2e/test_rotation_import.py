@@ -104,6 +104,10 @@ def test_automatic_rotation_fires_when_the_clock_passes_the_period(clocked):
     assert kms.decrypt(CiphertextBlob=new)["Plaintext"] == b"new data"
     status = kms.get_key_rotation_status(KeyId=key_id)
     assert status["KeyRotationEnabled"] is True
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    events = service_events(srv, "RotateKey")
+    assert [e["resources"][0]["ARN"] for e in events] == [arn]
+    assert events[0]["userIdentity"]["type"] == "AWSService"
 
 
 def test_scheduled_deletion_destroys_key_after_its_window(clocked):
@@ -124,9 +128,21 @@ def test_scheduled_deletion_destroys_key_after_its_window(clocked):
         kms.decrypt(CiphertextBlob=blob)
     assert error_code(e) == "AccessDeniedException"
     assert alias not in [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+    assert [e["resources"][0]["ARN"].endswith(key_id) for e in service_events(srv, "DeleteKey")] == [True]
 
 
 # --- imported key material ------------------------------------------------------------------------------
+
+
+def service_events(srv, name: str):
+    """The trail's AwsServiceEvent records named `name` (Trent's own work: rotation, deletion, expiry)."""
+    found = []
+    for seg in sorted((srv.data_dir / "audit").glob("trail-*.jsonl")):
+        for line in seg.read_text().splitlines():
+            event = json.loads(line).get("event")
+            if event and event["eventType"] == "AwsServiceEvent" and event["eventName"] == name:
+                found.append(event)
+    return found
 
 
 def openssl(*args: str, cwd: Path) -> None:

@@ -222,7 +222,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         instance::write_serving(&dir, &Serving { https: Some(https_url.clone()), http: http_url.clone() })?;
 
         let test_clock = test_clock.zip(args.dangerous_test_clock_file.clone());
-        spawn_scheduler(opened.kms.clone(), opened.ssm.clone(), Duration::from_secs(args.scheduler_interval_secs), test_clock);
+        spawn_scheduler(
+            opened.kms.clone(),
+            opened.ssm.clone(),
+            audit_for_server.clone(),
+            Duration::from_secs(args.scheduler_interval_secs),
+            test_clock,
+        );
         let state = Arc::new(AppState::new(opened.kms.clone(), opened.ssm.clone(), opened.identities.clone()).with_audit(audit_for_server));
         tracing::info!(
             https = %https_url,
@@ -249,7 +255,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 
 /// Runs the time-driven work (deletions at the end of their window, automatic rotations, expiry of imported
 /// material, parameters past their Expiration policy) at start and then every `interval`.
-fn spawn_scheduler(kms: Arc<Kms>, ssm: Arc<trent_core::ssm::Ssm>, interval: Duration, test_clock: Option<(Arc<OffsetClock>, PathBuf)>) {
+fn spawn_scheduler(
+    kms: Arc<Kms>,
+    ssm: Arc<trent_core::ssm::Ssm>,
+    audit: Option<Arc<trent_audit::AuditSink>>,
+    interval: Duration,
+    test_clock: Option<(Arc<OffsetClock>, PathBuf)>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         loop {
@@ -262,6 +274,9 @@ fn spawn_scheduler(kms: Arc<Kms>, ssm: Arc<trent_core::ssm::Ssm>, interval: Dura
             match tokio::task::spawn_blocking(move || k.run_due_jobs()).await {
                 Ok(Ok(done)) if done != Default::default() => {
                     tracing::info!(deleted = done.deleted, rotated = done.rotated, expired = done.expired, "scheduled work done");
+                    if let Some(sink) = &audit {
+                        record_service_events(sink, kms.region().as_str(), &done.done).await;
+                    }
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "scheduled work failed; will retry"),
@@ -276,6 +291,30 @@ fn spawn_scheduler(kms: Arc<Kms>, ssm: Arc<trent_core::ssm::Ssm>, interval: Dura
             }
         }
     });
+}
+
+/// The trail's `AwsServiceEvent` records for work Trent did on its own, named as AWS names them. The work is
+/// already done and durable in the store; a failed audit write is logged, it cannot refuse anything.
+async fn record_service_events(sink: &trent_audit::AuditSink, region: &str, done: &[(trent_core::service::JobKind, String)]) {
+    use trent_core::service::JobKind;
+    for (kind, arn) in done {
+        let name = match kind {
+            JobKind::Deletion => "DeleteKey",
+            JobKind::Rotation => "RotateKey",
+            JobKind::MaterialExpiry => "DeleteExpiredKeyMaterial",
+        };
+        let mut event = trent_audit::AuditEvent::service_event("kms.amazonaws.com", name, region);
+        let account = arn.split(':').nth(4).map(str::to_owned);
+        event.resources.push(trent_audit::Resource {
+            account_id: account.clone(),
+            kind: "AWS::KMS::Key".into(),
+            arn: arn.clone(),
+        });
+        event.recipient_account_id = account;
+        if let Err(e) = sink.record(&event).await {
+            tracing::error!(key = %arn, event = name, error = ?e, "recording a service event in the audit trail failed");
+        }
+    }
 }
 
 fn env(args: EnvArgs) -> Result<(), String> {

@@ -202,16 +202,18 @@ impl Kms {
         Ok(live.arn.clone())
     }
 
-    /// Erases material whose ValidTo has passed. Returns how many keys lost their material.
-    pub(super) fn expire_imported_material(&self) -> Result<usize, KmsError> {
+    /// Erases material whose ValidTo has passed. Returns the ARNs of the keys that lost their material.
+    pub(super) fn expire_imported_material(&self) -> Result<Vec<String>, KmsError> {
         let due = self.store.keys_with_expiring_material(self.clock.now().0)?;
+        let mut done = Vec::new();
         for id in &due {
             if let Some(live) = self.live_key(id)? {
                 self.erase_material(&live)?;
                 tracing::info!(key = %live.arn, "imported key material expired");
+                done.push(live.arn.clone());
             }
         }
-        Ok(due.len())
+        Ok(done)
     }
 
     fn erase_material(&self, live: &LiveKey) -> Result<(), KmsError> {

@@ -248,24 +248,33 @@ impl Kms {
     /// past its ValidTo. Each job is one store transaction per key, so a crash in between loses nothing and
     /// the next run resumes.
     pub fn run_due_jobs(&self) -> Result<DueJobs, KmsError> {
-        Ok(DueJobs {
-            deleted: self.purge_due_keys()?,
-            rotated: self.run_due_rotations()?,
-            expired: self.expire_imported_material()?,
-        })
+        let deleted = self.destroy_due_keys()?;
+        let rotated = self.run_due_rotations()?;
+        let expired = self.expire_imported_material()?;
+        let mut done = Vec::with_capacity(deleted.len() + rotated.len() + expired.len());
+        done.extend(deleted.iter().map(|a| (JobKind::Deletion, a.clone())));
+        done.extend(rotated.iter().map(|a| (JobKind::Rotation, a.clone())));
+        done.extend(expired.iter().map(|a| (JobKind::MaterialExpiry, a.clone())));
+        Ok(DueJobs { deleted: deleted.len(), rotated: rotated.len(), expired: expired.len(), done })
     }
 
     /// Destroys every key whose deletion window has ended. Returns how many were destroyed.
     pub fn purge_due_keys(&self) -> Result<usize, KmsError> {
+        Ok(self.destroy_due_keys()?.len())
+    }
+
+    fn destroy_due_keys(&self) -> Result<Vec<String>, KmsError> {
         let now = self.clock.now();
-        let due = self.store.keys_due_for_deletion(now.0)?;
-        for id in &due {
+        let mut done = Vec::new();
+        for id in self.store.keys_due_for_deletion(now.0)? {
+            let arn = self.store.key(&id)?.map(|k| self.arn(&k));
             let guard = self.cache.write_guard();
-            self.store.destroy_key(id)?;
-            self.cache.remove_key(id, &guard);
+            self.store.destroy_key(&id)?;
+            self.cache.remove_key(&id, &guard);
             tracing::info!(key_id = %id, "key deleted at the end of its pending-deletion window");
+            done.extend(arn);
         }
-        Ok(due.len())
+        Ok(done)
     }
 
     fn new_version_record(&self, arn: &str, key_id: KeyId, version: u32, key: &BackingKey) -> Result<KeyVersionRecord, KmsError> {
@@ -288,12 +297,13 @@ impl Kms {
     }
 }
 
-/// What one scheduler run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one scheduler run did: counts, and each key acted on (for the audit trail's service events).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DueJobs {
     pub deleted: usize,
     pub rotated: usize,
     pub expired: usize,
+    pub done: Vec<(JobKind, String)>,
 }
 
 /// Associated data binding wrapped material to its key and version, so rows cannot be swapped in the store.

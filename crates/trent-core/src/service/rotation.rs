@@ -178,10 +178,10 @@ impl Kms {
         Ok(fresh)
     }
 
-    /// Rotates every key whose automatic rotation is due. Returns how many rotated.
-    pub(super) fn run_due_rotations(&self) -> Result<usize, KmsError> {
+    /// Rotates every key whose automatic rotation is due. Returns the ARNs of the keys rotated.
+    pub(super) fn run_due_rotations(&self) -> Result<Vec<String>, KmsError> {
         let due = self.store.keys_due_for_rotation(self.clock.now().0)?;
-        let mut n = 0;
+        let mut done = Vec::new();
         for id in due {
             let Some(live) = self.live_key(&id)? else { continue };
             // A disabled or pending key keeps its schedule; AWS rotates it once it is enabled again.
@@ -189,13 +189,13 @@ impl Kms {
                 continue;
             }
             match self.rotate(&live, RotationType::Automatic) {
-                Ok(_) => n += 1,
+                Ok(_) => done.push(live.arn.clone()),
                 // Another node (or a concurrent on-demand rotation) got there first; the next run sees it.
                 Err(KmsError::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(n)
+        Ok(done)
     }
 }
 
