@@ -355,3 +355,14 @@ def test_expiration_policy_deletes_advanced_parameter(make_server, tmp_path):
     else:
         raise AssertionError("the expired parameter was not deleted by the scheduler")
     assert ssm.get_parameter(Name="/exp/stays")["Parameter"]["Value"] == "v"
+
+
+def test_advanced_secure_string_over_4kb(ssm):
+    """Advanced-tier SecureStrings may exceed KMS's 4 KB limit: they are envelope-encrypted."""
+    name = f"/{unique('adv')}/cert"
+    value = "-----BEGIN CERTIFICATE-----\n" + "A" * 7000 + "\n-----END CERTIFICATE-----"
+    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Tier="Advanced")
+    got = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert got["Value"] == value
+    raw = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    assert value[:64] not in raw and len(base64.b64decode(raw)) > 7000

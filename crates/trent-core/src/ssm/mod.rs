@@ -8,6 +8,7 @@
 //! - [`service::Ssm`]: one method per operation.
 //! - [`store::ParameterStore`]: the storage boundary, apart from the KMS `Store` trait.
 
+mod envelope;
 mod error;
 pub mod filters;
 pub mod names;

@@ -11,7 +11,7 @@ use super::filters::{self, FilterContext, FilterKey, ParameterFilter, RawFilter}
 use super::names::{self, parameter_arn, parse_selector, Selector};
 use super::policies::{self, PolicyEntry};
 use super::store::{ParameterRecord, ParameterStore, VersionRecord};
-use super::versions;
+use super::{envelope, versions};
 use super::{ParameterType, SsmError, Tier};
 use crate::context::EncryptionContext;
 use crate::ids::KeyRef;
@@ -199,16 +199,15 @@ impl Ssm {
                 .or_else(|| previous.filter(|p| p.kind == ParameterType::SecureString).and_then(|p| p.key_id.clone()))
                 .unwrap_or_else(|| DEFAULT_KEY.to_owned());
             let key = self.key_ref(caller, &key_id)?;
-            let sealed = self.kms.encrypt(
-                &self.via(caller),
-                EncryptRequest {
-                    key,
-                    plaintext: SecretBytes::new(req.value.expose_secret().to_vec()), // handed to KMS to seal
-                    context: Self::context(&arn),
-                    algorithm: None,
-                },
-            )?;
-            (sealed.ciphertext, Some(key_id))
+            let plaintext = SecretBytes::new(req.value.expose_secret().to_vec()); // handed to KMS or the envelope
+            let sealed = if tier == Tier::Standard {
+                let request = EncryptRequest { key, plaintext, context: Self::context(&arn), algorithm: None };
+                self.kms.encrypt(&self.via(caller), request)?.ciphertext
+            } else {
+                // Advanced values may exceed KMS's 4 KB: envelope encryption, as AWS does.
+                envelope::seal(&self.kms, &self.via(caller), key, Self::context(&arn), &arn, &plaintext)?
+            };
+            (sealed, Some(key_id))
         } else {
             (text.as_bytes().to_vec(), None)
         };
@@ -277,6 +276,9 @@ impl Ssm {
 
     fn value(&self, caller: &Caller, arn: &str, v: &VersionRecord, decrypt: bool) -> Result<ParameterValue, SsmError> {
         match v.kind {
+            ParameterType::SecureString if decrypt && envelope::is_envelope(&v.value) => Ok(ParameterValue::Secret(
+                envelope::open(&self.kms, &self.via(caller), Self::context(arn), arn, &v.value)?,
+            )),
             ParameterType::SecureString if decrypt => {
                 let opened = self.kms.decrypt(
                     &self.via(caller),

@@ -336,3 +336,23 @@ fn delete_and_get_many() {
     let (deleted, invalid) = f.ssm.delete_parameters(&f.caller, &["b".into(), "a".into()]).unwrap();
     assert_eq!((deleted, invalid), (vec!["b".to_string()], vec!["a".to_string()]));
 }
+
+#[test]
+fn advanced_secure_strings_are_envelope_encrypted() {
+    let f = fixture();
+    let big = "s".repeat(6000); // over KMS's 4 KB: only envelope encryption can hold it
+    let mut p = put("/big/secret", &big, Some(ParameterType::SecureString), false);
+    p.tier = Some(Tier::Advanced);
+    assert_eq!(f.ssm.put_parameter(&f.caller, p).unwrap().1, Tier::Advanced);
+    assert_eq!(text(&f.get("/big/secret").unwrap().value), big);
+    let stored = f.ssm.get_parameter(&f.caller, "/big/secret", false).unwrap();
+    let ParameterValue::Ciphertext(c) = &stored.value else { panic!("expected ciphertext") };
+    assert!(c.starts_with(b"TSE1"));
+    assert!(!c.windows(16).any(|w| w == &big.as_bytes()[..16]), "the value is not stored in clear");
+    // Standard-tier values stay plain KMS ciphertexts.
+    f.ssm.put_parameter(&f.caller, put("/small/secret", "x", Some(ParameterType::SecureString), false)).unwrap();
+    let ParameterValue::Ciphertext(c) = f.ssm.get_parameter(&f.caller, "/small/secret", false).unwrap().value else {
+        panic!("expected ciphertext")
+    };
+    assert_eq!(c[0], 0x01);
+}
