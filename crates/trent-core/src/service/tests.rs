@@ -576,8 +576,15 @@ mod asymmetric_keys {
         };
         assert_eq!(dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha256)).unwrap().plaintext.expose_secret(), b"rsa secret");
         assert!(matches!(dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha1)), Err(KmsError::InvalidCiphertext)));
-        // Without KeyId the ciphertext names no key.
-        assert!(matches!(dec(None, Some(EncryptionAlgorithm::RsaesOaepSha256)), Err(KmsError::InvalidCiphertext)));
+        // Without KeyId the ciphertext is read as a symmetric blob. Random RSA output starts with the blob
+        // version byte 1 time in 256; it then parses and names a key that does not exist (AWS's access-denied
+        // text); otherwise it is not a blob at all.
+        let without_key = dec(None, Some(EncryptionAlgorithm::RsaesOaepSha256));
+        if e.ciphertext.first() == Some(&1) {
+            assert!(matches!(without_key, Err(KmsError::AccessDenied(_))), "{without_key:?}");
+        } else {
+            assert!(matches!(without_key, Err(KmsError::InvalidCiphertext)), "{without_key:?}");
+        }
         // Data keys need a symmetric key.
         let gdk = f.kms.generate_data_key(
             &f.caller,
