@@ -175,3 +175,61 @@ def test_trail_continues_across_restart(make_server, tmp_path):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "2 segment(s)" in ok.stdout
     assert sum(1 for ev in trail_events(data_dir / "audit") if ev["eventName"] == "GenerateRandom") == 2
+
+
+def test_parameter_store_kms_calls_are_recorded_as_invoked_by_ssm(make_server):
+    """Issue 8 item 4: the KMS calls Parameter Store makes for the caller appear in the trail as KMS events of
+    the caller's identity, invokedBy ssm.amazonaws.com, with the PARAMETER_ARN context and no secret."""
+    srv = make_server()
+    ssm, kms = srv.ssm_client(), srv.client()
+    secret_std = "std secret " + uuid.uuid4().hex
+    secret_adv = "adv secret " + uuid.uuid4().hex
+    put_std = ssm.put_parameter(Name="/audit/std", Value=secret_std, Type="SecureString")
+    get_std = ssm.get_parameter(Name="/audit/std", WithDecryption=True)
+    assert get_std["Parameter"]["Value"] == secret_std
+    arn_std = get_std["Parameter"]["ARN"]
+    key = kms.create_key(Description="ssm audit")["KeyMetadata"]
+    put_adv = ssm.put_parameter(Name="/audit/adv", Value=secret_adv, Type="SecureString", Tier="Advanced",
+                                KeyId=key["KeyId"])
+    get_adv = ssm.get_parameter(Name="/audit/adv", WithDecryption=True)
+    assert get_adv["Parameter"]["Value"] == secret_adv
+    no_decrypt = ssm.get_parameter(Name="/audit/std")
+    kms.disable_key(KeyId=key["KeyId"])
+    denied = failing(ssm.get_parameter, Name="/audit/adv", WithDecryption=True)
+    assert srv.stop() == 0
+
+    events = trail_events(srv.data_dir / "audit")
+
+    def kms_events(resp):
+        rid = request_id(resp)
+        chain = [ev for ev in events if ev.get("requestID") == rid]
+        assert chain and chain[-1]["eventSource"] == "ssm.amazonaws.com", chain
+        return [ev for ev in chain if ev["eventSource"] == "kms.amazonaws.com"]
+
+    expected = [
+        (put_std, "Encrypt", arn_std, None),
+        (get_std, "Decrypt", arn_std, None),
+        (put_adv, "GenerateDataKey", get_adv["Parameter"]["ARN"], None),
+        (get_adv, "Decrypt", get_adv["Parameter"]["ARN"], None),
+        (denied, "Decrypt", get_adv["Parameter"]["ARN"], "DisabledException"),
+    ]
+    for resp, name, param_arn, code in expected:
+        found = kms_events(resp)
+        assert [ev["eventName"] for ev in found] == [name], found
+        ev = found[0]
+        assert ev.get("errorCode") == code, ev
+        assert ev["userIdentity"]["invokedBy"] == "ssm.amazonaws.com"
+        assert ev["userIdentity"]["type"] == "Root"
+        assert ev["sourceIPAddress"] == "ssm.amazonaws.com" and ev["userAgent"] == "ssm.amazonaws.com"
+        assert ev["requestParameters"]["encryptionContext"] == {"PARAMETER_ARN": param_arn}
+        if code is None:
+            assert ev["resources"][0]["type"] == "AWS::KMS::Key"
+    assert kms_events(no_decrypt) == []  # the ciphertext is returned as stored: no KMS call
+
+    for f in (srv.data_dir / "audit").iterdir():
+        data = f.read_bytes()
+        for s in (secret_std, secret_adv):
+            for needle in secret_needles(s.encode()):
+                assert needle not in data, f"secret bytes found in {f.name}"
+    ok = verify(srv.data_dir)
+    assert ok.returncode == 0, ok.stdout + ok.stderr

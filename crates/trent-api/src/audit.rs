@@ -12,7 +12,7 @@ use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 use trent_audit::event::KMS_EVENT_SOURCE;
 use trent_audit::{AuditEvent, AuditSink, RequestParameters, Resource, ResponseElements, UserIdentity};
-use trent_core::service::Caller;
+use trent_core::service::{Caller, DelegatedCall};
 use trent_core::KmsError;
 
 use crate::error::ApiError;
@@ -48,6 +48,8 @@ impl RequestInfo {
 pub(crate) struct Facts {
     pub(crate) body: Option<Bytes>,
     pub(crate) caller: Option<Caller>,
+    /// KMS calls a service (Parameter Store) made for the caller while handling the request.
+    pub(crate) delegated: Vec<DelegatedCall>,
 }
 
 /// Records the request's event; on failure, turns the outcome into an internal error (fail closed).
@@ -59,12 +61,59 @@ pub(crate) async fn record(
     request_id: &str,
     result: Result<Vec<u8>, ApiError>,
 ) -> Result<Vec<u8>, ApiError> {
-    let event = build_event(region, info, facts, request_id, &result);
-    match sink.record(&event).await {
-        Ok(()) => result,
-        // The detail goes to the log through the internal error; the caller gets the generic text.
-        Err(f) => Err(ApiError::Kms(KmsError::internal(format!("audit trail: {f}")))),
+    let mut events = delegated_events(region, &info, &facts, request_id);
+    events.push(build_event(region, info, facts, request_id, &result));
+    for event in &events {
+        if let Err(f) = sink.record(event).await {
+            // The detail goes to the log through the internal error; the caller gets the generic text.
+            return Err(ApiError::Kms(KmsError::internal(format!("audit trail: {f}"))));
+        }
     }
+    result
+}
+
+/// The KMS events of the calls a service made for the caller, as CloudTrail shows them: the caller's identity
+/// `invokedBy` the service, whose name also stands as source address and user agent. They share the
+/// originating request's id, so a search by request id finds the whole chain.
+fn delegated_events(region: &str, info: &RequestInfo, facts: &Facts, request_id: &str) -> Vec<AuditEvent> {
+    let (Some(caller), Some(service)) = (&facts.caller, info.target.as_deref().and_then(delegating_service)) else {
+        return Vec::new();
+    };
+    let account = caller.account.to_string();
+    facts
+        .delegated
+        .iter()
+        .map(|call| {
+            let mut e = AuditEvent::api_call(KMS_EVENT_SOURCE, call.operation, region);
+            e.request_id = Some(request_id.to_owned());
+            e.source_ip_address = Some(service.to_owned());
+            e.user_agent = Some(service.to_owned());
+            e.read_only = true;
+            e.user_identity = UserIdentity::principal(&account, &caller.principal_arn, info.access_key_id.as_deref());
+            e.user_identity.invoked_by = Some(service.to_owned());
+            e.recipient_account_id = Some(account.clone());
+            e.request_parameters = Some(RequestParameters {
+                key_id: call.key_id.clone(),
+                encryption_context: Some(call.context.clone()),
+                encryption_algorithm: (call.operation != "GenerateDataKey").then(|| "SYMMETRIC_DEFAULT".to_owned()),
+                key_spec: (call.operation == "GenerateDataKey").then(|| "AES_256".to_owned()),
+                ..RequestParameters::default()
+            });
+            if let Some((code, message)) = &call.error {
+                e.error_code = Some((*code).to_owned());
+                e.error_message = message.clone();
+            }
+            if let Some(arn) = &call.key_arn {
+                e.resources.push(Resource::kms_key(arn));
+            }
+            e
+        })
+        .collect()
+}
+
+/// The service principal behind a request's delegated KMS calls.
+fn delegating_service(target: &str) -> Option<&'static str> {
+    target.starts_with("AmazonSSM.").then_some("ssm.amazonaws.com")
 }
 
 fn build_event(
@@ -227,7 +276,7 @@ mod tests {
     #[test]
     fn encrypt_event_has_identity_context_resource_and_no_secrets() {
         let body = br#"{"KeyId":"alias/a","Plaintext":"U0VDUkVU","EncryptionContext":{"k":"v"}}"#;
-        let facts = Facts { body: Some(Bytes::from_static(body)), caller: Some(caller()) };
+        let facts = Facts { body: Some(Bytes::from_static(body)), caller: Some(caller()), delegated: Vec::new() };
         let resp = br#"{"CiphertextBlob":"QkxPQg==","KeyId":"arn:aws:kms:us-east-1:111122223333:key/abc"}"#.to_vec();
         let e = build_event("us-east-1", info("TrentService.Encrypt"), facts, "r1", &Ok(resp));
         let json = e.to_json().unwrap();
@@ -245,7 +294,7 @@ mod tests {
 
     #[test]
     fn unauthenticated_event_has_error_and_no_identity_or_parameters() {
-        let facts = Facts { body: Some(Bytes::from_static(br#"{"KeyId":"k"}"#)), caller: None };
+        let facts = Facts { body: Some(Bytes::from_static(br#"{"KeyId":"k"}"#)), caller: None, delegated: Vec::new() };
         let err = ApiError::Auth(crate::auth::AuthError::UnrecognizedClient);
         let e = build_event("us-east-1", info("TrentService.Decrypt"), facts, "r2", &Err(err));
         let v: serde_json::Value = serde_json::from_str(&e.to_json().unwrap()).unwrap();
@@ -274,7 +323,7 @@ mod tests {
     fn a_bare_key_id_becomes_the_resource_arn() {
         let id = "1d0a9b68-2d8f-4d8b-81a1-c3675a8441ab";
         let body = format!(r#"{{"KeyId":"{id}"}}"#);
-        let facts = Facts { body: Some(Bytes::from(body)), caller: Some(caller()) };
+        let facts = Facts { body: Some(Bytes::from(body)), caller: Some(caller()), delegated: Vec::new() };
         let e = build_event("eu-west-1", info("TrentService.DisableKey"), facts, "r3", &Ok(b"{}".to_vec()));
         assert_eq!(e.resources[0].arn, format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"));
         assert!(!e.read_only);
@@ -287,7 +336,7 @@ mod tests {
         i.target = None;
         i.query_service = Some("iam");
         let body = Bytes::from_static(b"Action=CreateUser&UserName=alice&Version=2010-05-08");
-        let facts = Facts { body: Some(body), caller: Some(caller()) };
+        let facts = Facts { body: Some(body), caller: Some(caller()), delegated: Vec::new() };
         let e = build_event("us-east-1", i, facts, "r4", &Ok(b"<xml/>".to_vec()));
         assert_eq!((e.event_source.as_str(), e.event_name.as_str()), ("iam.amazonaws.com", "CreateUser"));
         assert!(e.request_parameters.is_none() && e.response_elements.is_none());

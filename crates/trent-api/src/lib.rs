@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use trent_core::identity::Identities;
-use trent_core::service::{Caller, Kms};
+use trent_core::service::{Caller, DelegatedCalls, Kms};
 use trent_core::ssm::{Ssm, SsmError};
 use trent_core::KmsError;
 
@@ -139,14 +139,19 @@ async fn handle(
             .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
     }
     if let Some(op_name) = target.strip_prefix(ssm::TARGET_PREFIX) {
-        let caller = authenticate(&state, &parts, &body, ssm::SIGNING_NAME)?;
+        let mut caller = authenticate(&state, &parts, &body, ssm::SIGNING_NAME)?;
         facts.caller = Some(caller.clone());
         let op = ssm::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
+        // The KMS calls Parameter Store makes for the caller become audit events of their own.
+        let delegated = state.audit.as_ref().map(|_| DelegatedCalls::default());
+        caller.delegated = delegated.clone();
         // Every SSM operation reads the store and may write it or call KMS: keep it off the async workers.
         let st = state.clone();
-        return tokio::task::spawn_blocking(move || ssm::dispatch(&st.ssm, &caller, op, &body))
+        let result = tokio::task::spawn_blocking(move || ssm::dispatch(&st.ssm, &caller, op, &body))
             .await
-            .map_err(|e| ApiError::Ssm(SsmError::internal(format!("operation task failed: {e}"))))?;
+            .map_err(|e| ApiError::Ssm(SsmError::internal(format!("operation task failed: {e}"))));
+        facts.delegated = delegated.map(|d| d.take()).unwrap_or_default();
+        return result?;
     }
     if let Some(op_name) = cloudtrail::operation(target) {
         let caller = authenticate(&state, &parts, &body, cloudtrail::SIGNING_NAME)?;

@@ -22,6 +22,7 @@ use trent_crypto::{BackingKey, RootKey, SecretBytes};
 
 use crate::cache::{KeyCache, LiveKey, LiveVersion};
 use crate::clock::Clock;
+use crate::context::EncryptionContext;
 use crate::ids::{key_arn, AccountId, KeyId, KeyRef, Region};
 use crate::model::{KeyRecord, KeyState, KeyVersionRecord};
 use crate::store::Store;
@@ -55,11 +56,20 @@ pub struct Caller {
     pub source_ip: Option<std::net::IpAddr>,
     /// Whether the request came over TLS (`aws:SecureTransport`), when the transport says.
     pub secure_transport: Option<bool>,
+    /// Where a service acting for this caller notes the KMS calls it made, for the audit trail.
+    pub delegated: Option<DelegatedCalls>,
 }
 
 impl Caller {
     pub fn new(account: AccountId, principal_arn: impl Into<String>) -> Self {
-        Self { account, principal_arn: principal_arn.into(), via_service: None, source_ip: None, secure_transport: None }
+        Self {
+            account,
+            principal_arn: principal_arn.into(),
+            via_service: None,
+            source_ip: None,
+            secure_transport: None,
+            delegated: None,
+        }
     }
 
     /// The account's root user.
@@ -71,6 +81,60 @@ impl Caller {
     /// The same principal, acting through `service` (an endpoint name like `ssm.us-east-1.amazonaws.com`).
     pub fn via(&self, service: impl Into<String>) -> Self {
         Self { via_service: Some(service.into()), ..self.clone() }
+    }
+
+    /// Notes a KMS call made for this caller through a service, if the request collects them.
+    pub fn note_delegated(&self, call: DelegatedCall) {
+        if let Some(calls) = &self.delegated {
+            calls.push(call);
+        }
+    }
+}
+
+/// A KMS call a service (Parameter Store) made on the caller's behalf. AWS records such a call as its own KMS
+/// event, with the caller's identity `invokedBy` the service; the protocol layer writes it the same way.
+/// No secret is held here: the operation, the key and the encryption context are what CloudTrail shows.
+#[derive(Debug, Clone)]
+pub struct DelegatedCall {
+    pub operation: &'static str,
+    /// The key as the service named it (`keyId` in the request parameters); `None` for Decrypt.
+    pub key_id: Option<String>,
+    /// The key that did the work, once known.
+    pub key_arn: Option<String>,
+    pub context: std::collections::BTreeMap<String, String>,
+    /// The AWS error type and public message, when the call failed.
+    pub error: Option<(&'static str, Option<String>)>,
+}
+
+impl DelegatedCall {
+    pub fn new<T>(
+        operation: &'static str,
+        key_id: Option<String>,
+        context: &EncryptionContext,
+        result: &Result<T, KmsError>,
+        key_arn: impl FnOnce(&T) -> &str,
+    ) -> Self {
+        let (key_arn, error) = match result {
+            Ok(r) => (Some(key_arn(r).to_owned()), None),
+            Err(e) => (None, Some((e.aws_type(), e.public_message()))),
+        };
+        Self { operation, key_id, key_arn, context: context.pairs().clone(), error }
+    }
+}
+
+/// The KMS calls noted during one request; shared by the clones of its `Caller`.
+#[derive(Debug, Clone, Default)]
+pub struct DelegatedCalls(Arc<std::sync::Mutex<Vec<DelegatedCall>>>);
+
+impl DelegatedCalls {
+    fn push(&self, call: DelegatedCall) {
+        // A poisoned lock only means another thread panicked mid-push; the list itself is still whole.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(call);
+    }
+
+    /// Everything noted so far, in call order.
+    pub fn take(&self) -> Vec<DelegatedCall> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 

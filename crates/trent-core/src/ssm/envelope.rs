@@ -14,7 +14,7 @@ use super::SsmError;
 use crate::context::EncryptionContext;
 use crate::ids::KeyRef;
 use crate::model::DataKeySpec;
-use crate::service::{Caller, DataKeySize, DecryptRequest, GenerateDataKeyRequest, Kms};
+use crate::service::{Caller, DataKeySize, DecryptRequest, DelegatedCall, GenerateDataKeyRequest, Kms};
 
 const MAGIC: &[u8; 4] = b"TSE1";
 const IV_LEN: usize = 12;
@@ -27,15 +27,15 @@ pub(super) fn seal(
     kms: &Kms,
     caller: &Caller,
     key: KeyRef,
+    key_id: &str,
     context: EncryptionContext,
     arn: &str,
     plaintext: &SecretBytes,
 ) -> Result<Vec<u8>, SsmError> {
-    let dk = kms.generate_data_key(
-        caller,
-        GenerateDataKeyRequest { key, size: DataKeySize::Spec(DataKeySpec::Aes256), context },
-        true,
-    )?;
+    let request = GenerateDataKeyRequest { key, size: DataKeySize::Spec(DataKeySpec::Aes256), context: context.clone() };
+    let result = kms.generate_data_key(caller, request, true);
+    caller.note_delegated(DelegatedCall::new("GenerateDataKey", Some(key_id.to_owned()), &context, &result, |r| &r.key_arn));
+    let dk = result?;
     let data_key = dk.plaintext.ok_or_else(|| SsmError::internal("GenerateDataKey returned no plaintext"))?;
     let gcm = GcmKey::new(&data_key).map_err(SsmError::internal)?;
     let (iv, sealed) = wrap_with_random_iv(&gcm, plaintext, arn.as_bytes()).map_err(SsmError::internal)?;
@@ -62,9 +62,10 @@ pub(super) fn open(
     let blob_len = usize::from(u16::from_be_bytes([len[0], len[1]]));
     let (blob, rest) = rest.split_at_checked(blob_len).ok_or_else(damaged)?;
     let (iv, sealed) = rest.split_at_checked(IV_LEN).ok_or_else(damaged)?;
-    let data_key = kms
-        .decrypt(caller, DecryptRequest { ciphertext: blob.to_vec(), context, key: None, algorithm: None })?
-        .plaintext;
+    let request = DecryptRequest { ciphertext: blob.to_vec(), context: context.clone(), key: None, algorithm: None };
+    let result = kms.decrypt(caller, request);
+    caller.note_delegated(DelegatedCall::new("Decrypt", None, &context, &result, |r| &r.key_arn));
+    let data_key = result?.plaintext;
     let gcm = GcmKey::new(&data_key).map_err(SsmError::internal)?;
     let iv = ParsedIv::from_message_bytes(iv).map_err(|_| damaged())?;
     unwrap_with_iv(&gcm, &iv, sealed, arn.as_bytes()).map_err(|_| damaged())

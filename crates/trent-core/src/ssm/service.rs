@@ -16,7 +16,7 @@ use super::{ParameterType, SsmError, Tier};
 use crate::context::EncryptionContext;
 use crate::ids::KeyRef;
 use crate::model::Timestamp;
-use crate::service::{Caller, DecryptRequest, EncryptRequest, Kms};
+use crate::service::{Caller, DecryptRequest, DelegatedCall, EncryptRequest, Kms};
 
 /// The AWS managed key Parameter Store uses when a SecureString names none.
 pub const DEFAULT_KEY: &str = "alias/aws/ssm";
@@ -201,11 +201,14 @@ impl Ssm {
             let key = self.key_ref(caller, &key_id)?;
             let plaintext = SecretBytes::new(req.value.expose_secret().to_vec()); // handed to KMS or the envelope
             let sealed = if tier == Tier::Standard {
-                let request = EncryptRequest { key, plaintext, context: Self::context(&arn), algorithm: None };
-                self.kms.encrypt(&self.via(caller), request)?.ciphertext
+                let context = Self::context(&arn);
+                let request = EncryptRequest { key, plaintext, context: context.clone(), algorithm: None };
+                let result = self.kms.encrypt(&self.via(caller), request);
+                caller.note_delegated(DelegatedCall::new("Encrypt", Some(key_id.clone()), &context, &result, |r| &r.key_arn));
+                result?.ciphertext
             } else {
                 // Advanced values may exceed KMS's 4 KB: envelope encryption, as AWS does.
-                envelope::seal(&self.kms, &self.via(caller), key, Self::context(&arn), &arn, &plaintext)?
+                envelope::seal(&self.kms, &self.via(caller), key, &key_id, Self::context(&arn), &arn, &plaintext)?
             };
             (sealed, Some(key_id))
         } else {
@@ -280,11 +283,11 @@ impl Ssm {
                 envelope::open(&self.kms, &self.via(caller), Self::context(arn), arn, &v.value)?,
             )),
             ParameterType::SecureString if decrypt => {
-                let opened = self.kms.decrypt(
-                    &self.via(caller),
-                    DecryptRequest { ciphertext: v.value.clone(), context: Self::context(arn), key: None, algorithm: None },
-                )?;
-                Ok(ParameterValue::Secret(opened.plaintext))
+                let context = Self::context(arn);
+                let request = DecryptRequest { ciphertext: v.value.clone(), context: context.clone(), key: None, algorithm: None };
+                let result = self.kms.decrypt(&self.via(caller), request);
+                caller.note_delegated(DelegatedCall::new("Decrypt", None, &context, &result, |r| &r.key_arn));
+                Ok(ParameterValue::Secret(result?.plaintext))
             }
             ParameterType::SecureString => Ok(ParameterValue::Ciphertext(v.value.clone())),
             _ => Ok(ParameterValue::Text(String::from_utf8_lossy(&v.value).into_owned())),
