@@ -14,6 +14,7 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from botocore.exceptions import ClientError
@@ -134,6 +135,9 @@ def test_trail_records_every_call_without_secrets_and_verifies(make_server):
     assert ok_encrypt["resources"] == [{"accountId": key["AWSAccountId"], "type": "AWS::KMS::Key", "ARN": key_arn}]
     assert ok_encrypt["readOnly"] is True
     assert ok_encrypt["recipientAccountId"] == key["AWSAccountId"]
+    tls = ok_encrypt["tlsDetails"]
+    assert tls["tlsVersion"] == "TLSv1.3" and tls["cipherSuite"].startswith("TLS_AES_"), tls
+    assert tls["clientProvidedHostHeader"] == urlparse(srv.aws_vars["AWS_ENDPOINT_URL"]).netloc, tls
     denied = by_request[expected[-1][2]]
     assert denied["userIdentity"] == {"type": "Unknown"}
     assert denied["requestParameters"] is None

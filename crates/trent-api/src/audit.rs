@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 use trent_audit::event::KMS_EVENT_SOURCE;
-use trent_audit::{AuditEvent, AuditSink, RequestParameters, Resource, ResponseElements, UserIdentity};
+use trent_audit::{AuditEvent, AuditSink, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
 use trent_core::service::{Caller, DelegatedCall};
 use trent_core::KmsError;
 
@@ -27,6 +27,8 @@ pub(crate) struct RequestInfo {
     source_ip: Option<String>,
     /// As claimed in the signature's credential scope; recorded only once the signature verified.
     access_key_id: Option<String>,
+    tls: Option<crate::TlsSession>,
+    host: Option<String>,
 }
 
 impl RequestInfo {
@@ -39,6 +41,8 @@ impl RequestInfo {
             user_agent: text("user-agent"),
             source_ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
             access_key_id: credential_access_key(headers, req.uri().query()),
+            tls: req.extensions().get::<crate::Transport>().and_then(|t| t.tls),
+            host: text("host"),
         }
     }
 }
@@ -153,6 +157,11 @@ fn build_event(
     e.source_ip_address = info.source_ip;
     e.user_agent = info.user_agent;
     e.read_only = is_read_only(op_name);
+    e.tls_details = info.tls.map(|t| TlsDetails {
+        tls_version: t.version.to_owned(),
+        cipher_suite: t.cipher_suite.to_owned(),
+        client_provided_host_header: info.host,
+    });
     if let Some(c) = &facts.caller {
         let account = c.account.to_string();
         e.user_identity = UserIdentity::principal(&account, &c.principal_arn, info.access_key_id.as_deref());
@@ -265,6 +274,8 @@ mod tests {
             user_agent: Some("ua".into()),
             source_ip: Some("127.0.0.1".into()),
             access_key_id: Some("AKIATEST".into()),
+            tls: None,
+            host: None,
         }
     }
 

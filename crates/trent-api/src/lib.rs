@@ -291,10 +291,18 @@ fn authenticate_with(
     Ok(caller)
 }
 
-/// Set by the server on each request: whether it arrived over TLS.
+/// Set by the server on each request: whether it arrived over TLS, and with which session parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct Transport {
     pub secure: bool,
+    pub tls: Option<TlsSession>,
+}
+
+/// A TLS session's parameters in CloudTrail's spelling (`TLSv1.3`, `TLS_AES_128_GCM_SHA256`), for `tlsDetails`.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsSession {
+    pub version: &'static str,
+    pub cipher_suite: &'static str,
 }
 
 #[cfg(test)]

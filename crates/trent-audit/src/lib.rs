@@ -23,7 +23,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use event::{AuditEvent, EventType, RequestParameters, Resource, ResponseElements, UserIdentity};
+pub use event::{AuditEvent, EventType, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
 pub use verify::{verify, Location, VerifyError, VerifyReport};
 pub use writer::{AuditConfig, AuditSink, AuditStats};
 

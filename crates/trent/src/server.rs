@@ -186,7 +186,8 @@ async fn connection(
     watcher: Watcher,
 ) {
     let Some(acceptor) = tls else {
-        return serve_http(TokioIo::new(stream), peer, false, router, phase, watcher).await;
+        let transport = trent_api::Transport { secure: false, tls: None };
+        return serve_http(TokioIo::new(stream), peer, transport, router, phase, watcher).await;
     };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
     let stream = tokio::select! {
@@ -204,13 +205,38 @@ async fn connection(
         // No request is in flight yet, so there is nothing to wait for.
         _ = phase.wait_for(|p| *p != Phase::Running) => return,
     };
-    serve_http(TokioIo::new(stream), peer, true, router, phase, watcher).await;
+    let transport = trent_api::Transport { secure: true, tls: tls_session(stream.get_ref().1) };
+    serve_http(TokioIo::new(stream), peer, transport, router, phase, watcher).await;
+}
+
+/// The negotiated version and suite, spelled as CloudTrail's `tlsDetails` spells them: `TLSv1.2`/`TLSv1.3`,
+/// TLS 1.3 suites by their RFC names, TLS 1.2 suites by their OpenSSL names. `None` for anything else.
+fn tls_session(conn: &rustls::ServerConnection) -> Option<trent_api::TlsSession> {
+    use rustls::{CipherSuite as S, ProtocolVersion as V};
+    let version = match conn.protocol_version()? {
+        V::TLSv1_3 => "TLSv1.3",
+        V::TLSv1_2 => "TLSv1.2",
+        _ => return None,
+    };
+    let cipher_suite = match conn.negotiated_cipher_suite()?.suite() {
+        S::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        S::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        S::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => return None,
+    };
+    Some(trent_api::TlsSession { version, cipher_suite })
 }
 
 async fn serve_http<I>(
     io: TokioIo<I>,
     peer: SocketAddr,
-    secure: bool,
+    transport: trent_api::Transport,
     router: Router,
     mut phase: watch::Receiver<Phase>,
     watcher: Watcher,
@@ -220,8 +246,8 @@ async fn serve_http<I>(
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         // What `into_make_service_with_connect_info` would insert, for handlers and middleware.
         request.extensions_mut().insert(ConnectInfo(peer));
-        // For `aws:SecureTransport`.
-        request.extensions_mut().insert(trent_api::Transport { secure });
+        // For `aws:SecureTransport` and the audit event's `tlsDetails`.
+        request.extensions_mut().insert(transport);
         // axum's Router is always ready, so calling it without poll_ready is fine.
         tower::Service::call(&mut router.clone(), request)
     });
