@@ -166,6 +166,41 @@ def test_assume_role_as_user_and_use_the_session(server, account):
     iam.delete_role(RoleName=role_name)
 
 
+def test_role_listing_role_policies_and_untagging(server, account):
+    iam = server.iam_client()
+    role_name, user_name = unique("lister"), unique("tagged")
+    role = iam.create_role(RoleName=role_name, Path="/e2e-roles/", AssumeRolePolicyDocument=trust(
+        f"arn:aws:iam::{account}:root"), Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])["Role"]
+    listed = iam.list_roles(PathPrefix="/e2e-roles/")["Roles"]
+    assert [r["RoleName"] for r in listed] == [role_name] and listed[0]["Arn"] == role["Arn"]
+    assert role_name not in [r["RoleName"] for r in iam.list_roles(PathPrefix="/elsewhere/")["Roles"]]
+
+    iam.put_role_policy(RoleName=role_name, PolicyName="kms", PolicyDocument=json.dumps(KMS_ALL))
+    assert iam.list_role_policies(RoleName=role_name)["PolicyNames"] == ["kms"]
+    got = iam.get_role_policy(RoleName=role_name, PolicyName="kms")
+    assert (got["RoleName"], got["PolicyName"], got["PolicyDocument"]) == (role_name, "kms", KMS_ALL)
+    with pytest.raises(ClientError) as e:
+        iam.get_role_policy(RoleName=role_name, PolicyName="missing")
+    assert error_of(e) == ("NoSuchEntity", 404)
+    with pytest.raises(ClientError) as e:
+        iam.list_role_policies(RoleName=unique("nobody"))
+    assert error_of(e) == ("NoSuchEntity", 404)
+
+    iam.untag_role(RoleName=role_name, TagKeys=["a", "not-there"])
+    assert iam.get_role(RoleName=role_name)["Role"]["Tags"] == [{"Key": "b", "Value": "2"}]
+    iam.create_user(UserName=user_name, Tags=[{"Key": "team", "Value": "blue"}])
+    iam.untag_user(UserName=user_name, TagKeys=["team"])
+    assert "Tags" not in iam.get_user(UserName=user_name)["User"] or \
+        iam.get_user(UserName=user_name)["User"]["Tags"] == []
+    with pytest.raises(ClientError) as e:
+        iam.untag_user(UserName=user_name, TagKeys=[])
+    assert error_of(e) == ("ValidationError", 400)
+
+    iam.delete_role_policy(RoleName=role_name, PolicyName="kms")
+    iam.delete_role(RoleName=role_name)
+    iam.delete_user(UserName=user_name)
+
+
 def test_session_expires(make_server, tmp_path):
     clock = tmp_path / "clock"
     clock.write_text("0")

@@ -46,6 +46,11 @@ impl Params {
         }
         out
     }
+
+    /// `TagKeys.member.N`, in N order.
+    fn tag_keys(&self) -> Vec<String> {
+        (1..).map_while(|n| self.get(&format!("TagKeys.member.{n}")).map(str::to_owned)).collect()
+    }
 }
 
 fn lower_first(s: &str) -> String {
@@ -76,7 +81,11 @@ fn write_user(w: &mut XmlWriter, tag: &str, u: &UserRecord) {
 }
 
 fn write_role(w: &mut XmlWriter, r: &RoleRecord) {
-    w.open("Role")
+    write_role_as(w, "Role", r);
+}
+
+fn write_role_as(w: &mut XmlWriter, element: &str, r: &RoleRecord) {
+    w.open(element)
         .text("Path", &r.path)
         .text("RoleName", &r.name)
         .text("RoleId", &r.id)
@@ -86,7 +95,7 @@ fn write_role(w: &mut XmlWriter, r: &RoleRecord) {
         .opt("Description", r.description.as_deref())
         .text("MaxSessionDuration", &r.max_session_secs.to_string());
     write_tags(w, &r.tags);
-    w.close("Role");
+    w.close(element);
 }
 
 fn status(active: bool) -> &'static str {
@@ -128,6 +137,10 @@ pub(crate) fn iam_action(
             }
             "TagUser" => {
                 iam.tag_user(caller, p.req("UserName")?, p.tags())?;
+                ok(None)
+            }
+            "UntagUser" => {
+                iam.untag_user(caller, p.req("UserName")?, &p.tag_keys())?;
                 ok(None)
             }
             "CreateAccessKey" => {
@@ -218,6 +231,16 @@ pub(crate) fn iam_action(
                 let r = iam.get_role(caller, p.req("RoleName")?)?;
                 ok(Some(&|w| write_role(w, &r)))
             }
+            "ListRoles" => {
+                let roles = iam.list_roles(caller, p.get("PathPrefix"))?;
+                ok(Some(&|w| {
+                    w.text("IsTruncated", "false").open("Roles");
+                    for r in &roles {
+                        write_role_as(w, "member", r);
+                    }
+                    w.close("Roles");
+                }))
+            }
             "DeleteRole" => {
                 iam.delete_role(caller, p.req("RoleName")?)?;
                 ok(None)
@@ -226,12 +249,33 @@ pub(crate) fn iam_action(
                 iam.put_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?, p.req("PolicyDocument")?)?;
                 ok(None)
             }
+            "GetRolePolicy" => {
+                let name = p.req("PolicyName")?;
+                let (role, doc) = iam.get_role_policy(caller, p.req("RoleName")?, name)?;
+                ok(Some(&|w| {
+                    w.text("RoleName", &role).text("PolicyName", name).text("PolicyDocument", &url_encode(&doc));
+                }))
+            }
+            "ListRolePolicies" => {
+                let names = iam.list_role_policies(caller, p.req("RoleName")?)?;
+                ok(Some(&|w| {
+                    w.open("PolicyNames");
+                    for n in &names {
+                        w.text("member", n);
+                    }
+                    w.close("PolicyNames").text("IsTruncated", "false");
+                }))
+            }
             "DeleteRolePolicy" => {
                 iam.delete_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?)?;
                 ok(None)
             }
             "TagRole" => {
                 iam.tag_role(caller, p.req("RoleName")?, p.tags())?;
+                ok(None)
+            }
+            "UntagRole" => {
+                iam.untag_role(caller, p.req("RoleName")?, &p.tag_keys())?;
                 ok(None)
             }
             _ => return Ok(None),

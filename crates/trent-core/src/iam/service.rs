@@ -46,6 +46,29 @@ fn no_such_user(name: &str) -> IamError {
     IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
 }
 
+fn no_such_role_policy(policy: &str) -> IamError {
+    IamError::NoSuchEntity(format!("The role policy with name {policy} cannot be found."))
+}
+
+/// UntagUser/UntagRole: 1 to 50 keys, each 1 to 128 characters.
+fn validate_tag_keys(keys: &[String]) -> Result<(), IamError> {
+    if keys.is_empty() || keys.len() > 50 {
+        return Err(constraint_error(
+            "tagKeys",
+            &format!("{keys:?}"),
+            "Member must have length less than or equal to 50 and greater than or equal to 1",
+        ));
+    }
+    if let Some(k) = keys.iter().find(|k| k.is_empty() || k.chars().count() > 128) {
+        return Err(constraint_error(
+            "tagKeys",
+            k,
+            "Member must have length less than or equal to 128 and greater than or equal to 1",
+        ));
+    }
+    Ok(())
+}
+
 fn no_such_role(name: &str) -> IamError {
     IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
 }
@@ -219,6 +242,15 @@ impl Iam {
         .map(drop)
     }
 
+    pub fn untag_user(&self, caller: &Caller, name: &str, keys: &[String]) -> Result<(), IamError> {
+        validate_tag_keys(keys)?;
+        self.change_user(caller, "iam:UntagUser", name, &mut |u| {
+            u.tags.retain(|k, _| !keys.contains(k));
+            Ok(())
+        })
+        .map(drop)
+    }
+
     // --- access keys -----------------------------------------------------------------------------------
 
     /// A new access key for the user (the caller when `user` is omitted). Returns the user name, the record and
@@ -382,6 +414,12 @@ impl Iam {
         Ok(role)
     }
 
+    pub fn list_roles(&self, caller: &Caller, path_prefix: Option<&str>) -> Result<Vec<RoleRecord>, IamError> {
+        let prefix = path_prefix.unwrap_or("/");
+        self.authorize(caller, "iam:ListRoles", &format!("arn:aws:iam::{}:role{prefix}*", caller.account))?;
+        self.ids.iam_store().list_roles(&caller.account, prefix)
+    }
+
     pub fn delete_role(&self, caller: &Caller, name: &str) -> Result<(), IamError> {
         validate_name("roleName", name, 64)?;
         let role = self.existing_role(&caller.account, name)?;
@@ -408,12 +446,27 @@ impl Iam {
         .map(drop)
     }
 
+    /// The document exactly as it was put.
+    pub fn get_role_policy(&self, caller: &Caller, role: &str, policy: &str) -> Result<(String, String), IamError> {
+        validate_name("roleName", role, 64)?;
+        validate_name("policyName", policy, 128)?;
+        let r = self.existing_role(&caller.account, role)?;
+        self.authorize(caller, "iam:GetRolePolicy", &r.arn)?;
+        let doc = r.policies.get(policy).cloned().ok_or_else(|| no_such_role_policy(policy))?;
+        Ok((r.name, doc))
+    }
+
+    pub fn list_role_policies(&self, caller: &Caller, role: &str) -> Result<Vec<String>, IamError> {
+        validate_name("roleName", role, 64)?;
+        let r = self.existing_role(&caller.account, role)?;
+        self.authorize(caller, "iam:ListRolePolicies", &r.arn)?;
+        Ok(r.policies.into_keys().collect())
+    }
+
     pub fn delete_role_policy(&self, caller: &Caller, role: &str, policy: &str) -> Result<(), IamError> {
         validate_name("policyName", policy, 128)?;
         self.change_role(caller, "iam:DeleteRolePolicy", role, &mut |r| {
-            r.policies.remove(policy).map(drop).ok_or_else(|| {
-                IamError::NoSuchEntity(format!("The role policy with name {policy} cannot be found."))
-            })
+            r.policies.remove(policy).map(drop).ok_or_else(|| no_such_role_policy(policy))
         })
         .map(drop)
     }
@@ -422,6 +475,15 @@ impl Iam {
         self.change_role(caller, "iam:TagRole", name, &mut |r| {
             validate_tags(&r.tags, &tags)?;
             r.tags.extend(tags.iter().cloned());
+            Ok(())
+        })
+        .map(drop)
+    }
+
+    pub fn untag_role(&self, caller: &Caller, name: &str, keys: &[String]) -> Result<(), IamError> {
+        validate_tag_keys(keys)?;
+        self.change_role(caller, "iam:UntagRole", name, &mut |r| {
+            r.tags.retain(|k, _| !keys.contains(k));
             Ok(())
         })
         .map(drop)

@@ -60,6 +60,8 @@ pub trait IamStore: Send + Sync {
     fn user_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, IamError>;
 
     fn role(&self, account: &AccountId, name: &str) -> Result<Option<RoleRecord>, IamError>;
+    /// Roles of `account` whose path starts with `path_prefix`, ordered by name.
+    fn list_roles(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<RoleRecord>, IamError>;
     fn update_role(&self, account: &AccountId, name: &str, update: RoleUpdate<'_>)
         -> Result<Option<RoleRecord>, IamError>;
 }
@@ -144,6 +146,18 @@ impl IamStore for MemoryIamStore {
 
     fn role(&self, account: &AccountId, name: &str) -> Result<Option<RoleRecord>, IamError> {
         Ok(self.inner().roles.get(&key(account, name)).cloned())
+    }
+
+    fn list_roles(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<RoleRecord>, IamError> {
+        let mut out: Vec<RoleRecord> = self
+            .inner()
+            .roles
+            .values()
+            .filter(|r| &r.account == account && r.path.starts_with(path_prefix))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     fn update_role(

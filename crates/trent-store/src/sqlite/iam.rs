@@ -262,6 +262,28 @@ impl IamStore for SqliteStore {
         row.map(to_key).transpose()
     }
 
+    fn list_roles(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<RoleRecord>, IamError> {
+        let conn = self.conn();
+        let names: Vec<String> = {
+            let mut stmt = conn
+                .prepare_cached("SELECT name, path FROM iam_roles WHERE account = ?1 ORDER BY name")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(db)?;
+            let all: Vec<(String, String)> = rows.collect::<Result<_, _>>().map_err(db)?;
+            // Prefix matching in Rust: LIKE would treat `_` and `%` in paths as wildcards.
+            all.into_iter().filter(|(_, p)| p.starts_with(path_prefix)).map(|(n, _)| n).collect()
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            if let Some(r) = read_role(&conn, account, &n)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
     fn role(&self, account: &AccountId, name: &str) -> Result<Option<RoleRecord>, IamError> {
         read_role(&self.conn(), account, name)
     }
