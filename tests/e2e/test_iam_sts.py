@@ -196,6 +196,15 @@ def test_role_listing_role_policies_and_untagging(server, account):
         iam.untag_user(UserName=user_name, TagKeys=[])
     assert error_of(e) == ("ValidationError", 400)
 
+    # The trail names the role in CreateRole's requestParameters, and leaves the policy document out.
+    events = []
+    for seg in sorted((server.data_dir / "audit").glob("trail-*.jsonl")):
+        events += [json.loads(line).get("event") for line in seg.read_text().splitlines()]
+    put = [ev for ev in events if ev and ev["eventName"] == "PutRolePolicy"
+           and (ev.get("requestParameters") or {}).get("roleName") == role_name]
+    assert put and put[0]["eventSource"] == "iam.amazonaws.com", put
+    assert put[0]["requestParameters"] == {"roleName": role_name, "policyName": "kms"}
+
     iam.delete_role_policy(RoleName=role_name, PolicyName="kms")
     iam.delete_role(RoleName=role_name)
     iam.delete_user(UserName=user_name)

@@ -131,8 +131,7 @@ fn build_event(
     let query_source;
     let (source, op_name) = match (info.query_service, target.split_once('.')) {
         (Some(service), _) => {
-            // IAM/STS: the operation is the form body's `Action`. No parameters are taken from a form body
-            // yet: it can carry passwords and policy documents, and needs its own allow-list.
+            // IAM/STS: the operation is the form body's `Action`; parameters come through their own allow-list.
             query_source = format!("{service}.amazonaws.com");
             let body = facts.body.as_deref().unwrap_or_default();
             let action = body.split(|&b| b == b'&').find_map(|kv| kv.strip_prefix(b"Action=")).unwrap_or_default();
@@ -167,9 +166,12 @@ fn build_event(
         e.user_identity = UserIdentity::principal(&account, &c.principal_arn, info.access_key_id.as_deref());
         e.recipient_account_id = Some(account);
     }
-    // Parameters only of an authenticated JSON request: an unsigned body is anyone's text.
-    let json_body = facts.body.as_deref().filter(|_| info.query_service.is_none());
-    let params = facts.caller.as_ref().and(json_body).and_then(RequestParameters::from_kms_json);
+    // Parameters only of an authenticated request: an unsigned body is anyone's text.
+    let body = facts.caller.as_ref().and(facts.body.as_deref());
+    let params = match info.query_service {
+        None => body.and_then(RequestParameters::from_kms_json),
+        Some(_) => body.map(|b| RequestParameters::from_query_form(&crate::iam::xml::parse_form(b))),
+    };
     let mut key_arn = None;
     match result {
         Ok(body) => {
@@ -317,6 +319,22 @@ mod tests {
     }
 
     #[test]
+    fn iam_event_takes_allow_listed_form_parameters_only() {
+        let body = "Action=PutUserPolicy&Version=2010-05-08&UserName=alice&PolicyName=p1&PolicyDocument=%7B%22Statement%22%3A%5B%5D%7D&Password=hunter2";
+        let facts = Facts { body: Some(Bytes::from_static(body.as_bytes())), caller: Some(caller()), delegated: Vec::new() };
+        let mut i = info("");
+        i.target = None;
+        i.query_service = Some("iam");
+        let e = build_event("us-east-1", i, facts, "r3", &Ok(Vec::new()));
+        let json = e.to_json().unwrap();
+        assert!(!json.contains("hunter2") && !json.contains("Statement"), "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["eventSource"], "iam.amazonaws.com");
+        assert_eq!(v["eventName"], "PutUserPolicy");
+        assert_eq!(v["requestParameters"], serde_json::json!({"userName": "alice", "policyName": "p1"}));
+    }
+
+    #[test]
     fn access_key_is_read_from_the_credential_scope() {
         let mut h = HeaderMap::new();
         h.insert(
@@ -342,7 +360,7 @@ mod tests {
     }
 
     #[test]
-    fn query_requests_are_named_by_action_without_parameters() {
+    fn query_requests_are_named_by_action_with_allow_listed_parameters() {
         let mut i = info("");
         i.target = None;
         i.query_service = Some("iam");
@@ -350,6 +368,8 @@ mod tests {
         let facts = Facts { body: Some(body), caller: Some(caller()), delegated: Vec::new() };
         let e = build_event("us-east-1", i, facts, "r4", &Ok(b"<xml/>".to_vec()));
         assert_eq!((e.event_source.as_str(), e.event_name.as_str()), ("iam.amazonaws.com", "CreateUser"));
-        assert!(e.request_parameters.is_none() && e.response_elements.is_none());
+        let params = serde_json::to_value(e.request_parameters.as_ref().unwrap()).unwrap();
+        assert_eq!(params, serde_json::json!({"userName": "alice"}));
+        assert!(e.response_elements.is_none());
     }
 }

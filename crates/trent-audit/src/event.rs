@@ -242,6 +242,25 @@ pub struct RequestParameters {
     pub bypass_policy_lockout_safety_check: Option<bool>,
     #[serde(rename(serialize = "dryRun", deserialize = "DryRun"), default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    // IAM and STS (from a form body, see `from_query_form`).
+    #[serde(rename(serialize = "userName", deserialize = "UserName"), default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(rename(serialize = "roleName", deserialize = "RoleName"), default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    #[serde(rename(serialize = "roleArn", deserialize = "RoleArn"), default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(rename(serialize = "roleSessionName", deserialize = "RoleSessionName"), default, skip_serializing_if = "Option::is_none")]
+    pub role_session_name: Option<String>,
+    #[serde(rename(serialize = "durationSeconds", deserialize = "DurationSeconds"), default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u64>,
+    #[serde(rename(serialize = "path", deserialize = "Path"), default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(rename(serialize = "pathPrefix", deserialize = "PathPrefix"), default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    #[serde(rename(serialize = "accessKeyId", deserialize = "AccessKeyId"), default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(rename(serialize = "status", deserialize = "Status"), default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 impl RequestParameters {
@@ -249,6 +268,27 @@ impl RequestParameters {
     /// request then fails validation, and the event still records the call and its error).
     pub fn from_kms_json(body: &[u8]) -> Option<Self> {
         serde_json::from_slice(body).ok()
+    }
+
+    /// The allow-listed members of an IAM/STS Query request (decoded form pairs). Policy documents, tags and
+    /// anything else not named here are left out; a secret never travels in these requests' parameters, but
+    /// the allow-list keeps it that way should one ever be added.
+    pub fn from_query_form(pairs: &[(String, String)]) -> Self {
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Self {
+            user_name: get("UserName"),
+            role_name: get("RoleName"),
+            role_arn: get("RoleArn"),
+            role_session_name: get("RoleSessionName"),
+            duration_seconds: get("DurationSeconds").and_then(|v| v.parse().ok()),
+            path: get("Path"),
+            path_prefix: get("PathPrefix"),
+            access_key_id: get("AccessKeyId"),
+            status: get("Status"),
+            policy_name: get("PolicyName"),
+            description: get("Description"),
+            ..Self::default()
+        }
     }
 }
 
