@@ -165,6 +165,16 @@ impl Extra {
     }
 }
 
+/// `kms:ResourceAliases`: the aliases of the key the request acts on (multivalued).
+const RESOURCE_ALIASES: &str = "kms:ResourceAliases";
+/// More than any key can have (AWS allows 50 aliases per key; the query's bound, not a limit).
+const MAX_ALIASES_PER_KEY: usize = 1000;
+
+/// Whether any statement of `policy` has a condition on `key` (condition keys are case-insensitive).
+fn tests_key(policy: &Policy, key: &str) -> bool {
+    policy.statements.iter().flat_map(|s| &s.conditions).any(|c| c.key.eq_ignore_ascii_case(key))
+}
+
 impl Kms {
     /// Replaces where IAM policies come from (set once at start-up by the server).
     pub fn set_principal_directory(&self, directory: Arc<dyn PrincipalDirectory>) {
@@ -196,6 +206,11 @@ impl Kms {
             )));
         };
         let policies = if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
+        // The key's aliases cost a store read: only when a policy that applies tests them.
+        if tests_key(key_policy, RESOURCE_ALIASES) || policies.iter().any(|p| tests_key(p, RESOURCE_ALIASES)) {
+            let aliases = self.store.list_aliases(&live.record.account, Some(&live.record.key_id), None, MAX_ALIASES_PER_KEY)?;
+            ctx.set(RESOURCE_ALIASES, aliases.iter().map(|a| a.name.as_str().to_owned()).collect());
+        }
         let decision = authorize(&KmsAuthzInput {
             ctx: &ctx,
             caller_account: caller.account.as_str(),

@@ -716,6 +716,27 @@ mod authorization {
     }
 
     #[test]
+    fn resource_aliases_condition_follows_the_keys_aliases() {
+        let f = fixture();
+        let dir = Arc::new(Directory::default());
+        f.kms.set_principal_directory(dir.clone());
+        let key = f.create();
+        dir.allow(
+            ALICE,
+            r#"{"Statement":{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*",
+                "Condition":{"ForAnyValue:StringLike":{"kms:resourcealiases":"alias/finance-*"}}}}"#,
+        );
+        let alice = user(ALICE);
+        assert!(matches!(enc(&f, &alice, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))), "no alias yet");
+        f.kms.create_alias(&f.caller, "alias/other", &key.arn).unwrap();
+        assert!(matches!(enc(&f, &alice, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))), "alias does not match");
+        f.kms.create_alias(&f.caller, "alias/finance-2026", &key.arn).unwrap();
+        enc(&f, &alice, &key.arn, ctx(&[])).unwrap();
+        f.kms.delete_alias(&f.caller, "alias/finance-2026").unwrap();
+        assert!(matches!(enc(&f, &alice, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))), "alias removed");
+    }
+
+    #[test]
     fn cross_account_needs_both_key_policy_and_iam() {
         let f = fixture();
         let dir = Arc::new(Directory::default());
