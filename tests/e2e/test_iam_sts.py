@@ -186,10 +186,24 @@ def test_role_listing_role_policies_and_untagging(server, account):
         iam.list_role_policies(RoleName=unique("nobody"))
     assert error_of(e) == ("NoSuchEntity", 404)
 
+    assert iam.list_role_tags(RoleName=role_name)["Tags"] == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
     iam.untag_role(RoleName=role_name, TagKeys=["a", "not-there"])
     assert iam.get_role(RoleName=role_name)["Role"]["Tags"] == [{"Key": "b", "Value": "2"}]
+    assert iam.list_role_tags(RoleName=role_name)["Tags"] == [{"Key": "b", "Value": "2"}]
+
+    iam.update_role(RoleName=role_name, Description="updated", MaxSessionDuration=7200)
+    got_role = iam.get_role(RoleName=role_name)["Role"]
+    assert (got_role["Description"], got_role["MaxSessionDuration"]) == ("updated", 7200)
+    new_trust = trust(f"arn:aws:iam::{account}:user/someone")
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=new_trust)
+    assert iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"] == json.loads(new_trust)
+    with pytest.raises(ClientError) as e:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument='{"Statement": [{"Effect": "Allow"}]}')
+    assert error_of(e) == ("MalformedPolicyDocument", 400)
     iam.create_user(UserName=user_name, Tags=[{"Key": "team", "Value": "blue"}])
+    assert iam.list_user_tags(UserName=user_name)["Tags"] == [{"Key": "team", "Value": "blue"}]
     iam.untag_user(UserName=user_name, TagKeys=["team"])
+    assert iam.list_user_tags(UserName=user_name)["Tags"] == []
     assert "Tags" not in iam.get_user(UserName=user_name)["User"] or \
         iam.get_user(UserName=user_name)["User"]["Tags"] == []
     with pytest.raises(ClientError) as e:

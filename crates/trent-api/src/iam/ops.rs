@@ -69,6 +69,15 @@ fn write_tags(w: &mut XmlWriter, tags: &Tags) {
     w.close("Tags");
 }
 
+/// ListUserTags / ListRoleTags: the list is always present, empty or not.
+fn write_tag_list(w: &mut XmlWriter, tags: &Tags) {
+    w.open("Tags");
+    for (k, v) in tags {
+        w.open("member").text("Key", k).text("Value", v).close("member");
+    }
+    w.close("Tags").text("IsTruncated", "false");
+}
+
 fn write_user(w: &mut XmlWriter, tag: &str, u: &UserRecord) {
     w.open(tag)
         .text("Path", &u.path)
@@ -138,6 +147,10 @@ pub(crate) fn iam_action(
             "TagUser" => {
                 iam.tag_user(caller, p.req("UserName")?, p.tags())?;
                 ok(None)
+            }
+            "ListUserTags" => {
+                let tags = iam.list_user_tags(caller, p.req("UserName")?)?;
+                ok(Some(&|w| write_tag_list(w, &tags)))
             }
             "UntagUser" => {
                 iam.untag_user(caller, p.req("UserName")?, &p.tag_keys())?;
@@ -272,6 +285,19 @@ pub(crate) fn iam_action(
             }
             "TagRole" => {
                 iam.tag_role(caller, p.req("RoleName")?, p.tags())?;
+                ok(None)
+            }
+            "ListRoleTags" => {
+                let tags = iam.list_role_tags(caller, p.req("RoleName")?)?;
+                ok(Some(&|w| write_tag_list(w, &tags)))
+            }
+            "UpdateRole" => {
+                iam.update_role(caller, p.req("RoleName")?, p.get("Description"), p.u32("MaxSessionDuration")?)?;
+                // UpdateRole's output is an empty structure, which botocore expects as an empty result element.
+                ok(Some(&|_| {}))
+            }
+            "UpdateAssumeRolePolicy" => {
+                iam.update_assume_role_policy(caller, p.req("RoleName")?, p.req("PolicyDocument")?)?;
                 ok(None)
             }
             "UntagRole" => {

@@ -46,6 +46,17 @@ fn no_such_user(name: &str) -> IamError {
     IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
 }
 
+fn check_max_session(max: u32) -> Result<(), IamError> {
+    if !(DEFAULT_SESSION_SECS..=MAX_ROLE_SESSION_SECS).contains(&max) {
+        return Err(constraint_error(
+            "maxSessionDuration",
+            &max.to_string(),
+            "Member must have value less than or equal to 43200 and greater than or equal to 3600",
+        ));
+    }
+    Ok(())
+}
+
 fn no_such_role_policy(policy: &str) -> IamError {
     IamError::NoSuchEntity(format!("The role policy with name {policy} cannot be found."))
 }
@@ -242,6 +253,13 @@ impl Iam {
         .map(drop)
     }
 
+    pub fn list_user_tags(&self, caller: &Caller, name: &str) -> Result<super::Tags, IamError> {
+        validate_name("userName", name, 64)?;
+        let user = self.existing_user(&caller.account, name)?;
+        self.authorize(caller, "iam:ListUserTags", &user.arn)?;
+        Ok(user.tags)
+    }
+
     pub fn untag_user(&self, caller: &Caller, name: &str, keys: &[String]) -> Result<(), IamError> {
         validate_tag_keys(keys)?;
         self.change_user(caller, "iam:UntagUser", name, &mut |u| {
@@ -373,13 +391,7 @@ impl Iam {
         validate_path(path)?;
         validate_tags(&BTreeMap::new(), &tags)?;
         let max = max_session_secs.unwrap_or(DEFAULT_SESSION_SECS);
-        if !(DEFAULT_SESSION_SECS..=MAX_ROLE_SESSION_SECS).contains(&max) {
-            return Err(constraint_error(
-                "maxSessionDuration",
-                &max.to_string(),
-                "Member must have value less than or equal to 43200 and greater than or equal to 3600",
-            ));
-        }
+        check_max_session(max)?;
         parse_policy(trust_policy, PolicyKind::Resource).map_err(malformed)?;
         let arn = role_arn(&caller.account, path, name);
         self.authorize(caller, "iam:CreateRole", &arn)?;
@@ -475,6 +487,46 @@ impl Iam {
         self.change_role(caller, "iam:TagRole", name, &mut |r| {
             validate_tags(&r.tags, &tags)?;
             r.tags.extend(tags.iter().cloned());
+            Ok(())
+        })
+        .map(drop)
+    }
+
+    pub fn list_role_tags(&self, caller: &Caller, name: &str) -> Result<super::Tags, IamError> {
+        validate_name("roleName", name, 64)?;
+        let role = self.existing_role(&caller.account, name)?;
+        self.authorize(caller, "iam:ListRoleTags", &role.arn)?;
+        Ok(role.tags)
+    }
+
+    /// Description and maximum session duration; what is not given stays as it is.
+    pub fn update_role(
+        &self,
+        caller: &Caller,
+        name: &str,
+        description: Option<&str>,
+        max_session_secs: Option<u32>,
+    ) -> Result<(), IamError> {
+        if let Some(max) = max_session_secs {
+            check_max_session(max)?;
+        }
+        self.change_role(caller, "iam:UpdateRole", name, &mut |r| {
+            if let Some(d) = description {
+                r.description = Some(d.to_owned());
+            }
+            if let Some(max) = max_session_secs {
+                r.max_session_secs = max;
+            }
+            Ok(())
+        })
+        .map(drop)
+    }
+
+    /// A new trust policy; sessions already issued stay valid until they expire, as in AWS.
+    pub fn update_assume_role_policy(&self, caller: &Caller, name: &str, document: &str) -> Result<(), IamError> {
+        parse_policy(document, PolicyKind::Resource).map_err(malformed)?;
+        self.change_role(caller, "iam:UpdateAssumeRolePolicy", name, &mut |r| {
+            r.trust_policy = document.to_owned();
             Ok(())
         })
         .map(drop)

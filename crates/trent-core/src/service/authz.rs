@@ -193,6 +193,11 @@ impl Kms {
         for (k, v) in &live.record.tags {
             ctx.set(&format!("aws:ResourceTag/{k}"), vec![v.clone()]);
         }
+        if matches!(action, Action::CreateGrant | Action::ListGrants | Action::RevokeGrant) {
+            // True only for grant calls an AWS service makes for the caller; Parameter Store, Trent's only
+            // such service, makes none, so a policy requiring it denies direct grant calls, as in AWS.
+            ctx.set("kms:GrantIsForAWSResource", vec![caller.via_service.is_some().to_string()]);
+        }
         for (k, v) in &extra.0 {
             ctx.set(k, v.clone());
         }

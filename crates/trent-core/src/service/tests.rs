@@ -737,6 +737,29 @@ mod authorization {
     }
 
     #[test]
+    fn grant_is_for_aws_resource_is_false_for_direct_calls() {
+        let f = fixture();
+        let dir = Arc::new(Directory::default());
+        f.kms.set_principal_directory(dir.clone());
+        let key = f.create();
+        let k = key_ref(&key.arn);
+        let alice = user(ALICE);
+        dir.allow(
+            ALICE,
+            r#"{"Statement":{"Effect":"Allow","Action":"kms:ListGrants","Resource":"*",
+                "Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"}}}}"#,
+        );
+        let page = PageRequest::default();
+        assert!(matches!(f.kms.list_grants(&alice, &k, &key.arn, None, None, &page), Err(KmsError::AccessDenied(_))));
+        dir.allow(
+            ALICE,
+            r#"{"Statement":{"Effect":"Allow","Action":"kms:ListGrants","Resource":"*",
+                "Condition":{"Bool":{"kms:GrantIsForAWSResource":"false"}}}}"#,
+        );
+        f.kms.list_grants(&alice, &k, &key.arn, None, None, &page).unwrap();
+    }
+
+    #[test]
     fn cross_account_needs_both_key_policy_and_iam() {
         let f = fixture();
         let dir = Arc::new(Directory::default());
