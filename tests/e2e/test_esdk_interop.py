@@ -11,6 +11,7 @@ skips with the reason when they are missing from the environment.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -83,6 +84,19 @@ def test_trent_kms_to_esdk_cli(server, kms, kms_key, work):
     trent(server.env, work, "encrypt", "-i", "pt", "-o", "ct2", "-w", f"key={kms_key}")
     esdk_cli(server.env, work, "-d", "-i", "ct2", "-o", "out2", "-w", "discovery=true")
     assert (work / "out2").read_bytes() == PLAINTEXT
+
+
+def test_base64_encode_and_decode_both_ways(server, kms_key, work):
+    # Trent encodes, aws-encryption-cli decodes; and the other way round, with both sides of each tool.
+    trent(server.env, work, "encrypt", "-i", "pt", "-o", "ct.b64", "-w", f"key={kms_key}", "--encode")
+    text = (work / "ct.b64").read_bytes()
+    assert base64.b64decode(text, validate=True)[:1] == b"\x02"  # a v2 message under the base64
+    esdk_cli(server.env, work, "-d", "-i", "ct.b64", "-o", "out", "-w", f"key={kms_key}", "--decode")
+    assert (work / "out").read_bytes() == PLAINTEXT
+    esdk_cli(server.env, work, "-e", "-i", "pt", "-o", "ct2.b64", "-w", f"key={kms_key}", "--encode")
+    trent(server.env, work, "decrypt", "-i", "ct2.b64", "-o", "out2.b64", "-w", f"key={kms_key}", "--decode",
+          "--encode")
+    assert base64.b64decode((work / "out2.b64").read_bytes(), validate=True) == PLAINTEXT
 
 
 # --- raw AES with the Python library ---------------------------------------------------------------------

@@ -65,6 +65,12 @@ pub(crate) struct CommonArgs {
     /// Accepted for aws-encryption-cli compatibility: trent writes no metadata.
     #[arg(short = 'S', long = "suppress-metadata")]
     suppress_metadata: bool,
+    /// Base64-encode the output (standard alphabet, padded, no line breaks).
+    #[arg(long)]
+    encode: bool,
+    /// Base64-decode the input before processing (standard alphabet, padded, no line breaks).
+    #[arg(long)]
+    decode: bool,
 }
 
 #[derive(clap::Args)]
@@ -108,17 +114,15 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), String> {
         .map_err(ctx)?;
     let keyring = keyring(c, false).map_err(ctx)?;
     let cmm = DefaultMaterialsManager::new(keyring);
-    let (input, length) = open_input(&c.input).map_err(ctx)?;
+    let (input, length) = open_source(c).map_err(ctx)?;
     let options = EncryptOptions { suite, frame_length: args.frame_length, plaintext_length: length };
     let mut output = Output::create(&c.output).map_err(ctx)?;
-    let result = (|| {
-        let mut enc = client
-            .encryptor(&cmm, &context, &options, &mut output)
-            .map_err(|e| e.to_string())?;
+    let result = encoded(&mut output, c.encode, |out| {
+        let mut enc = client.encryptor(&cmm, &context, &options, out).map_err(|e| e.to_string())?;
         copy(input, &mut enc)?;
         enc.finish().map_err(|e| e.to_string())?;
         Ok(())
-    })();
+    });
     result.map_err(ctx)?;
     output.commit().map_err(ctx)
 }
@@ -142,7 +146,7 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
         (false, false) => DecryptMode::Streaming,
     };
     let options = DecryptOptions { mode, ..DecryptOptions::default() };
-    let (input, _) = open_input(&c.input).map_err(ctx)?;
+    let (input, _) = open_source(c).map_err(ctx)?;
     let mut dec = client.decryptor(&cmm, input, &options).map_err(|e| ctx(e.to_string()))?;
     // aws-encryption-cli semantics: the given pairs must be in the message's (authenticated) context.
     for (k, v) in &expected {
@@ -153,7 +157,7 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
         }
     }
     let mut output = Output::create(&c.output).map_err(ctx)?;
-    copy(&mut dec, &mut output).map_err(ctx)?;
+    encoded(&mut output, c.encode, |out| copy(&mut dec, out)).map_err(ctx)?;
     output.commit().map_err(ctx)
 }
 
@@ -258,7 +262,31 @@ fn open_input(path: &str) -> Result<(Box<dyn Read>, Option<u64>), String> {
     Ok((Box::new(f), len))
 }
 
-fn copy(mut from: impl Read, to: &mut impl Write) -> Result<(), String> {
+/// The input, base64-decoded on the fly with `--decode` (its length is then not the payload's).
+fn open_source(c: &CommonArgs) -> Result<(Box<dyn Read>, Option<u64>), String> {
+    let (input, length) = open_input(&c.input)?;
+    if !c.decode {
+        return Ok((input, length));
+    }
+    Ok((Box::new(base64::read::DecoderReader::new(input, &base64::engine::general_purpose::STANDARD)), None))
+}
+
+/// Runs `write` into `output`, through a streaming base64 encoder with `--encode` (finished, so its
+/// last partial group and padding are written, before the output is committed).
+fn encoded(
+    output: &mut Output,
+    encode: bool,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+) -> Result<(), String> {
+    if !encode {
+        return write(output);
+    }
+    let mut b64 = base64::write::EncoderWriter::new(output, &base64::engine::general_purpose::STANDARD);
+    write(&mut b64)?;
+    b64.finish().map_err(io_cause)?.flush().map_err(io_cause)
+}
+
+fn copy(mut from: impl Read, to: &mut (impl Write + ?Sized)) -> Result<(), String> {
     // Holds plaintext on one side or the other: wiped when done.
     let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
     loop {
