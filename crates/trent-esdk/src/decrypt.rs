@@ -49,6 +49,9 @@ pub struct DecryptOptions {
     /// Largest legacy non-framed body accepted (it is held in memory until its tag verifies).
     /// Default 64 MiB.
     pub max_non_framed_length: u64,
+    /// Refuse, before any key is unwrapped, a framed message whose frame length exceeds this, or a
+    /// non-framed one whose body does (aws-encryption-cli's `--max-length`). `None`: no such limit.
+    pub max_length: Option<u64>,
 }
 
 impl Default for DecryptOptions {
@@ -57,6 +60,7 @@ impl Default for DecryptOptions {
             reproduced_encryption_context: None,
             mode: DecryptMode::Streaming,
             max_non_framed_length: 64 << 20,
+            max_length: None,
         }
     }
 }
@@ -85,6 +89,12 @@ impl<R: Read> Decryptor<R> {
         options: &DecryptOptions,
     ) -> Result<Self> {
         let (header, raw) = read_header_body(&mut input, client.max_encrypted_data_keys)?;
+        if let Some(max) = options.max_length
+            && header.content_type == ContentType::Framed
+            && u64::from(header.frame_length) > max
+        {
+            return Err(Error::LimitExceeded("frame length above --max-length"));
+        }
         let suite = header.suite;
         client.commitment_policy.check_decrypt(suite)?;
         if suite.is_signed() && options.mode == DecryptMode::UnsignedOnly {
@@ -139,7 +149,10 @@ impl<R: Read> Decryptor<R> {
             done: false,
             failed: false,
             buffer_all: options.mode == DecryptMode::BufferUntilVerified && suite.is_signed(),
-            max_non_framed: options.max_non_framed_length.min(MAX_NON_FRAMED_LEN),
+            max_non_framed: options
+                .max_non_framed_length
+                .min(options.max_length.unwrap_or(u64::MAX))
+                .min(MAX_NON_FRAMED_LEN),
         })
     }
 

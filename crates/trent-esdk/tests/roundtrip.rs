@@ -474,3 +474,22 @@ fn frame_length_limits() {
             .is_err()
     );
 }
+
+#[test]
+fn max_length_refuses_larger_frames_before_unwrapping() {
+    let suite = AlgorithmSuite::from_name("AES_256_GCM_HKDF_SHA512_COMMIT_KEY").unwrap();
+    let msg = encrypt(suite, 4096, &ec(&[]), &[7u8; 10_000]);
+    let c = Client::new();
+    let limited = |max| DecryptOptions { max_length: Some(max), ..Default::default() };
+    assert!(matches!(
+        c.decrypt(&aes_cmm("k", 1), &msg, &limited(4095)),
+        Err(Error::LimitExceeded(_))
+    ));
+    // The limit is checked before the keyring runs: a keyring that cannot decrypt is never reached.
+    assert!(matches!(
+        c.decrypt(&aes_cmm("other", 1), &msg, &limited(1024)),
+        Err(Error::LimitExceeded(_))
+    ));
+    let out = c.decrypt(&aes_cmm("k", 1), &msg, &limited(4096)).unwrap();
+    assert_eq!(out.plaintext, vec![7u8; 10_000]);
+}

@@ -99,6 +99,10 @@ pub(crate) struct DecryptArgs {
     /// Refuse signed messages.
     #[arg(long)]
     decrypt_unsigned: bool,
+    /// Refuse a message whose frame length (framed) or body length (non-framed) exceeds this many bytes,
+    /// before any data key is decrypted.
+    #[arg(long)]
+    max_length: Option<u64>,
 }
 
 pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), String> {
@@ -145,7 +149,7 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
         (true, false) => DecryptMode::BufferUntilVerified,
         (false, false) => DecryptMode::Streaming,
     };
-    let options = DecryptOptions { mode, ..DecryptOptions::default() };
+    let options = DecryptOptions { mode, max_length: args.max_length, ..DecryptOptions::default() };
     let (input, _) = open_source(c).map_err(ctx)?;
     let mut dec = client.decryptor(&cmm, input, &options).map_err(|e| ctx(e.to_string()))?;
     // aws-encryption-cli semantics: the given pairs must be in the message's (authenticated) context.
