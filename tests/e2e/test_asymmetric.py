@@ -43,6 +43,8 @@ SIGNING = [
     ("RSA_3072", "RSASSA_PKCS1_V1_5_SHA_384"),
     ("RSA_2048", "RSASSA_PSS_SHA_512"),
     ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256"),
+    ("RSA_4096", "RSASSA_PSS_SHA_384"),
+    ("RSA_4096", "RSASSA_PKCS1_V1_5_SHA_512"),
     ("ECC_NIST_P256", "ECDSA_SHA_256"),
     ("ECC_NIST_P384", "ECDSA_SHA_384"),
     ("ECC_NIST_P521", "ECDSA_SHA_512"),
@@ -87,7 +89,8 @@ def test_signature_from_outside_verifies_in_trent_only_for_its_key(kms):
     assert code(e) == "KMSInvalidSignatureException"
 
 
-@pytest.mark.parametrize("spec,limit_sha1,limit_sha256", [("RSA_2048", 214, 190), ("RSA_3072", 342, 318)])
+@pytest.mark.parametrize("spec,limit_sha1,limit_sha256", [("RSA_2048", 214, 190), ("RSA_3072", 342, 318),
+                                                                   ("RSA_4096", 470, 446)])
 def test_rsa_encryption_both_ways(kms, spec, limit_sha1, limit_sha256):
     meta = kms.create_key(KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
     assert meta["EncryptionAlgorithms"] == ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
