@@ -58,10 +58,14 @@ fn lower_first(s: &str) -> String {
     c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default()
 }
 
+/// Inside a user or role: the tags, omitted when there are none.
 fn write_tags(w: &mut XmlWriter, tags: &Tags) {
-    if tags.is_empty() {
-        return;
+    if !tags.is_empty() {
+        write_tag_members(w, tags);
     }
+}
+
+fn write_tag_members(w: &mut XmlWriter, tags: &Tags) {
     w.open("Tags");
     for (k, v) in tags {
         w.open("member").text("Key", k).text("Value", v).close("member");
@@ -69,13 +73,24 @@ fn write_tags(w: &mut XmlWriter, tags: &Tags) {
     w.close("Tags");
 }
 
+/// GetUserPolicy / GetRolePolicy: the owner, the name and the document, URL-encoded as AWS returns it.
+fn write_inline_policy(w: &mut XmlWriter, owner_element: &str, owner: &str, name: &str, document: &str) {
+    w.text(owner_element, owner).text("PolicyName", name).text("PolicyDocument", &url_encode(document));
+}
+
+/// ListUserPolicies / ListRolePolicies.
+fn write_policy_names(w: &mut XmlWriter, names: &[String]) {
+    w.open("PolicyNames");
+    for n in names {
+        w.text("member", n);
+    }
+    w.close("PolicyNames").text("IsTruncated", "false");
+}
+
 /// ListUserTags / ListRoleTags: the list is always present, empty or not.
 fn write_tag_list(w: &mut XmlWriter, tags: &Tags) {
-    w.open("Tags");
-    for (k, v) in tags {
-        w.open("member").text("Key", k).text("Value", v).close("member");
-    }
-    w.close("Tags").text("IsTruncated", "false");
+    write_tag_members(w, tags);
+    w.text("IsTruncated", "false");
 }
 
 fn write_user(w: &mut XmlWriter, tag: &str, u: &UserRecord) {
@@ -210,19 +225,11 @@ pub(crate) fn iam_action(
             "GetUserPolicy" => {
                 let name = p.req("PolicyName")?;
                 let (user, doc) = iam.get_user_policy(caller, p.req("UserName")?, name)?;
-                ok(Some(&|w| {
-                    w.text("UserName", &user).text("PolicyName", name).text("PolicyDocument", &url_encode(&doc));
-                }))
+                ok(Some(&|w| write_inline_policy(w, "UserName", &user, name, &doc)))
             }
             "ListUserPolicies" => {
                 let names = iam.list_user_policies(caller, p.req("UserName")?)?;
-                ok(Some(&|w| {
-                    w.open("PolicyNames");
-                    for n in &names {
-                        w.text("member", n);
-                    }
-                    w.close("PolicyNames").text("IsTruncated", "false");
-                }))
+                ok(Some(&|w| write_policy_names(w, &names)))
             }
             "DeleteUserPolicy" => {
                 iam.delete_user_policy(caller, p.req("UserName")?, p.req("PolicyName")?)?;
@@ -265,19 +272,11 @@ pub(crate) fn iam_action(
             "GetRolePolicy" => {
                 let name = p.req("PolicyName")?;
                 let (role, doc) = iam.get_role_policy(caller, p.req("RoleName")?, name)?;
-                ok(Some(&|w| {
-                    w.text("RoleName", &role).text("PolicyName", name).text("PolicyDocument", &url_encode(&doc));
-                }))
+                ok(Some(&|w| write_inline_policy(w, "RoleName", &role, name, &doc)))
             }
             "ListRolePolicies" => {
                 let names = iam.list_role_policies(caller, p.req("RoleName")?)?;
-                ok(Some(&|w| {
-                    w.open("PolicyNames");
-                    for n in &names {
-                        w.text("member", n);
-                    }
-                    w.close("PolicyNames").text("IsTruncated", "false");
-                }))
+                ok(Some(&|w| write_policy_names(w, &names)))
             }
             "DeleteRolePolicy" => {
                 iam.delete_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?)?;

@@ -95,6 +95,18 @@ fn read_user(conn: &Connection, account: &AccountId, name: &str) -> Result<Optio
     }))
 }
 
+/// The names `query` (name and path of an account's users or roles, ordered by name) returns whose path
+/// starts with `path_prefix`.
+fn names_under(conn: &Connection, query: &str, account: &AccountId, path_prefix: &str) -> Result<Vec<String>, IamError> {
+    let mut stmt = conn.prepare_cached(query).map_err(db)?;
+    let rows = stmt
+        .query_map(params![account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(db)?;
+    let all: Vec<(String, String)> = rows.collect::<Result<_, _>>().map_err(db)?;
+    // Prefix matching in Rust: LIKE would treat `_` and `%` in paths as wildcards.
+    Ok(all.into_iter().filter(|(_, p)| p.starts_with(path_prefix)).map(|(n, _)| n).collect())
+}
+
 fn read_role(conn: &Connection, account: &AccountId, name: &str) -> Result<Option<RoleRecord>, IamError> {
     let row = conn
         .query_row(
@@ -229,22 +241,10 @@ impl IamStore for SqliteStore {
 
     fn list_users(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<UserRecord>, IamError> {
         let conn = self.conn();
-        let names: Vec<String> = {
-            let mut stmt = conn
-                .prepare_cached("SELECT name, path FROM iam_users WHERE account = ?1 ORDER BY name")
-                .map_err(db)?;
-            let rows = stmt
-                .query_map(params![account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(db)?;
-            let all: Vec<(String, String)> = rows.collect::<Result<_, _>>().map_err(db)?;
-            // Prefix matching in Rust: LIKE would treat `_` and `%` in paths as wildcards.
-            all.into_iter().filter(|(_, p)| p.starts_with(path_prefix)).map(|(n, _)| n).collect()
-        };
+        let names = names_under(&conn, "SELECT name, path FROM iam_users WHERE account = ?1 ORDER BY name", account, path_prefix)?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
-            if let Some(u) = read_user(&conn, account, &n)? {
-                out.push(u);
-            }
+            out.extend(read_user(&conn, account, &n)?);
         }
         Ok(out)
     }
@@ -264,22 +264,10 @@ impl IamStore for SqliteStore {
 
     fn list_roles(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<RoleRecord>, IamError> {
         let conn = self.conn();
-        let names: Vec<String> = {
-            let mut stmt = conn
-                .prepare_cached("SELECT name, path FROM iam_roles WHERE account = ?1 ORDER BY name")
-                .map_err(db)?;
-            let rows = stmt
-                .query_map(params![account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(db)?;
-            let all: Vec<(String, String)> = rows.collect::<Result<_, _>>().map_err(db)?;
-            // Prefix matching in Rust: LIKE would treat `_` and `%` in paths as wildcards.
-            all.into_iter().filter(|(_, p)| p.starts_with(path_prefix)).map(|(n, _)| n).collect()
-        };
+        let names = names_under(&conn, "SELECT name, path FROM iam_roles WHERE account = ?1 ORDER BY name", account, path_prefix)?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
-            if let Some(r) = read_role(&conn, account, &n)? {
-                out.push(r);
-            }
+            out.extend(read_role(&conn, account, &n)?);
         }
         Ok(out)
     }
