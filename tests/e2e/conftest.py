@@ -297,6 +297,16 @@ def aws_cli() -> str:
     return found
 
 
+def trail_records(audit_dir: Path) -> List[dict]:
+    """Every record of the trail's segments, oldest first. The open segment (a running server's) is zero-filled
+    ahead of its records: its data ends at the first NUL byte."""
+    records = []
+    for seg in sorted(audit_dir.glob("trail-*.jsonl")):
+        data = seg.read_bytes().split(b"\0", 1)[0]
+        records += [json.loads(line) for line in data.decode().splitlines()]
+    return records
+
+
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

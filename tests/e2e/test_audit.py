@@ -9,9 +9,11 @@ must pass on the untouched trail and fail, naming the place, after one byte of a
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,7 +21,7 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import clean_base_env, trent_bin
+from conftest import clean_base_env, trail_records, trent_bin
 
 
 def request_id(resp_or_error) -> str:
@@ -35,13 +37,7 @@ def failing(call, **kwargs) -> ClientError:
 
 
 def trail_events(audit_dir: Path):
-    out = []
-    for seg in sorted(audit_dir.glob("trail-*.jsonl")):
-        for line in seg.read_text().splitlines():
-            rec = json.loads(line)
-            if "event" in rec:
-                out.append(rec["event"])
-    return out
+    return [rec["event"] for rec in trail_records(audit_dir) if "event" in rec]
 
 
 def secret_needles(secret: bytes):
@@ -179,6 +175,40 @@ def test_trail_continues_across_restart(make_server, tmp_path):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "2 segment(s)" in ok.stdout
     assert sum(1 for ev in trail_events(data_dir / "audit") if ev["eventName"] == "GenerateRandom") == 2
+
+
+def exported_records(export_dir: Path):
+    files = sorted(export_dir.glob("AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz"))
+    return files, [r for f in files for r in json.loads(gzip.decompress(f.read_bytes()))["Records"]]
+
+
+def test_closed_segments_are_exported_in_cloudtrail_layout(make_server, tmp_path):
+    export_dir = tmp_path / "export"
+    srv = make_server(extra_args=["--audit-segment-max-age-secs", "1", "--audit-export-dir", str(export_dir)])
+    kms = srv.client()
+    kms.generate_random(NumberOfBytes=8)
+    time.sleep(1.2)
+    # This call's batch finds the segment older than a second: the writer closes it and the maintenance
+    # thread exports it in the background.
+    kms.generate_random(NumberOfBytes=8)
+    deadline = time.time() + 15
+    while not exported_records(export_dir)[0] and time.time() < deadline:
+        time.sleep(0.1)
+    files, records = exported_records(export_dir)
+    assert [r["eventName"] for r in records] == ["GenerateRandom", "GenerateRandom"], files
+    account = records[0]["recipientAccountId"]
+    rel = files[0].relative_to(export_dir).parts
+    assert rel[:4] == ("AWSLogs", account, "CloudTrail", "us-east-1"), rel
+    assert rel[7].startswith(f"{account}_CloudTrail_us-east-1_") and rel[7].endswith(".json.gz"), rel
+    assert srv.stop() == 0
+    ok = verify(srv.data_dir)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "2 segment(s)" in ok.stdout
+    # The CLI exports what is left: the stopped trail's last segment (only its shutdown digest: no events).
+    out = subprocess.run([str(trent_bin()), "audit", "export", "--data-dir", str(srv.data_dir), "--to", str(export_dir)],
+                         capture_output=True, text=True, env=clean_base_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "exported 1 segment(s): 0 event(s)" in out.stdout and "1 segment(s) were exported before" in out.stdout
 
 
 def test_parameter_store_kms_calls_are_recorded_as_invoked_by_ssm(make_server):

@@ -10,7 +10,7 @@ from typing import Dict
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import aws_cli, clean_base_env, parse_env_exports, trent_bin, unique
+from conftest import aws_cli, clean_base_env, parse_env_exports, trail_records, trent_bin, unique
 
 ASSUME_ANY = {"Version": "2012-10-17",
               "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
@@ -211,9 +211,7 @@ def test_role_listing_role_policies_and_untagging(server, account):
     assert error_of(e) == ("ValidationError", 400)
 
     # The trail names the role in CreateRole's requestParameters, and leaves the policy document out.
-    events = []
-    for seg in sorted((server.data_dir / "audit").glob("trail-*.jsonl")):
-        events += [json.loads(line).get("event") for line in seg.read_text().splitlines()]
+    events = [rec.get("event") for rec in trail_records(server.data_dir / "audit")]
     put = [ev for ev in events if ev and ev["eventName"] == "PutRolePolicy"
            and (ev.get("requestParameters") or {}).get("roleName") == role_name]
     assert put and put[0]["eventSource"] == "iam.amazonaws.com", put

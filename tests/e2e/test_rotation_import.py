@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import unique
+from conftest import trail_records, unique
 
 DAY = 24 * 60 * 60
 
@@ -137,11 +137,10 @@ def test_scheduled_deletion_destroys_key_after_its_window(clocked):
 def service_events(srv, name: str):
     """The trail's AwsServiceEvent records named `name` (Trent's own work: rotation, deletion, expiry)."""
     found = []
-    for seg in sorted((srv.data_dir / "audit").glob("trail-*.jsonl")):
-        for line in seg.read_text().splitlines():
-            event = json.loads(line).get("event")
-            if event and event["eventType"] == "AwsServiceEvent" and event["eventName"] == name:
-                found.append(event)
+    for rec in trail_records(srv.data_dir / "audit"):
+        event = rec.get("event")
+        if event and event["eventType"] == "AwsServiceEvent" and event["eventName"] == name:
+            found.append(event)
     return found
 
 

@@ -15,6 +15,8 @@
 //! - Only `trent-crypto` touches cryptographic primitives; this crate does file I/O but no HTTP.
 
 pub mod event;
+pub mod export;
+mod maintenance;
 pub mod record;
 pub mod search;
 mod verify;
@@ -25,6 +27,7 @@ mod tests;
 
 pub use event::{AuditEvent, EventType, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
 pub use verify::{verify, Location, VerifyError, VerifyReport};
+pub use export::{export_closed, ExportConfig, ExportFormat, ExportSummary};
 pub use writer::{AuditConfig, AuditSink, AuditStats};
 
 /// Why an event could not be recorded. Every variant fails the request that produced the event.

@@ -51,8 +51,11 @@ pub enum DigestReason {
     /// The writer started after an unclean stop: signs the chain head it found, so that the gap is visible
     /// and named in the report instead of looking like a cut.
     Recovered,
-    /// The segment is closed (rotation; today only at shutdown).
+    /// The segment is full or old enough and the writer moves on to the next one.
     SegmentClose,
+    /// Segments older than the retention period are about to be deleted: `trailStart` names the first record
+    /// the trail keeps, so that the missing head is signed for instead of looking like a removal.
+    Retention,
     /// The writer stopped cleanly; always the last record of a clean trail.
     Shutdown,
 }
@@ -63,6 +66,7 @@ impl DigestReason {
             Self::Interval => "interval",
             Self::Recovered => "recovered",
             Self::SegmentClose => "segment-close",
+            Self::Retention => "retention",
             Self::Shutdown => "shutdown",
         }
     }
@@ -72,6 +76,7 @@ impl DigestReason {
             "interval" => Self::Interval,
             "recovered" => Self::Recovered,
             "segment-close" => Self::SegmentClose,
+            "retention" => Self::Retention,
             "shutdown" => Self::Shutdown,
             _ => return None,
         })
@@ -86,15 +91,20 @@ pub struct DigestFields<'a> {
     pub time: &'a str,
     pub first_seq: u64,
     pub last_seq: u64,
+    /// Only in a retention digest: the first record the trail keeps.
+    pub trail_start: Option<u64>,
 }
 
 impl DigestFields<'_> {
     pub fn signed_message(&self) -> Vec<u8> {
-        format!(
+        let mut m = format!(
             "{DIGEST_CONTEXT}\n{}\n{}\n{}\n{}\n{}\n{}",
             self.seq, self.prev, self.reason, self.time, self.first_seq, self.last_seq
-        )
-        .into_bytes()
+        );
+        if let Some(start) = self.trail_start {
+            m.push_str(&format!("\ntrailStart={start}"));
+        }
+        m.into_bytes()
     }
 }
 
@@ -116,7 +126,7 @@ pub fn digest_line(
     sign: impl FnOnce(&[u8]) -> [u8; 64],
 ) -> Vec<u8> {
     let signature = base64::engine::general_purpose::STANDARD.encode(sign(&fields.signed_message()));
-    let digest = serde_json::json!({
+    let mut digest = serde_json::json!({
         "time": fields.time,
         "reason": fields.reason,
         "firstSeq": fields.first_seq,
@@ -124,6 +134,9 @@ pub fn digest_line(
         "keyFingerprint": key_fingerprint,
         "signature": signature,
     });
+    if let Some(start) = fields.trail_start {
+        digest["trailStart"] = start.into();
+    }
     format!("{{\"seq\":{},\"prev\":\"{}\",\"digest\":{digest}}}", fields.seq, fields.prev).into_bytes()
 }
 
@@ -148,6 +161,8 @@ pub struct ParsedDigest {
     pub last_seq: u64,
     pub key_fingerprint: String,
     pub signature: String,
+    #[serde(default)]
+    pub trail_start: Option<u64>,
 }
 
 impl ParsedRecord {

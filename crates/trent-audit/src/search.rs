@@ -132,7 +132,7 @@ pub fn search(dir: &Path, filter: &Filter, max: usize, after: Option<Cursor>) ->
         };
         let path = dir.join(record::segment_name(n));
         let file = File::open(&path).map_err(|e| io_err(&format!("{}: {e}", path.display())))?;
-        let len = file.metadata().map_err(|e| io_err(&format!("{}: {e}", path.display())))?.len();
+        let len = data_end(&file).map_err(|e| io_err(&format!("{}: {e}", path.display())))?;
         if limit.is_some_and(|l| l > len) {
             return Err(SearchError::BadCursor);
         }
@@ -173,7 +173,7 @@ pub fn earliest_event_time(dir: &Path) -> Result<Option<String>, SearchError> {
 
 /// The event of an event line, as a value and as its recorded text; `None` for digests and unreadable
 /// lines (`trent audit verify` reports those; search skips them).
-fn event_of(line: &[u8]) -> Option<(Value, String)> {
+pub(crate) fn event_of(line: &[u8]) -> Option<(Value, String)> {
     // The writer builds `{"seq":N,"prev":"<hex>","event":<json>}` by concatenation (`record::event_line`);
     // the hex `prev` cannot contain the marker, so its first occurrence starts the event.
     const MARKER: &[u8] = b",\"event\":";
@@ -286,6 +286,32 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// Where a segment's records end: an open segment ends in preallocated zeros (see `writer`). Records hold no
+/// NUL byte and the zeros follow them without a gap, so a binary search finds the first zero of the tail.
+fn data_end(file: &File) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt as _;
+    let len = file.metadata()?.len();
+    let is_zero = |at: u64| -> io::Result<bool> {
+        let mut b = [0u8; 1];
+        file.read_exact_at(&mut b, at)?;
+        Ok(b[0] == 0)
+    };
+    if len == 0 || !is_zero(len - 1)? {
+        return Ok(len);
+    }
+    // Invariant: the byte at `hi` is zero; every zero lies at or after the first zero of the tail.
+    let (mut lo, mut hi) = (0, len - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if is_zero(mid)? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
 }
 
 /// Complete lines of a file from the last towards the first, each with the offset of its first byte.

@@ -200,13 +200,144 @@ async fn chain_continues_across_restarts_and_crashes() {
 }
 
 #[tokio::test]
+async fn an_open_segment_ends_in_zeros_that_readers_and_recovery_skip() {
+    let dir = TempDir::new("open");
+    let root = root();
+    let sink = AuditSink::open(&dir.0, &root, config()).unwrap();
+    for i in 0..3 {
+        sink.record(&event(&format!("Live{i}"))).await.unwrap();
+    }
+    let seg = segment(&dir.0, 1);
+    let len = fs::metadata(&seg).unwrap().len();
+    assert!(len >= crate::writer::PREALLOC_STEP, "the open segment is preallocated ({len} bytes)");
+    // Readers of the live trail stop at the zeros.
+    let page = crate::search::search(&dir.0, &crate::search::Filter::default(), 10, None).unwrap();
+    assert_eq!(page.events.len(), 3);
+    assert!(matches!(verify(&dir.0), Err(VerifyError::TruncatedTail { .. })), "no shutdown digest yet");
+    // A crash: the writer never closes its segment. The next start cuts the zeros and seals the head.
+    std::mem::forget(sink);
+    write_events(&dir.0, &root, 1).await;
+    let r = verify(&dir.0).unwrap();
+    assert_eq!((r.segments, r.events, r.recoveries), (2, 4, 1));
+    assert!(!fs::read(&seg).unwrap().contains(&0), "the crashed segment was cut back to its records");
+    assert!(!fs::read(segment(&dir.0, 2)).unwrap().contains(&0), "a closed segment has no zeros");
+}
+
+fn small_segments() -> AuditConfig {
+    AuditConfig { segment_max_bytes: 2000, ..config() }
+}
+
+#[tokio::test]
+async fn segments_rotate_by_size_and_the_chain_spans_them() {
+    let dir = TempDir::new("rotate");
+    write_events_with(&dir.0, &root(), 20, small_segments()).await;
+    let r = verify(&dir.0).unwrap();
+    assert!(r.segments >= 5, "{r:?}");
+    assert_eq!((r.events, r.trail_start), (20, 1));
+    let segments = crate::writer::list_segments(&dir.0).unwrap();
+    for n in &segments[..segments.len() - 1] {
+        let last = lines(&segment(&dir.0, *n)).pop().unwrap();
+        assert!(last.contains(r#""reason":"segment-close""#), "segment {n} ends with {last}");
+    }
+    // Removing the oldest segment without a retention digest is a removal.
+    fs::remove_file(segment(&dir.0, 1)).unwrap();
+    assert!(matches!(verify(&dir.0), Err(VerifyError::Removed { expected: 1, .. })), "{:?}", verify(&dir.0));
+}
+
+async fn write_events_with(dir: &Path, root: &RootKey, n: usize, cfg: AuditConfig) {
+    let sink = AuditSink::open(dir, root, cfg).unwrap();
+    for i in 0..n {
+        sink.record(&event(&format!("Op{i}"))).await.unwrap();
+    }
+    sink.close();
+}
+
+/// Gunzips every exported file under `dir`: (path relative to `dir`, content).
+fn exported_files(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "gz") {
+                let mut text = String::new();
+                io::Read::read_to_string(&mut flate2::read::GzDecoder::new(fs::File::open(&p).unwrap()), &mut text).unwrap();
+                out.push((p.strip_prefix(dir).unwrap().display().to_string(), text));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn closed_segments_export_in_cloudtrail_layout_and_retention_is_signed_for() {
+    let dir = TempDir::new("retention");
+    let out = TempDir::new("retention-export");
+    let root = root();
+    write_events_with(&dir.0, &root, 20, small_segments()).await;
+    let old_segments = crate::writer::list_segments(&dir.0).unwrap();
+    // A restart with retention zero: everything closed is exported, then deleted behind a retention digest.
+    let export = ExportConfig { dir: out.0.clone(), format: ExportFormat::CloudTrail };
+    let cfg = AuditConfig { retention: Some(Duration::ZERO), export: Some(export.clone()), ..small_segments() };
+    let sink = AuditSink::open(&dir.0, &root, cfg).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while old_segments.iter().any(|&n| segment(&dir.0, n).exists()) {
+        assert!(Instant::now() < deadline, "retention did not delete the old segments");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sink.record(&event("AfterRetention")).await.unwrap();
+    sink.close();
+    let r = verify(&dir.0).unwrap();
+    assert!(r.trail_start > 20, "{r:?}");
+    assert_eq!(r.events, 1);
+
+    let files = exported_files(&out.0);
+    assert!(!files.is_empty());
+    let mut names = Vec::new();
+    for (path, text) in &files {
+        // AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<time>Z_trent<seg>.json.gz
+        let parts: Vec<&str> = path.split('/').collect();
+        assert_eq!((parts.len(), parts[0], parts[2], parts[3]), (8, "AWSLogs", "CloudTrail", "us-east-1"), "{path}");
+        assert!(parts[7].starts_with(&format!("{}_CloudTrail_us-east-1_", parts[1])) && parts[7].ends_with(".json.gz"), "{path}");
+        let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        for e in doc["Records"].as_array().unwrap() {
+            names.push(e["eventName"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut want: Vec<String> = (0..20).map(|i| format!("Op{i}")).collect();
+    want.sort();
+    names.sort();
+    assert_eq!(names, want, "every event of the deleted segments was exported, once");
+    // Exported segments are not exported again; the stopped trail's last segment is closed now and is.
+    let again = export_closed(&dir.0, &export).unwrap();
+    assert_eq!((again.segments, again.events, again.already), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn export_as_json_lines_of_a_stopped_trail() {
+    let dir = TempDir::new("export-jsonl");
+    let out = TempDir::new("export-jsonl-out");
+    write_events(&dir.0, &root(), 3).await;
+    let cfg = ExportConfig { dir: out.0.clone(), format: ExportFormat::JsonLines };
+    let summary = export_closed(&dir.0, &cfg).unwrap();
+    assert_eq!((summary.segments, summary.events), (1, 3), "the last segment of a stopped trail is closed");
+    let files = exported_files(&out.0);
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].1.lines().count(), 3);
+    assert_eq!(export_closed(&dir.0, &cfg).unwrap(), ExportSummary { already: 1, ..ExportSummary::default() });
+}
+
+#[tokio::test]
 async fn group_commit_acknowledges_many_with_few_fsyncs() {
     let dir = TempDir::new("group");
     let syncs = Arc::new(AtomicU64::new(0));
     let s2 = syncs.clone();
     let sink = Arc::new(
         AuditSink::open_with(&dir.0, &root(), AuditConfig::default(), move |f| {
-            Box::new(Faulty { file: f, fail: Arc::new(AtomicBool::new(false)), sync_delay: Duration::from_millis(20), syncs: s2 })
+            Box::new(Faulty { file: f, fail: Arc::new(AtomicBool::new(false)), sync_delay: Duration::from_millis(20), syncs: s2.clone() })
         })
         .unwrap(),
     );
@@ -232,7 +363,7 @@ async fn unwritable_trail_fails_requests_and_recovers() {
     let fail = Arc::new(AtomicBool::new(false));
     let f2 = fail.clone();
     let sink = AuditSink::open_with(&dir.0, &root(), config(), move |f| {
-        Box::new(Faulty { file: f, fail: f2, sync_delay: Duration::ZERO, syncs: Arc::new(AtomicU64::new(0)) })
+        Box::new(Faulty { file: f, fail: f2.clone(), sync_delay: Duration::ZERO, syncs: Arc::new(AtomicU64::new(0)) })
     })
     .unwrap();
     sink.record(&event("Before")).await.unwrap();
@@ -290,22 +421,22 @@ struct Faulty {
 }
 
 impl SegmentFile for Faulty {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         if self.fail.load(Ordering::Relaxed) {
-            self.file.append(&data[..data.len() / 2])?;
+            self.file.write_at(offset, &data[..data.len() / 2])?;
             return Err(io::Error::other("injected: no space left on device"));
         }
-        self.file.append(data)
+        self.file.write_at(offset, data)
     }
     fn sync(&mut self) -> io::Result<()> {
         std::thread::sleep(self.sync_delay);
         self.syncs.fetch_add(1, Ordering::Relaxed);
         self.file.sync()
     }
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
+    fn set_len_synced(&mut self, len: u64) -> io::Result<()> {
         if self.fail.load(Ordering::Relaxed) {
             return Err(io::Error::other("injected: still failing"));
         }
-        self.file.truncate(len)
+        self.file.set_len_synced(len)
     }
 }

@@ -1,11 +1,13 @@
 //! `verify`: checks a trail from its files alone and names the first place where it was tampered with.
 //!
 //! Rules checked, in file order (segments by number, lines in order):
-//! - every line is a complete record (a partial last line is a cut tail);
+//! - every line is a complete record (a partial last line is a cut tail); zeros after the last line are the
+//!   preallocated space of a segment that is still open (or whose writer crashed) and end the segment;
 //! - `seq` counts up by one across segments (a gap is a removal, a step back or a repeat an insertion or a
 //!   reordering);
 //! - `prev` is the SHA-256 of the previous record's line (otherwise the previous record was changed);
 //! - every digest carries a valid Ed25519 signature by the key in `public-key.pem`;
+//! - the trail starts at seq 1, or at (or before) the `trailStart` of its latest `retention` digest;
 //! - the trail ends with a shutdown digest (otherwise its tail was cut, or the server is still running or
 //!   crashed; a restart after a crash is sealed by a `recovered` digest and counted in the report).
 
@@ -41,6 +43,9 @@ pub struct VerifyReport {
     pub digests: u64,
     /// Restarts after an unclean stop, each sealed by a `recovered` digest.
     pub recoveries: u64,
+    /// `seq` of the first record: 1, or later when retention deleted the oldest segments (signed for by a
+    /// `retention` digest).
+    pub trail_start: u64,
     /// Fingerprint of the signing key; compare it with the one published for this Trent.
     pub key_fingerprint: String,
 }
@@ -91,6 +96,10 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
         let mut offset = 0usize;
         let mut line_no = 0u64;
         while offset < bytes.len() {
+            if bytes[offset] == 0 && bytes[offset..].iter().all(|&b| b == 0) {
+                // The preallocated space of a segment still being written (or whose writer crashed).
+                break;
+            }
             line_no += 1;
             let at = Location { segment: name.clone(), line: line_no, offset: offset as u64 };
             let Some(len) = bytes[offset..].iter().position(|&b| b == b'\n') else {
@@ -110,20 +119,36 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
         }
     }
 
+    // Retention deletes the oldest segments after a signed digest named the first record kept. The trail may
+    // start there (or earlier: deletion may have stopped part-way); that record's `prev` is taken as found.
+    let retention_start = entries.iter().rev().find_map(|e| {
+        let d = e.record.as_ref()?.digest.as_ref()?;
+        (DigestReason::parse(&d.reason) == Some(DigestReason::Retention)).then_some(d.trail_start).flatten()
+    });
+    let first_seq = entries.first().and_then(|e| e.record.as_ref()).map(|r| r.seq);
+    let base = match (first_seq, retention_start) {
+        (Some(first), Some(start)) if first > 1 && first <= start => first,
+        _ => 1,
+    };
+
     let mut report = VerifyReport {
         segments: segments.len(),
         records: 0,
         events: 0,
         digests: 0,
         recoveries: 0,
+        trail_start: base,
         key_fingerprint: fingerprint.clone(),
     };
     let mut expected_prev = record::GENESIS;
     let mut last_clean = true;
     let mut after_digest = 0u64;
     for (i, e) in entries.iter().enumerate() {
-        let expected = i as u64 + 1;
+        let expected = base + i as u64;
         let Some(r) = &e.record else { return Err(VerifyError::Malformed { at: e.at.clone() }) };
+        if i == 0 && base > 1 {
+            expected_prev = record::decode_hex32(&r.prev).unwrap_or_default();
+        }
         if r.seq != expected {
             return Err(misplaced(&entries, &positions, i, expected, r.seq));
         }
@@ -141,6 +166,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
                 time: &d.time,
                 first_seq: d.first_seq,
                 last_seq: d.last_seq,
+                trail_start: d.trail_start,
             };
             let sig = base64::engine::general_purpose::STANDARD.decode(&d.signature).unwrap_or_default();
             let reason = DigestReason::parse(&d.reason);

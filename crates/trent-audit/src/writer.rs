@@ -8,6 +8,14 @@
 //!
 //! The writer is a plain OS thread, not an async task: fsync blocks, and a blocked async worker would stall
 //! unrelated requests.
+//!
+//! Segments are preallocated: the writer fills the file with zeros ahead of its records, in steps of
+//! [`PREALLOC_STEP`], and writes each batch over those zeros. `fdatasync` after an append must also commit the
+//! new file size through the filesystem journal; after an overwrite of already-allocated blocks it only
+//! flushes data. Measured on this machine's ext4 (1.5 KB records): append + fdatasync 650-800 µs and
+//! 60-65 µs of CPU, overwrite + fdatasync 125 µs and 40 µs of CPU. A segment that is being written (or whose
+//! writer crashed) therefore ends in zeros; records never contain a NUL byte (JSON escapes it), so the first
+//! NUL marks the end of the data. A clean close cuts the zeros off.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -23,8 +31,13 @@ use trent_crypto::signing::SigningKey;
 use trent_crypto::{RootKey, SecretBytes};
 
 use crate::event::{format_time, AuditEvent};
+use crate::export::ExportConfig;
 use crate::record::{self, DigestFields, DigestReason, ParsedRecord};
 use crate::{AuditError, AuditFailure};
+
+/// How far ahead of its records a segment is zero-filled. Large enough that the size change (a journal
+/// commit) is rare under load (every ~130 ms at 30 MB/s of events), small enough to write in a few ms.
+pub(crate) const PREALLOC_STEP: u64 = 4 << 20;
 
 /// Associated data binding the wrapped signing key to its purpose.
 const SIGNING_KEY_BINDING: &[u8] = b"trent/audit-signing-key/v1";
@@ -44,6 +57,16 @@ pub struct AuditConfig {
     /// first event of a batch to gather more before its fsync. Fewer, larger fsyncs cost less CPU and disk
     /// time than many small ones; a lone client (batches of one) never waits for it.
     pub commit_delay: Duration,
+    /// A segment is closed (sealed by a `segment-close` digest, cut to its records) and the next one started
+    /// once it holds this many bytes...
+    pub segment_max_bytes: u64,
+    /// ...or once its first event is this old.
+    pub segment_max_age: Duration,
+    /// Closed segments last written longer ago than this are deleted (after export, when exporting). `None`
+    /// keeps everything.
+    pub retention: Option<Duration>,
+    /// Where closed segments are exported in CloudTrail's S3 layout. `None`: no export.
+    pub export: Option<ExportConfig>,
 }
 
 impl Default for AuditConfig {
@@ -55,6 +78,10 @@ impl Default for AuditConfig {
             digest_every_records: 1000,
             digest_every: Duration::from_secs(10),
             commit_delay: Duration::from_micros(200),
+            segment_max_bytes: 64 << 20,
+            segment_max_age: Duration::from_secs(3600),
+            retention: None,
+            export: None,
         }
     }
 }
@@ -79,35 +106,54 @@ fn throttled(counter: &AtomicU64) -> Option<u64> {
 
 /// What the writer needs from its segment file; a trait so that tests can make it fail on demand.
 pub(crate) trait SegmentFile: Send {
-    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Writes all of `data` at `offset`.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Makes written data durable (`fdatasync`).
     fn sync(&mut self) -> io::Result<()>;
-    /// Cuts the file back to `len` (the last acknowledged byte) after a failed batch.
-    fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// Cuts the file to `len` and makes that durable (closing a segment: drops its unused zeros).
+    fn set_len_synced(&mut self, len: u64) -> io::Result<()>;
 }
 
 impl SegmentFile for File {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.write_all(data)
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(self, data, offset)
     }
     fn sync(&mut self) -> io::Result<()> {
         self.sync_data()
     }
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
-        // The file is opened with O_APPEND, so later writes follow the new end.
+    fn set_len_synced(&mut self, len: u64) -> io::Result<()> {
         self.set_len(len)?;
-        self.sync_data()
+        self.sync_all()
     }
 }
 
-struct Submission {
+/// Writes zeros over `[from, to)` of `file`.
+fn write_zeros(file: &mut dyn SegmentFile, from: u64, to: u64) -> io::Result<()> {
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as u64);
+        file.write_at(at, &ZEROS[..n as usize])?;
+        at += n;
+    }
+    Ok(())
+}
+
+pub(crate) struct Submission {
     json: String,
     ack: oneshot::Sender<Result<(), AuditFailure>>,
 }
 
-enum Msg {
+pub(crate) enum Msg {
     Event(Submission),
+    /// From the maintenance thread: sign the new start of the trail before segments before `keep_from` are
+    /// deleted. Answers whether the digest is durable.
+    Retention { keep_from: u64, ack: mpsc::Sender<bool> },
     Close,
 }
+
+/// Wraps each new segment file; tests substitute a failing file.
+type Wrap = Box<dyn Fn(File) -> Box<dyn SegmentFile> + Send>;
 
 /// The handle requests use. Cheap to share (`Arc`); `record` may be called from any task.
 pub struct AuditSink {
@@ -115,6 +161,7 @@ pub struct AuditSink {
     stats: Arc<AuditStats>,
     ack_timeout: Duration,
     worker: Mutex<Option<JoinHandle<()>>>,
+    maintenance: Mutex<Option<JoinHandle<()>>>,
     dir: PathBuf,
 }
 
@@ -136,20 +183,34 @@ impl AuditSink {
         dir: &Path,
         root: &RootKey,
         config: AuditConfig,
-        wrap: impl FnOnce(File) -> Box<dyn SegmentFile>,
+        wrap: impl Fn(File) -> Box<dyn SegmentFile> + Send + 'static,
     ) -> Result<Self, AuditError> {
         create_private_dir(dir)?;
         let key = load_or_create_signing_key(dir, root)?;
         let tail = recover_tail(dir)?;
         let number = tail.last_segment + 1;
         let path = dir.join(record::segment_name(number));
-        let file = open_private(&path, true)?;
+        let file = open_private(&path)?;
         sync_dir(dir)?;
         let fingerprint = record::key_fingerprint(&key.public_key());
         let stats = Arc::new(AuditStats::default());
+        let current = Arc::new(AtomicU64::new(number));
+        let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let (closed_tx, closed_rx) = mpsc::channel();
+        let maintenance = (config.retention.is_some() || config.export.is_some())
+            .then(|| crate::maintenance::Maintenance::new(dir, &config, current.clone(), tx.clone()));
         let mut writer = Writer {
             file: wrap(file),
+            wrap: Box::new(wrap),
+            dir: dir.to_owned(),
+            segment: number,
+            segment_started: None,
+            current,
+            closed: maintenance.is_some().then_some(closed_tx),
+            trail_start: None,
             committed_len: 0,
+            allocated_len: 0,
+            dirty_end: 0,
             next_seq: tail.last_seq + 1,
             head: tail.head,
             key,
@@ -170,12 +231,27 @@ impl AuditSink {
                 return Err(AuditError::Io(format!("cannot write to {}", path.display())));
             }
         }
-        let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let worker = std::thread::Builder::new()
             .name("trent-audit-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError::Io(format!("cannot start the audit writer: {e}")))?;
-        Ok(Self { tx, stats, ack_timeout: config.ack_timeout, worker: Mutex::new(Some(worker)), dir: dir.to_owned() })
+        let maintenance = match maintenance {
+            Some(m) => Some(
+                std::thread::Builder::new()
+                    .name("trent-audit-maintenance".into())
+                    .spawn(move || m.run(closed_rx))
+                    .map_err(|e| AuditError::Io(format!("cannot start the audit maintenance thread: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            tx,
+            stats,
+            ack_timeout: config.ack_timeout,
+            worker: Mutex::new(Some(worker)),
+            maintenance: Mutex::new(maintenance),
+            dir: dir.to_owned(),
+        })
     }
 
     /// Serializes `event` once, queues it and waits until it is on disk. An error means the event is not
@@ -227,6 +303,16 @@ impl AuditSink {
                 tracing::error!("audit writer panicked while closing");
             }
         }
+        // The writer's end of the maintenance channel is gone now: the thread finishes its current export.
+        let maintenance = match self.maintenance.lock() {
+            Ok(mut m) => m.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(m) = maintenance
+            && m.join().is_err()
+        {
+            tracing::error!("audit maintenance thread panicked");
+        }
     }
 }
 
@@ -238,8 +324,23 @@ impl Drop for AuditSink {
 
 struct Writer {
     file: Box<dyn SegmentFile>,
+    wrap: Wrap,
+    dir: PathBuf,
+    /// Number of the open segment, and when its first record was written.
+    segment: u64,
+    segment_started: Option<Instant>,
+    /// The open segment's number, for the maintenance thread (which never touches it).
+    current: Arc<AtomicU64>,
+    /// Tells the maintenance thread about each closed segment; `None` without retention or export.
+    closed: Option<mpsc::Sender<u64>>,
+    /// Set for the next digest only: a retention digest's `trailStart`.
+    trail_start: Option<u64>,
     /// Bytes of the segment that are acknowledged (written and synced).
     committed_len: u64,
+    /// Bytes of the segment known to hold records or zeros (written); beyond it the file may end.
+    allocated_len: u64,
+    /// After a failed batch: bytes up to here may hold unacknowledged data and are zeroed before the next one.
+    dirty_end: u64,
     /// Chain state as of the last acknowledged record.
     next_seq: u64,
     head: [u8; 32],
@@ -248,7 +349,7 @@ struct Writer {
     /// First record not yet covered by a digest.
     digest_from: u64,
     last_digest_at: Instant,
-    /// A batch failed part-way: the file may hold unacknowledged bytes that must be cut before appending.
+    /// A batch failed part-way: `[committed_len, dirty_end)` may hold unacknowledged bytes to zero first.
     needs_repair: bool,
     /// Size of the previous batch: more than one means requests are arriving concurrently.
     last_batch_len: usize,
@@ -277,6 +378,11 @@ impl Writer {
                     // its event rather than record a call as succeeded that the client saw fail.
                     Msg::Event(s) if s.ack.is_closed() => {}
                     Msg::Event(s) => batch.push(s),
+                    Msg::Retention { keep_from, ack } => {
+                        // Rare: write what is gathered so far first, so that the digest follows it.
+                        self.write_batch(std::mem::take(&mut batch), None);
+                        let _ = ack.send(self.sign_retention(keep_from));
+                    }
                     Msg::Close => closing = true,
                 }
                 if batch.len() >= self.config.max_batch {
@@ -292,9 +398,13 @@ impl Writer {
             if !batch.is_empty() || due {
                 self.write_batch(batch, due.then_some(DigestReason::Interval));
             }
+            if !closing {
+                self.rotate_if_due();
+            }
         }
         // Closing, or every sender is gone: seal the trail so that a cut tail is detectable.
         self.write_batch(Vec::new(), Some(DigestReason::Shutdown));
+        self.cut_preallocation();
         let s = &self.stats;
         tracing::info!(
             events = s.events.load(Ordering::Relaxed),
@@ -310,10 +420,11 @@ impl Writer {
     /// Appends the batch (and a digest, if asked), fsyncs once and acknowledges every submission.
     fn write_batch(&mut self, batch: Vec<Submission>, digest: Option<DigestReason>) {
         if self.needs_repair {
-            match self.file.truncate(self.committed_len) {
+            match write_zeros(self.file.as_mut(), self.committed_len, self.dirty_end).and_then(|()| self.file.sync()) {
                 Ok(()) => {
                     tracing::info!("audit trail writable again");
                     self.needs_repair = false;
+                    self.allocated_len = self.dirty_end;
                 }
                 Err(e) => return self.fail(batch, &e),
             }
@@ -338,6 +449,7 @@ impl Writer {
                 time: &time,
                 first_seq: self.digest_from,
                 last_seq: seq - 1,
+                trail_start: self.trail_start.take(),
             };
             let line = record::digest_line(&fields, &self.fingerprint, |m| self.key.sign(m));
             head = record::hash_line(&line);
@@ -348,12 +460,24 @@ impl Writer {
         if buf.is_empty() {
             return;
         }
-        if let Err(e) = self.file.append(&buf).and_then(|()| self.file.sync()) {
-            // Part of the batch may be in the file; it is cut before the next append.
+        let end = self.committed_len + buf.len() as u64;
+        // Zero-fill ahead first; the batch's one fdatasync then covers the zeros, the new size and the records.
+        let grow_to = (end > self.allocated_len).then(|| end.next_multiple_of(PREALLOC_STEP) + PREALLOC_STEP);
+        let written = match grow_to {
+            Some(to) => write_zeros(self.file.as_mut(), self.allocated_len, to),
+            None => Ok(()),
+        };
+        if let Err(e) = written.and_then(|()| self.file.write_at(self.committed_len, &buf)).and_then(|()| self.file.sync()) {
+            // Part of the batch (or of the zeros) may be in the file; it is zeroed before the next batch.
             self.needs_repair = true;
+            self.dirty_end = self.dirty_end.max(grow_to.unwrap_or(end)).max(self.allocated_len);
             return self.fail(batch, &e);
         }
+        if let Some(to) = grow_to {
+            self.allocated_len = to;
+        }
         self.committed_len += buf.len() as u64;
+        self.segment_started.get_or_insert_with(Instant::now);
         self.stats.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.next_seq = seq;
@@ -366,6 +490,81 @@ impl Writer {
         for s in batch {
             // The caller may have timed out meanwhile; nothing to tell it then.
             let _ = s.ack.send(Ok(()));
+        }
+    }
+
+    /// Closes the open segment and starts the next one when it is full or old enough.
+    fn rotate_if_due(&mut self) {
+        let full = self.committed_len >= self.config.segment_max_bytes;
+        let old = self.segment_started.is_some_and(|t| t.elapsed() >= self.config.segment_max_age);
+        if !(full || old) || self.needs_repair {
+            return;
+        }
+        self.write_batch(Vec::new(), Some(DigestReason::SegmentClose));
+        if self.needs_repair {
+            return;
+        }
+        self.cut_preallocation();
+        let number = self.segment + 1;
+        let path = self.dir.join(record::segment_name(number));
+        let file = match open_private(&path).and_then(|f| sync_dir(&self.dir).map(|()| f)) {
+            Ok(f) => f,
+            Err(e) => {
+                // Keep writing to the current segment (the chain does not care); try again after the next batch.
+                if let Some(n) = throttled(&self.stats.write_errors) {
+                    tracing::error!(error = %e, count = n, "cannot start a new audit segment; continuing in the current one");
+                }
+                return;
+            }
+        };
+        let closed = self.segment;
+        self.file = (self.wrap)(file);
+        self.segment = number;
+        self.segment_started = None;
+        self.committed_len = 0;
+        self.allocated_len = 0;
+        self.dirty_end = 0;
+        self.current.store(number, Ordering::Relaxed);
+        tracing::info!(closed = %record::segment_name(closed), "audit segment closed");
+        if let Some(tx) = &self.closed {
+            let _ = tx.send(closed);
+        }
+    }
+
+    /// Writes a retention digest naming the first record kept: the first of segment `keep_from`, or (when that
+    /// is the open segment and it is still empty) this digest itself.
+    fn sign_retention(&mut self, keep_from: u64) -> bool {
+        let start = if keep_from == self.segment && self.committed_len == 0 {
+            Some(self.next_seq)
+        } else {
+            first_seq_of(&self.dir.join(record::segment_name(keep_from)))
+        };
+        let Some(start) = start else {
+            tracing::warn!(segment = keep_from, "retention: cannot read the first record to keep; deleting nothing");
+            return false;
+        };
+        self.trail_start = Some(start);
+        self.write_batch(Vec::new(), Some(DigestReason::Retention));
+        self.trail_start = None;
+        !self.needs_repair
+    }
+
+    /// Drops the unused zeros at the end of the segment, so that a closed segment holds only its records.
+    fn cut_preallocation(&mut self) {
+        if self.needs_repair {
+            // What follows the acknowledged records is unknown; cutting it is exactly the repair.
+            tracing::info!("cutting unacknowledged bytes from the audit segment");
+        }
+        match self.file.set_len_synced(self.committed_len) {
+            Ok(()) => {
+                self.allocated_len = self.committed_len;
+                self.dirty_end = self.committed_len;
+                self.needs_repair = false;
+            }
+            Err(e) => {
+                // Harmless for the trail (readers stop at the zeros, the next start cuts them), worth a line.
+                tracing::warn!(error = %e, "could not cut the preallocated end of the audit segment");
+            }
         }
     }
 
@@ -410,9 +609,14 @@ fn recover_tail(dir: &Path) -> Result<Tail, AuditError> {
     for &n in segments.iter().rev() {
         let path = dir.join(record::segment_name(n));
         let mut bytes = fs::read(&path).map_err(|e| AuditError::Io(format!("reading {}: {e}", path.display())))?;
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // The data ends at the first NUL (the preallocated zeros of a segment whose writer did not close it);
+        // anything after is unacknowledged, as is a partial last line.
+        let data_end = data_len(&bytes);
+        let complete = bytes[..data_end].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         if complete < bytes.len() {
-            tracing::warn!(segment = %path.display(), bytes = bytes.len() - complete, "cutting an unacknowledged partial record from the audit trail");
+            if complete < data_end || bytes[data_end..].iter().any(|&b| b != 0) {
+                tracing::warn!(segment = %path.display(), bytes = bytes.len() - complete, "cutting an unacknowledged partial record from the audit trail");
+            }
             let f = OpenOptions::new().write(true).open(&path).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
             f.set_len(complete as u64).and_then(|()| f.sync_all()).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
             bytes.truncate(complete);
@@ -428,6 +632,19 @@ fn recover_tail(dir: &Path) -> Result<Tail, AuditError> {
         return Ok(Tail { last_segment, last_seq: rec.seq, head: record::hash_line(line), clean });
     }
     Ok(Tail { last_segment, last_seq: 0, head: record::GENESIS, clean: true })
+}
+
+/// `seq` of the first record of a segment file.
+pub(crate) fn first_seq_of(path: &Path) -> Option<u64> {
+    use std::io::BufRead as _;
+    let mut line = Vec::new();
+    std::io::BufReader::new(File::open(path).ok()?).read_until(b'\n', &mut line).ok()?;
+    ParsedRecord::parse(line.strip_suffix(b"\n")?).map(|r| r.seq)
+}
+
+/// Where a segment's records end: at the first NUL byte (its preallocated zeros), or at its end.
+pub(crate) fn data_len(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())
 }
 
 fn load_or_create_signing_key(dir: &Path, root: &RootKey) -> Result<SigningKey, AuditError> {
@@ -474,21 +691,21 @@ fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
     b.create(dir).map_err(|e| AuditError::Io(format!("creating {}: {e}", dir.display())))
 }
 
-/// Opens a new file (mode 0600); for a segment in append mode.
-fn open_private(path: &Path, append: bool) -> Result<File, AuditError> {
+/// Creates a new file (mode 0600).
+fn open_private(path: &Path) -> Result<File, AuditError> {
     let mut o = OpenOptions::new();
-    o.create_new(true).write(true).append(append);
+    o.create_new(true).write(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     o.open(path).map_err(|e| AuditError::Io(format!("creating {}: {e}", path.display())))
 }
 
 fn write_new_file(path: &Path, data: &[u8]) -> Result<(), AuditError> {
-    let mut f = open_private(path, false)?;
+    let mut f = open_private(path)?;
     f.write_all(data).and_then(|()| f.sync_all()).map_err(|e| AuditError::Io(format!("writing {}: {e}", path.display())))
 }
 
-/// Makes a newly created file's directory entry durable.
-fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+/// Makes a newly created (or deleted) file's directory entry durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), AuditError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| AuditError::Io(format!("syncing {}: {e}", dir.display())))
 }

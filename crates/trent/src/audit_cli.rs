@@ -21,6 +21,77 @@ enum AuditCommand {
     /// CloudTrail events) or a table; when more events match than `--max`, the token for the next page is
     /// printed on stderr.
     Lookup(LookupArgs),
+    /// Export the closed segments not exported yet as gzip files in CloudTrail's S3 delivery layout
+    /// (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/...json.gz`). Safe while the server runs: the open
+    /// segment is left alone.
+    Export(ExportArgs),
+}
+
+/// `trent serve`'s audit trail options: segment rotation, retention and export.
+#[derive(clap::Args)]
+pub(crate) struct TrailArgs {
+    /// Close the open audit segment and start a new one at this size (MiB).
+    #[arg(long, env = "TRENT_AUDIT_SEGMENT_MAX_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    audit_segment_max_mb: u64,
+    /// ...or when its first event is this many seconds old.
+    #[arg(long, env = "TRENT_AUDIT_SEGMENT_MAX_AGE_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    audit_segment_max_age_secs: u64,
+    /// Delete closed segments last written more than this many days ago (after export, with
+    /// --audit-export-dir). Default: keep everything.
+    #[arg(long, env = "TRENT_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    audit_retention_days: Option<u64>,
+    /// Export each closed segment here in CloudTrail's S3 delivery layout.
+    #[arg(long, env = "TRENT_AUDIT_EXPORT_DIR")]
+    audit_export_dir: Option<PathBuf>,
+    /// Exported file content.
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Cloudtrail)]
+    audit_export_format: ExportFormatArg,
+}
+
+impl TrailArgs {
+    pub(crate) fn config(&self) -> trent_audit::AuditConfig {
+        trent_audit::AuditConfig {
+            segment_max_bytes: self.audit_segment_max_mb << 20,
+            segment_max_age: std::time::Duration::from_secs(self.audit_segment_max_age_secs),
+            retention: self.audit_retention_days.map(|d| std::time::Duration::from_secs(d * 86_400)),
+            export: self
+                .audit_export_dir
+                .clone()
+                .map(|dir| trent_audit::ExportConfig { dir, format: self.audit_export_format.into() }),
+            ..trent_audit::AuditConfig::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormatArg {
+    /// `{"Records":[...]}`, as CloudTrail delivers.
+    Cloudtrail,
+    /// One event per line.
+    Jsonl,
+}
+
+impl From<ExportFormatArg> for trent_audit::ExportFormat {
+    fn from(f: ExportFormatArg) -> Self {
+        match f {
+            ExportFormatArg::Cloudtrail => Self::CloudTrail,
+            ExportFormatArg::Jsonl => Self::JsonLines,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// The trail's directory, if not `<data-dir>/audit`.
+    #[arg(long)]
+    audit_dir: Option<PathBuf>,
+    /// Where to write the export.
+    #[arg(long)]
+    to: PathBuf,
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Cloudtrail)]
+    format: ExportFormatArg,
 }
 
 #[derive(clap::Args)]
@@ -101,9 +172,29 @@ pub(crate) fn run(args: AuditArgs) -> Result<(), String> {
                 "OK: {} segment(s), {} record(s): {} event(s), {} signed digest(s), {} recovery(ies) after an unclean stop; signing key fingerprint {}",
                 r.segments, r.records, r.events, r.digests, r.recoveries, r.key_fingerprint
             );
+            if r.trail_start > 1 {
+                println!("The trail starts at record {}: older segments were deleted by retention (signed for).", r.trail_start);
+            }
             Ok(())
         }
         AuditCommand::Lookup(a) => lookup(a),
+        AuditCommand::Export(a) => {
+            let dir = audit_dir(&a.data.data_dir, a.audit_dir.as_ref());
+            if !dir.is_dir() {
+                return Err(format!("no audit trail at {}", dir.display()));
+            }
+            let cfg = trent_audit::ExportConfig { dir: a.to.clone(), format: a.format.into() };
+            let s = trent_audit::export_closed(&dir, &cfg).map_err(|e| format!("audit export FAILED: {e}"))?;
+            println!(
+                "exported {} segment(s): {} event(s) in {} file(s) under {}; {} segment(s) were exported before",
+                s.segments,
+                s.events,
+                s.files,
+                a.to.display(),
+                s.already
+            );
+            Ok(())
+        }
     }
 }
 

@@ -93,6 +93,8 @@ struct ServeArgs {
     /// Where the audit trail is written (default `<data-dir>/audit`).
     #[arg(long, env = "TRENT_AUDIT_DIR")]
     audit_dir: Option<PathBuf>,
+    #[command(flatten)]
+    trail: audit_cli::TrailArgs,
     /// BENCHMARKS ONLY: serve without an audit trail, to measure what the trail costs. Requests are then
     /// unaudited.
     #[arg(long, hide = true)]
@@ -186,7 +188,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         eprintln!("trent: WARNING: --dangerous-no-audit is set; requests are NOT audited. Benchmarks only.");
         None
     } else {
-        let sink = trent_audit::AuditSink::open(&audit_dir, &opened.root, trent_audit::AuditConfig::default())
+        let sink = trent_audit::AuditSink::open(&audit_dir, &opened.root, args.trail.config())
             .map_err(|e| format!("opening the audit trail in {}: {e}", audit_dir.display()))?;
         Some(Arc::new(sink))
     };

@@ -1,0 +1,188 @@
+//! Export of closed segments in CloudTrail's S3 delivery layout, so that log tooling written for CloudTrail
+//! (Athena tables, SIEM collectors, `jq` scripts) reads Trent's trail unchanged.
+//!
+//! Each closed segment becomes one gzip file per (account, region, day) of its events, at
+//! `AWSLogs/<account>/CloudTrail/<region>/<YYYY>/<MM>/<DD>/<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_trent<segment>.json.gz`
+//! (the time is the file's first event; CloudTrail puts a random string where Trent puts the segment
+//! number, which makes the name deterministic and a re-export idempotent). The content is CloudTrail's
+//! `{"Records":[...]}` document, or with [`ExportFormat::JsonLines`] one event per line. Events are copied as
+//! recorded, byte for byte; digest records stay in the trail (they prove it, `trent audit verify` reads them).
+//!
+//! A segment counts as exported once all its files are renamed into place and a marker
+//! `.trent-export/trail-NNNNNNNN.done` exists; retention deletes nothing that is not exported.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::record::{self, DigestReason, ParsedRecord};
+use crate::writer::{data_len, list_segments};
+use crate::AuditError;
+
+/// The directory name of events that carry no account (requests that failed authentication).
+pub const UNKNOWN_ACCOUNT: &str = "unknown-account";
+const STATE_DIR: &str = ".trent-export";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// `{"Records":[...]}`, as CloudTrail delivers.
+    #[default]
+    CloudTrail,
+    /// One event per line.
+    JsonLines,
+}
+
+impl ExportFormat {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "cloudtrail" => Some(Self::CloudTrail),
+            "jsonl" => Some(Self::JsonLines),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportConfig {
+    pub dir: PathBuf,
+    pub format: ExportFormat,
+}
+
+/// What an export run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub segments: usize,
+    pub files: usize,
+    pub events: u64,
+    /// Segments exported before (skipped).
+    pub already: usize,
+}
+
+/// Exports every closed segment of the trail in `trail` that is not exported yet. A segment is closed when a
+/// newer one exists or when its last record is a shutdown digest (the server stopped cleanly).
+pub fn export_closed(trail: &Path, cfg: &ExportConfig) -> Result<ExportSummary, AuditError> {
+    let segments = list_segments(trail)?;
+    let mut summary = ExportSummary::default();
+    for (i, &n) in segments.iter().enumerate() {
+        let newest = i + 1 == segments.len();
+        if newest && !ends_with_shutdown(&trail.join(record::segment_name(n)))? {
+            break;
+        }
+        if is_exported(cfg, n) {
+            summary.already += 1;
+            continue;
+        }
+        let (files, events) = export_segment(trail, n, cfg)?;
+        summary.segments += 1;
+        summary.files += files;
+        summary.events += events;
+    }
+    Ok(summary)
+}
+
+pub(crate) fn is_exported(cfg: &ExportConfig, segment: u64) -> bool {
+    marker(cfg, segment).exists()
+}
+
+fn marker(cfg: &ExportConfig, segment: u64) -> PathBuf {
+    cfg.dir.join(STATE_DIR).join(format!("{}.done", record::segment_name(segment).trim_end_matches(record::SEGMENT_SUFFIX)))
+}
+
+/// Exports one segment; returns the number of files and events written.
+pub(crate) fn export_segment(trail: &Path, segment: u64, cfg: &ExportConfig) -> Result<(usize, u64), AuditError> {
+    let path = trail.join(record::segment_name(segment));
+    let io_err = |e: io::Error, p: &Path| AuditError::Io(format!("{}: {e}", p.display()));
+    let file = File::open(&path).map_err(|e| io_err(e, &path))?;
+    // Group the events by (account, region, day), keeping their recorded text.
+    let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
+    let mut events = 0u64;
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.map_err(|e| io_err(e, &path))?;
+        if line.first().is_none_or(|&b| b == 0) {
+            break; // the preallocated zeros of a segment whose writer crashed
+        }
+        let Some((event, text)) = crate::search::event_of(&line) else { continue };
+        let account = event
+            .get("recipientAccountId")
+            .and_then(|v| v.as_str())
+            .or_else(|| event.get("userIdentity")?.get("accountId")?.as_str())
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or(UNKNOWN_ACCOUNT)
+            .to_owned();
+        let region = event
+            .get("awsRegion")
+            .and_then(|v| v.as_str())
+            .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .unwrap_or("unknown-region")
+            .to_owned();
+        // eventTime is `YYYY-MM-DDTHH:MM:SSZ` (the writer's own format).
+        let time = event.get("eventTime").and_then(|v| v.as_str()).filter(|t| t.len() >= 16).unwrap_or("1970-01-01T00:00");
+        let day = time[..10].to_owned();
+        let g = groups.entry((account, region, day)).or_insert_with(|| Group { first_time: time.to_owned(), events: Vec::new() });
+        g.events.push(text);
+        events += 1;
+    }
+    let mut files = 0;
+    for ((account, region, day), g) in &groups {
+        let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
+        let dir = cfg.dir.join("AWSLogs").join(account).join("CloudTrail").join(region).join(y).join(m).join(d);
+        fs::create_dir_all(&dir).map_err(|e| io_err(e, &dir))?;
+        let stamp: String = g.first_time[..16].chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+        let name = format!("{account}_CloudTrail_{region}_{stamp}Z_trent{segment:08}.json.gz");
+        let target = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        write_gzip(&tmp, cfg.format, &g.events).map_err(|e| io_err(e, &tmp))?;
+        fs::rename(&tmp, &target).map_err(|e| io_err(e, &target))?;
+        files += 1;
+    }
+    let m = marker(cfg, segment);
+    let state = cfg.dir.join(STATE_DIR);
+    fs::create_dir_all(&state).map_err(|e| io_err(e, &state))?;
+    File::create(&m).and_then(|f| f.sync_all()).map_err(|e| io_err(e, &m))?;
+    Ok((files, events))
+}
+
+struct Group {
+    first_time: String,
+    events: Vec<String>,
+}
+
+fn write_gzip(path: &Path, format: ExportFormat, events: &[String]) -> io::Result<()> {
+    let file = File::create(path)?;
+    let mut gz = GzEncoder::new(io::BufWriter::new(file), Compression::default());
+    match format {
+        ExportFormat::CloudTrail => {
+            gz.write_all(b"{\"Records\":[")?;
+            for (i, e) in events.iter().enumerate() {
+                if i > 0 {
+                    gz.write_all(b",")?;
+                }
+                gz.write_all(e.as_bytes())?;
+            }
+            gz.write_all(b"]}")?;
+        }
+        ExportFormat::JsonLines => {
+            for e in events {
+                gz.write_all(e.as_bytes())?;
+                gz.write_all(b"\n")?;
+            }
+        }
+    }
+    let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+/// Whether the segment's last record is a shutdown digest.
+fn ends_with_shutdown(path: &Path) -> Result<bool, AuditError> {
+    let bytes = fs::read(path).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+    let data = &bytes[..data_len(&bytes)];
+    let last = data.strip_suffix(b"\n").and_then(|d| d.rsplit(|&b| b == b'\n').next());
+    Ok(last
+        .and_then(ParsedRecord::parse)
+        .and_then(|r| r.digest)
+        .is_some_and(|d| DigestReason::parse(&d.reason) == Some(DigestReason::Shutdown)))
+}
