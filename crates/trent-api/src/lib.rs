@@ -81,7 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = trent_audit::event::fresh_uuid();
     let info = state.audit.as_ref().map(|_| audit::RequestInfo::from_request(&req));
     let mut facts = audit::Facts::default();
     let query_service = iam::query_service(req.headers(), req.uri());

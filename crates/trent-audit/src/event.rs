@@ -82,7 +82,7 @@ impl AuditEvent {
             request_parameters: None,
             response_elements: None,
             request_id: None,
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id: fresh_uuid(),
             read_only: false,
             resources: Vec::new(),
             event_type,
@@ -96,6 +96,14 @@ impl AuditEvent {
     /// The record's JSON, once: this is the text that goes to disk.
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(self)
+    }
+}
+
+/// A random UUID as text (request and event ids), from the user-space DRBG; the kernel's if that fails.
+pub fn fresh_uuid() -> String {
+    match trent_crypto::uuid_v4_bytes() {
+        Ok(b) => uuid::Uuid::from_bytes(b).to_string(),
+        Err(_) => uuid::Uuid::new_v4().to_string(),
     }
 }
 
