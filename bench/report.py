@@ -6,6 +6,7 @@ Usage: report.py RESULT_DIR RESULT_DIR_AS_SHOWN
 """
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,8 +15,6 @@ shown_dir = sys.argv[2] if len(sys.argv) > 2 else str(out_dir)
 # Where the SVG charts go, and how BENCHMARKS.md links to them.
 chart_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else out_dir / "charts"
 chart_link = sys.argv[4] if len(sys.argv) > 4 else "charts"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import charts  # noqa: E402  (lives next to this script)
 meta = json.loads((out_dir / "meta.json").read_text())
 rows = [json.loads(l) for l in (out_dir / "results.jsonl").read_text().splitlines() if l.strip()]
 
@@ -137,10 +136,16 @@ p("")
 # --- charts -------------------------------------------------------------------------------------------------
 p("## Charts")
 p("")
-for title, name in charts.write_charts(cell, CONCS, chart_dir):
-    p(f"![{title}]({chart_link}/{name})")
+# Drawn by `trent-bench charts` (plotters, SVG) with the run's own copy of the tool.
+drawn = subprocess.run([str(out_dir / "bin" / "trent-bench"), "charts", "--results", str(out_dir / "results.jsonl"),
+                        "--out", str(chart_dir)], capture_output=True, text=True)
+if drawn.returncode != 0:
+    p(f"(charts could not be drawn: {drawn.stderr.strip()})")
+for chart in (json.loads(l) for l in drawn.stdout.splitlines() if l.strip()):
+    p(f"![{chart['title']}]({chart_link}/{chart['file']})")
     p("")
-p("Drawn as plain SVG by `bench/charts.py` from this run's results (log scales).")
+p("Drawn with the plotters crate by `trent-bench charts --results <run>/results.jsonl --out <dir>` from this "
+  "run's results (log scales).")
 p("")
 
 # --- ceiling -----------------------------------------------------------------------------------------------

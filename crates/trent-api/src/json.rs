@@ -1,7 +1,7 @@
 //! What the AWS JSON 1.1 protocols (KMS, SSM) share on the wire: request parsing and blob encoding.
 
-use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize, Serializer};
 use trent_crypto::SecretBytes;
 
@@ -27,8 +27,9 @@ pub(crate) struct B64<'a>(pub(crate) &'a [u8]);
 
 impl Serialize for B64<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Encodes straight into the output buffer: no intermediate string.
-        s.collect_str(&Base64Display::new(self.0, &STANDARD))
+        // One encode into a string, then one plain string write: `collect_str` with a `Display` went through
+        // `fmt::write` and serde_json's escape scan chunk by chunk, 3% of the server's CPU in the profile.
+        s.serialize_str(&STANDARD.encode(self.0))
     }
 }
 
@@ -37,6 +38,8 @@ pub(crate) struct SecretB64<'a>(pub(crate) &'a SecretBytes);
 
 impl Serialize for SecretB64<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&Base64Display::new(self.0.expose_secret(), &STANDARD)) // the response carries it
+        // The response carries it; the encoded copy is wiped when dropped.
+        let text = zeroize::Zeroizing::new(STANDARD.encode(self.0.expose_secret()));
+        s.serialize_str(&text)
     }
 }

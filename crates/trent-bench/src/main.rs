@@ -9,6 +9,7 @@
 //! - `launch`: start a server, time it to its first healthy answer, leave it running.
 
 mod ceiling;
+mod charts;
 mod client;
 mod kms;
 mod launch;
@@ -44,6 +45,8 @@ enum Cmd {
     Seed(SeedArgs),
     /// Start a server command, wait for its health URL, print {"pid", "startup_ms"} and leave it running.
     Launch(LaunchArgs),
+    /// Draw BENCHMARKS.md's charts (SVG) from a run's results.jsonl.
+    Charts(charts::ChartArgs),
     /// Print the on-disk size of a Trent database (with its WAL) in bytes.
     DbSize {
         #[arg(long)]
@@ -214,6 +217,7 @@ fn dispatch(cmd: Cmd, explicit: Explicit) -> Result<(), String> {
             println!("{out}");
             Ok(())
         }
+        Cmd::Charts(a) => charts::run(&a).map_err(|e| format!("charts: {e}")),
         Cmd::DbSize { data_dir } => {
             println!("{}", seed::db_bytes(&data_dir.join("trent.db")));
             Ok(())

@@ -12,6 +12,7 @@ use crate::context::EncryptionContext;
 use crate::identity::root_arn;
 use crate::policy::eval::{evaluate, Decision, RequestContext};
 use crate::policy::kms::{access_denied_message, authorize, DenyReason, KmsAuthzInput, KmsDecision};
+use crate::policy::document::Patterns;
 use crate::policy::Policy;
 use crate::KmsError;
 
@@ -175,6 +176,17 @@ fn tests_key(policy: &Policy, key: &str) -> bool {
     policy.statements.iter().flat_map(|s| &s.conditions).any(|c| c.key.eq_ignore_ascii_case(key))
 }
 
+/// Whether evaluating `policy` can read a request's condition keys: through a condition, or a policy
+/// variable (`${...}`) in a Resource. Action and principal matching use the context's fixed fields only.
+fn reads_context(policy: &Policy) -> bool {
+    policy.statements.iter().any(|s| {
+        !s.conditions.is_empty()
+            || s.resource.as_ref().is_some_and(|r| match r {
+                Patterns::Match(v) | Patterns::Not(v) => v.iter().any(|p| p.contains("${")),
+            })
+    })
+}
+
 impl Kms {
     /// Replaces where IAM policies come from (set once at start-up by the server).
     pub fn set_principal_directory(&self, directory: Arc<dyn PrincipalDirectory>) {
@@ -185,22 +197,6 @@ impl Kms {
     pub(crate) fn authorize_key(&self, caller: &Caller, action: Action, live: &LiveKey, extra: &Extra) -> Result<(), KmsError> {
         let directory = self.directory.get();
         let is_root = caller.principal_arn == root_arn(&caller.account);
-        let mut ctx = self.request_context(caller, action, &live.arn, &*directory)?;
-        ctx.set("kms:CallerAccount", vec![caller.account.to_string()]);
-        ctx.set("kms:KeySpec", vec![live.record.key_spec.to_string()]);
-        ctx.set("kms:KeyUsage", vec![live.record.key_usage.to_string()]);
-        ctx.set("kms:KeyOrigin", vec![live.record.origin.to_string()]);
-        for (k, v) in &live.record.tags {
-            ctx.set(&format!("aws:ResourceTag/{k}"), vec![v.clone()]);
-        }
-        if matches!(action, Action::CreateGrant | Action::ListGrants | Action::RevokeGrant) {
-            // True only for grant calls an AWS service makes for the caller; Parameter Store, Trent's only
-            // such service, makes none, so a policy requiring it denies direct grant calls, as in AWS.
-            ctx.set("kms:GrantIsForAWSResource", vec![caller.via_service.is_some().to_string()]);
-        }
-        for (k, v) in &extra.0 {
-            ctx.set(k, v.clone());
-        }
         let Some(key_policy) = live.policy.as_deref() else {
             // A stored policy the engine cannot read denies everything: fail closed.
             return Err(KmsError::AccessDenied(access_denied_message(
@@ -211,11 +207,14 @@ impl Kms {
             )));
         };
         let policies = if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
-        // The key's aliases cost a store read: only when a policy that applies tests them.
-        if tests_key(key_policy, RESOURCE_ALIASES) || policies.iter().any(|p| tests_key(p, RESOURCE_ALIASES)) {
-            let aliases = self.store.list_aliases(&live.record.account, Some(&live.record.key_id), None, MAX_ALIASES_PER_KEY)?;
-            ctx.set(RESOURCE_ALIASES, aliases.iter().map(|a| a.name.as_str().to_owned()).collect());
-        }
+        // The condition keys are read only by conditions and policy variables. Most keys (the default key
+        // policy, plain IAM grants of kms:*) have neither, and building the map (a dozen strings, the
+        // principal's tags) was the largest part of authorization in the request path's profile.
+        let ctx = if reads_context(key_policy) || policies.iter().any(reads_context) {
+            self.key_request_context(caller, action, live, extra, key_policy, &policies, &*directory)?
+        } else {
+            RequestContext::new(&caller.principal_arn, action.as_str(), &live.arn)
+        };
         let decision = authorize(&KmsAuthzInput {
             ctx: &ctx,
             caller_account: caller.account.as_str(),
@@ -231,6 +230,42 @@ impl Kms {
                 Err(KmsError::AccessDenied(access_denied_message(&caller.principal_arn, action.as_str(), &live.arn, reason)))
             }
         }
+    }
+
+    /// Every condition key of a key-addressed request.
+    #[allow(clippy::too_many_arguments)]
+    fn key_request_context(
+        &self,
+        caller: &Caller,
+        action: Action,
+        live: &LiveKey,
+        extra: &Extra,
+        key_policy: &Policy,
+        policies: &[Policy],
+        directory: &dyn PrincipalDirectory,
+    ) -> Result<RequestContext, KmsError> {
+        let mut ctx = self.request_context(caller, action, &live.arn, directory)?;
+        ctx.set("kms:CallerAccount", vec![caller.account.to_string()]);
+        ctx.set("kms:KeySpec", vec![live.record.key_spec.to_string()]);
+        ctx.set("kms:KeyUsage", vec![live.record.key_usage.to_string()]);
+        ctx.set("kms:KeyOrigin", vec![live.record.origin.to_string()]);
+        for (k, v) in &live.record.tags {
+            ctx.set(&format!("aws:ResourceTag/{k}"), vec![v.clone()]);
+        }
+        if matches!(action, Action::CreateGrant | Action::ListGrants | Action::RevokeGrant) {
+            // True only for grant calls an AWS service makes for the caller; Parameter Store, Trent's only
+            // such service, makes none, so a policy requiring it denies direct grant calls, as in AWS.
+            ctx.set("kms:GrantIsForAWSResource", vec![caller.via_service.is_some().to_string()]);
+        }
+        for (k, v) in &extra.0 {
+            ctx.set(k, v.clone());
+        }
+        // The key's aliases cost a store read: only when a policy that applies tests them.
+        if tests_key(key_policy, RESOURCE_ALIASES) || policies.iter().any(|p| tests_key(p, RESOURCE_ALIASES)) {
+            let aliases = self.store.list_aliases(&live.record.account, Some(&live.record.key_id), None, MAX_ALIASES_PER_KEY)?;
+            ctx.set(RESOURCE_ALIASES, aliases.iter().map(|a| a.name.as_str().to_owned()).collect());
+        }
+        Ok(ctx)
     }
 
     /// The checks CreateKey and PutKeyPolicy make on a new key policy, unless the caller bypasses the lockout
