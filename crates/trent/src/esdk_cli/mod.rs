@@ -1,57 +1,61 @@
 //! `trent encrypt` / `trent decrypt`: envelope encryption of files in the AWS Encryption SDK message
 //! format, with the flags people know from aws-encryption-cli.
 //!
-//! - Keys: `-w key=<ARN|alias> [key=...]` (AWS KMS keyring against the endpoint the environment names,
-//!   e.g. after `eval "$(trent env)"`), `--raw-aes-key-file` with `--key-namespace`/`--key-name`, or
-//!   both (the KMS key generates the data key). Decrypt: `-w key=<key ARN>`, `--discovery`, raw AES.
+//! - Keys (`keys.rs`): `-w key=<ARN|alias> [key=...]` (AWS KMS keyring against the endpoint the
+//!   environment names, e.g. after `eval "$(trent env)"`), a raw AES key file or a raw RSA PEM key file
+//!   with `--key-namespace`/`--key-name`, or KMS plus a raw key (the KMS key generates the data key).
+//!   Decrypt: `-w key=<key ARN>`, `--discovery`, raw AES, raw RSA private key.
+//! - Inputs and outputs (`paths.rs`): files, `-`, directories with `-r` (structure mirrored, names get
+//!   `--suffix`), globs; every pair is planned before anything is written.
 //! - Streaming with memory bounded by the frame length; `--buffer` holds a signed message's plaintext
 //!   until the signature verifies.
 //! - Output goes to a temporary file next to the destination (mode 0600), renamed into place only
-//!   after the whole message was processed and verified, so a failure never leaves a partial file.
-//!   With `-o -` nothing can be taken back: use `--buffer` when that matters.
-//!
-//! No progress bar: `indicatif` is not in the dependency tree, and the brief says none rather than a
-//! new dependency.
+//!   after the whole message was processed and verified, so a failure never leaves a partial file
+//!   (`output.rs`). With `-o -` nothing can be taken back: use `--buffer` when that matters.
+//! - Exactly one of `-S` and `--metadata-output` (as aws-encryption-cli requires): one JSON line per
+//!   file in aws-encryption-cli's layout (`metadata.rs`).
+//! - A progress bar on standard error for large files when it is a terminal, none when piped
+//!   (`progress.rs`).
+
+mod keys;
+mod metadata;
+mod output;
+mod paths;
+mod progress;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io::{BufReader, Read};
+use std::path::Path;
 
-use trent_crypto::SecretBytes;
-use zeroize::Zeroizing;
-use trent_esdk::trent_client::KmsClient;
 use trent_esdk::{
-    AlgorithmSuite, AwsKmsDiscoveryKeyring, AwsKmsKeyring, Client, CommitmentPolicy, DecryptMode,
-    DecryptOptions, DefaultMaterialsManager, DiscoveryFilter, EncryptOptions, Keyring,
-    MultiKeyring, RawAesKeyring,
+    AlgorithmSuite, Client, CommitmentPolicy, DecryptMode, DecryptOptions, DefaultMaterialsManager,
+    EncryptOptions, EncryptionContext,
 };
 
-/// I/O chunk: large enough that syscalls and frame bookkeeping do not dominate AES-GCM.
-const CHUNK: usize = 1 << 20;
+use metadata::Metadata;
+use output::{CHUNK, Output, copy, encoded};
+use paths::{Endpoint, Job};
+use progress::Progress;
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("metadata").required(true).multiple(false))]
 pub(crate) struct CommonArgs {
-    /// Input file, or `-` for standard input.
+    /// Input file, directory (with -r), glob pattern, or `-` for standard input.
     #[arg(short = 'i', long)]
     input: String,
-    /// Output file, or `-` for standard output.
+    /// Output file, existing directory, or `-` for standard output.
     #[arg(short = 'o', long)]
     output: String,
-    /// AWS KMS wrapping keys: `key=<id>` (repeatable), `provider=aws-kms`; on decrypt also
-    /// `discovery=true`, `discovery-account=<id>`, `discovery-partition=<p>`.
-    #[arg(short = 'w', long = "wrapping-keys", num_args = 1.., action = clap::ArgAction::Append)]
-    wrapping_keys: Vec<String>,
-    /// File holding a raw AES wrapping key (16, 24 or 32 bytes).
-    #[arg(long, requires_all = ["key_namespace", "key_name"])]
-    raw_aes_key_file: Option<PathBuf>,
-    /// Key namespace (provider id) of the raw AES key.
-    #[arg(long, requires = "raw_aes_key_file")]
-    key_namespace: Option<String>,
-    /// Key name of the raw AES key.
-    #[arg(long, requires = "raw_aes_key_file")]
-    key_name: Option<String>,
+    /// Process the files of directory inputs, mirroring their structure under the output directory.
+    #[arg(short = 'r', short_alias = 'R', long)]
+    recursive: bool,
+    /// Appended to the name of each file written into an output directory (default `.encrypted` on
+    /// encrypt, `.decrypted` on decrypt; `--suffix` alone: nothing).
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    suffix: Option<String>,
+    #[command(flatten)]
+    keys: keys::KeyArgs,
     /// Encryption context `key=value` pairs. On decrypt: pairs the message must carry (a bare `key`
     /// only requires the key).
     #[arg(short = 'c', long = "encryption-context", num_args = 1.., action = clap::ArgAction::Append)]
@@ -62,9 +66,15 @@ pub(crate) struct CommonArgs {
     /// Fail when a message has more encrypted data keys than this.
     #[arg(long)]
     max_encrypted_data_keys: Option<usize>,
-    /// Accepted for aws-encryption-cli compatibility: trent writes no metadata.
-    #[arg(short = 'S', long = "suppress-metadata")]
+    /// Write no metadata (this or --metadata-output is required, as in aws-encryption-cli).
+    #[arg(short = 'S', long = "suppress-metadata", group = "metadata")]
     suppress_metadata: bool,
+    /// Append one JSON line per processed file to this file (`-`: standard output).
+    #[arg(long, group = "metadata", value_name = "FILE|-")]
+    metadata_output: Option<String>,
+    /// Truncate the metadata file instead of appending to it.
+    #[arg(long, requires = "metadata_output")]
+    overwrite_metadata: bool,
     /// Base64-encode the output (standard alphabet, padded, no line breaks).
     #[arg(long)]
     encode: bool,
@@ -116,19 +126,28 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), String> {
         .map(|n| AlgorithmSuite::from_name(n).ok_or_else(|| format!("unknown algorithm {n:?}")))
         .transpose()
         .map_err(ctx)?;
-    let keyring = keyring(c, false).map_err(ctx)?;
-    let cmm = DefaultMaterialsManager::new(keyring);
-    let (input, length) = open_source(c).map_err(ctx)?;
-    let options = EncryptOptions { suite, frame_length: args.frame_length, plaintext_length: length };
-    let mut output = Output::create(&c.output).map_err(ctx)?;
-    let result = encoded(&mut output, c.encode, |out| {
-        let mut enc = client.encryptor(&cmm, &context, &options, out).map_err(|e| e.to_string())?;
-        copy(input, &mut enc)?;
-        enc.finish().map_err(|e| e.to_string())?;
-        Ok(())
-    });
-    result.map_err(ctx)?;
-    output.commit().map_err(ctx)
+    let cmm = DefaultMaterialsManager::new(keys::keyring(&c.keys, false, false).map_err(ctx)?);
+    let (jobs, mut metadata) = prepare(c, ".encrypted").map_err(ctx)?;
+    for job in &jobs {
+        let ctx = |e: String| format!("encrypt {}: {e}", job.source.shown());
+        let (input, length, _progress) = open_source(&job.source, c.decode, "encrypt").map_err(ctx)?;
+        let options = EncryptOptions { suite, frame_length: args.frame_length, plaintext_length: length };
+        let mut output = create_output(&job.dest).map_err(ctx)?;
+        let mut header = None;
+        encoded(&mut output, c.encode, |out| {
+            let mut enc = client.encryptor(&cmm, &context, &options, out).map_err(|e| e.to_string())?;
+            header = Some(enc.header().clone());
+            copy(input, &mut enc)?;
+            enc.finish().map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .map_err(ctx)?;
+        output.commit().map_err(ctx)?;
+        if let Some(h) = &header {
+            metadata.write(&metadata::record("encrypt", &job.source, &job.dest, h, None)).map_err(ctx)?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
@@ -136,33 +155,101 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
     let ctx = |e: String| format!("decrypt {}: {e}", c.input);
     let client = esdk_client(c).map_err(ctx)?;
     let expected = parse_context(&c.encryption_context, true).map_err(ctx)?;
-    let mut discovery = args.discovery;
-    if c.wrapping_keys.iter().any(|w| w == "discovery=true") {
-        discovery = true;
+    let discovery = args.discovery || c.keys.wrapping_keys.iter().any(|w| w == "discovery=true");
+    let cmm = DefaultMaterialsManager::new(keys::keyring(&c.keys, discovery, true).map_err(ctx)?);
+    let mode_name = if args.decrypt_unsigned { "decrypt-unsigned" } else { "decrypt" };
+    let (jobs, mut metadata) = prepare(c, ".decrypted").map_err(ctx)?;
+    for job in &jobs {
+        let ctx = |e: String| format!("decrypt {}: {e}", job.source.shown());
+        // A file output is already all-or-nothing (temporary file, renamed after the signature verified),
+        // so `--buffer` only changes standard output; buffering a file would hold it all in memory.
+        let mode = match (args.buffer && job.dest == Endpoint::Std, args.decrypt_unsigned) {
+            (_, true) => DecryptMode::UnsignedOnly,
+            (true, false) => DecryptMode::BufferUntilVerified,
+            (false, false) => DecryptMode::Streaming,
+        };
+        let options = DecryptOptions { mode, max_length: args.max_length, ..DecryptOptions::default() };
+        let (input, _, _progress) = open_source(&job.source, c.decode, "decrypt").map_err(ctx)?;
+        let mut dec = client.decryptor(&cmm, input, &options).map_err(|e| ctx(e.to_string()))?;
+        let record = metadata::record(mode_name, &job.source, &job.dest, dec.header(), Some(dec.header_auth()));
+        if let Err((e, missing)) = check_context(&expected, dec.encryption_context()) {
+            // As aws-encryption-cli: the file is skipped and the metadata says why. Unlike it, the run
+            // then fails (non-zero exit), so scripts notice.
+            metadata.write(&skipped(record, missing)).map_err(ctx)?;
+            return Err(ctx(e));
+        }
+        let mut output = create_output(&job.dest).map_err(ctx)?;
+        encoded(&mut output, c.encode, |out| copy(&mut dec, out)).map_err(ctx)?;
+        output.commit().map_err(ctx)?;
+        metadata.write(&record).map_err(ctx)?;
     }
-    let keyring = keyring(c, discovery).map_err(ctx)?;
-    let cmm = DefaultMaterialsManager::new(keyring);
-    // A file output is already all-or-nothing (temporary file, renamed after the signature verified),
-    // so `--buffer` only changes standard output; buffering a file would hold it all in memory.
-    let mode = match (args.buffer && c.output == "-", args.decrypt_unsigned) {
-        (_, true) => DecryptMode::UnsignedOnly,
-        (true, false) => DecryptMode::BufferUntilVerified,
-        (false, false) => DecryptMode::Streaming,
-    };
-    let options = DecryptOptions { mode, max_length: args.max_length, ..DecryptOptions::default() };
-    let (input, _) = open_source(c).map_err(ctx)?;
-    let mut dec = client.decryptor(&cmm, input, &options).map_err(|e| ctx(e.to_string()))?;
-    // aws-encryption-cli semantics: the given pairs must be in the message's (authenticated) context.
-    for (k, v) in &expected {
-        match dec.encryption_context().get(k) {
-            Some(have) if v.is_empty() || have == v => {}
-            Some(_) => return Err(ctx(format!("encryption context mismatch for key {k:?}"))),
-            None => return Err(ctx(format!("encryption context has no key {k:?}"))),
+    Ok(())
+}
+
+/// The jobs and the metadata sink, both checked before anything is written.
+fn prepare(c: &CommonArgs, default_suffix: &str) -> Result<(Vec<Job>, Metadata), String> {
+    let suffix = c.suffix.as_deref().unwrap_or(default_suffix);
+    let request =
+        paths::Request { input: &c.input, output: &c.output, recursive: c.recursive, suffix };
+    let jobs = paths::plan(&request)?;
+    if let Some(target) = c.metadata_output.as_deref() {
+        check_metadata_target(target, &jobs)?;
+    }
+    let metadata = Metadata::open(c.metadata_output.as_deref(), c.overwrite_metadata)?;
+    Ok((jobs, metadata))
+}
+
+/// aws-encryption-cli's checks: metadata must not go where the data goes, nor overwrite an input.
+fn check_metadata_target(target: &str, jobs: &[Job]) -> Result<(), String> {
+    let meta = Path::new(target);
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    for job in jobs {
+        if target == "-" && job.dest == Endpoint::Std {
+            return Err("metadata and output cannot both go to standard output".into());
+        }
+        for end in [&job.source, &job.dest] {
+            if let Endpoint::File(p) = end
+                && target != "-"
+                && (paths::same_file(p, meta) || abs(p) == abs(meta))
+            {
+                return Err(format!("metadata output {target} is also an input or output file"));
+            }
         }
     }
-    let mut output = Output::create(&c.output).map_err(ctx)?;
-    encoded(&mut output, c.encode, |out| copy(&mut dec, out)).map_err(ctx)?;
-    output.commit().map_err(ctx)
+    Ok(())
+}
+
+/// Required context entries a message lacks: a key with the value it must have, or `None` when only
+/// the key is required.
+type Missing = Vec<(String, Option<String>)>;
+
+/// The required pairs (an empty value: only the key) that `have` lacks, as an error and the list.
+fn check_context(expected: &BTreeMap<String, String>, have: &EncryptionContext) -> Result<(), (String, Missing)> {
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| match have.get(*k) {
+            Some(h) => !v.is_empty() && h != *v,
+            None => true,
+        })
+        .map(|(k, v)| (k.clone(), (!v.is_empty()).then(|| v.clone())))
+        .collect();
+    let Some((k, v)) = missing.first() else { return Ok(()) };
+    let e = match (have.contains_key(k), v) {
+        (true, _) => format!("encryption context mismatch for key {k:?}"),
+        (false, _) => format!("encryption context has no key {k:?}"),
+    };
+    Err((e, missing))
+}
+
+/// aws-encryption-cli's record of a file skipped for its encryption context.
+fn skipped(mut record: serde_json::Value, missing: Missing) -> serde_json::Value {
+    let keys: Vec<_> = missing.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
+    let pairs: Vec<_> = missing.into_iter().filter_map(|(k, v)| v.map(|v| serde_json::json!([k, v]))).collect();
+    record["skipped"] = true.into();
+    record["reason"] = "Missing encryption context key or value".into();
+    record["missing_encryption_context_keys"] = keys.into();
+    record["missing_encryption_context_pairs"] = pairs.into();
+    record
 }
 
 fn esdk_client(c: &CommonArgs) -> Result<Client, String> {
@@ -195,204 +282,39 @@ fn parse_context(pairs: &[String], allow_bare: bool) -> Result<BTreeMap<String, 
     Ok(out)
 }
 
-/// The keyring the flags describe; several become a multi-keyring (KMS first, so it generates).
-fn keyring(c: &CommonArgs, discovery: bool) -> Result<Arc<dyn Keyring>, String> {
-    let mut keyrings: Vec<Arc<dyn Keyring>> = Vec::new();
-    let (mut keys, mut accounts, mut partition) = (Vec::new(), Vec::new(), None);
-    for param in &c.wrapping_keys {
-        let (k, v) = param
-            .split_once('=')
-            .ok_or_else(|| format!("wrapping key parameter {param:?} is not name=value"))?;
-        match k {
-            "key" => keys.push(v.to_owned()),
-            "provider" if v == "aws-kms" => {}
-            "provider" => return Err(format!("provider {v:?} is not supported (only aws-kms; raw AES keys use --raw-aes-key-file)")),
-            "discovery" if v == "true" || v == "false" => {}
-            "discovery-account" => accounts.push(v.to_owned()),
-            "discovery-partition" => partition = Some(v.to_owned()),
-            other => return Err(format!("unknown wrapping key parameter {other:?}")),
+/// An opened input: the stream, its payload length when known, and its progress bar (kept alive
+/// while the stream is read).
+type Source = (Box<dyn Read>, Option<u64>, Progress);
+
+/// The input stream (counted on the progress bar), base64-decoded on the fly with `--decode`, and for
+/// a regular file without `--decode` its length (the encryptor checks it).
+fn open_source(source: &Endpoint, decode: bool, verb: &str) -> Result<Source, String> {
+    let (input, length, progress): (Box<dyn Read>, _, _) = match source {
+        Endpoint::Std => (Box::new(BufReader::with_capacity(CHUNK, std::io::stdin().lock())), None, Progress::new(None, verb)),
+        Endpoint::File(path) => {
+            let f = File::open(path).map_err(|e| format!("cannot open input: {e}"))?;
+            let meta = f.metadata().map_err(|e| format!("cannot stat input: {e}"))?;
+            let len = meta.is_file().then_some(meta.len());
+            let progress = Progress::new(len, &format!("{verb} {}", path.display()));
+            (Box::new(progress.wrap(f)), len, progress)
         }
+    };
+    if !decode {
+        return Ok((input, length, progress));
     }
-    if discovery || !keys.is_empty() {
-        let kms = Arc::new(KmsClient::from_env().map_err(|e| e.to_string())?);
-        if discovery {
-            if !keys.is_empty() {
-                return Err("use either discovery or key=..., not both".into());
+    let b64 = base64::read::DecoderReader::new(input, &base64::engine::general_purpose::STANDARD);
+    Ok((Box::new(b64), None, progress))
+}
+
+fn create_output(dest: &Endpoint) -> Result<Output, String> {
+    match dest {
+        Endpoint::Std => Ok(Output::stdout()),
+        Endpoint::File(path) => {
+            // Directory runs mirror the input tree: its subdirectories appear as they are needed.
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
             }
-            let filter = match (partition, accounts.is_empty()) {
-                (None, true) => None,
-                (Some(partition), false) => Some(DiscoveryFilter { partition, accounts }),
-                _ => return Err("discovery-account and discovery-partition go together".into()),
-            };
-            keyrings.push(Arc::new(AwsKmsDiscoveryKeyring::new(kms, filter).map_err(|e| e.to_string())?));
-        } else {
-            keyrings.push(Arc::new(AwsKmsKeyring::new(kms, keys).map_err(|e| e.to_string())?));
-        }
-    }
-    if let (Some(path), Some(ns), Some(name)) = (&c.raw_aes_key_file, &c.key_namespace, &c.key_name) {
-        let key = read_key_file(path)?;
-        keyrings.push(Arc::new(RawAesKeyring::new(ns, name, key).map_err(|e| e.to_string())?));
-    }
-    match keyrings.len() {
-        0 => Err("no wrapping key: give -w key=<ARN>, --discovery (decrypt) or --raw-aes-key-file".into()),
-        1 => keyrings.pop().ok_or_else(|| "no keyring".into()),
-        _ => {
-            let generator = keyrings.remove(0);
-            Ok(Arc::new(MultiKeyring::new(Some(generator), keyrings).map_err(|e| e.to_string())?))
-        }
-    }
-}
-
-fn read_key_file(path: &Path) -> Result<SecretBytes, String> {
-    let bytes = SecretBytes::new(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
-    if ![16, 24, 32].contains(&bytes.len()) {
-        return Err(format!(
-            "{}: a raw AES key file must hold exactly 16, 24 or 32 bytes, not {}",
-            path.display(),
-            bytes.len()
-        ));
-    }
-    Ok(bytes)
-}
-
-/// The input stream and, for a regular file, its length (the encryptor checks it).
-fn open_input(path: &str) -> Result<(Box<dyn Read>, Option<u64>), String> {
-    if path == "-" {
-        return Ok((Box::new(BufReader::with_capacity(CHUNK, std::io::stdin().lock())), None));
-    }
-    let f = File::open(path).map_err(|e| format!("cannot open input: {e}"))?;
-    let meta = f.metadata().map_err(|e| format!("cannot stat input: {e}"))?;
-    let len = meta.is_file().then_some(meta.len());
-    Ok((Box::new(f), len))
-}
-
-/// The input, base64-decoded on the fly with `--decode` (its length is then not the payload's).
-fn open_source(c: &CommonArgs) -> Result<(Box<dyn Read>, Option<u64>), String> {
-    let (input, length) = open_input(&c.input)?;
-    if !c.decode {
-        return Ok((input, length));
-    }
-    Ok((Box::new(base64::read::DecoderReader::new(input, &base64::engine::general_purpose::STANDARD)), None))
-}
-
-/// Runs `write` into `output`, through a streaming base64 encoder with `--encode` (finished, so its
-/// last partial group and padding are written, before the output is committed).
-fn encoded(
-    output: &mut Output,
-    encode: bool,
-    write: impl FnOnce(&mut dyn Write) -> Result<(), String>,
-) -> Result<(), String> {
-    if !encode {
-        return write(output);
-    }
-    let mut b64 = base64::write::EncoderWriter::new(output, &base64::engine::general_purpose::STANDARD);
-    write(&mut b64)?;
-    b64.finish().map_err(io_cause)?.flush().map_err(io_cause)
-}
-
-fn copy(mut from: impl Read, to: &mut (impl Write + ?Sized)) -> Result<(), String> {
-    // Holds plaintext on one side or the other: wiped when done.
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_cause(e)),
-        };
-        to.write_all(&buf[..n]).map_err(io_cause)?;
-    }
-    to.flush().map_err(io_cause)
-}
-
-/// The library's error when it travelled inside an `io::Error`, else the I/O error.
-fn io_cause(e: std::io::Error) -> String {
-    match e.get_ref() {
-        Some(inner) => inner.to_string(),
-        None => e.to_string(),
-    }
-}
-
-/// Standard output, or a temporary file next to the destination that becomes it on commit and is
-/// removed otherwise (including on drop after an error).
-enum Output {
-    Stdout(BufWriter<std::io::Stdout>),
-    File { file: Option<BufWriter<File>>, tmp: PathBuf, dest: PathBuf },
-}
-
-impl Output {
-    fn create(path: &str) -> Result<Self, String> {
-        if path == "-" {
-            return Ok(Self::Stdout(BufWriter::with_capacity(CHUNK, std::io::stdout())));
-        }
-        let dest = PathBuf::from(path);
-        if dest.is_dir() {
-            return Err(format!("output {path} is a directory"));
-        }
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = dest.file_name().ok_or_else(|| format!("output {path} has no file name"))?;
-        let suffix: [u8; 6] = trent_crypto::random_array().map_err(|e| e.to_string())?;
-        let tmp = dir.join(format!(
-            ".{}.trent-{}.tmp",
-            name.to_string_lossy(),
-            trent_crypto::digest::hex(&suffix)
-        ));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            // Decrypted output is plaintext: readable by the owner only until the owner decides otherwise.
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let file = opts.open(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        Ok(Self::File { file: Some(BufWriter::with_capacity(CHUNK, file)), tmp, dest })
-    }
-
-    fn commit(mut self) -> Result<(), String> {
-        match &mut self {
-            Self::Stdout(w) => w.flush().map_err(|e| format!("writing standard output: {e}")),
-            Self::File { file, tmp, dest } => {
-                let w = file.take().ok_or("output already committed")?;
-                let f = w.into_inner().map_err(|e| format!("writing {}: {}", tmp.display(), e.error()))?;
-                f.sync_all().map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-                drop(f);
-                std::fs::rename(&*tmp, &*dest)
-                    .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), dest.display()))?;
-                // Nothing left to clean up on drop.
-                *tmp = PathBuf::new();
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Stdout(w) => w.write(buf),
-            Self::File { file: Some(w), .. } => w.write(buf),
-            Self::File { file: None, .. } => Err(std::io::Error::other("output already committed")),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Stdout(w) => w.flush(),
-            Self::File { file: Some(w), .. } => w.flush(),
-            Self::File { file: None, .. } => Ok(()),
-        }
-    }
-}
-
-impl Drop for Output {
-    fn drop(&mut self) {
-        if let Self::File { file, tmp, .. } = self
-            && !tmp.as_os_str().is_empty()
-        {
-            drop(file.take());
-            // Best effort: the error that got us here is what the user needs to see.
-            let _ = std::fs::remove_file(&*tmp);
+            Output::file(path)
         }
     }
 }
@@ -412,19 +334,13 @@ mod tests {
     }
 
     #[test]
-    fn failed_output_leaves_nothing() {
-        let dir = std::env::temp_dir().join(format!("trent-esdk-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let dest = dir.join("out.bin");
-        {
-            let mut o = Output::create(dest.to_str().unwrap()).unwrap();
-            o.write_all(b"partial").unwrap();
-        }
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
-        let mut o = Output::create(dest.to_str().unwrap()).unwrap();
-        o.write_all(b"whole").unwrap();
-        o.commit().unwrap();
-        assert_eq!(std::fs::read(&dest).unwrap(), b"whole");
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn required_context_reports_what_is_missing() {
+        let have: EncryptionContext = [("a".to_string(), "1".to_string())].into_iter().collect();
+        let want = parse_context(&["a".into(), "b".into(), "a=2".into()], true);
+        assert!(want.is_err()); // repeated key
+        assert!(check_context(&parse_context(&["a".into()], true).unwrap(), &have).is_ok());
+        let (e, missing) = check_context(&parse_context(&["a=2".into(), "b".into()], true).unwrap(), &have).unwrap_err();
+        assert!(e.contains("mismatch for key \"a\""), "{e}");
+        assert_eq!(missing, [("a".to_string(), Some("2".to_string())), ("b".to_string(), None)]);
     }
 }
