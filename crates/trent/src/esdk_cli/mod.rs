@@ -296,7 +296,9 @@ fn open_source(source: &Endpoint, decode: bool, verb: &str) -> Result<Source, St
             let meta = f.metadata().map_err(|e| format!("cannot stat input: {e}"))?;
             let len = meta.is_file().then_some(meta.len());
             let progress = Progress::new(len, &format!("{verb} {}", path.display()));
-            (Box::new(progress.wrap(f)), len, progress)
+            // Buffered: the decryptor reads each frame's small fields separately. Reads of a whole
+            // chunk (encrypt's copy loop) bypass the buffer, so this costs no extra copy there.
+            (Box::new(BufReader::with_capacity(CHUNK, progress.wrap(f))), len, progress)
         }
     };
     if !decode {
