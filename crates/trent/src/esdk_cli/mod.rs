@@ -7,8 +7,8 @@
 //!   Decrypt: `-w key=<key ARN>`, `--discovery`, raw AES, raw RSA private key.
 //! - Inputs and outputs (`paths.rs`): files, `-`, directories with `-r` (structure mirrored, names get
 //!   `--suffix`), globs; every pair is planned before anything is written.
-//! - Streaming with memory bounded by the frame length; `--buffer` holds a signed message's plaintext
-//!   until the signature verifies.
+//! - Streaming with memory bounded by the frame length plus 1 MiB I/O buffers (`input.rs`); `--buffer`
+//!   holds a signed message's plaintext until the signature verifies.
 //! - Output goes to a temporary file next to the destination (mode 0600), renamed into place only
 //!   after the whole message was processed and verified, so a failure never leaves a partial file
 //!   (`output.rs`). With `-o -` nothing can be taken back: use `--buffer` when that matters.
@@ -17,6 +17,7 @@
 //! - A progress bar on standard error for large files when it is a terminal, none when piped
 //!   (`progress.rs`).
 
+mod input;
 mod keys;
 mod metadata;
 mod output;
@@ -25,7 +26,7 @@ mod progress;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufRead;
 use std::path::Path;
 
 use trent_esdk::{
@@ -34,7 +35,8 @@ use trent_esdk::{
 };
 
 use metadata::Metadata;
-use output::{CHUNK, Output, copy, encoded};
+use input::SecretBufReader;
+use output::{Output, copy, encoded, pump};
 use paths::{Endpoint, Job};
 use progress::Progress;
 
@@ -130,14 +132,14 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), String> {
     let (jobs, mut metadata) = prepare(c, ".encrypted").map_err(ctx)?;
     for job in &jobs {
         let ctx = |e: String| format!("encrypt {}: {e}", job.source.shown());
-        let (input, length, _progress) = open_source(&job.source, c.decode, "encrypt").map_err(ctx)?;
+        let (mut input, length, _progress) = open_source(&job.source, c.decode, "encrypt").map_err(ctx)?;
         let options = EncryptOptions { suite, frame_length: args.frame_length, plaintext_length: length };
         let mut output = create_output(&job.dest).map_err(ctx)?;
         let mut header = None;
         encoded(&mut output, c.encode, |out| {
             let mut enc = client.encryptor(&cmm, &context, &options, out).map_err(|e| e.to_string())?;
             header = Some(enc.header().clone());
-            copy(input, &mut enc)?;
+            pump(&mut *input, &mut enc)?;
             enc.finish().map_err(|e| e.to_string())?;
             Ok(())
         })
@@ -284,28 +286,27 @@ fn parse_context(pairs: &[String], allow_bare: bool) -> Result<BTreeMap<String, 
 
 /// An opened input: the stream, its payload length when known, and its progress bar (kept alive
 /// while the stream is read).
-type Source = (Box<dyn Read>, Option<u64>, Progress);
+type Source = (Box<dyn BufRead>, Option<u64>, Progress);
 
 /// The input stream (counted on the progress bar), base64-decoded on the fly with `--decode`, and for
 /// a regular file without `--decode` its length (the encryptor checks it).
 fn open_source(source: &Endpoint, decode: bool, verb: &str) -> Result<Source, String> {
-    let (input, length, progress): (Box<dyn Read>, _, _) = match source {
-        Endpoint::Std => (Box::new(BufReader::with_capacity(CHUNK, std::io::stdin().lock())), None, Progress::new(None, verb)),
+    let (input, length, progress): (Box<dyn BufRead>, _, _) = match source {
+        Endpoint::Std => (Box::new(SecretBufReader::new(std::io::stdin().lock())), None, Progress::new(None, verb)),
         Endpoint::File(path) => {
             let f = File::open(path).map_err(|e| format!("cannot open input: {e}"))?;
             let meta = f.metadata().map_err(|e| format!("cannot stat input: {e}"))?;
             let len = meta.is_file().then_some(meta.len());
             let progress = Progress::new(len, &format!("{verb} {}", path.display()));
-            // Buffered: the decryptor reads each frame's small fields separately. Reads of a whole
-            // chunk (encrypt's copy loop) bypass the buffer, so this costs no extra copy there.
-            (Box::new(BufReader::with_capacity(CHUNK, progress.wrap(f))), len, progress)
+            // Buffered: the decryptor reads each frame's small fields separately.
+            (Box::new(SecretBufReader::new(progress.wrap(f))), len, progress)
         }
     };
     if !decode {
         return Ok((input, length, progress));
     }
     let b64 = base64::read::DecoderReader::new(input, &base64::engine::general_purpose::STANDARD);
-    Ok((Box::new(b64), None, progress))
+    Ok((Box::new(SecretBufReader::new(b64)), None, progress))
 }
 
 fn create_output(dest: &Endpoint) -> Result<Output, String> {

@@ -3,7 +3,7 @@
 //! copy loop and the streaming base64 encoder between the library and the output.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -37,6 +37,22 @@ pub(super) fn copy(mut from: impl Read, to: &mut (impl Write + ?Sized)) -> Resul
             Err(e) => return Err(io_cause(e)),
         };
         to.write_all(&buf[..n]).map_err(io_cause)?;
+    }
+    to.flush().map_err(io_cause)
+}
+
+/// Like [`copy`], from a reader that lends out its own (zeroizing) buffer: one copy fewer.
+pub(super) fn pump(from: &mut dyn BufRead, to: &mut (impl Write + ?Sized)) -> Result<(), String> {
+    loop {
+        let buf = match from.fill_buf() {
+            Ok([]) => break,
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_cause(e)),
+        };
+        let n = buf.len();
+        to.write_all(buf).map_err(io_cause)?;
+        from.consume(n);
     }
     to.flush().map_err(io_cause)
 }
