@@ -440,3 +440,7 @@ if prof.exists() and prof.read_text().strip():
     p("")
 p("Still open: issue item 5's second half (removing what the profile shows need not be there) is server work, "
   "not part of this suite. Later issues add rows (Encryption SDK MB/s, PostgreSQL, HSM-backed keys).")
+if (out_dir / "esdk.jsonl").exists():
+    from esdk_report import esdk_section  # noqa: E402  (next to this script)
+    for line in esdk_section(out_dir / "esdk.jsonl"):
+        p(line)

@@ -2,8 +2,8 @@
 
 - `aws-encryption-cli` (PyPI aws-encryption-sdk-cli, KMS master key provider) pointed at a running Trent
   through `AWS_ENDPOINT_URL` / `AWS_CA_BUNDLE` round-trips with `trent encrypt` / `trent decrypt`, both ways.
-- The Python aws-encryption-sdk with a raw AES master key interoperates both ways with
-  `trent encrypt/decrypt --raw-aes-key-file`.
+- The Python aws-encryption-sdk with raw AES and raw RSA master keys interoperates both ways with
+  `trent encrypt/decrypt --raw-aes-key-file` / `--raw-rsa-{public,private}-key-file`, every RSA padding.
 
 The packages are pinned in requirements.txt (they co-install with the suite's awscli/boto3); the module
 skips with the reason when they are missing from the environment.
@@ -44,7 +44,8 @@ def run(args: List[str], env: Dict[str, str], cwd: Path) -> subprocess.Completed
 
 
 def trent(env: Dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return run([str(trent_bin()), *args], env, cwd)
+    # Like aws-encryption-cli, trent wants -S or --metadata-output; these tests do not look at metadata.
+    return run([str(trent_bin()), *args, "-S"], env, cwd)
 
 
 def esdk_cli(env: Dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -150,8 +151,101 @@ def test_failed_decrypt_leaves_no_output(server, work):
     (work / "key").write_bytes(key)
     trent(server.env, work, "encrypt", "-i", "pt", "-o", "ct", *raw_args(work / "key"))
     (work / "other-key").write_bytes(os.urandom(32))
-    proc = subprocess.run([str(trent_bin()), "decrypt", "-i", "ct", "-o", "out", *raw_args(work / "other-key")],
+    proc = subprocess.run([str(trent_bin()), "decrypt", "-i", "ct", "-o", "out", *raw_args(work / "other-key"), "-S"],
                           capture_output=True, env=server.env, cwd=work, timeout=60)
     assert proc.returncode != 0
     assert b"decrypt ct" in proc.stderr
     assert sorted(p.name for p in work.iterdir()) == ["ct", "key", "other-key", "pt"]
+
+
+# --- raw RSA with the Python library ---------------------------------------------------------------------
+
+RSA_NAME = "rsa-key-1"
+# trent's --rsa-padding names and the Python SDK's wrapping algorithms (OAEP: MGF1 with the same hash).
+RSA_PADDINGS = {
+    "pkcs1": WrappingAlgorithm.RSA_PKCS1,
+    "oaep-sha1": WrappingAlgorithm.RSA_OAEP_SHA1_MGF1,
+    "oaep-sha256": WrappingAlgorithm.RSA_OAEP_SHA256_MGF1,
+    "oaep-sha384": WrappingAlgorithm.RSA_OAEP_SHA384_MGF1,
+    "oaep-sha512": WrappingAlgorithm.RSA_OAEP_SHA512_MGF1,
+}
+
+
+@pytest.fixture(scope="module")
+def rsa_pems(tmp_path_factory) -> Dict[str, Path]:
+    """A fresh RSA-3072 key as PKCS#8 private and SubjectPublicKeyInfo public PEM files."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    d = tmp_path_factory.mktemp("rsa")
+    (d / "private.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (d / "public.pem").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (d / "pkcs1.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    return {"private": d / "private.pem", "public": d / "public.pem", "pkcs1": d / "pkcs1.pem"}
+
+
+def rsa_key(pem: Path, padding: str, private: bool) -> RawMasterKey:
+    return RawMasterKey(
+        provider_id=NAMESPACE,
+        key_id=RSA_NAME.encode(),
+        wrapping_key=WrappingKey(
+            wrapping_algorithm=RSA_PADDINGS[padding],
+            wrapping_key=pem.read_bytes(),
+            wrapping_key_type=EncryptionKeyType.PRIVATE if private else EncryptionKeyType.PUBLIC,
+        ),
+    )
+
+
+def rsa_args(pem: Path, padding: str, private: bool) -> List[str]:
+    flag = "--raw-rsa-private-key-file" if private else "--raw-rsa-public-key-file"
+    return [flag, str(pem), "--rsa-padding", padding, "--key-namespace", NAMESPACE, "--key-name", RSA_NAME]
+
+
+@pytest.mark.parametrize("padding", list(RSA_PADDINGS))
+def test_python_raw_rsa_to_trent(server, work, rsa_pems, padding):
+    # Python encrypts with the public key only; trent decrypts with the private key.
+    ct, _ = py_client().encrypt(source=PLAINTEXT, key_provider=rsa_key(rsa_pems["public"], padding, False),
+                                encryption_context={"purpose": "rsa"}, frame_length=4096)
+    (work / "ct").write_bytes(ct)
+    trent(server.env, work, "decrypt", "-i", "ct", "-o", "out", *rsa_args(rsa_pems["private"], padding, True),
+          "-c", "purpose=rsa")
+    assert (work / "out").read_bytes() == PLAINTEXT
+
+
+@pytest.mark.parametrize("padding", list(RSA_PADDINGS))
+def test_trent_raw_rsa_to_python(server, work, rsa_pems, padding):
+    # trent encrypts with the public key (an unsigned suite too, for pkcs1); Python decrypts with the private key.
+    extra = ["--algorithm", "AES_256_GCM_HKDF_SHA512_COMMIT_KEY"] if padding == "pkcs1" else []
+    trent(server.env, work, "encrypt", "-i", "pt", "-o", "ct", *rsa_args(rsa_pems["public"], padding, False),
+          "-c", "purpose=rsa", *extra)
+    pt, header = py_client().decrypt(source=(work / "ct").read_bytes(),
+                                     key_provider=rsa_key(rsa_pems["private"], padding, True))
+    assert pt == PLAINTEXT
+    assert header.encryption_context["purpose"] == "rsa"
+    [edk] = header.encrypted_data_keys
+    assert (edk.key_provider.provider_id, edk.key_provider.key_info) == (NAMESPACE, RSA_NAME.encode())
+
+
+def test_raw_rsa_private_key_encrypts_and_errors_are_clear(server, work, rsa_pems):
+    trent(server.env, work, "encrypt", "-i", "pt", "-o", "ct", *rsa_args(rsa_pems["private"], "oaep-sha256", True))
+    pt, _ = py_client().decrypt(source=(work / "ct").read_bytes(),
+                                key_provider=rsa_key(rsa_pems["private"], "oaep-sha256", True))
+    assert pt == PLAINTEXT
+
+    def fails(*args: str) -> str:
+        proc = subprocess.run([str(trent_bin()), *args, "-S"], capture_output=True, env=server.env, cwd=work,
+                              timeout=60)
+        assert proc.returncode != 0, proc
+        return proc.stderr.decode()
+
+    # The wrong padding does not decrypt; a public key cannot; a PKCS#1 file gets the conversion command.
+    assert "decrypt ct" in fails("decrypt", "-i", "ct", "-o", "out", *rsa_args(rsa_pems["private"], "pkcs1", True))
+    assert "private-key-file" in fails("decrypt", "-i", "ct", "-o", "out",
+                                       *rsa_args(rsa_pems["public"], "oaep-sha256", False))
+    assert "openssl pkcs8 -topk8" in fails("decrypt", "-i", "ct", "-o", "out",
+                                           *rsa_args(rsa_pems["pkcs1"], "oaep-sha256", True))
+    assert not (work / "out").exists()

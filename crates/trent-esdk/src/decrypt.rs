@@ -70,6 +70,7 @@ pub struct Decryptor<R: Read> {
     input: R,
     key: GcmKey,
     header: HeaderBody,
+    header_auth: HeaderAuth,
     encryption_context: EncryptionContext,
     verifier: Option<EcdsaVerifier>,
     seq: u32,
@@ -142,6 +143,7 @@ impl<R: Read> Decryptor<R> {
             key,
             encryption_context: materials.encryption_context().clone(),
             header,
+            header_auth: auth,
             verifier,
             seq: 1,
             out: Vec::new(),
@@ -159,6 +161,11 @@ impl<R: Read> Decryptor<R> {
     /// The authenticated header.
     pub fn header(&self) -> &HeaderBody {
         &self.header
+    }
+
+    /// The header authentication fields as read (the CLI's metadata records them).
+    pub fn header_auth(&self) -> &HeaderAuth {
+        &self.header_auth
     }
 
     /// The authenticated context: the stored pairs plus reproduced required-only pairs.

@@ -55,13 +55,23 @@ impl<'a, R: Read> Source<'a, R> {
     }
 }
 
-/// Reads exactly `n` bytes into `out` (cleared first), growing it only as data arrives.
+/// Reads exactly `n` bytes into `out` (cleared first), growing it only as data arrives (capacity it
+/// already has is used at once).
 pub(crate) fn read_exact_growing<R: Read + ?Sized>(
     r: &mut R,
     n: usize,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     out.clear();
+    if out.capacity() >= n {
+        // The steady state of a body (every frame after the first reuses one buffer): the memory is
+        // already there, so fill it directly; `read_to_end` would add probing reads per frame.
+        out.resize(n, 0);
+        return r.read_exact(out).map_err(|e| {
+            out.clear();
+            Error::from_read(e)
+        });
+    }
     let want = u64::try_from(n).map_err(|_| Error::LimitExceeded("length"))?;
     r.take(want).read_to_end(out).map_err(Error::from_read)?;
     if out.len() != n {

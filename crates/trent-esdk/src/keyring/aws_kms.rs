@@ -13,8 +13,13 @@
 //!   of given accounts in a partition), with the ARN from the message as `KeyId`.
 //!
 //! Both require the reply's `KeyId` to equal the ARN asked for, and the plaintext to have the suite's
-//! data key length, as the official SDKs do. Multi-Region key equivalence is not implemented: `mrk-`
-//! keys must match exactly.
+//! data key length, as the official SDKs do.
+//!
+//! Multi-Region keys (SPEC aws-kms-mrk-match-for-decrypt): the strict keyring treats a configured key
+//! ARN and an EDK's key ARN as the same key when both are multi-Region keys (`key/mrk-...`) that
+//! differ only in region, and then asks its own configured ARN (its own region) to decrypt, as the
+//! MRK-aware keyrings of the official SDKs do. Discovery keyrings use the EDK's ARN as written (no
+//! region substitution).
 
 use std::sync::Arc;
 
@@ -56,6 +61,30 @@ impl<'a> KmsArn<'a> {
             return None;
         }
         Some(Self { partition, region, account, resource_type, resource_id })
+    }
+}
+
+impl KmsArn<'_> {
+    /// A multi-Region key: resource type `key` and an id starting with `mrk-`.
+    pub fn is_multi_region_key(&self) -> bool {
+        self.resource_type == "key" && self.resource_id.starts_with("mrk-")
+    }
+}
+
+/// Whether a configured key identifier and an EDK's key ARN name the same key for decryption: equal,
+/// or both multi-Region key ARNs equal in everything but the region.
+pub fn mrk_match(configured: &str, edk_arn: &str) -> bool {
+    if configured == edk_arn {
+        return true;
+    }
+    match (KmsArn::parse(configured), KmsArn::parse(edk_arn)) {
+        (Some(a), Some(b)) => {
+            a.is_multi_region_key()
+                && b.is_multi_region_key()
+                && (a.partition, a.account, a.resource_type, a.resource_id)
+                    == (b.partition, b.account, b.resource_type, b.resource_id)
+        }
+        _ => false,
     }
 }
 
@@ -177,11 +206,12 @@ impl Keyring for AwsKmsKeyring {
         let mut errors = Vec::new();
         for edk in encrypted_data_keys {
             let Some(arn) = edk_key_arn(edk) else { continue };
-            // Only the configured identifiers, compared exactly: an alias never matches an EDK.
-            if !self.key_ids.iter().any(|k| k == arn) {
+            // Only the configured identifiers: an alias or a bare key id never matches an EDK; a
+            // multi-Region key matches its replicas, and is asked in the configured region.
+            let Some(key) = self.key_ids.iter().find(|k| mrk_match(k, arn)) else {
                 continue;
-            }
-            match decrypt_one(&self.client, &self.grant_tokens, materials, arn, edk) {
+            };
+            match decrypt_one(&self.client, &self.grant_tokens, materials, key, edk) {
                 Ok(key) => return Ok(key),
                 Err(e) => errors.push(e.to_string()),
             }
@@ -276,6 +306,26 @@ mod tests {
         ] {
             assert!(KmsArn::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn multi_region_keys_match_across_regions_only() {
+        let east = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd";
+        let west = "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd";
+        assert!(mrk_match(east, east) && mrk_match(east, west) && mrk_match(west, east));
+        for other in [
+            "arn:aws:kms:us-west-2:444455556666:key/mrk-1234abcd", // another account
+            "arn:aws-cn:kms:us-west-2:111122223333:key/mrk-1234abcd", // another partition
+            "arn:aws:kms:us-west-2:111122223333:key/mrk-9999",     // another key
+            "arn:aws:kms:us-west-2:111122223333:alias/mrk-1234abcd", // an alias
+            "mrk-1234abcd",                                        // a bare key id
+        ] {
+            assert!(!mrk_match(east, other) && !mrk_match(other, east), "{other}");
+        }
+        // Single-Region keys must match exactly.
+        let a = "arn:aws:kms:us-east-1:111122223333:key/1234abcd";
+        assert!(!mrk_match(a, "arn:aws:kms:us-west-2:111122223333:key/1234abcd"));
+        assert!(mrk_match(a, a));
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod raw_aes;
 mod raw_rsa;
 
 #[cfg(feature = "kms")]
-pub use aws_kms::{AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter, KmsArn};
+pub use aws_kms::{AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter, KmsArn, mrk_match};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_rsa::RawRsaKeyring;

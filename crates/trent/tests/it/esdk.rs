@@ -113,6 +113,7 @@ fn trent(args: &[&str], dir: &Path) -> std::process::Output {
     let env = &server::shared().env;
     Command::new(env!("CARGO_BIN_EXE_trent"))
         .args(args)
+        .arg("-S") // no metadata (trent, like aws-encryption-cli, wants -S or --metadata-output)
         .current_dir(dir)
         .env_clear()
         .env("AWS_ENDPOINT_URL", &env.endpoint_url)
