@@ -338,8 +338,15 @@ if e16:
     goals.append(f"Encrypt p99 under 2 ms at concurrency 16: {us(p99)}: {verdict(p99 < 2000)}, {AUDIT_NOTE}.")
 if moto_ratios:
     lo = min(moto_ratios)
-    goals.append(f"At least 100× moto's throughput under the same load: lowest ratio {lo[0]:,.0f}× "
-                 f"({lo[1]}, concurrency {lo[2]}), highest {max(moto_ratios)[0]:,.0f}×: {verdict(lo[0] >= 100)}.")
+    line = (f"At least 100× moto's throughput under the same load: lowest ratio {lo[0]:,.0f}× "
+            f"({lo[1]}, concurrency {lo[2]}), highest {max(moto_ratios)[0]:,.0f}×: {verdict(lo[0] >= 100)}.")
+    # Where the ratio is lowest the load is one request at a time: bound by round trips, not by the server.
+    ceil_lo, moto_lo = cell("ceiling", "https", "Encrypt", lo[2]), cell("moto", "http", lo[1], lo[2])
+    if ceil_lo and moto_lo:
+        line += (f" At concurrency {lo[2]} even the ceiling (a server that does nothing) is only "
+                 f"{ceil_lo['throughput_rps'] / moto_lo['throughput_rps']:,.0f}× moto: a closed loop of {lo[2]} "
+                 f"client(s) measures round-trip latency there, which no server on this stack can cut 100-fold.")
+    goals.append(line)
 sm1, bg1 = cell("scale", "small", "Encrypt", 1), cell("scale", "big", "Encrypt", 1)
 sm16, bg16 = cell("scale", "small", "Encrypt", 16), cell("scale", "big", "Encrypt", 16)
 if sm1 and bg1 and sm16 and bg16:

@@ -46,6 +46,9 @@ pub(crate) struct TrailArgs {
     /// Exported file content.
     #[arg(long, value_enum, default_value_t = ExportFormatArg::Cloudtrail)]
     audit_export_format: ExportFormatArg,
+    /// Tuning: under concurrent load, how long (µs) the audit writer gathers events before each fsync.
+    #[arg(long, hide = true, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    audit_commit_delay_us: u64,
 }
 
 impl TrailArgs {
@@ -58,6 +61,7 @@ impl TrailArgs {
                 .audit_export_dir
                 .clone()
                 .map(|dir| trent_audit::ExportConfig { dir, format: self.audit_export_format.into() }),
+            commit_delay: std::time::Duration::from_micros(self.audit_commit_delay_us),
             ..trent_audit::AuditConfig::default()
         }
     }

@@ -66,10 +66,13 @@ pub(super) fn io_cause(e: std::io::Error) -> String {
 }
 
 /// Standard output, or a temporary file next to the destination that becomes it on commit and is
-/// removed otherwise (including on drop after an error).
+/// removed otherwise (including on drop after an error), or a destination that is not a regular file
+/// (`/dev/null`, a FIFO, a terminal), written in place: renaming over it would replace the device or pipe
+/// with a file.
 pub(super) enum Output {
     Stdout(BufWriter<std::io::Stdout>),
     File { file: Option<BufWriter<File>>, tmp: PathBuf, dest: PathBuf },
+    Special(BufWriter<File>),
 }
 
 impl Output {
@@ -77,11 +80,28 @@ impl Output {
         Self::Stdout(BufWriter::with_capacity(CHUNK, std::io::stdout()))
     }
 
-    /// A temporary file in `dest`'s directory (which must exist), mode 0600.
+    /// A temporary file in `dest`'s directory (which must exist), mode 0600. An existing `dest` that is a
+    /// symbolic link is followed (the link stays, its target is replaced); one that is not a regular file is
+    /// opened and written directly.
     pub(super) fn file(dest: &Path) -> Result<Self, String> {
         if dest.is_dir() {
             return Err(format!("output {} is a directory", dest.display()));
         }
+        let resolved;
+        let dest = match std::fs::metadata(dest) {
+            Ok(m) if !m.is_file() => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(dest)
+                    .map_err(|e| format!("cannot open {}: {e}", dest.display()))?;
+                return Ok(Self::Special(BufWriter::with_capacity(CHUNK, f)));
+            }
+            Ok(_) => {
+                resolved = std::fs::canonicalize(dest).map_err(|e| format!("cannot resolve {}: {e}", dest.display()))?;
+                resolved.as_path()
+            }
+            Err(_) => dest,
+        };
         let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = dest.file_name().ok_or_else(|| format!("output {} has no file name", dest.display()))?;
         let suffix: [u8; 6] = trent_crypto::random_array().map_err(|e| e.to_string())?;
@@ -105,6 +125,7 @@ impl Output {
     pub(super) fn commit(mut self) -> Result<(), String> {
         match &mut self {
             Self::Stdout(w) => w.flush().map_err(|e| format!("writing standard output: {e}")),
+            Self::Special(w) => w.flush().map_err(|e| format!("writing the output: {e}")),
             Self::File { file, tmp, dest } => {
                 let w = file.take().ok_or("output already committed")?;
                 let f = w.into_inner().map_err(|e| format!("writing {}: {}", tmp.display(), e.error()))?;
@@ -124,6 +145,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Self::Stdout(w) => w.write(buf),
+            Self::Special(w) => w.write(buf),
             Self::File { file: Some(w), .. } => w.write(buf),
             Self::File { file: None, .. } => Err(std::io::Error::other("output already committed")),
         }
@@ -132,6 +154,7 @@ impl Write for Output {
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Self::Stdout(w) => w.flush(),
+            Self::Special(w) => w.flush(),
             Self::File { file: Some(w), .. } => w.flush(),
             Self::File { file: None, .. } => Ok(()),
         }
@@ -169,6 +192,28 @@ mod tests {
         o.write_all(b"whole").unwrap();
         o.commit().unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"whole");
+        // A symbolic link is followed: the link stays and its target gets the output.
+        let link = dir.join("link.bin");
+        std::os::unix::fs::symlink(&dest, &link).unwrap();
+        let mut o = Output::file(&link).unwrap();
+        o.write_all(b"again").unwrap();
+        o.commit().unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"again");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_device_is_written_in_place_never_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let null = Path::new("/dev/null");
+        if !std::fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
+            eprintln!("skipped: /dev/null is not a character device here");
+            return;
+        }
+        let mut o = Output::file(null).unwrap();
+        o.write_all(b"discarded").unwrap();
+        o.commit().unwrap();
+        assert!(std::fs::metadata(null).unwrap().file_type().is_char_device(), "/dev/null was replaced");
     }
 }
