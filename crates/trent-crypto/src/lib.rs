@@ -23,5 +23,5 @@ mod secret;
 
 pub use error::CryptoError;
 pub use keys::{BackingKey, RootKey, KEY_LEN};
-pub use random::{random_array, random_secret, uuid_v4_bytes};
+pub use random::{random_array, random_secret};
 pub use secret::SecretBytes;

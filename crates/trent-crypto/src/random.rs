@@ -18,23 +18,3 @@ pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
     Ok(out)
 }
 
-/// The 16 bytes of a random (version 4, RFC 9562) UUID, for request and event ids. From aws-lc's user-space
-/// DRBG: `uuid::Uuid::new_v4` asks the kernel (`getrandom`) on every call, which showed up in the request
-/// path's profile; ids are not secrets, uniqueness is all they need.
-pub fn uuid_v4_bytes() -> Result<[u8; 16], CryptoError> {
-    let mut b = random_array::<16>()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    Ok(b)
-}
-
-#[cfg(test)]
-mod uuid_tests {
-    #[test]
-    fn uuid_bytes_carry_version_4_and_the_rfc_variant() {
-        for _ in 0..64 {
-            let b = super::uuid_v4_bytes().unwrap_or_default();
-            assert_eq!((b[6] >> 4, b[8] >> 6), (4, 0b10));
-        }
-    }
-}
