@@ -11,9 +11,9 @@
 //! - the trail ends with a shutdown digest (otherwise its tail was cut, or the server is still running or
 //!   crashed; a restart after a crash is sealed by a `recovered` digest and counted in the report).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::fs;
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -74,10 +74,72 @@ pub enum VerifyError {
     TruncatedTail { at: Location, after_digest: u64 },
 }
 
+/// One record as read from a segment.
 struct Entry {
     at: Location,
     hash: [u8; 32],
     record: Option<ParsedRecord>,
+}
+
+/// The records of a trail in order (segments by number, lines in order), read one line at a time so that
+/// verifying a trail of any size needs memory for one record, not for the trail.
+struct Records<'a> {
+    dir: &'a Path,
+    segments: std::iter::Copied<std::slice::Iter<'a, u64>>,
+    current: Option<(String, BufReader<fs::File>)>,
+    line_no: u64,
+    offset: u64,
+    line: Vec<u8>,
+}
+
+impl<'a> Records<'a> {
+    fn new(dir: &'a Path, segments: &'a [u64]) -> Self {
+        Self { dir, segments: segments.iter().copied(), current: None, line_no: 0, offset: 0, line: Vec::new() }
+    }
+
+    fn next_entry(&mut self) -> Result<Option<Entry>, VerifyError> {
+        loop {
+            let Some((name, reader)) = self.current.as_mut() else {
+                let Some(n) = self.segments.next() else { return Ok(None) };
+                let name = record::segment_name(n);
+                let file = fs::File::open(self.dir.join(&name)).map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
+                self.current = Some((name, BufReader::with_capacity(1 << 16, file)));
+                (self.line_no, self.offset) = (0, 0);
+                continue;
+            };
+            self.line.clear();
+            let n = reader.read_until(b'\n', &mut self.line).map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
+            if n == 0 {
+                self.current = None;
+                continue;
+            }
+            let at = Location { segment: name.clone(), line: self.line_no + 1, offset: self.offset };
+            if self.line[0] == 0 {
+                // The preallocated space of a segment still being written (or whose writer crashed): zeros
+                // to the end of the file, or something was written into it.
+                let mut rest_zero = self.line.iter().all(|&b| b == 0);
+                let mut buf = [0u8; 1 << 16];
+                while rest_zero {
+                    let k = std::io::Read::read(reader, &mut buf).map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
+                    if k == 0 {
+                        break;
+                    }
+                    rest_zero = buf[..k].iter().all(|&b| b == 0);
+                }
+                if !rest_zero {
+                    return Err(VerifyError::Malformed { at });
+                }
+                self.current = None;
+                continue;
+            }
+            self.line_no += 1;
+            self.offset += n as u64;
+            let Some(line) = self.line.strip_suffix(b"\n") else {
+                return Err(VerifyError::PartialLine { at });
+            };
+            return Ok(Some(Entry { at, hash: record::hash_line(line), record: ParsedRecord::parse(line) }));
+        }
+    }
 }
 
 /// Verifies the trail in `dir` (segments plus `public-key.pem`).
@@ -89,73 +151,44 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
     let fingerprint = record::key_fingerprint(&public_key);
     let segments = list_segments(dir).map_err(|e| VerifyError::Io(e.to_string()))?;
 
-    let mut entries = Vec::new();
-    for &n in &segments {
-        let name = record::segment_name(n);
-        let bytes = fs::read(dir.join(&name)).map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
-        let mut offset = 0usize;
-        let mut line_no = 0u64;
-        while offset < bytes.len() {
-            if bytes[offset] == 0 && bytes[offset..].iter().all(|&b| b == 0) {
-                // The preallocated space of a segment still being written (or whose writer crashed).
-                break;
-            }
-            line_no += 1;
-            let at = Location { segment: name.clone(), line: line_no, offset: offset as u64 };
-            let Some(len) = bytes[offset..].iter().position(|&b| b == b'\n') else {
-                return Err(VerifyError::PartialLine { at });
-            };
-            let line = &bytes[offset..offset + len];
-            entries.push(Entry { at, hash: record::hash_line(line), record: ParsedRecord::parse(line) });
-            offset += len + 1;
-        }
-    }
-
-    // Where each seq occurs, to tell a removal from a reordering or an insertion.
-    let mut positions: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        if let Some(r) = &e.record {
-            positions.entry(r.seq).or_default().push(i);
-        }
-    }
-
-    // Retention deletes the oldest segments after a signed digest named the first record kept. The trail may
-    // start there (or earlier: deletion may have stopped part-way); that record's `prev` is taken as found.
-    let retention_start = entries.iter().rev().find_map(|e| {
-        let d = e.record.as_ref()?.digest.as_ref()?;
-        (DigestReason::parse(&d.reason) == Some(DigestReason::Retention)).then_some(d.trail_start).flatten()
-    });
-    let first_seq = entries.first().and_then(|e| e.record.as_ref()).map(|r| r.seq);
-    let base = match (first_seq, retention_start) {
-        (Some(first), Some(start)) if first > 1 && first <= start => first,
-        _ => 1,
-    };
-
     let mut report = VerifyReport {
         segments: segments.len(),
         records: 0,
         events: 0,
         digests: 0,
         recoveries: 0,
-        trail_start: base,
+        trail_start: 1,
         key_fingerprint: fingerprint.clone(),
     };
+    let mut records = Records::new(dir, &segments);
+    // The trail starts at seq 1, or later when retention deleted the oldest segments; that is accepted at
+    // the end if a signed retention digest covers the first record found (whose `prev` is then taken as
+    // found: its predecessor is gone).
+    let mut first: Option<(u64, Location)> = None;
+    let mut retention_start: Option<u64> = None;
     let mut expected_prev = record::GENESIS;
+    let mut expected = 1u64;
+    let mut previous: Option<Location> = None;
+    let mut last: Option<Location> = None;
     let mut last_clean = true;
     let mut after_digest = 0u64;
-    for (i, e) in entries.iter().enumerate() {
-        let expected = base + i as u64;
-        let Some(r) = &e.record else { return Err(VerifyError::Malformed { at: e.at.clone() }) };
-        if i == 0 && base > 1 {
-            expected_prev = record::decode_hex32(&r.prev).unwrap_or_default();
+    let mut index = 0u64;
+    while let Some(e) = records.next_entry()? {
+        let Some(r) = &e.record else { return Err(VerifyError::Malformed { at: e.at }) };
+        if first.is_none() {
+            first = Some((r.seq, e.at.clone()));
+            if r.seq > 1 {
+                expected = r.seq;
+                expected_prev = record::decode_hex32(&r.prev).unwrap_or_default();
+            }
         }
         if r.seq != expected {
-            return Err(misplaced(&entries, &positions, i, expected, r.seq));
+            return Err(misplaced(dir, &segments, index, e.at, expected, r.seq));
         }
         if record::decode_hex32(&r.prev) != Some(expected_prev) {
-            return Err(match i.checked_sub(1) {
-                Some(p) => VerifyError::Changed { at: entries[p].at.clone(), seq: expected - 1, next: e.at.clone() },
-                None => VerifyError::Malformed { at: e.at.clone() },
+            return Err(match previous {
+                Some(p) => VerifyError::Changed { at: p, seq: expected - 1, next: e.at },
+                None => VerifyError::Malformed { at: e.at },
             });
         }
         if let Some(d) = &r.digest {
@@ -175,11 +208,13 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
                 || d.last_seq + 1 != r.seq
                 || !trent_crypto::signing::verify_ed25519(&public_key, &fields.signed_message(), &sig)
             {
-                return Err(VerifyError::BadSignature { at: e.at.clone() });
+                return Err(VerifyError::BadSignature { at: e.at });
             }
             report.digests += 1;
-            if reason == Some(DigestReason::Recovered) {
-                report.recoveries += 1;
+            match reason {
+                Some(DigestReason::Recovered) => report.recoveries += 1,
+                Some(DigestReason::Retention) => retention_start = d.trail_start.or(retention_start),
+                _ => {}
             }
             last_clean = reason == Some(DigestReason::Shutdown);
             after_digest = 0;
@@ -190,19 +225,48 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
         }
         report.records += 1;
         expected_prev = e.hash;
+        expected += 1;
+        index += 1;
+        previous = Some(e.at.clone());
+        last = Some(e.at);
     }
-    if let Some(last) = entries.last().filter(|_| !last_clean) {
-        return Err(VerifyError::TruncatedTail { at: last.at.clone(), after_digest });
+    if let Some((seq, at)) = first.filter(|(seq, _)| *seq > 1) {
+        if retention_start.is_none_or(|start| seq > start) {
+            return Err(VerifyError::Removed { at, expected: 1, found: seq });
+        }
+        report.trail_start = seq;
+    }
+    if let Some(at) = last.filter(|_| !last_clean) {
+        return Err(VerifyError::TruncatedTail { at, after_digest });
     }
     Ok(report)
 }
 
-/// Classifies a record whose `seq` is not the expected one.
-fn misplaced(entries: &[Entry], positions: &HashMap<u64, Vec<usize>>, i: usize, expected: u64, found: u64) -> VerifyError {
-    let at = entries[i].at.clone();
-    let seq_of = |j: usize| entries.get(j).and_then(|e| e.record.as_ref()).map(|r| r.seq);
-    let occurrences = positions.get(&found).map_or(0, Vec::len);
-    let expected_later = positions.get(&expected).is_some_and(|v| v.iter().any(|&j| j > i));
+/// Classifies a record whose `seq` is not the expected one: a second pass over the trail looks up where
+/// `found` and `expected` occur and which seqs follow the record.
+fn misplaced(dir: &Path, segments: &[u64], i: u64, at: Location, expected: u64, found: u64) -> VerifyError {
+    let mut occurrences = 0u64;
+    let mut expected_later = false;
+    let (mut next1, mut next2) = (None, None);
+    let mut records = Records::new(dir, segments);
+    let mut j = 0u64;
+    // A read error in this pass only weakens the classification; the record stays misplaced.
+    while let Ok(Some(e)) = records.next_entry() {
+        let seq = e.record.as_ref().map(|r| r.seq);
+        if seq == Some(found) {
+            occurrences += 1;
+        }
+        if j > i && seq == Some(expected) {
+            expected_later = true;
+        }
+        if j == i + 1 {
+            next1 = seq;
+        }
+        if j == i + 2 {
+            next2 = seq;
+        }
+        j += 1;
+    }
     if found < expected || occurrences > 1 {
         // A seq seen before, or twice: a copy was inserted (or a record moved back).
         return VerifyError::Inserted { at, expected, found };
@@ -213,9 +277,9 @@ fn misplaced(entries: &[Entry], positions: &HashMap<u64, Vec<usize>>, i: usize, 
     // `expected` comes later. If the very next record is `expected` and the one after continues after
     // `found`, two records were swapped; if the next is `expected` and the run simply continues, this record
     // is extra.
-    if seq_of(i + 1) == Some(expected) && seq_of(i + 2).is_none_or(|s| s == found + 1) && found == expected + 1 {
+    if next1 == Some(expected) && next2.is_none_or(|s| s == found + 1) && found == expected + 1 {
         VerifyError::Reordered { at, expected, found }
-    } else if seq_of(i + 1) == Some(expected) {
+    } else if next1 == Some(expected) {
         VerifyError::Inserted { at, expected, found }
     } else {
         VerifyError::Reordered { at, expected, found }
