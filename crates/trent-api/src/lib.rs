@@ -178,7 +178,7 @@ async fn handle(
         tokio::task::spawn_blocking(move || match op {
             // Reads the audit trail, which `kms::dispatch` does not see.
             Operation::GetKeyLastUsage => {
-                kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_ref().map(|a| a.dir()))
+                kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_deref())
             }
             _ => kms::dispatch(&st.kms, &caller, op, &body),
         })

@@ -1,8 +1,9 @@
 //! Trent's audit trail: every request recorded as a CloudTrail event, durable before the reply, tamper-evident.
 //!
 //! Role: `trent-api` builds one [`AuditEvent`] per request (allowed, denied or failed) and awaits
-//! [`AuditSink::record`] before it answers; `trent audit verify` calls [`verify`]; `trent audit lookup`,
-//! CloudTrail's LookupEvents and KMS GetKeyLastUsage read the trail through [`search`].
+//! [`AuditSink::record`] before it answers; `trent audit verify` calls [`verify`]; `trent audit lookup` and
+//! CloudTrail's LookupEvents read the trail through [`search`]; KMS GetKeyLastUsage reads the key-usage
+//! index the writer keeps ([`usage`]).
 //!
 //! Rules:
 //! - Secrets never enter an event: the event type has no field that could hold plaintext, data keys,
@@ -19,6 +20,7 @@ pub mod export;
 mod maintenance;
 pub mod record;
 pub mod search;
+pub mod usage;
 mod verify;
 mod writer;
 

@@ -330,6 +330,62 @@ async fn export_as_json_lines_of_a_stopped_trail() {
     assert_eq!(export_closed(&dir.0, &cfg).unwrap(), ExportSummary { already: 1, ..ExportSummary::default() });
 }
 
+fn key_event(name: &str, arn: &str) -> AuditEvent {
+    let mut e = event(name);
+    e.resources.push(Resource::kms_key(arn));
+    e
+}
+
+async fn wait_complete(sink: &AuditSink) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sink.key_usage().complete() {
+        assert!(Instant::now() < deadline, "the key-usage index was not rebuilt");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn key_usage_index_survives_restart_crash_and_a_lost_snapshot() {
+    let dir = TempDir::new("usage");
+    let root = root();
+    let (k1, k2) = ("arn:aws:kms:us-east-1:111122223333:key/k1", "arn:aws:kms:us-east-1:111122223333:key/k2");
+    let sink = AuditSink::open(&dir.0, &root, config()).unwrap();
+    assert!(sink.key_usage().complete(), "a new trail has nothing to index");
+    sink.record(&key_event("Encrypt", k1)).await.unwrap();
+    sink.record(&key_event("Decrypt", k1)).await.unwrap();
+    let mut failed = key_event("Sign", k2);
+    failed.error_code = Some("AccessDeniedException".into());
+    sink.record(&failed).await.unwrap();
+    sink.record(&key_event("DescribeKey", k2)).await.unwrap();
+    let last = sink.key_usage().get(k1).unwrap();
+    assert_eq!((last.operation.as_str(), last.request_id.as_deref()), ("Decrypt", Some("req-Decrypt")));
+    assert_eq!(sink.key_usage().get(k2), None, "failed and untracked calls are not uses");
+    sink.close();
+    drop(sink);
+
+    // A clean restart loads the snapshot: complete at once.
+    let sink = AuditSink::open(&dir.0, &root, config()).unwrap();
+    assert!(sink.key_usage().complete());
+    assert_eq!(sink.key_usage().get(k1).unwrap().operation, "Decrypt");
+    sink.record(&key_event("GenerateMac", k2)).await.unwrap();
+    // A crash: no snapshot of this segment. The next start reads it in the background.
+    std::mem::forget(sink);
+    let sink = AuditSink::open(&dir.0, &root, config()).unwrap();
+    wait_complete(&sink).await;
+    assert_eq!(sink.key_usage().get(k1).unwrap().operation, "Decrypt");
+    assert_eq!(sink.key_usage().get(k2).unwrap().operation, "GenerateMac");
+    sink.close();
+    drop(sink);
+
+    // Without a snapshot everything is rebuilt from the trail.
+    fs::remove_file(dir.0.join(crate::usage::SNAPSHOT_FILE)).unwrap();
+    let sink = AuditSink::open(&dir.0, &root, config()).unwrap();
+    wait_complete(&sink).await;
+    assert_eq!(sink.key_usage().get(k1).unwrap().operation, "Decrypt");
+    assert_eq!(sink.key_usage().get(k2).unwrap().operation, "GenerateMac");
+    sink.close();
+}
+
 #[tokio::test]
 async fn group_commit_acknowledges_many_with_few_fsyncs() {
     let dir = TempDir::new("group");

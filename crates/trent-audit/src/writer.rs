@@ -33,11 +33,15 @@ use trent_crypto::{RootKey, SecretBytes};
 use crate::event::{format_time, AuditEvent};
 use crate::export::ExportConfig;
 use crate::record::{self, DigestFields, DigestReason, ParsedRecord};
+use crate::usage::{KeyUsage, UsageIndex};
 use crate::{AuditError, AuditFailure};
 
 /// How far ahead of its records a segment is zero-filled. Large enough that the size change (a journal
 /// commit) is rare under load (every ~130 ms at 30 MB/s of events), small enough to write in a few ms.
 pub(crate) const PREALLOC_STEP: u64 = 4 << 20;
+
+/// How often (at most) a segment close also writes the key-usage index snapshot.
+const USAGE_SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
 
 /// Associated data binding the wrapped signing key to its purpose.
 const SIGNING_KEY_BINDING: &[u8] = b"trent/audit-signing-key/v1";
@@ -143,6 +147,8 @@ fn write_zeros(file: &mut dyn SegmentFile, from: u64, to: u64) -> io::Result<()>
 
 pub(crate) struct Submission {
     json: String,
+    /// The key use this event records, for the key-usage index (once durable).
+    usage: Option<(String, KeyUsage)>,
     ack: oneshot::Sender<Result<(), AuditFailure>>,
 }
 
@@ -165,6 +171,7 @@ pub struct AuditSink {
     worker: Mutex<Option<JoinHandle<()>>>,
     maintenance: Mutex<Option<JoinHandle<()>>>,
     dir: PathBuf,
+    usage: Arc<UsageIndex>,
 }
 
 impl std::fmt::Debug for AuditSink {
@@ -196,6 +203,16 @@ impl AuditSink {
         sync_dir(dir)?;
         let fingerprint = record::key_fingerprint(&key.public_key());
         let stats = Arc::new(AuditStats::default());
+        // Every segment before this run's is closed now (a crashed one was cut back by `recover_tail`).
+        let (usage, rebuild) = UsageIndex::open(dir, tail.last_segment);
+        let usage = Arc::new(usage);
+        if let Some(plan) = rebuild {
+            let (u, d) = (usage.clone(), dir.to_owned());
+            std::thread::Builder::new()
+                .name("trent-audit-index".into())
+                .spawn(move || u.rebuild(&d, plan))
+                .map_err(|e| AuditError::Io(format!("cannot start the key-usage indexer: {e}")))?;
+        }
         let current = Arc::new(AtomicU64::new(number));
         let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let (closed_tx, closed_rx) = mpsc::channel();
@@ -210,6 +227,8 @@ impl AuditSink {
             current,
             closed: maintenance.is_some().then_some(closed_tx),
             trail_start: None,
+            usage: usage.clone(),
+            usage_saved: Instant::now(),
             committed_len: 0,
             allocated_len: 0,
             dirty_end: 0,
@@ -253,6 +272,7 @@ impl AuditSink {
             worker: Mutex::new(Some(worker)),
             maintenance: Mutex::new(maintenance),
             dir: dir.to_owned(),
+            usage,
         })
     }
 
@@ -260,8 +280,9 @@ impl AuditSink {
     /// known to be durable and the request must fail.
     pub async fn record(&self, event: &AuditEvent) -> Result<(), AuditFailure> {
         let json = event.to_json().map_err(|e| AuditFailure::Encode(e.to_string()))?;
+        let usage = KeyUsage::of(event);
         let (ack, done) = oneshot::channel();
-        match self.tx.try_send(Msg::Event(Submission { json, ack })) {
+        match self.tx.try_send(Msg::Event(Submission { json, usage, ack })) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 if let Some(n) = throttled(&self.stats.queue_full) {
@@ -285,6 +306,11 @@ impl AuditSink {
 
     pub fn stats(&self) -> &AuditStats {
         &self.stats
+    }
+
+    /// Each key's last successful cryptographic operation (KMS GetKeyLastUsage).
+    pub fn key_usage(&self) -> &UsageIndex {
+        &self.usage
     }
 
     pub fn dir(&self) -> &Path {
@@ -337,6 +363,8 @@ struct Writer {
     closed: Option<mpsc::Sender<u64>>,
     /// Set for the next digest only: a retention digest's `trailStart`.
     trail_start: Option<u64>,
+    usage: Arc<UsageIndex>,
+    usage_saved: Instant,
     /// Bytes of the segment that are acknowledged (written and synced).
     committed_len: u64,
     /// Bytes of the segment known to hold records or zeros (written); beyond it the file may end.
@@ -407,6 +435,7 @@ impl Writer {
         // Closing, or every sender is gone: seal the trail so that a cut tail is detectable.
         self.write_batch(Vec::new(), Some(DigestReason::Shutdown));
         self.cut_preallocation();
+        self.usage.save(&self.dir, self.segment);
         let s = &self.stats;
         tracing::info!(
             events = s.events.load(Ordering::Relaxed),
@@ -420,7 +449,7 @@ impl Writer {
     }
 
     /// Appends the batch (and a digest, if asked), fsyncs once and acknowledges every submission.
-    fn write_batch(&mut self, batch: Vec<Submission>, digest: Option<DigestReason>) {
+    fn write_batch(&mut self, mut batch: Vec<Submission>, digest: Option<DigestReason>) {
         if self.needs_repair {
             match write_zeros(self.file.as_mut(), self.committed_len, self.dirty_end).and_then(|()| self.file.sync()) {
                 Ok(()) => {
@@ -489,6 +518,8 @@ impl Writer {
             self.digest_from = seq;
             self.last_digest_at = Instant::now();
         }
+        // Before the acks: a GetKeyLastUsage after the reply must see this use.
+        self.usage.record(batch.iter_mut().filter_map(|s| s.usage.take()));
         for s in batch {
             // The caller may have timed out meanwhile; nothing to tell it then.
             let _ = s.ack.send(Ok(()));
@@ -528,6 +559,11 @@ impl Writer {
         self.dirty_end = 0;
         self.current.store(number, Ordering::Relaxed);
         tracing::info!(closed = %record::segment_name(closed), "audit segment closed");
+        // The snapshot shortens the work after a crash; with many keys it is large, so not at every close.
+        if self.usage_saved.elapsed() >= USAGE_SNAPSHOT_EVERY {
+            self.usage.save(&self.dir, closed);
+            self.usage_saved = Instant::now();
+        }
         if let Some(tx) = &self.closed {
             let _ = tx.send(closed);
         }

@@ -1,15 +1,14 @@
 //! GetKeyLastUsage (added by AWS in 2026): the most recent successful cryptographic operation on a key,
-//! answered from the audit trail.
-//!
-//! Today a linear scan of the trail, newest first (`trent_audit::search`), that stops at the first match: cheap
-//! for a key in use, a full scan for a key that was never used. An index can replace it later.
+//! answered from the audit trail's key-usage index (`trent_audit::usage`), a map lookup. While that index is
+//! being rebuilt after an upgrade or a crash, a newest-first search of the trail answers instead.
 
-use std::path::Path;
 use std::time::SystemTime;
 
 use serde_json::{json, Value};
 use trent_audit::event::KMS_EVENT_SOURCE;
 use trent_audit::search::{self, Filter};
+use trent_audit::usage::{KeyUsage, TRACKED};
+use trent_audit::AuditSink;
 use trent_core::ids::KeyRef;
 use trent_core::service::{Caller, Kms};
 use trent_core::KmsError;
@@ -19,25 +18,8 @@ use super::validate::Check;
 use super::wire::{self, epoch, parse, to_body};
 use crate::error::ApiError;
 
-/// The operations AWS tracks (`KeyLastUsageTrackingOperation`, less Encapsulate/Decapsulate, which Trent
-/// does not implement).
-const TRACKED: [&str; 12] = [
-    "Decrypt",
-    "DeriveSharedSecret",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "VerifyMac",
-];
-
-/// `trail`: the audit directory; `None` when Trent runs without a trail (nothing is tracked then).
-pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail: Option<&Path>) -> Out {
+/// `trail`: the audit trail; `None` when Trent runs without one (nothing is tracked then).
+pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail: Option<&AuditSink>) -> Out {
     let r: wire::KeyIdIn = parse(body)?;
     let mut c = Check::default();
     let raw = key_id(&mut c, &r.key_id, "keyId");
@@ -51,29 +33,40 @@ pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail:
     let created = epoch(m.record.created);
     let mut last = json!({});
     let mut tracking_start = created;
-    if let Some(dir) = trail {
-        let filter = Filter {
-            event_names: TRACKED.iter().map(|s| (*s).to_owned()).collect(),
-            event_source: Some(KMS_EVENT_SOURCE.into()),
-            resource: Some(m.arn.clone()),
-            succeeded: Some(true),
-            ..Filter::default()
-        };
+    if let Some(sink) = trail {
         let io = |e: search::SearchError| ApiError::Kms(KmsError::internal(format!("audit trail search: {e}")));
-        let page = search::search(dir, &filter, 1, None).map_err(io)?;
-        if let Some(found) = page.events.first() {
-            let e = &found.event;
+        let found = if sink.key_usage().complete() {
+            sink.key_usage().get(&m.arn)
+        } else {
+            let filter = Filter {
+                event_names: TRACKED.iter().map(|s| (*s).to_owned()).collect(),
+                event_source: Some(KMS_EVENT_SOURCE.into()),
+                resource: Some(m.arn.clone()),
+                succeeded: Some(true),
+                ..Filter::default()
+            };
+            let page = search::search(sink.dir(), &filter, 1, None).map_err(io)?;
+            page.events.first().and_then(|f| {
+                Some(KeyUsage {
+                    operation: f.event["eventName"].as_str()?.to_owned(),
+                    event_id: f.event["eventID"].as_str()?.to_owned(),
+                    request_id: f.event["requestID"].as_str().map(str::to_owned),
+                    time: f.event["eventTime"].as_str()?.to_owned(),
+                })
+            })
+        };
+        if let Some(u) = found {
             last = json!({
-                "Operation": e["eventName"],
-                "CloudTrailEventId": e["eventID"],
-                "KmsRequestId": e["requestID"],
+                "Operation": u.operation,
+                "CloudTrailEventId": u.event_id,
+                "KmsRequestId": u.request_id,
             });
-            if let Some(t) = e["eventTime"].as_str().and_then(seconds) {
+            if let Some(t) = seconds(&u.time) {
                 last["Timestamp"] = t.into();
             }
         }
         // AWS: tracking starts when the trail starts or when the key was created, whichever is later.
-        if let Some(t) = search::earliest_event_time(dir).map_err(io)?.as_deref().and_then(seconds) {
+        if let Some(t) = search::earliest_event_time(sink.dir()).map_err(io)?.as_deref().and_then(seconds) {
             tracking_start = tracking_start.max(t);
         }
     }
