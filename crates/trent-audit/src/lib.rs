@@ -17,6 +17,7 @@
 
 pub mod event;
 pub mod export;
+mod files;
 mod maintenance;
 pub mod record;
 pub mod search;
