@@ -29,7 +29,7 @@ mod writer;
 mod tests;
 
 pub use event::{AuditEvent, EventType, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
-pub use verify::{verify, Location, VerifyError, VerifyReport};
+pub use verify::{verify, verify_with_progress, Location, VerifyError, VerifyReport};
 pub use export::{export_closed, ExportConfig, ExportFormat, ExportSummary};
 pub use writer::{AuditConfig, AuditSink, AuditStats};
 

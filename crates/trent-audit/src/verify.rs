@@ -144,6 +144,12 @@ impl<'a> Records<'a> {
 
 /// Verifies the trail in `dir` (segments plus `public-key.pem`).
 pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
+    verify_with_progress(dir, &mut |_, _| {})
+}
+
+/// As [`verify`], calling `progress(segments done, segments in all)` as it moves from one segment to the
+/// next (a long trail takes seconds per gigabyte).
+pub fn verify_with_progress(dir: &Path, progress: &mut dyn FnMut(usize, usize)) -> Result<VerifyReport, VerifyError> {
     let pem = fs::read_to_string(dir.join(record::PUBLIC_KEY_FILE))
         .map_err(|e| VerifyError::PublicKey(format!("{}: {e}", dir.join(record::PUBLIC_KEY_FILE).display())))?;
     let public_key = record::parse_public_key_pem(&pem)
@@ -173,7 +179,13 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
     let mut last_clean = true;
     let mut after_digest = 0u64;
     let mut index = 0u64;
+    let mut segments_done = 0usize;
+    progress(0, segments.len());
     while let Some(e) = records.next_entry()? {
+        if last.as_ref().is_some_and(|l| l.segment != e.at.segment) {
+            segments_done += 1;
+            progress(segments_done, segments.len());
+        }
         let Some(r) = &e.record else { return Err(VerifyError::Malformed { at: e.at }) };
         if first.is_none() {
             first = Some((r.seq, e.at.clone()));
@@ -236,6 +248,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
         }
         report.trail_start = seq;
     }
+    progress(segments.len(), segments.len());
     if let Some(at) = last.filter(|_| !last_clean) {
         return Err(VerifyError::TruncatedTail { at, after_digest });
     }

@@ -159,6 +159,20 @@ struct VerifyArgs {
     audit_dir: Option<PathBuf>,
 }
 
+/// A segments-done bar on standard error when it is a terminal (scripts and CI logs stay silent).
+fn segment_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    // The template is a constant; should it ever fail to parse, the plain default bar is still useful.
+    let style = indicatif::ProgressStyle::with_template("verifying [{bar:30}] segment {pos}/{len} eta {eta}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    Some(bar)
+}
+
 /// The trail's directory: `--audit-dir`, else `<data-dir>/audit`.
 pub(crate) fn audit_dir(data_dir: &std::path::Path, explicit: Option<&PathBuf>) -> PathBuf {
     explicit.cloned().unwrap_or_else(|| data_dir.join("audit"))
@@ -171,7 +185,17 @@ pub(crate) fn run(args: AuditArgs) -> Result<(), String> {
             if !dir.is_dir() {
                 return Err(format!("no audit trail at {}", dir.display()));
             }
-            let r = trent_audit::verify(&dir).map_err(|e| format!("audit trail verification FAILED: {e}"))?;
+            let bar = segment_bar();
+            let result = trent_audit::verify_with_progress(&dir, &mut |done, total| {
+                if let Some(b) = &bar {
+                    b.set_length(total as u64);
+                    b.set_position(done as u64);
+                }
+            });
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let r = result.map_err(|e| format!("audit trail verification FAILED: {e}"))?;
             println!(
                 "OK: {} segment(s), {} record(s): {} event(s), {} signed digest(s), {} recovery(ies) after an unclean stop; signing key fingerprint {}",
                 r.segments, r.records, r.events, r.digests, r.recoveries, r.key_fingerprint
