@@ -13,13 +13,15 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::io::{self, Write as _};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::record::{self, DigestReason, ParsedRecord};
+use crate::files::last_line;
+use crate::record::{self, ParsedRecord};
 use crate::writer::{data_len, list_segments};
 use crate::AuditError;
 
@@ -65,13 +67,19 @@ pub struct ExportSummary {
 /// Exports every closed segment of the trail in `trail` that is not exported yet. A segment is closed when a
 /// newer one exists or when its last record is a shutdown digest (the server stopped cleanly).
 pub fn export_closed(trail: &Path, cfg: &ExportConfig) -> Result<ExportSummary, AuditError> {
-    let segments = list_segments(trail)?;
+    let mut segments = list_segments(trail)?;
+    if let Some(&newest) = segments.last()
+        && !ends_with_shutdown(&trail.join(record::segment_name(newest)))?
+    {
+        segments.pop();
+    }
+    export_segments(trail, cfg, &segments)
+}
+
+/// Exports those of `segments` (closed ones) that are not exported yet, in order; stops at the first failure.
+pub(crate) fn export_segments(trail: &Path, cfg: &ExportConfig, segments: &[u64]) -> Result<ExportSummary, AuditError> {
     let mut summary = ExportSummary::default();
-    for (i, &n) in segments.iter().enumerate() {
-        let newest = i + 1 == segments.len();
-        if newest && !ends_with_shutdown(&trail.join(record::segment_name(n)))? {
-            break;
-        }
+    for &n in segments {
         if is_exported(cfg, n) {
             summary.already += 1;
             continue;
@@ -93,19 +101,14 @@ fn marker(cfg: &ExportConfig, segment: u64) -> PathBuf {
 }
 
 /// Exports one segment; returns the number of files and events written.
-pub(crate) fn export_segment(trail: &Path, segment: u64, cfg: &ExportConfig) -> Result<(usize, u64), AuditError> {
+fn export_segment(trail: &Path, segment: u64, cfg: &ExportConfig) -> Result<(usize, u64), AuditError> {
     let path = trail.join(record::segment_name(segment));
     let io_err = |e: io::Error, p: &Path| AuditError::Io(format!("{}: {e}", p.display()));
     let file = File::open(&path).map_err(|e| io_err(e, &path))?;
     // Group the events by (account, region, day), keeping their recorded text.
     let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
     let mut events = 0u64;
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.map_err(|e| io_err(e, &path))?;
-        if line.first().is_none_or(|&b| b == 0) {
-            break; // the preallocated zeros of a segment whose writer crashed
-        }
-        let Some((event, text)) = crate::search::event_of(&line) else { continue };
+    crate::search::for_each_event(file, |event, text| {
         let account = event
             .get("recipientAccountId")
             .and_then(|v| v.as_str())
@@ -125,7 +128,9 @@ pub(crate) fn export_segment(trail: &Path, segment: u64, cfg: &ExportConfig) -> 
         let g = groups.entry((account, region, day)).or_insert_with(|| Group { first_time: time.to_owned(), events: Vec::new() });
         g.events.push(text);
         events += 1;
-    }
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| io_err(e, &path))?;
     let mut files = 0;
     for ((account, region, day), g) in &groups {
         let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
@@ -179,10 +184,5 @@ fn write_gzip(path: &Path, format: ExportFormat, events: &[String]) -> io::Resul
 /// Whether the segment's last record is a shutdown digest.
 fn ends_with_shutdown(path: &Path) -> Result<bool, AuditError> {
     let bytes = fs::read(path).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
-    let data = &bytes[..data_len(&bytes)];
-    let last = data.strip_suffix(b"\n").and_then(|d| d.rsplit(|&b| b == b'\n').next());
-    Ok(last
-        .and_then(ParsedRecord::parse)
-        .and_then(|r| r.digest)
-        .is_some_and(|d| DigestReason::parse(&d.reason) == Some(DigestReason::Shutdown)))
+    Ok(last_line(&bytes[..data_len(&bytes)]).and_then(ParsedRecord::parse).is_some_and(|r| r.is_shutdown_digest()))
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use trent_crypto::signing::SigningKey;
 use trent_crypto::{RootKey, SecretBytes};
 
-use crate::record::{self, DigestReason, ParsedRecord};
+use crate::record::{self, ParsedRecord};
 use crate::AuditError;
 
 /// Associated data binding the wrapped signing key to its purpose.
@@ -92,17 +92,20 @@ pub(crate) fn recover_tail(dir: &Path) -> Result<Tail, AuditError> {
             f.set_len(complete as u64).and_then(|()| f.sync_all()).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
             bytes.truncate(complete);
         }
-        let Some(line) = bytes[..complete.saturating_sub(1)].rsplit(|&b| b == b'\n').next().filter(|l| !l.is_empty())
-        else {
+        let Some(line) = last_line(&bytes[..complete]) else {
             continue;
         };
         let rec = ParsedRecord::parse(line).ok_or_else(|| {
             AuditError::Corrupt(format!("the last record of {} is not readable; run `trent audit verify`", path.display()))
         })?;
-        let clean = rec.digest.as_ref().is_some_and(|d| DigestReason::parse(&d.reason) == Some(DigestReason::Shutdown));
-        return Ok(Tail { last_segment, last_seq: rec.seq, head: record::hash_line(line), clean });
+        return Ok(Tail { last_segment, last_seq: rec.seq, head: record::hash_line(line), clean: rec.is_shutdown_digest() });
     }
     Ok(Tail { last_segment, last_seq: 0, head: record::GENESIS, clean: true })
+}
+
+/// The last complete line (without its newline) of records that end in a newline; `None` if there is none.
+pub(crate) fn last_line(data: &[u8]) -> Option<&[u8]> {
+    data.strip_suffix(b"\n")?.rsplit(|&b| b == b'\n').next().filter(|l| !l.is_empty())
 }
 
 /// `seq` of the first record of a segment file.

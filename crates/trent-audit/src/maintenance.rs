@@ -55,18 +55,14 @@ impl Maintenance {
             Ok(s) => s,
             Err(e) => return tracing::error!(error = %e, "audit export: cannot list segments"),
         };
-        for n in segments.into_iter().filter(|&n| n < current) {
-            if export::is_exported(cfg, n) {
-                continue;
+        let closed: Vec<u64> = segments.into_iter().filter(|&n| n < current).collect();
+        match export::export_segments(&self.dir, cfg, &closed) {
+            Ok(s) if s.segments > 0 => {
+                tracing::info!(segments = s.segments, files = s.files, events = s.events, "audit segments exported");
             }
-            match export::export_segment(&self.dir, n, cfg) {
-                Ok((files, events)) => tracing::info!(segment = n, files, events, "audit segment exported"),
-                Err(e) => {
-                    // Retried at the next closed segment or idle check; retention waits for it.
-                    tracing::error!(segment = n, error = %e, "audit export failed");
-                    return;
-                }
-            }
+            Ok(_) => {}
+            // Retried at the next closed segment or idle check; retention waits for it.
+            Err(e) => tracing::error!(error = %e, "audit export failed"),
         }
     }
 

@@ -166,6 +166,11 @@ pub struct ParsedDigest {
 }
 
 impl ParsedRecord {
+    /// A shutdown digest: the record that ends a cleanly closed trail.
+    pub fn is_shutdown_digest(&self) -> bool {
+        self.digest.as_ref().is_some_and(|d| DigestReason::parse(&d.reason) == Some(DigestReason::Shutdown))
+    }
+
     pub fn parse(line: &[u8]) -> Option<Self> {
         let r: Self = serde_json::from_slice(line).ok()?;
         // Exactly one of the two kinds.

@@ -14,6 +14,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead as _, BufReader, Read as _, Seek as _, SeekFrom};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -160,15 +161,35 @@ pub fn earliest_event_time(dir: &Path) -> Result<Option<String>, SearchError> {
     let segments = list_segments(dir).map_err(|e| SearchError::Io(e.to_string()))?;
     for n in segments {
         let path = dir.join(record::segment_name(n));
-        let file = File::open(&path).map_err(|e| SearchError::Io(format!("{}: {e}", path.display())))?;
-        for line in BufReader::new(file).split(b'\n') {
-            let line = line.map_err(|e| SearchError::Io(format!("{}: {e}", path.display())))?;
-            if let Some((event, _)) = event_of(&line) {
-                return Ok(event["eventTime"].as_str().map(str::to_owned));
-            }
+        let io_err = |e: io::Error| SearchError::Io(format!("{}: {e}", path.display()));
+        let mut time = None;
+        for_each_event(File::open(&path).map_err(io_err)?, |event, _| {
+            time = Some(event["eventTime"].as_str().map(str::to_owned));
+            ControlFlow::Break(())
+        })
+        .map_err(io_err)?;
+        if let Some(time) = time {
+            return Ok(time);
         }
     }
     Ok(None)
+}
+
+/// The events of a segment file in trail order, each with its recorded text, up to the preallocated zeros
+/// of an open segment; digest and unreadable lines are skipped. `f` may stop early.
+pub(crate) fn for_each_event(file: File, mut f: impl FnMut(Value, String) -> ControlFlow<()>) -> io::Result<()> {
+    for line in BufReader::with_capacity(1 << 16, file).split(b'\n') {
+        let line = line?;
+        if line.first().is_none_or(|&b| b == 0) {
+            break;
+        }
+        if let Some((event, text)) = event_of(&line)
+            && f(event, text).is_break()
+        {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The event of an event line, as a value and as its recorded text; `None` for digests and unreadable

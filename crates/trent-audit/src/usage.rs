@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead as _, BufReader};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -69,7 +69,7 @@ impl KeyUsage {
     }
 
     /// The same from a recorded event (a trail line's `event`).
-    fn of_value(e: &serde_json::Value) -> Option<(String, KeyUsage)> {
+    pub fn of_value(e: &serde_json::Value) -> Option<(String, KeyUsage)> {
         let name = e["eventName"].as_str()?;
         if e["eventSource"].as_str() != Some(KMS_EVENT_SOURCE) || e.get("errorCode").is_some() || !TRACKED.contains(&name) {
             return None;
@@ -215,16 +215,8 @@ fn scan_segment(dir: &Path, n: u64, out: &mut Vec<(String, KeyUsage)>) -> std::i
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    for line in BufReader::with_capacity(1 << 16, file).split(b'\n') {
-        let line = line?;
-        if line.first().is_none_or(|&b| b == 0) {
-            break;
-        }
-        if let Some((event, _)) = crate::search::event_of(&line)
-            && let Some(found) = KeyUsage::of_value(&event)
-        {
-            out.push(found);
-        }
-    }
-    Ok(())
+    crate::search::for_each_event(file, |event, _| {
+        out.extend(KeyUsage::of_value(&event));
+        ControlFlow::Continue(())
+    })
 }

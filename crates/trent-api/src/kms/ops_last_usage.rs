@@ -46,14 +46,7 @@ pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail:
                 ..Filter::default()
             };
             let page = search::search(sink.dir(), &filter, 1, None).map_err(io)?;
-            page.events.first().and_then(|f| {
-                Some(KeyUsage {
-                    operation: f.event["eventName"].as_str()?.to_owned(),
-                    event_id: f.event["eventID"].as_str()?.to_owned(),
-                    request_id: f.event["requestID"].as_str().map(str::to_owned),
-                    time: f.event["eventTime"].as_str()?.to_owned(),
-                })
-            })
+            page.events.first().and_then(|f| KeyUsage::of_value(&f.event)).map(|(_, usage)| usage)
         };
         if let Some(u) = found {
             last = json!({
