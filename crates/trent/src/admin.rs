@@ -5,14 +5,11 @@
 //! it a root principal with an access key. Its root then creates users, roles and keys in its own account
 //! through the ordinary AWS interfaces, which is how cross-account setups are built and tested.
 
-use std::sync::Arc;
 
 use clap::Subcommand;
-use trent_core::clock::SystemClock;
 use trent_core::ids::AccountId;
 
-use crate::instance::DataDir;
-use crate::{open, print_exports, DataDirArg};
+use crate::{open_existing, print_exports, DataDirArg};
 
 #[derive(clap::Args)]
 pub(crate) struct AdminArgs {
@@ -58,11 +55,7 @@ pub(crate) fn run(args: AdminArgs) -> Result<(), String> {
 }
 
 fn schedule(args: ScheduleArgs) -> Result<(), String> {
-    let dir = DataDir::new(args.data.data_dir.clone());
-    if !dir.exists() {
-        return Err(format!("no Trent data directory at {}", dir.root.display()));
-    }
-    let opened = open(&dir, None, None, Arc::new(SystemClock))?;
+    let (_, opened) = open_existing(&args.data.data_dir)?;
     let jobs = opened.kms.scheduled_jobs().map_err(|e| e.to_string())?;
     if args.json {
         for j in &jobs {
@@ -86,15 +79,7 @@ fn schedule(args: ScheduleArgs) -> Result<(), String> {
 fn create_account(args: CreateAccountArgs) -> Result<(), String> {
     let account = AccountId::parse(&args.account_id)
         .ok_or_else(|| format!("--account-id must be 12 digits, not {:?}", args.account_id))?;
-    let dir = DataDir::new(args.data.data_dir.clone());
-    if !dir.exists() {
-        return Err(format!(
-            "no Trent data directory at {}; start the server first with: trent serve --data-dir {}",
-            dir.root.display(),
-            dir.root.display()
-        ));
-    }
-    let opened = open(&dir, None, None, Arc::new(SystemClock))?;
+    let (dir, opened) = open_existing(&args.data.data_dir)?;
     let (id, secret) = opened.identities.ensure_root_access_key(&account).map_err(|e| e.to_string())?;
     print_exports(&dir, &opened.instance.region, args.endpoint, &id, &secret)
 }

@@ -324,8 +324,9 @@ async fn record_service_events(sink: &trent_audit::AuditSink, region: &str, done
     }
 }
 
-fn env(args: EnvArgs) -> Result<(), String> {
-    let dir = DataDir::new(args.data.data_dir.clone());
+/// Opens a data directory a server already created (for commands that run beside or instead of it).
+fn open_existing(data_dir: &std::path::Path) -> Result<(DataDir, Opened), String> {
+    let dir = DataDir::new(data_dir.to_owned());
     if !dir.exists() {
         return Err(format!(
             "no Trent data directory at {}; start the server first with: trent serve --data-dir {}",
@@ -334,6 +335,11 @@ fn env(args: EnvArgs) -> Result<(), String> {
         ));
     }
     let opened = open(&dir, None, None, Arc::new(SystemClock))?;
+    Ok((dir, opened))
+}
+
+fn env(args: EnvArgs) -> Result<(), String> {
+    let (dir, opened) = open_existing(&args.data.data_dir)?;
     let (id, secret) = opened
         .identities
         .ensure_root_access_key(&opened.instance.account()?)
