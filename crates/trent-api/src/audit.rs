@@ -12,8 +12,8 @@ use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 use trent_audit::event::KMS_EVENT_SOURCE;
 use trent_audit::{AuditEvent, AuditSink, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
-use trent_core::service::{Caller, DelegatedCall};
 use trent_core::KmsError;
+use trent_core::service::{Caller, DelegatedCall};
 
 use crate::error::ApiError;
 use crate::kms::Operation;
@@ -178,7 +178,9 @@ fn build_event(
             if let Some(r) = ResponseElements::from_kms_json(body) {
                 key_arn = r.key_arn().map(str::to_owned);
                 // As AWS: the cryptographic operations log no response elements.
-                if !op.is_some_and(Operation::is_hot_path) && (r.key_id.is_some() || r.key_metadata.is_some() || r.key_state.is_some()) {
+                if !op.is_some_and(Operation::is_hot_path)
+                    && (r.key_id.is_some() || r.key_metadata.is_some() || r.key_state.is_some())
+                {
                     e.response_elements = Some(r);
                 }
             }
@@ -224,7 +226,9 @@ fn error_message(err: &ApiError) -> Option<String> {
 /// `1234abcd-12ab-34cd-56ef-1234567890ab`: the shape of a KMS key id.
 fn is_key_uuid(s: &str) -> bool {
     s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() })
+        && s.bytes()
+            .enumerate()
+            .all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() })
 }
 
 /// CloudTrail's `readOnly`: reads and the cryptographic operations, which change no state.
@@ -321,7 +325,8 @@ mod tests {
     #[test]
     fn iam_event_takes_allow_listed_form_parameters_only() {
         let body = "Action=PutUserPolicy&Version=2010-05-08&UserName=alice&PolicyName=p1&PolicyDocument=%7B%22Statement%22%3A%5B%5D%7D&Password=hunter2";
-        let facts = Facts { body: Some(Bytes::from_static(body.as_bytes())), caller: Some(caller()), delegated: Vec::new() };
+        let facts =
+            Facts { body: Some(Bytes::from_static(body.as_bytes())), caller: Some(caller()), delegated: Vec::new() };
         let mut i = info("");
         i.target = None;
         i.query_service = Some("iam");

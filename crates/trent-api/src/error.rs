@@ -2,8 +2,8 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use trent_core::ssm::SsmError;
 use trent_core::KmsError;
+use trent_core::ssm::SsmError;
 
 use crate::auth::AuthError;
 
@@ -22,7 +22,10 @@ pub(crate) enum ApiError {
     /// Unknown or missing `X-Amz-Target`. AWS sends no message.
     UnknownOperation,
     /// A CloudTrail failure (`InvalidLookupAttributesException`, ...), always a client fault.
-    CloudTrail { code: &'static str, message: String },
+    CloudTrail {
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl From<KmsError> for ApiError {

@@ -12,13 +12,14 @@ use trent_core::store::MemoryStore;
 use trent_crypto::{RootKey, SecretBytes};
 
 use crate::auth::SigV4Verifier;
-use crate::kms::{dispatch, Operation};
+use crate::kms::{Operation, dispatch};
 
 fn kms() -> &'static (Kms, Caller) {
     static KMS: OnceLock<(Kms, Caller)> = OnceLock::new();
     KMS.get_or_init(|| {
         let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![1; 32])).unwrap());
-        let kms = Kms::new(Arc::new(MemoryStore::new()), root, Arc::new(SystemClock), Region::parse("us-east-1").unwrap());
+        let kms =
+            Kms::new(Arc::new(MemoryStore::new()), root, Arc::new(SystemClock), Region::parse("us-east-1").unwrap());
         let account = AccountId::parse("111122223333").unwrap();
         (kms, Caller::root(account))
     })

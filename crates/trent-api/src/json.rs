@@ -1,7 +1,7 @@
 //! What the AWS JSON 1.1 protocols (KMS, SSM) share on the wire: request parsing and blob encoding.
 
-use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize, Serializer};
 use trent_crypto::SecretBytes;
 

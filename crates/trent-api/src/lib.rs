@@ -12,26 +12,26 @@ mod audit;
 mod auth;
 mod cloudtrail;
 mod error;
-mod iam;
-mod json;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod iam;
+mod json;
 mod kms;
 mod ssm;
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::Router;
+use trent_core::KmsError;
 use trent_core::identity::Identities;
 use trent_core::service::{Caller, DelegatedCalls, Kms};
 use trent_core::ssm::{Ssm, SsmError};
-use trent_core::KmsError;
 
 use auth::SigV4Verifier;
 use error::{ApiError, JSON_CONTENT_TYPE};
@@ -177,13 +177,11 @@ async fn handle(
         let st = state.clone();
         tokio::task::spawn_blocking(move || match op {
             // Reads the audit trail, which `kms::dispatch` does not see.
-            Operation::GetKeyLastUsage => {
-                kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_deref())
-            }
+            Operation::GetKeyLastUsage => kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_deref()),
             _ => kms::dispatch(&st.kms, &caller, op, &body),
         })
-            .await
-            .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
+        .await
+        .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
     }
 }
 
@@ -243,14 +241,8 @@ fn authenticate_with(
     let token = iam::session_token(&parts.headers, &parts.uri);
     let mut found = None;
     let mut lookup_error = None;
-    let verified = verifier.verify(
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        body,
-        SystemTime::now(),
-        service,
-        |access_key_id| {
+    let verified =
+        verifier.verify(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now(), service, |access_key_id| {
             let looked_up = match &token {
                 // Temporary credentials: the token carries the session. A token Trent did not issue is an
                 // unknown client; an expired one is reported as such.
@@ -273,8 +265,7 @@ fn authenticate_with(
                     None
                 }
             }
-        },
-    );
+        });
     if let Some(e) = lookup_error {
         return Err(e);
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use axum::body::Body;
@@ -19,7 +19,7 @@ use trent_core::ssm::{MemoryParameterStore, Ssm};
 use trent_core::store::MemoryStore;
 use trent_crypto::{RootKey, SecretBytes};
 
-use crate::{router, AppState};
+use crate::{AppState, router};
 
 /// Credentials a test signs with (`token` for STS sessions).
 pub(crate) struct Creds {

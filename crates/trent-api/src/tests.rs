@@ -6,10 +6,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::test_support::{app_in, signed, Creds};
+use crate::test_support::{Creds, app_in, signed};
 
 struct App {
     router: axum::Router,
@@ -64,11 +64,7 @@ impl App {
     }
 
     async fn key(&self) -> String {
-        self.ok("CreateKey", json!({}))
-            .await["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.ok("CreateKey", json!({})).await["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
     }
 }
 
@@ -148,11 +144,12 @@ async fn oversize_body_is_a_clear_400() {
 #[tokio::test]
 async fn authentication_failures() {
     let a = app();
-    let unsigned = Request::post("/")
-        .header("x-amz-target", "TrentService.ListKeys")
-        .body(Body::from("{}"))
-        .unwrap();
-    assert_error(&a.send(unsigned).await, "MissingAuthenticationTokenException", Some("Request is missing Authentication Token"));
+    let unsigned = Request::post("/").header("x-amz-target", "TrentService.ListKeys").body(Body::from("{}")).unwrap();
+    assert_error(
+        &a.send(unsigned).await,
+        "MissingAuthenticationTokenException",
+        Some("Request is missing Authentication Token"),
+    );
     let r = a.send(a.request("TrentService.ListKeys", b"{}", "AKIAAAAAAAAAAAAAAAAA", "x", "us-east-1")).await;
     assert_error(&r, "UnrecognizedClientException", Some("The security token included in the request is invalid."));
     let r = a.send(a.request("TrentService.ListKeys", b"{}", &a.akid, "wrong-secret", "us-east-1")).await;
@@ -233,7 +230,12 @@ async fn validation_texts_match_aws() {
     assert!(r.json["message"].as_str().unwrap().starts_with("2 validation errors detected: "), "{}", r.json);
     // Enum values outside the set list the allowed values.
     let r = a.call("CreateKey", json!({"KeyUsage": "NOPE"})).await;
-    assert!(r.json["message"].as_str().unwrap().contains("Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY"));
+    assert!(
+        r.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY")
+    );
 }
 
 #[tokio::test]

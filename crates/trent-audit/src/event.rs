@@ -165,7 +165,14 @@ pub struct UserIdentity {
 
 impl UserIdentity {
     pub fn unknown() -> Self {
-        Self { kind: "Unknown".into(), principal_id: None, arn: None, account_id: None, access_key_id: None, invoked_by: None }
+        Self {
+            kind: "Unknown".into(),
+            principal_id: None,
+            arn: None,
+            account_id: None,
+            access_key_id: None,
+            invoked_by: None,
+        }
     }
 
     fn service(source: &str) -> Self {
@@ -176,7 +183,8 @@ impl UserIdentity {
     /// `IAMUser` (the only kinds Trent has until IAM lands).
     pub fn principal(account_id: &str, arn: &str, access_key_id: Option<&str>) -> Self {
         let is_root = arn.ends_with(":root");
-        let principal_id = if is_root { account_id.to_owned() } else { arn.rsplit('/').next().unwrap_or(arn).to_owned() };
+        let principal_id =
+            if is_root { account_id.to_owned() } else { arn.rsplit('/').next().unwrap_or(arn).to_owned() };
         Self {
             kind: if is_root { "Root" } else { "IAMUser" }.into(),
             principal_id: Some(principal_id),
@@ -221,82 +229,202 @@ pub struct TlsDetails {
 pub struct RequestParameters {
     #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    #[serde(rename(serialize = "encryptionContext", deserialize = "EncryptionContext"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "encryptionContext", deserialize = "EncryptionContext"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encryption_context: Option<BTreeMap<String, String>>,
-    #[serde(rename(serialize = "encryptionAlgorithm", deserialize = "EncryptionAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "encryptionAlgorithm", deserialize = "EncryptionAlgorithm"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encryption_algorithm: Option<String>,
     #[serde(rename(serialize = "keySpec", deserialize = "KeySpec"), default, skip_serializing_if = "Option::is_none")]
     pub key_spec: Option<String>,
-    #[serde(rename(serialize = "keyUsage", deserialize = "KeyUsage"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyUsage", deserialize = "KeyUsage"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_usage: Option<String>,
     #[serde(rename(serialize = "origin", deserialize = "Origin"), default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
-    #[serde(rename(serialize = "description", deserialize = "Description"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "description", deserialize = "Description"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
-    #[serde(rename(serialize = "numberOfBytes", deserialize = "NumberOfBytes"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "numberOfBytes", deserialize = "NumberOfBytes"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub number_of_bytes: Option<u64>,
-    #[serde(rename(serialize = "aliasName", deserialize = "AliasName"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "aliasName", deserialize = "AliasName"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub alias_name: Option<String>,
-    #[serde(rename(serialize = "targetKeyId", deserialize = "TargetKeyId"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "targetKeyId", deserialize = "TargetKeyId"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_key_id: Option<String>,
-    #[serde(rename(serialize = "sourceKeyId", deserialize = "SourceKeyId"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "sourceKeyId", deserialize = "SourceKeyId"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_key_id: Option<String>,
-    #[serde(rename(serialize = "destinationKeyId", deserialize = "DestinationKeyId"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "destinationKeyId", deserialize = "DestinationKeyId"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_key_id: Option<String>,
-    #[serde(rename(serialize = "sourceEncryptionContext", deserialize = "SourceEncryptionContext"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "sourceEncryptionContext", deserialize = "SourceEncryptionContext"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_encryption_context: Option<BTreeMap<String, String>>,
-    #[serde(rename(serialize = "destinationEncryptionContext", deserialize = "DestinationEncryptionContext"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "destinationEncryptionContext", deserialize = "DestinationEncryptionContext"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_encryption_context: Option<BTreeMap<String, String>>,
-    #[serde(rename(serialize = "sourceEncryptionAlgorithm", deserialize = "SourceEncryptionAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "sourceEncryptionAlgorithm", deserialize = "SourceEncryptionAlgorithm"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_encryption_algorithm: Option<String>,
-    #[serde(rename(serialize = "destinationEncryptionAlgorithm", deserialize = "DestinationEncryptionAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "destinationEncryptionAlgorithm", deserialize = "DestinationEncryptionAlgorithm"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_encryption_algorithm: Option<String>,
-    #[serde(rename(serialize = "pendingWindowInDays", deserialize = "PendingWindowInDays"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "pendingWindowInDays", deserialize = "PendingWindowInDays"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pending_window_in_days: Option<u64>,
-    #[serde(rename(serialize = "rotationPeriodInDays", deserialize = "RotationPeriodInDays"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "rotationPeriodInDays", deserialize = "RotationPeriodInDays"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub rotation_period_in_days: Option<u64>,
-    #[serde(rename(serialize = "policyName", deserialize = "PolicyName"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "policyName", deserialize = "PolicyName"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub policy_name: Option<String>,
     #[serde(rename(serialize = "tagKeys", deserialize = "TagKeys"), default, skip_serializing_if = "Option::is_none")]
     pub tag_keys: Option<Vec<String>>,
     #[serde(rename(serialize = "tags", deserialize = "Tags"), default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
-    #[serde(rename(serialize = "wrappingAlgorithm", deserialize = "WrappingAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "wrappingAlgorithm", deserialize = "WrappingAlgorithm"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub wrapping_algorithm: Option<String>,
-    #[serde(rename(serialize = "wrappingKeySpec", deserialize = "WrappingKeySpec"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "wrappingKeySpec", deserialize = "WrappingKeySpec"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub wrapping_key_spec: Option<String>,
-    #[serde(rename(serialize = "expirationModel", deserialize = "ExpirationModel"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "expirationModel", deserialize = "ExpirationModel"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_model: Option<String>,
-    #[serde(rename(serialize = "signingAlgorithm", deserialize = "SigningAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "signingAlgorithm", deserialize = "SigningAlgorithm"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub signing_algorithm: Option<String>,
-    #[serde(rename(serialize = "macAlgorithm", deserialize = "MacAlgorithm"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "macAlgorithm", deserialize = "MacAlgorithm"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mac_algorithm: Option<String>,
-    #[serde(rename(serialize = "keyPairSpec", deserialize = "KeyPairSpec"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyPairSpec", deserialize = "KeyPairSpec"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_pair_spec: Option<String>,
     #[serde(rename(serialize = "limit", deserialize = "Limit"), default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
-    #[serde(rename(serialize = "multiRegion", deserialize = "MultiRegion"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "multiRegion", deserialize = "MultiRegion"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub multi_region: Option<bool>,
-    #[serde(rename(serialize = "bypassPolicyLockoutSafetyCheck", deserialize = "BypassPolicyLockoutSafetyCheck"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "bypassPolicyLockoutSafetyCheck", deserialize = "BypassPolicyLockoutSafetyCheck"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bypass_policy_lockout_safety_check: Option<bool>,
     #[serde(rename(serialize = "dryRun", deserialize = "DryRun"), default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
     // IAM and STS (from a form body, see `from_query_form`).
-    #[serde(rename(serialize = "userName", deserialize = "UserName"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "userName", deserialize = "UserName"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_name: Option<String>,
-    #[serde(rename(serialize = "roleName", deserialize = "RoleName"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "roleName", deserialize = "RoleName"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub role_name: Option<String>,
     #[serde(rename(serialize = "roleArn", deserialize = "RoleArn"), default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
-    #[serde(rename(serialize = "roleSessionName", deserialize = "RoleSessionName"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "roleSessionName", deserialize = "RoleSessionName"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub role_session_name: Option<String>,
-    #[serde(rename(serialize = "durationSeconds", deserialize = "DurationSeconds"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "durationSeconds", deserialize = "DurationSeconds"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration_seconds: Option<u64>,
     #[serde(rename(serialize = "path", deserialize = "Path"), default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(rename(serialize = "pathPrefix", deserialize = "PathPrefix"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "pathPrefix", deserialize = "PathPrefix"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub path_prefix: Option<String>,
-    #[serde(rename(serialize = "accessKeyId", deserialize = "AccessKeyId"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "accessKeyId", deserialize = "AccessKeyId"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub access_key_id: Option<String>,
     #[serde(rename(serialize = "status", deserialize = "Status"), default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -344,19 +472,39 @@ pub struct Tag {
 pub struct ResponseElements {
     #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    #[serde(rename(serialize = "keyState", deserialize = "KeyState"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyState", deserialize = "KeyState"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_state: Option<String>,
-    #[serde(rename(serialize = "deletionDate", deserialize = "DeletionDate"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "deletionDate", deserialize = "DeletionDate"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deletion_date: Option<f64>,
-    #[serde(rename(serialize = "pendingWindowInDays", deserialize = "PendingWindowInDays"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "pendingWindowInDays", deserialize = "PendingWindowInDays"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pending_window_in_days: Option<u64>,
-    #[serde(rename(serialize = "keyMetadata", deserialize = "KeyMetadata"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyMetadata", deserialize = "KeyMetadata"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_metadata: Option<KeyMetadata>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KeyMetadata {
-    #[serde(rename(serialize = "aWSAccountId", deserialize = "AWSAccountId"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "aWSAccountId", deserialize = "AWSAccountId"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub aws_account_id: Option<String>,
     #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
@@ -364,15 +512,31 @@ pub struct KeyMetadata {
     pub arn: Option<String>,
     #[serde(rename(serialize = "enabled", deserialize = "Enabled"), default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    #[serde(rename(serialize = "description", deserialize = "Description"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "description", deserialize = "Description"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
-    #[serde(rename(serialize = "keyUsage", deserialize = "KeyUsage"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyUsage", deserialize = "KeyUsage"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_usage: Option<String>,
-    #[serde(rename(serialize = "keyState", deserialize = "KeyState"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyState", deserialize = "KeyState"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_state: Option<String>,
     #[serde(rename(serialize = "origin", deserialize = "Origin"), default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
-    #[serde(rename(serialize = "keyManager", deserialize = "KeyManager"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyManager", deserialize = "KeyManager"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_manager: Option<String>,
     #[serde(rename(serialize = "keySpec", deserialize = "KeySpec"), default, skip_serializing_if = "Option::is_none")]
     pub key_spec: Option<String>,
@@ -447,7 +611,8 @@ mod tests {
 
     #[test]
     fn response_elements_name_the_key() {
-        let r = ResponseElements::from_kms_json(br#"{"KeyId":"arn:aws:kms:us-east-1:1:key/k","Plaintext":"AA=="}"#).unwrap();
+        let r = ResponseElements::from_kms_json(br#"{"KeyId":"arn:aws:kms:us-east-1:1:key/k","Plaintext":"AA=="}"#)
+            .unwrap();
         assert_eq!(r.key_arn(), Some("arn:aws:kms:us-east-1:1:key/k"));
         let r = ResponseElements::from_kms_json(br#"{"KeyMetadata":{"Arn":"arn:x","KeyId":"k"}}"#).unwrap();
         assert_eq!(r.key_arn(), Some("arn:x"));

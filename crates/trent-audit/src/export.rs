@@ -17,13 +17,13 @@ use std::io::{self, Write as _};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use flate2::write::GzEncoder;
 use flate2::Compression;
+use flate2::write::GzEncoder;
 
+use crate::AuditError;
 use crate::files::last_line;
 use crate::record::{self, ParsedRecord};
 use crate::writer::{data_len, list_segments};
-use crate::AuditError;
 
 /// The directory name of events that carry no account (requests that failed authentication).
 pub const UNKNOWN_ACCOUNT: &str = "unknown-account";
@@ -97,7 +97,9 @@ pub(crate) fn is_exported(cfg: &ExportConfig, segment: u64) -> bool {
 }
 
 fn marker(cfg: &ExportConfig, segment: u64) -> PathBuf {
-    cfg.dir.join(STATE_DIR).join(format!("{}.done", record::segment_name(segment).trim_end_matches(record::SEGMENT_SUFFIX)))
+    cfg.dir
+        .join(STATE_DIR)
+        .join(format!("{}.done", record::segment_name(segment).trim_end_matches(record::SEGMENT_SUFFIX)))
 }
 
 /// Exports one segment; returns the number of files and events written.
@@ -123,9 +125,12 @@ fn export_segment(trail: &Path, segment: u64, cfg: &ExportConfig) -> Result<(usi
             .unwrap_or("unknown-region")
             .to_owned();
         // eventTime is `YYYY-MM-DDTHH:MM:SSZ` (the writer's own format).
-        let time = event.get("eventTime").and_then(|v| v.as_str()).filter(|t| t.len() >= 16).unwrap_or("1970-01-01T00:00");
+        let time =
+            event.get("eventTime").and_then(|v| v.as_str()).filter(|t| t.len() >= 16).unwrap_or("1970-01-01T00:00");
         let day = time[..10].to_owned();
-        let g = groups.entry((account, region, day)).or_insert_with(|| Group { first_time: time.to_owned(), events: Vec::new() });
+        let g = groups
+            .entry((account, region, day))
+            .or_insert_with(|| Group { first_time: time.to_owned(), events: Vec::new() });
         g.events.push(text);
         events += 1;
         ControlFlow::Continue(())

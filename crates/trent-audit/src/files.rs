@@ -8,8 +8,8 @@ use std::path::Path;
 use trent_crypto::signing::SigningKey;
 use trent_crypto::{RootKey, SecretBytes};
 
-use crate::record::{self, ParsedRecord};
 use crate::AuditError;
+use crate::record::{self, ParsedRecord};
 
 /// Associated data binding the wrapped signing key to its purpose.
 const SIGNING_KEY_BINDING: &[u8] = b"trent/audit-signing-key/v1";
@@ -88,17 +88,30 @@ pub(crate) fn recover_tail(dir: &Path) -> Result<Tail, AuditError> {
             if complete < data_end || bytes[data_end..].iter().any(|&b| b != 0) {
                 tracing::warn!(segment = %path.display(), bytes = bytes.len() - complete, "cutting an unacknowledged partial record from the audit trail");
             }
-            let f = OpenOptions::new().write(true).open(&path).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
-            f.set_len(complete as u64).and_then(|()| f.sync_all()).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+            f.set_len(complete as u64)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
             bytes.truncate(complete);
         }
         let Some(line) = last_line(&bytes[..complete]) else {
             continue;
         };
         let rec = ParsedRecord::parse(line).ok_or_else(|| {
-            AuditError::Corrupt(format!("the last record of {} is not readable; run `trent audit verify`", path.display()))
+            AuditError::Corrupt(format!(
+                "the last record of {} is not readable; run `trent audit verify`",
+                path.display()
+            ))
         })?;
-        return Ok(Tail { last_segment, last_seq: rec.seq, head: record::hash_line(line), clean: rec.is_shutdown_digest() });
+        return Ok(Tail {
+            last_segment,
+            last_seq: rec.seq,
+            head: record::hash_line(line),
+            clean: rec.is_shutdown_digest(),
+        });
     }
     Ok(Tail { last_segment, last_seq: 0, head: record::GENESIS, clean: true })
 }
@@ -125,10 +138,11 @@ pub(crate) fn load_or_create_signing_key(dir: &Path, root: &RootKey) -> Result<S
     let key_path = dir.join(record::SIGNING_KEY_FILE);
     let pub_path = dir.join(record::PUBLIC_KEY_FILE);
     let key = if key_path.exists() {
-        let wrapped = fs::read(&key_path).map_err(|e| AuditError::Io(format!("reading {}: {e}", key_path.display())))?;
-        let pkcs8 = root
-            .unwrap(&wrapped, SIGNING_KEY_BINDING)
-            .map_err(|e| AuditError::Key(format!("{} cannot be unwrapped with this root key: {e}", key_path.display())))?;
+        let wrapped =
+            fs::read(&key_path).map_err(|e| AuditError::Io(format!("reading {}: {e}", key_path.display())))?;
+        let pkcs8 = root.unwrap(&wrapped, SIGNING_KEY_BINDING).map_err(|e| {
+            AuditError::Key(format!("{} cannot be unwrapped with this root key: {e}", key_path.display()))
+        })?;
         SigningKey::from_pkcs8(&pkcs8).map_err(|e| AuditError::Key(format!("{}: {e}", key_path.display())))?
     } else {
         if !list_segments(dir)?.is_empty() {
@@ -176,7 +190,9 @@ pub(crate) fn open_private(path: &Path) -> Result<File, AuditError> {
 
 pub(crate) fn write_new_file(path: &Path, data: &[u8]) -> Result<(), AuditError> {
     let mut f = open_private(path)?;
-    f.write_all(data).and_then(|()| f.sync_all()).map_err(|e| AuditError::Io(format!("writing {}: {e}", path.display())))
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| AuditError::Io(format!("writing {}: {e}", path.display())))
 }
 
 /// Makes a newly created (or deleted) file's directory entry durable.

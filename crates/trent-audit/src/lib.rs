@@ -29,8 +29,8 @@ mod writer;
 mod tests;
 
 pub use event::{AuditEvent, EventType, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
-pub use verify::{verify, verify_with_progress, Location, VerifyError, VerifyReport};
-pub use export::{export_closed, ExportConfig, ExportFormat, ExportSummary};
+pub use export::{ExportConfig, ExportFormat, ExportSummary, export_closed};
+pub use verify::{Location, VerifyError, VerifyReport, verify, verify_with_progress};
 pub use writer::{AuditConfig, AuditSink, AuditStats};
 
 /// Why an event could not be recorded. Every variant fails the request that produced the event.

@@ -6,14 +6,14 @@
 //! deleted oldest first and only as an unbroken prefix; with export on, only once exported.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::export::{self, ExportConfig};
 use crate::record;
-use crate::writer::{list_segments, sync_dir, AuditConfig, Msg};
+use crate::writer::{AuditConfig, Msg, list_segments, sync_dir};
 
 /// How often retention is checked when no segment closes.
 const IDLE_CHECK: Duration = Duration::from_secs(600);

@@ -120,11 +120,7 @@ pub fn event_line(seq: u64, prev: &[u8; 32], event_json: &str, out: &mut Vec<u8>
 }
 
 /// A digest line, signed with `sign`.
-pub fn digest_line(
-    fields: &DigestFields<'_>,
-    key_fingerprint: &str,
-    sign: impl FnOnce(&[u8]) -> [u8; 64],
-) -> Vec<u8> {
+pub fn digest_line(fields: &DigestFields<'_>, key_fingerprint: &str, sign: impl FnOnce(&[u8]) -> [u8; 64]) -> Vec<u8> {
     let signature = base64::engine::general_purpose::STANDARD.encode(sign(&fields.signed_message()));
     let mut digest = serde_json::json!({
         "time": fields.time,

@@ -73,7 +73,8 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_TAG}:{}:{}", self.segment, self.offset))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{CURSOR_TAG}:{}:{}", self.segment, self.offset))
     }
 
     pub fn decode(token: &str) -> Option<Self> {
@@ -137,7 +138,8 @@ pub fn search(dir: &Path, filter: &Filter, max: usize, after: Option<Cursor>) ->
         if limit.is_some_and(|l| l > len) {
             return Err(SearchError::BadCursor);
         }
-        let mut lines = RevLines::new(file, limit.unwrap_or(len)).map_err(|e| io_err(&format!("{}: {e}", path.display())))?;
+        let mut lines =
+            RevLines::new(file, limit.unwrap_or(len)).map_err(|e| io_err(&format!("{}: {e}", path.display())))?;
         while let Some((offset, line)) = lines.next_line().map_err(|e| io_err(&format!("{}: {e}", path.display())))? {
             let Some((event, json)) = event_of(&line) else { continue };
             if !matches(filter, start.as_deref(), end.as_deref(), &event) {
@@ -242,7 +244,8 @@ fn matches(f: &Filter, start: Option<&str>, end: Option<&str>, e: &Value) -> boo
         .and_then(Value::as_array)
         .map(|rs| rs.iter().map(|r| (r.get("ARN").and_then(s), r.get("type").and_then(s))).collect())
         .unwrap_or_default();
-    if f.resource_type.as_ref().is_some_and(|t| !resources.iter().any(|(_, kind)| kind.as_deref() == Some(t.as_str()))) {
+    if f.resource_type.as_ref().is_some_and(|t| !resources.iter().any(|(_, kind)| kind.as_deref() == Some(t.as_str())))
+    {
         return false;
     }
     if let Some(want) = &f.resource {

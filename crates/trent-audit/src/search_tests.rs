@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::event::{AuditEvent, Resource, UserIdentity, KMS_EVENT_SOURCE};
+use crate::event::{AuditEvent, KMS_EVENT_SOURCE, Resource, UserIdentity};
 
 struct TempDir(PathBuf);
 
@@ -197,7 +197,10 @@ fn a_partial_last_line_is_ignored_and_tracking_start_is_the_oldest_event() {
     bytes.extend_from_slice(br#"{"seq":99,"prev":"00","event":{"eventName":"Enc"#);
     fs::write(&seg, bytes).unwrap();
     assert_eq!(find(&t.0, &Filter::default()).len(), 7);
-    assert_eq!(earliest_event_time(&t.0).unwrap().as_deref(), Some(format_time(SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000)).as_str()));
+    assert_eq!(
+        earliest_event_time(&t.0).unwrap().as_deref(),
+        Some(format_time(SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000)).as_str())
+    );
     let empty = TempDir::new();
     assert_eq!(earliest_event_time(&empty.0).unwrap(), None);
     assert!(search(&empty.0, &Filter::default(), 5, None).unwrap().events.is_empty());

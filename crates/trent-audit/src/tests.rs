@@ -5,8 +5,8 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use trent_crypto::RootKey;
@@ -263,7 +263,8 @@ fn exported_files(dir: &Path) -> Vec<(String, String)> {
                 stack.push(p);
             } else if p.extension().is_some_and(|e| e == "gz") {
                 let mut text = String::new();
-                io::Read::read_to_string(&mut flate2::read::GzDecoder::new(fs::File::open(&p).unwrap()), &mut text).unwrap();
+                io::Read::read_to_string(&mut flate2::read::GzDecoder::new(fs::File::open(&p).unwrap()), &mut text)
+                    .unwrap();
                 out.push((p.strip_prefix(dir).unwrap().display().to_string(), text));
             }
         }
@@ -301,7 +302,10 @@ async fn closed_segments_export_in_cloudtrail_layout_and_retention_is_signed_for
         // AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<time>Z_trent<seg>.json.gz
         let parts: Vec<&str> = path.split('/').collect();
         assert_eq!((parts.len(), parts[0], parts[2], parts[3]), (8, "AWSLogs", "CloudTrail", "us-east-1"), "{path}");
-        assert!(parts[7].starts_with(&format!("{}_CloudTrail_us-east-1_", parts[1])) && parts[7].ends_with(".json.gz"), "{path}");
+        assert!(
+            parts[7].starts_with(&format!("{}_CloudTrail_us-east-1_", parts[1])) && parts[7].ends_with(".json.gz"),
+            "{path}"
+        );
         let doc: serde_json::Value = serde_json::from_str(text).unwrap();
         for e in doc["Records"].as_array().unwrap() {
             names.push(e["eventName"].as_str().unwrap().to_owned());
@@ -393,7 +397,12 @@ async fn group_commit_acknowledges_many_with_few_fsyncs() {
     let s2 = syncs.clone();
     let sink = Arc::new(
         AuditSink::open_with(&dir.0, &root(), AuditConfig::default(), move |f| {
-            Box::new(Faulty { file: f, fail: Arc::new(AtomicBool::new(false)), sync_delay: Duration::from_millis(20), syncs: s2.clone() })
+            Box::new(Faulty {
+                file: f,
+                fail: Arc::new(AtomicBool::new(false)),
+                sync_delay: Duration::from_millis(20),
+                syncs: s2.clone(),
+            })
         })
         .unwrap(),
     );

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +53,10 @@ pub struct KeyUsage {
 impl KeyUsage {
     /// The key ARN and usage an event records, if it is a successful tracked KMS operation on a key.
     pub fn of(event: &AuditEvent) -> Option<(String, KeyUsage)> {
-        if event.event_source != KMS_EVENT_SOURCE || event.error_code.is_some() || !TRACKED.contains(&event.event_name.as_str()) {
+        if event.event_source != KMS_EVENT_SOURCE
+            || event.error_code.is_some()
+            || !TRACKED.contains(&event.event_name.as_str())
+        {
             return None;
         }
         let arn = event.resources.iter().find(|r| r.arn.contains(":key/"))?.arn.clone();
@@ -71,7 +74,10 @@ impl KeyUsage {
     /// The same from a recorded event (a trail line's `event`).
     pub fn of_value(e: &serde_json::Value) -> Option<(String, KeyUsage)> {
         let name = e["eventName"].as_str()?;
-        if e["eventSource"].as_str() != Some(KMS_EVENT_SOURCE) || e.get("errorCode").is_some() || !TRACKED.contains(&name) {
+        if e["eventSource"].as_str() != Some(KMS_EVENT_SOURCE)
+            || e.get("errorCode").is_some()
+            || !TRACKED.contains(&name)
+        {
             return None;
         }
         let arn = e["resources"].as_array()?.iter().find_map(|r| r["ARN"].as_str().filter(|a| a.contains(":key/")))?;

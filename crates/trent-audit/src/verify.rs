@@ -70,7 +70,9 @@ pub enum VerifyError {
     BadSignature { at: Location },
     #[error("{at}: truncated: the last line is incomplete")]
     PartialLine { at: Location },
-    #[error("truncated tail: {after_digest} record(s) after the last digest and no shutdown digest (last record at {at}); the tail was cut, or the server is running or crashed")]
+    #[error(
+        "truncated tail: {after_digest} record(s) after the last digest and no shutdown digest (last record at {at}); the tail was cut, or the server is running or crashed"
+    )]
     TruncatedTail { at: Location, after_digest: u64 },
 }
 
@@ -120,7 +122,8 @@ impl<'a> Records<'a> {
                 let mut rest_zero = self.line.iter().all(|&b| b == 0);
                 let mut buf = [0u8; 1 << 16];
                 while rest_zero {
-                    let k = std::io::Read::read(reader, &mut buf).map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
+                    let k =
+                        std::io::Read::read(reader, &mut buf).map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
                     if k == 0 {
                         break;
                     }

@@ -27,13 +27,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
-use trent_crypto::signing::SigningKey;
 use trent_crypto::RootKey;
+use trent_crypto::signing::SigningKey;
 
-use crate::event::{format_time, AuditEvent};
+use crate::event::{AuditEvent, format_time};
 use crate::export::ExportConfig;
+pub(crate) use crate::files::{SegmentFile, data_len, first_seq_of, list_segments, sync_dir};
 use crate::files::{create_private_dir, load_or_create_signing_key, open_private, recover_tail, write_zeros};
-pub(crate) use crate::files::{data_len, first_seq_of, list_segments, sync_dir, SegmentFile};
 use crate::record::{self, DigestFields, DigestReason};
 use crate::usage::{KeyUsage, UsageIndex};
 use crate::{AuditError, AuditFailure};
@@ -44,7 +44,6 @@ pub(crate) const PREALLOC_STEP: u64 = 4 << 20;
 
 /// How often (at most) a segment close also writes the key-usage index snapshot.
 const USAGE_SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
-
 
 /// Tunables. The defaults suit a single node: a 2 s bound on how long a request may wait for the trail, a
 /// signed digest at least every 1,000 records or 10 s of activity, and no gathering window: the events that
@@ -121,7 +120,10 @@ pub(crate) enum Msg {
     Event(Submission),
     /// From the maintenance thread: sign the new start of the trail before segments before `keep_from` are
     /// deleted. Answers whether the digest is durable.
-    Retention { keep_from: u64, ack: mpsc::Sender<bool> },
+    Retention {
+        keep_from: u64,
+        ack: mpsc::Sender<bool>,
+    },
     Close,
 }
 
@@ -262,7 +264,11 @@ impl AuditSink {
             Ok(Err(_)) => Err(AuditFailure::Closed),
             Err(_) => {
                 if let Some(n) = throttled(&self.stats.timeouts) {
-                    tracing::error!(count = n, timeout_ms = self.ack_timeout.as_millis() as u64, "audit write timed out; refusing the request");
+                    tracing::error!(
+                        count = n,
+                        timeout_ms = self.ack_timeout.as_millis() as u64,
+                        "audit write timed out; refusing the request"
+                    );
                 }
                 Err(AuditFailure::Timeout)
             }
@@ -388,7 +394,8 @@ impl Writer {
             // Records not yet covered by a digest, counting this batch.
             let pending = self.next_seq - self.digest_from + batch.len() as u64;
             let due = pending > 0
-                && (pending >= self.config.digest_every_records || self.last_digest_at.elapsed() >= self.config.digest_every);
+                && (pending >= self.config.digest_every_records
+                    || self.last_digest_at.elapsed() >= self.config.digest_every);
             self.last_batch_len = batch.len();
             if !batch.is_empty() || due {
                 self.write_batch(batch, due.then_some(DigestReason::Interval));
@@ -463,7 +470,9 @@ impl Writer {
             Some(to) => write_zeros(self.file.as_mut(), self.allocated_len, to),
             None => Ok(()),
         };
-        if let Err(e) = written.and_then(|()| self.file.write_at(self.committed_len, &buf)).and_then(|()| self.file.sync()) {
+        if let Err(e) =
+            written.and_then(|()| self.file.write_at(self.committed_len, &buf)).and_then(|()| self.file.sync())
+        {
             // Part of the batch (or of the zeros) may be in the file; it is zeroed before the next batch.
             self.needs_repair = true;
             self.dirty_end = self.dirty_end.max(grow_to.unwrap_or(end)).max(self.allocated_len);

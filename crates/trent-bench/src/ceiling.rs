@@ -19,7 +19,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 /// About the size of a small KMS reply, so response writing is not free either.
-const BODY: &[u8] = br#"{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000","Ceiling":true}"#;
+const BODY: &[u8] =
+    br#"{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000","Ceiling":true}"#;
 
 pub(crate) async fn serve(listen: SocketAddr, tls: Option<(&Path, &Path)>) -> Result<(), String> {
     let acceptor = match tls {
@@ -67,10 +68,7 @@ async fn respond(req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<B
     // Reading the whole body is part of any real server's work; dropping it unread would flatter the ceiling.
     let _ = req.into_body().collect().await;
     let mut resp = hyper::Response::new(Full::new(Bytes::from_static(BODY)));
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-amz-json-1.1"));
     Ok(resp)
 }
 
@@ -80,12 +78,13 @@ fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, S
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("reading {}: {e}", cert.display()))?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("reading {}: {e}", key.display()))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("TLS certificate and key: {e}"))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| format!("TLS certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

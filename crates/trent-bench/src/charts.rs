@@ -57,7 +57,13 @@ struct Series {
 }
 
 const SERIES: [Series; 4] = [
-    Series { name: "Trent, audit on (HTTPS)", color: RGBColor(0x1f, 0x77, 0xb4), group: "trent", target: "https", op: None },
+    Series {
+        name: "Trent, audit on (HTTPS)",
+        color: RGBColor(0x1f, 0x77, 0xb4),
+        group: "trent",
+        target: "https",
+        op: None,
+    },
     Series {
         name: "Trent, audit off (HTTPS)",
         color: RGBColor(0x9e, 0xc5, 0xe8),
@@ -65,7 +71,13 @@ const SERIES: [Series; 4] = [
         target: "https",
         op: Some("Encrypt"),
     },
-    Series { name: "ceiling (HTTPS)", color: RGBColor(0x2c, 0xa0, 0x2c), group: "ceiling", target: "https", op: Some("Encrypt") },
+    Series {
+        name: "ceiling (HTTPS)",
+        color: RGBColor(0x2c, 0xa0, 0x2c),
+        group: "ceiling",
+        target: "https",
+        op: Some("Encrypt"),
+    },
     Series { name: "moto (HTTP)", color: RGBColor(0xd6, 0x27, 0x28), group: "moto", target: "http", op: None },
 ];
 
@@ -123,7 +135,13 @@ pub(crate) fn run(args: &ChartArgs) -> Result<(), Error> {
                 .filter(|s| s.group != "trent-noaudit" || *op == "Encrypt")
                 .map(|s| {
                     let l = find(s, op, c).and_then(|x| x.latency);
-                    let v = [l.map(|l| l.p50_us), l.map(|l| l.p90_us), l.map(|l| l.p99_us), l.map(|l| l.p999_us), l.map(|l| l.max_us)];
+                    let v = [
+                        l.map(|l| l.p50_us),
+                        l.map(|l| l.p90_us),
+                        l.map(|l| l.p99_us),
+                        l.map(|l| l.p999_us),
+                        l.map(|l| l.max_us),
+                    ];
                     (s, v.to_vec())
                 })
                 .collect(),
@@ -132,7 +150,10 @@ pub(crate) fn run(args: &ChartArgs) -> Result<(), Error> {
     draw(&latency, &panels, "percentile", Unit::Micros)?;
 
     println!("{}", serde_json::json!({"title": "Throughput against concurrency", "file": "throughput.svg"}));
-    println!("{}", serde_json::json!({"title": format!("Latency distribution at concurrency {c}"), "file": "latency.svg"}));
+    println!(
+        "{}",
+        serde_json::json!({"title": format!("Latency distribution at concurrency {c}"), "file": "latency.svg"})
+    );
     Ok(())
 }
 
@@ -170,8 +191,10 @@ fn draw(path: &Path, panels: &[Panel<'_>], x_desc: &str, unit: Unit) -> Result<(
     let root = SVGBackend::new(path, (width, 360)).into_drawing_area();
     root.fill(&WHITE)?;
     for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
-        let values: Vec<f64> = panel.lines.iter().flat_map(|(_, v)| v.iter().flatten().copied()).filter(|v| *v > 0.0).collect();
-        let (Some(lo), Some(hi)) = (values.iter().copied().reduce(f64::min), values.iter().copied().reduce(f64::max)) else {
+        let values: Vec<f64> =
+            panel.lines.iter().flat_map(|(_, v)| v.iter().flatten().copied()).filter(|v| *v > 0.0).collect();
+        let (Some(lo), Some(hi)) = (values.iter().copied().reduce(f64::min), values.iter().copied().reduce(f64::max))
+        else {
             continue;
         };
         let (mut lo, mut hi) = (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()));
@@ -192,7 +215,11 @@ fn draw(path: &Path, panels: &[Panel<'_>], x_desc: &str, unit: Unit) -> Result<(
             .x_labels(n)
             .x_label_formatter(&|x| {
                 let i = x.round();
-                if (x - i).abs() < 0.01 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (x - i).abs() < 0.01 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .y_label_formatter(&|v| unit.label(*v))
             .x_desc(x_desc)
@@ -214,7 +241,11 @@ fn draw(path: &Path, panels: &[Panel<'_>], x_desc: &str, unit: Unit) -> Result<(
         }
         chart
             .configure_series_labels()
-            .position(if unit == Unit::PerSecond { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperLeft })
+            .position(if unit == Unit::PerSecond {
+                SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperLeft
+            })
             .label_font(("sans-serif", 11))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))

@@ -7,10 +7,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::client::Endpoint;
-use trent_client::sigv4::{amz_date, Canonical, Credentials, Signer};
+use trent_client::sigv4::{Canonical, Credentials, Signer, amz_date};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -136,12 +136,8 @@ impl Session {
             .get("x-amzn-errortype")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(':').next().unwrap_or(v).to_owned());
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ConnectionError(format!("reading body: {e}")))?
-            .to_bytes();
+        let body =
+            resp.into_body().collect().await.map_err(|e| ConnectionError(format!("reading body: {e}")))?.to_bytes();
         self.sender = Some(sender);
         let error_type = if (200..300).contains(&status) {
             None
@@ -185,7 +181,8 @@ pub(crate) async fn keys(session: &mut Session, n: usize, create: bool) -> Resul
                 ids.push(id.to_owned());
             }
         }
-        marker = match (page.get("Truncated").and_then(Value::as_bool), page.get("NextMarker").and_then(Value::as_str)) {
+        marker = match (page.get("Truncated").and_then(Value::as_bool), page.get("NextMarker").and_then(Value::as_str))
+        {
             (Some(true), Some(m)) => Some(m.to_owned()),
             _ => break,
         };
@@ -195,9 +192,7 @@ pub(crate) async fn keys(session: &mut Session, n: usize, create: bool) -> Resul
             return Err(format!("the endpoint has {} keys, {n} were asked for", ids.len()));
         }
         while ids.len() < n {
-            let r = session
-                .json_call("TrentService.CreateKey", &json!({"Description": "trent-bench"}))
-                .await?;
+            let r = session.json_call("TrentService.CreateKey", &json!({"Description": "trent-bench"})).await?;
             let id = r
                 .pointer("/KeyMetadata/KeyId")
                 .and_then(Value::as_str)
@@ -234,13 +229,16 @@ impl Bodies {
                         &json!({"KeyId": k, "Plaintext": pt_b64, "EncryptionContext": context()}),
                     )
                     .await?;
-                let ct = r.get("CiphertextBlob").and_then(Value::as_str).ok_or("Encrypt reply has no CiphertextBlob")?;
+                let ct =
+                    r.get("CiphertextBlob").and_then(Value::as_str).ok_or("Encrypt reply has no CiphertextBlob")?;
                 ciphertexts.push(ct.to_owned());
             }
         }
         // Sign and GenerateMac need keys of their own kind; one each serves every worker.
         let mut special = std::collections::HashMap::new();
-        for (op, spec, usage) in [(Op::Sign, "ECC_NIST_P256", "SIGN_VERIFY"), (Op::GenerateMac, "HMAC_256", "GENERATE_VERIFY_MAC")] {
+        for (op, spec, usage) in
+            [(Op::Sign, "ECC_NIST_P256", "SIGN_VERIFY"), (Op::GenerateMac, "HMAC_256", "GENERATE_VERIFY_MAC")]
+        {
             if ops.contains(&op) {
                 let r = session
                     .json_call(
@@ -248,7 +246,8 @@ impl Bodies {
                         &json!({"Description": "trent-bench", "KeySpec": spec, "KeyUsage": usage}),
                     )
                     .await?;
-                let id = r.pointer("/KeyMetadata/KeyId").and_then(Value::as_str).ok_or("CreateKey reply has no KeyId")?;
+                let id =
+                    r.pointer("/KeyMetadata/KeyId").and_then(Value::as_str).ok_or("CreateKey reply has no KeyId")?;
                 special.insert(op, id.to_owned());
             }
         }

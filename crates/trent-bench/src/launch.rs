@@ -22,7 +22,8 @@ pub(crate) async fn launch(l: Launch) -> Result<serde_json::Value, String> {
     let log = File::create(&l.log).map_err(|e| format!("{}: {e}", l.log.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
     let uri: http::Uri = l.health_url.parse().map_err(|e| format!("{}: {e}", l.health_url))?;
-    let base = format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.authority().map(|a| a.as_str()).unwrap_or(""));
+    let base =
+        format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.authority().map(|a| a.as_str()).unwrap_or(""));
     let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".to_owned());
 
     let started = Instant::now();

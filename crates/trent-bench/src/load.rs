@@ -3,8 +3,8 @@
 //! histograms (merged at the end), errors are counted by AWS error type.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -144,11 +144,7 @@ pub(crate) async fn run(
     }
     .max(1e-9);
     let cpu = proc_stat::cpu_seconds(None).zip(cpu0).map(|(b, a)| b - a).unwrap_or(f64::NAN);
-    let srv = plan
-        .server_pid
-        .and_then(|p| proc_stat::cpu_seconds(Some(p)))
-        .zip(srv0)
-        .map(|(b, a)| b - a);
+    let srv = plan.server_pid.and_then(|p| proc_stat::cpu_seconds(Some(p))).zip(srv0).map(|(b, a)| b - a);
 
     let ops: Vec<Op> = bodies.per_op.iter().map(|(o, _)| *o).collect();
     let mut all = histogram()?;
@@ -258,8 +254,12 @@ async fn worker(
             Ok(reply) => {
                 let t = reply.error_type.unwrap_or_default();
                 if tally.first_error.is_none() {
-                    tally.first_error =
-                        Some(format!("{} {t} (HTTP {}): {}", op.name(), reply.status, String::from_utf8_lossy(&reply.body)));
+                    tally.first_error = Some(format!(
+                        "{} {t} (HTTP {}): {}",
+                        op.name(),
+                        reply.status,
+                        String::from_utf8_lossy(&reply.body)
+                    ));
                 }
                 if recorded {
                     *tally.errors.entry(t).or_insert(0) += 1;

@@ -180,10 +180,7 @@ fn main() -> ExitCode {
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     // Default worker count (one per core): client and server share the machine's cores; pin nothing.
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("async runtime: {e}"))
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("async runtime: {e}"))
 }
 
 /// Which `run` settings were typed as flags rather than taken from the environment.
@@ -259,7 +256,8 @@ async fn run(mut a: RunArgs, explicit: Explicit) -> Result<(), String> {
     let mut sessions: Vec<Session> =
         (0..a.concurrency).map(|_| Session::new(ep.clone(), creds.clone(), &a.region)).collect();
     let first = sessions.first_mut().ok_or("no session")?;
-    let key_ids = if a.key_ids.is_empty() { kms::keys(first, a.keys.max(1), !a.no_create).await? } else { a.key_ids.clone() };
+    let key_ids =
+        if a.key_ids.is_empty() { kms::keys(first, a.keys.max(1), !a.no_create).await? } else { a.key_ids.clone() };
     let bodies = Arc::new(Bodies::prepare(first, &ops, &key_ids, a.plaintext_bytes).await?);
     for s in &mut sessions {
         s.connect().await?;

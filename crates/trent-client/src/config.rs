@@ -56,16 +56,8 @@ impl Endpoint {
     /// The `Host` header: the port only when it is not the scheme's default (what SigV4 signers and
     /// HTTP clients agree on).
     pub fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == if self.https { 443 } else { 80 } {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if self.port == if self.https { 443 } else { 80 } { host } else { format!("{host}:{}", self.port) }
     }
 }
 
@@ -85,22 +77,12 @@ pub(crate) fn configured_endpoint(env: &dyn Fn(&str) -> Option<String>) -> Resul
 
 /// `https://kms.<region>.amazonaws.com` (the `.cn` suffix for China regions).
 pub(crate) fn regional_endpoint(region: &str) -> Endpoint {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    Endpoint {
-        https: true,
-        host: format!("kms.{region}.{suffix}"),
-        port: 443,
-    }
+    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+    Endpoint { https: true, host: format!("kms.{region}.{suffix}"), port: 443 }
 }
 
 pub(crate) fn region(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .into_iter()
-        .find_map(|k| env(k).filter(|v| !v.is_empty()))
+    ["AWS_REGION", "AWS_DEFAULT_REGION"].into_iter().find_map(|k| env(k).filter(|v| !v.is_empty()))
 }
 
 /// Environment credentials, else the shared credentials file's profile (`AWS_PROFILE` or `default`).
@@ -155,11 +137,7 @@ fn parse_credentials_file(text: &str, profile: &str) -> Option<Credentials> {
             }
         }
     }
-    Some(Credentials {
-        access_key_id: id?,
-        secret_access_key: secret?,
-        session_token: token,
-    })
+    Some(Credentials { access_key_id: id?, secret_access_key: secret?, session_token: token })
 }
 
 #[cfg(test)]
@@ -168,8 +146,7 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
@@ -193,10 +170,7 @@ mod tests {
         assert_eq!(configured_endpoint(&env).unwrap().unwrap().host, "b");
         let env = env_of(&[("AWS_ENDPOINT_URL", "https://a:1")]);
         assert_eq!(configured_endpoint(&env).unwrap().unwrap().host, "a");
-        let env = env_of(&[
-            ("AWS_ENDPOINT_URL", "https://a:1"),
-            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
-        ]);
+        let env = env_of(&[("AWS_ENDPOINT_URL", "https://a:1"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]);
         assert_eq!(configured_endpoint(&env).unwrap(), None);
         assert_eq!(regional_endpoint("eu-west-1").host, "kms.eu-west-1.amazonaws.com");
     }

@@ -40,17 +40,9 @@ pub enum Error {
     Transport { endpoint: String, message: String },
     /// An error response: `code` is the AWS error type (`__type` without its namespace).
     #[error("KMS {operation} failed: {code}: {message}")]
-    Service {
-        operation: &'static str,
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Service { operation: &'static str, status: u16, code: String, message: String },
     #[error("unexpected KMS response to {operation}: {detail}")]
-    Protocol {
-        operation: &'static str,
-        detail: String,
-    },
+    Protocol { operation: &'static str, detail: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -247,20 +239,13 @@ impl KmsClient {
         let region = region_of_arn(key_id)
             .map(str::to_owned)
             .or_else(|| self.config.region.clone())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "no region for key {key_id:?}: use a key ARN or set AWS_REGION"
-                ))
-            })?;
-        let endpoint = self
-            .config
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| config::regional_endpoint(&region));
+            .ok_or_else(|| Error::Config(format!("no region for key {key_id:?}: use a key ARN or set AWS_REGION")))?;
+        let endpoint = self.config.endpoint.clone().unwrap_or_else(|| config::regional_endpoint(&region));
         // The body may carry a plaintext in base64: serialize into a buffer sized up front (so it is not
         // reallocated, leaving copies) that zeroizes when dropped.
         let mut body = Zeroizing::new(Vec::with_capacity(
-            256 + req.plaintext.map_or(0, str::len) + req.ciphertext_blob.map_or(0, str::len)
+            256 + req.plaintext.map_or(0, str::len)
+                + req.ciphertext_blob.map_or(0, str::len)
                 + req.encryption_context.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>(),
         ));
         serde_json::to_writer(&mut *body, req).map_err(|e| protocol(operation, &e.to_string()))?;
@@ -269,11 +254,8 @@ impl KmsClient {
         let amz_date = sigv4::amz_date(SystemTime::now());
         let target = format!("TrentService.{operation}");
         let creds = &self.config.credentials;
-        let mut headers: Vec<(&str, &str)> = vec![
-            ("content-type", "application/x-amz-json-1.1"),
-            ("host", &host),
-            ("x-amz-date", &amz_date),
-        ];
+        let mut headers: Vec<(&str, &str)> =
+            vec![("content-type", "application/x-amz-json-1.1"), ("host", &host), ("x-amz-date", &amz_date)];
         if let Some(token) = creds.session_token.as_deref() {
             headers.push(("x-amz-security-token", token));
         }
@@ -323,11 +305,7 @@ fn secret_field(op: &'static str, v: Option<Zeroizing<String>>) -> Result<Secret
 /// `x-amzn-ErrorType` header when the body has none.
 fn service_error(operation: &'static str, status: u16, header_type: Option<&str>, body: &[u8]) -> Error {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
-    let raw = v
-        .get("__type")
-        .and_then(|t| t.as_str())
-        .or(header_type)
-        .unwrap_or("UnknownError");
+    let raw = v.get("__type").and_then(|t| t.as_str()).or(header_type).unwrap_or("UnknownError");
     let code = raw.rsplit('#').next().unwrap_or(raw);
     let code = code.split(':').next().unwrap_or(code).to_owned();
     let message = ["message", "Message"]
@@ -361,7 +339,10 @@ mod tests {
         );
         match e {
             Error::Service { code, message, status, .. } => {
-                assert_eq!((code.as_str(), message.as_str(), status), ("NotFoundException", "Key 'x' does not exist", 400));
+                assert_eq!(
+                    (code.as_str(), message.as_str(), status),
+                    ("NotFoundException", "Key 'x' does not exist", 400)
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use trent_crypto::digest::{hex, hmac_sha256, sha256, HmacSha256Key};
+use trent_crypto::digest::{HmacSha256Key, hex, hmac_sha256, sha256};
 
 /// Long-term or temporary credentials.
 #[derive(Clone)]
@@ -79,8 +79,7 @@ impl Signer {
         canonical.push('\n');
         canonical.push_str(&hex(&sha256(req.payload)));
 
-        let string_to_sign =
-            format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex(&sha256(canonical.as_bytes())));
+        let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex(&sha256(canonical.as_bytes())));
         let signature = hex(&self.signing_key(date).sign(string_to_sign.as_bytes()));
         format!(
             "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",

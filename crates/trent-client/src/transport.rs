@@ -63,10 +63,7 @@ impl Transport {
                     .map_err(|e| Error::Config(format!("cannot read AWS_CA_BUNDLE {}: {e}", path.display())))?;
                 let (added, _) = roots.add_parsable_certificates(certs);
                 if added == 0 {
-                    return Err(Error::Config(format!(
-                        "AWS_CA_BUNDLE {} holds no usable certificate",
-                        path.display()
-                    )));
+                    return Err(Error::Config(format!("AWS_CA_BUNDLE {} holds no usable certificate", path.display())));
                 }
             }
             None => {
@@ -161,19 +158,14 @@ async fn exchange<S>(stream: S, request: http::Request<Body>) -> Result<Reply, S
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("HTTP: {e}"))?;
     // The connection future must be polled for the request to make progress; it ends when `sender`
     // is dropped (no keep-alive reuse).
     let driver = tokio::spawn(conn);
     let response = sender.send_request(request).await.map_err(|e| format!("HTTP: {e}"))?;
     let status = response.status().as_u16();
-    let error_type = response
-        .headers()
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body: Bytes = Limited::new(response.into_body(), MAX_REPLY)
         .collect()
         .await

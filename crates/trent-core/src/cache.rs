@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use trent_crypto::asymmetric::{MacKey, PrivateKey};
 use trent_crypto::BackingKey;
+use trent_crypto::asymmetric::{MacKey, PrivateKey};
 
 use crate::ids::{AccountId, AliasName, KeyId};
 use crate::model::{GrantRecord, KeyRecord, RotationType};
-use crate::policy::document::{parse_policy, PolicyKind};
 use crate::policy::Policy;
+use crate::policy::document::{PolicyKind, parse_policy};
 
 /// The unwrapped material of one version, parsed for what the key does.
 pub(crate) enum Material {

@@ -149,8 +149,7 @@ impl Validation {
 
     /// Records a missing required member.
     pub fn fail_null(&mut self, field: &str) {
-        self.failures
-            .push(format!("Value null at '{field}' failed to satisfy constraint: Member must not be null"));
+        self.failures.push(format!("Value null at '{field}' failed to satisfy constraint: Member must not be null"));
     }
 
     pub fn is_empty(&self) -> bool {

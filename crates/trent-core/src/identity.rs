@@ -8,18 +8,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use trent_crypto::{random_array, RootKey, SecretBytes};
+use trent_crypto::{RootKey, SecretBytes, random_array};
 
+use crate::KmsError;
 use crate::clock::Clock;
 use crate::iam::session::{self, SessionClaims};
 use crate::iam::{IamError, IamStore, MemoryIamStore, PrincipalRef, Tags};
 use crate::ids::AccountId;
 use crate::model::{AccessKeyRecord, Timestamp};
-use crate::policy::{parse_policy, Policy};
 use crate::policy::document::PolicyKind;
+use crate::policy::{Policy, parse_policy};
 use crate::service::Caller;
 use crate::store::Store;
-use crate::KmsError;
 
 /// Bound on cached sessions and principals; past it a cache is cleared (one unwrap or read per entry to refill).
 const CACHE_CAPACITY: usize = 10_000;
@@ -134,10 +134,7 @@ impl Identities {
             caller: Caller::new(rec.account.clone(), rec.principal_arn.clone()),
             secret: Arc::new(secret),
         });
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(access_key_id.to_owned(), active.clone());
+        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(access_key_id.to_owned(), active.clone());
         Ok(Some(active))
     }
 
@@ -156,7 +153,11 @@ impl Identities {
     }
 
     /// Creates a new access key for `principal_arn`.
-    pub fn create_access_key(&self, account: &AccountId, principal_arn: &str) -> Result<(String, SecretBytes), KmsError> {
+    pub fn create_access_key(
+        &self,
+        account: &AccountId,
+        principal_arn: &str,
+    ) -> Result<(String, SecretBytes), KmsError> {
         let id = new_access_key_id()?;
         let secret = new_secret()?;
         let wrapped = self.root.wrap(&secret, &secret_binding(&id)).map_err(KmsError::internal)?;
@@ -329,8 +330,12 @@ impl crate::service::PrincipalDirectory for Identities {
     fn principal_exists(&self, principal_arn: &str) -> Result<bool, KmsError> {
         Ok(match PrincipalRef::parse(principal_arn) {
             Some(PrincipalRef::Root(_)) => true,
-            Some(PrincipalRef::User(account, name)) => self.iam.user(&account, &name).map_err(KmsError::internal)?.is_some(),
-            Some(PrincipalRef::Role(account, name)) => self.iam.role(&account, &name).map_err(KmsError::internal)?.is_some(),
+            Some(PrincipalRef::User(account, name)) => {
+                self.iam.user(&account, &name).map_err(KmsError::internal)?.is_some()
+            }
+            Some(PrincipalRef::Role(account, name)) => {
+                self.iam.role(&account, &name).map_err(KmsError::internal)?.is_some()
+            }
             Some(PrincipalRef::Session(..)) | None => false,
         })
     }

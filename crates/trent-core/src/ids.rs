@@ -168,8 +168,7 @@ impl KeyRef {
         }
         if let Some(rest) = s.strip_prefix("arn:aws:kms:") {
             let mut parts = rest.splitn(3, ':');
-            let (Some(region), Some(account), Some(resource)) = (parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(region), Some(account), Some(resource)) = (parts.next(), parts.next(), parts.next()) else {
                 return Err(KmsError::InvalidArn(format!("Invalid arn {s}")));
             };
             if let Some(id) = resource.strip_prefix("key/") {

@@ -4,7 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use trent_crypto::{RootKey, SecretBytes, KEY_LEN};
+use trent_crypto::{KEY_LEN, RootKey, SecretBytes};
 
 pub trait RootKeyProvider: Send + Sync {
     /// Loads (or, on first start, creates) the root key.
@@ -80,10 +80,8 @@ fn open_private(path: &Path) -> std::io::Result<fs::File> {
 #[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), RootKeyError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(path)
-        .map_err(|source| RootKeyError::Io { path: path.to_owned(), source })?
-        .permissions()
-        .mode();
+    let mode =
+        fs::metadata(path).map_err(|source| RootKeyError::Io { path: path.to_owned(), source })?.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(RootKeyError::Permissions { path: path.to_owned(), mode: mode & 0o777 });
     }

@@ -1,12 +1,12 @@
 //! What each key spec is: which usages it allows, which algorithms it offers, and how its material is made
 //! and parsed. One table, so CreateKey, DescribeKey, GetPublicKey and every cryptographic operation agree.
 
-use trent_crypto::asymmetric::{generate_pkcs8, AsymmetricSpec, MacAlgorithm, MacKey, PrivateKey, Purpose};
+use trent_crypto::asymmetric::{AsymmetricSpec, MacAlgorithm, MacKey, PrivateKey, Purpose, generate_pkcs8};
 use trent_crypto::{BackingKey, CryptoError, SecretBytes};
 
+use crate::KmsError;
 use crate::cache::Material;
 use crate::model::{KeySpec, KeyUsage};
-use crate::KmsError;
 
 /// The algorithms a key offers, as AWS lists them in KeyMetadata and GetPublicKey.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

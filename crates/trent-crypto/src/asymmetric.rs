@@ -10,12 +10,12 @@ use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1,
-    OAEP_SHA256_MGF1SHA256,
+    KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
+    PrivateDecryptingKey,
 };
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
 
-use crate::{random_secret, CryptoError, SecretBytes};
+use crate::{CryptoError, SecretBytes, random_secret};
 
 /// The asymmetric key specs Trent serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,10 +153,8 @@ impl PrivateKey {
             }
             _ if purpose == Purpose::Agree => {
                 let k = agreement::PrivateKey::from_private_key_der(ecdh_alg(spec)?, der).map_err(bad)?;
-                let public: PublicKeyX509Der<'static> = k
-                    .compute_public_key()
-                    .and_then(|p| p.as_der())
-                    .map_err(|_| CryptoError::Internal)?;
+                let public: PublicKeyX509Der<'static> =
+                    k.compute_public_key().and_then(|p| p.as_der()).map_err(|_| CryptoError::Internal)?;
                 (Parsed::Ecdh(k), public.as_ref().to_vec())
             }
             _ => {
@@ -274,13 +272,14 @@ pub fn verify(
                 Hash::Sha512 => &signature::RSA_PSS_2048_8192_SHA512,
             }
         }
-        (AsymmetricSpec::Rsa2048 | AsymmetricSpec::Rsa3072 | AsymmetricSpec::Rsa4096, SigningAlgorithm::RsaPkcs1(h)) => {
-            match h {
-                Hash::Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                Hash::Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-                Hash::Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            }
-        }
+        (
+            AsymmetricSpec::Rsa2048 | AsymmetricSpec::Rsa3072 | AsymmetricSpec::Rsa4096,
+            SigningAlgorithm::RsaPkcs1(h),
+        ) => match h {
+            Hash::Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Hash::Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Hash::Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        },
         (AsymmetricSpec::EccP256, SigningAlgorithm::Ecdsa(Hash::Sha256)) => &signature::ECDSA_P256_SHA256_ASN1,
         (AsymmetricSpec::EccSecp256k1, SigningAlgorithm::Ecdsa(Hash::Sha256)) => &signature::ECDSA_P256K1_SHA256_ASN1,
         (AsymmetricSpec::EccP384, SigningAlgorithm::Ecdsa(Hash::Sha384)) => &signature::ECDSA_P384_SHA384_ASN1,
@@ -292,9 +291,10 @@ pub fn verify(
     let ok = match (input, alg) {
         (SignInput::Raw(m), _) => key.verify(m, sig).is_ok(),
         (SignInput::Digest(_), SigningAlgorithm::Ed25519) => return Err(CryptoError::Malformed),
-        (SignInput::Digest(d), SigningAlgorithm::RsaPss(h) | SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::Ecdsa(h)) => {
-            key.verify_digest(&import_digest(h, d)?, sig).is_ok()
-        }
+        (
+            SignInput::Digest(d),
+            SigningAlgorithm::RsaPss(h) | SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::Ecdsa(h),
+        ) => key.verify_digest(&import_digest(h, d)?, sig).is_ok(),
     };
     Ok(ok)
 }

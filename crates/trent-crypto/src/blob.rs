@@ -16,10 +16,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hkdf;
 
-use crate::{random_array, BackingKey, CryptoError, SecretBytes, KEY_LEN};
+use crate::{BackingKey, CryptoError, KEY_LEN, SecretBytes, random_array};
 
 /// Stored forever: DO NOT CHANGE THIS VALUE.
 pub const FORMAT_V1: u8 = 0x01;
@@ -140,8 +140,7 @@ fn message_key(key: &BackingKey, identity: &[u8], salt: &[u8]) -> Result<LessSaf
         .expand(&[INFO_V1, identity], hkdf::HKDF_SHA256)
         .and_then(|m| m.fill(okm.expose_secret_mut()))
         .map_err(|_| CryptoError::Internal)?;
-    let unbound =
-        UnboundKey::new(&aead::AES_256_GCM, okm.expose_secret()).map_err(|_| CryptoError::Internal)?;
+    let unbound = UnboundKey::new(&aead::AES_256_GCM, okm.expose_secret()).map_err(|_| CryptoError::Internal)?;
     Ok(LessSafeKey::new(unbound))
 }
 
@@ -268,10 +267,12 @@ mod golden {
                 let context = if f[3] == "-" {
                     BTreeMap::new()
                 } else {
-                    f[3].split('&').map(|kv| {
-                        let (k, v) = kv.split_once('=').unwrap();
-                        (k.to_string(), v.to_string())
-                    }).collect()
+                    f[3].split('&')
+                        .map(|kv| {
+                            let (k, v) = kv.split_once('=').unwrap();
+                            (k.to_string(), v.to_string())
+                        })
+                        .collect()
                 };
                 Vector {
                     key: unhex(f[0]),
@@ -313,8 +314,15 @@ mod golden {
         ];
         for (k, version, ctx, pt) in cases {
             let key = BackingKey::from_secret(SecretBytes::new(k.to_vec())).unwrap();
-            let context: BTreeMap<String, String> = if ctx == "-" { BTreeMap::new() } else {
-                ctx.split('&').map(|kv| { let (a, b) = kv.split_once('=').unwrap(); (a.into(), b.into()) }).collect()
+            let context: BTreeMap<String, String> = if ctx == "-" {
+                BTreeMap::new()
+            } else {
+                ctx.split('&')
+                    .map(|kv| {
+                        let (a, b) = kv.split_once('=').unwrap();
+                        (a.into(), b.into())
+                    })
+                    .collect()
             };
             let key_id: [u8; 16] = crate::random_array().unwrap();
             let blob = seal(&key, key_id, version, pt, &canonical_context(&context).unwrap()).unwrap();

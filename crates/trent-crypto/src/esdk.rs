@@ -155,8 +155,7 @@ impl GcmKey {
             _ => return Err(CryptoError::BadKeyLength),
         };
         // Needed to key the cipher.
-        let unbound =
-            UnboundKey::new(alg, key.expose_secret()).map_err(|_| CryptoError::Internal)?;
+        let unbound = UnboundKey::new(alg, key.expose_secret()).map_err(|_| CryptoError::Internal)?;
         Ok(Self(LessSafeKey::new(unbound)))
     }
 
@@ -165,17 +164,10 @@ impl GcmKey {
     /// Nonce uniqueness: every ESDK message has its own data key (fresh from the keyring, and for KDF
     /// suites further derived with the random message id), and within a message each sequence number
     /// is used once (0 for the header, 1.. for frames), which the message writer guarantees.
-    pub fn seal_in_place(
-        &self,
-        seq: u32,
-        aad: &[u8],
-        in_out: &mut [u8],
-    ) -> Result<[u8; TAG_LEN], CryptoError> {
+    pub fn seal_in_place(&self, seq: u32, aad: &[u8], in_out: &mut [u8]) -> Result<[u8; TAG_LEN], CryptoError> {
         let nonce = Nonce::assume_unique_for_key(sequence_iv(seq));
-        let tag = self
-            .0
-            .seal_in_place_separate_tag(nonce, Aad::from(aad), in_out)
-            .map_err(|_| CryptoError::Internal)?;
+        let tag =
+            self.0.seal_in_place_separate_tag(nonce, Aad::from(aad), in_out).map_err(|_| CryptoError::Internal)?;
         let mut out = [0u8; TAG_LEN];
         out.copy_from_slice(tag.as_ref());
         Ok(out)
@@ -184,22 +176,12 @@ impl GcmKey {
     /// Decrypts `ciphertext_and_tag` (`ciphertext ‖ tag`) in place under the IV of sequence number
     /// `seq`; returns the plaintext length (the plaintext is the prefix of the buffer). On failure the
     /// buffer's contents are unspecified and must be discarded.
-    pub fn open_in_place(
-        &self,
-        seq: u32,
-        aad: &[u8],
-        ciphertext_and_tag: &mut [u8],
-    ) -> Result<usize, CryptoError> {
+    pub fn open_in_place(&self, seq: u32, aad: &[u8], ciphertext_and_tag: &mut [u8]) -> Result<usize, CryptoError> {
         self.open_with_iv(&ParsedIv(sequence_iv(seq)), aad, ciphertext_and_tag)
     }
 
     /// As [`GcmKey::open_in_place`], under an IV read from the message (a v1 header's IV field).
-    pub fn open_with_iv(
-        &self,
-        iv: &ParsedIv,
-        aad: &[u8],
-        ciphertext_and_tag: &mut [u8],
-    ) -> Result<usize, CryptoError> {
+    pub fn open_with_iv(&self, iv: &ParsedIv, aad: &[u8], ciphertext_and_tag: &mut [u8]) -> Result<usize, CryptoError> {
         if ciphertext_and_tag.len() < TAG_LEN {
             return Err(CryptoError::Authentication);
         }
@@ -241,11 +223,7 @@ pub fn unwrap_with_iv(
     let mut buf = SecretBytes::new(ciphertext_and_tag.to_vec());
     let len = key
         .0
-        .open_in_place(
-            Nonce::assume_unique_for_key(iv.0),
-            Aad::from(aad),
-            buf.expose_secret_mut(),
-        )
+        .open_in_place(Nonce::assume_unique_for_key(iv.0), Aad::from(aad), buf.expose_secret_mut())
         .map_err(|_| CryptoError::Authentication)?
         .len();
     buf.expose_secret_mut().truncate(len);
@@ -307,11 +285,7 @@ impl EcdsaSigner {
     /// Generates a key pair for one message (the ESDK signs every message with a new key).
     pub fn generate(curve: EcdsaCurve) -> Result<Self, CryptoError> {
         let key = EcdsaKeyPair::generate(curve.signing()).map_err(|_| CryptoError::Internal)?;
-        Ok(Self {
-            key,
-            hash: digest::Context::new(curve.digest()),
-            curve,
-        })
+        Ok(Self { key, hash: digest::Context::new(curve.digest()), curve })
     }
 
     pub fn curve(&self) -> EcdsaCurve {
@@ -320,11 +294,8 @@ impl EcdsaSigner {
 
     /// The public key as a SEC1 compressed point (33 or 49 bytes).
     pub fn public_key_compressed(&self) -> Result<Vec<u8>, CryptoError> {
-        let point: EcPublicKeyCompressedBin<'static> = self
-            .key
-            .public_key()
-            .as_be_bytes()
-            .map_err(|_| CryptoError::Internal)?;
+        let point: EcPublicKeyCompressedBin<'static> =
+            self.key.public_key().as_be_bytes().map_err(|_| CryptoError::Internal)?;
         Ok(point.as_ref().to_vec())
     }
 
@@ -336,10 +307,7 @@ impl EcdsaSigner {
     /// Signs the hash of everything fed so far; returns a DER `ECDSA-Sig-Value`.
     pub fn finish(self) -> Result<Vec<u8>, CryptoError> {
         let d = self.hash.finish();
-        let sig = self
-            .key
-            .sign_digest(&d)
-            .map_err(|_| CryptoError::Internal)?;
+        let sig = self.key.sign_digest(&d).map_err(|_| CryptoError::Internal)?;
         Ok(sig.as_ref().to_vec())
     }
 }
@@ -354,12 +322,8 @@ impl EcdsaVerifier {
     /// Parses a SEC1 point (compressed, as the ESDK stores it, or uncompressed). Rejects points not on
     /// the curve.
     pub fn new(curve: EcdsaCurve, public_point: &[u8]) -> Result<Self, CryptoError> {
-        let key = ParsedPublicKey::new(curve.verification(), public_point)
-            .map_err(|_| CryptoError::Malformed)?;
-        Ok(Self {
-            key,
-            hash: digest::Context::new(curve.digest()),
-        })
+        let key = ParsedPublicKey::new(curve.verification(), public_point).map_err(|_| CryptoError::Malformed)?;
+        Ok(Self { key, hash: digest::Context::new(curve.digest()) })
     }
 
     pub fn update(&mut self, data: &[u8]) {
@@ -369,9 +333,7 @@ impl EcdsaVerifier {
     /// Checks a DER signature over everything fed so far (any valid DER length is accepted).
     pub fn verify(self, signature: &[u8]) -> Result<(), CryptoError> {
         let d = self.hash.finish();
-        self.key
-            .verify_digest_sig(&d, signature)
-            .map_err(|_| CryptoError::Authentication)
+        self.key.verify_digest_sig(&d, signature).map_err(|_| CryptoError::Authentication)
     }
 }
 
@@ -408,33 +370,21 @@ pub struct RsaPublicKey(rsa::PublicEncryptingKey);
 impl RsaPublicKey {
     /// Parses a DER X.509 `SubjectPublicKeyInfo` (the body of a `PUBLIC KEY` PEM block).
     pub fn from_spki_der(der: &[u8]) -> Result<Self, CryptoError> {
-        rsa::PublicEncryptingKey::from_der(der)
-            .map(Self)
-            .map_err(|_| CryptoError::Malformed)
+        rsa::PublicEncryptingKey::from_der(der).map(Self).map_err(|_| CryptoError::Malformed)
     }
 
     /// Encrypts a data key.
-    pub fn wrap(
-        &self,
-        padding: RsaPadding,
-        data_key: &SecretBytes,
-    ) -> Result<Vec<u8>, CryptoError> {
+    pub fn wrap(&self, padding: RsaPadding, data_key: &SecretBytes) -> Result<Vec<u8>, CryptoError> {
         let mut out = vec![0u8; self.0.key_size_bytes()];
         let pt = data_key.expose_secret(); // needed to encrypt it
         let len = match padding.oaep() {
             Some(alg) => {
-                let k = rsa::OaepPublicEncryptingKey::new(self.0.clone())
-                    .map_err(|_| CryptoError::Internal)?;
-                k.encrypt(alg, pt, &mut out, None)
-                    .map_err(|_| CryptoError::BadKeyLength)?
-                    .len()
+                let k = rsa::OaepPublicEncryptingKey::new(self.0.clone()).map_err(|_| CryptoError::Internal)?;
+                k.encrypt(alg, pt, &mut out, None).map_err(|_| CryptoError::BadKeyLength)?.len()
             }
             None => {
-                let k = rsa::Pkcs1PublicEncryptingKey::new(self.0.clone())
-                    .map_err(|_| CryptoError::Internal)?;
-                k.encrypt(pt, &mut out)
-                    .map_err(|_| CryptoError::BadKeyLength)?
-                    .len()
+                let k = rsa::Pkcs1PublicEncryptingKey::new(self.0.clone()).map_err(|_| CryptoError::Internal)?;
+                k.encrypt(pt, &mut out).map_err(|_| CryptoError::BadKeyLength)?.len()
             }
         };
         out.truncate(len);
@@ -455,9 +405,7 @@ impl RsaPrivateKey {
     /// Parses an unencrypted PKCS#8 `PrivateKeyInfo` (the body of a `PRIVATE KEY` PEM block).
     pub fn from_pkcs8_der(der: &SecretBytes) -> Result<Self, CryptoError> {
         // Needed to parse the key; aws-lc-rs keeps its own copy, which it frees on drop.
-        rsa::PrivateDecryptingKey::from_pkcs8(der.expose_secret())
-            .map(Self)
-            .map_err(|_| CryptoError::Malformed)
+        rsa::PrivateDecryptingKey::from_pkcs8(der.expose_secret()).map(Self).map_err(|_| CryptoError::Malformed)
     }
 
     pub fn public_key(&self) -> RsaPublicKey {
@@ -465,26 +413,18 @@ impl RsaPrivateKey {
     }
 
     /// Decrypts a wrapped data key. Every failure is the same opaque error (no padding oracle detail).
-    pub fn unwrap(
-        &self,
-        padding: RsaPadding,
-        ciphertext: &[u8],
-    ) -> Result<SecretBytes, CryptoError> {
+    pub fn unwrap(&self, padding: RsaPadding, ciphertext: &[u8]) -> Result<SecretBytes, CryptoError> {
         let mut out = SecretBytes::zeroed(self.0.key_size_bytes());
         let len = match padding.oaep() {
             Some(alg) => {
-                let k = rsa::OaepPrivateDecryptingKey::new(self.0.clone())
-                    .map_err(|_| CryptoError::Internal)?;
+                let k = rsa::OaepPrivateDecryptingKey::new(self.0.clone()).map_err(|_| CryptoError::Internal)?;
                 k.decrypt(alg, ciphertext, out.expose_secret_mut(), None)
                     .map_err(|_| CryptoError::Authentication)?
                     .len()
             }
             None => {
-                let k = rsa::Pkcs1PrivateDecryptingKey::new(self.0.clone())
-                    .map_err(|_| CryptoError::Internal)?;
-                k.decrypt(ciphertext, out.expose_secret_mut())
-                    .map_err(|_| CryptoError::Authentication)?
-                    .len()
+                let k = rsa::Pkcs1PrivateDecryptingKey::new(self.0.clone()).map_err(|_| CryptoError::Internal)?;
+                k.decrypt(ciphertext, out.expose_secret_mut()).map_err(|_| CryptoError::Authentication)?.len()
             }
         };
         out.expose_secret_mut().truncate(len);
@@ -504,10 +444,7 @@ mod tests {
     use crate::digest::hex;
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     fn secret(b: &[u8]) -> SecretBytes {
@@ -517,14 +454,9 @@ mod tests {
     #[test]
     fn hkdf_sha256_rfc5869_cases_1_and_3() {
         let ikm = secret(&[0x0b; 22]);
-        let okm = hkdf(
-            HkdfHash::Sha256,
-            &unhex("000102030405060708090a0b0c"),
-            &ikm,
-            &unhex("f0f1f2f3f4f5f6f7f8f9"),
-            42,
-        )
-        .unwrap();
+        let okm =
+            hkdf(HkdfHash::Sha256, &unhex("000102030405060708090a0b0c"), &ikm, &unhex("f0f1f2f3f4f5f6f7f8f9"), 42)
+                .unwrap();
         assert_eq!(
             hex(okm.expose_secret()),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
@@ -549,10 +481,7 @@ mod tests {
             "e3220b2746d755203b338e69d391531ece5bd610d652cc1b5ba6763edfe90436f1d2e2b42566c0ccaf18e2105ff2857e"
         );
         let okm = hkdf(HkdfHash::Sha512, b"salt", &ikm, b"info", 32).unwrap();
-        assert_eq!(
-            hex(okm.expose_secret()),
-            "6d8dce04ad557757f4a66e4d531b08ac97249abf40424a65404f14ee3cab68c7"
-        );
+        assert_eq!(hex(okm.expose_secret()), "6d8dce04ad557757f4a66e4d531b08ac97249abf40424a65404f14ee3cab68c7");
     }
 
     #[test]
@@ -560,14 +489,8 @@ mod tests {
         let dk = secret(&(0u8..32).collect::<Vec<_>>());
         let mid: Vec<u8> = (100u8..132).collect();
         let (key, commit) = derive_committing_keys(&dk, &mid, 0x0578).unwrap();
-        assert_eq!(
-            hex(key.expose_secret()),
-            "95db223a8b466778e70084dc09410c71bfac9dff689497ae55a56caae0528da1"
-        );
-        assert_eq!(
-            hex(&commit),
-            "b7c6b709e969c91cfc201a425d3dd061c11c998e16190e2caef2179c94eecc35"
-        );
+        assert_eq!(hex(key.expose_secret()), "95db223a8b466778e70084dc09410c71bfac9dff689497ae55a56caae0528da1");
+        assert_eq!(hex(&commit), "b7c6b709e969c91cfc201a425d3dd061c11c998e16190e2caef2179c94eecc35");
     }
 
     #[test]
@@ -578,32 +501,17 @@ mod tests {
         let mut buf = b"hello frame".to_vec();
         let tag = key.seal_in_place(7, b"aad", &mut buf).unwrap();
         buf.extend_from_slice(&tag);
-        assert_eq!(
-            hex(&buf),
-            "6eba881a4672903d6287ff7faaf839f58619558291a518ab7641b5"
-        );
+        assert_eq!(hex(&buf), "6eba881a4672903d6287ff7faaf839f58619558291a518ab7641b5");
         let mut copy = buf.clone();
         assert_eq!(key.open_in_place(7, b"aad", &mut copy).unwrap(), 11);
         assert_eq!(&copy[..11], b"hello frame");
         // Wrong sequence number, wrong AAD, flipped bit, short input: all rejected.
-        assert_eq!(
-            key.open_in_place(8, b"aad", &mut buf.clone()),
-            Err(CryptoError::Authentication)
-        );
-        assert_eq!(
-            key.open_in_place(7, b"aaD", &mut buf.clone()),
-            Err(CryptoError::Authentication)
-        );
+        assert_eq!(key.open_in_place(8, b"aad", &mut buf.clone()), Err(CryptoError::Authentication));
+        assert_eq!(key.open_in_place(7, b"aaD", &mut buf.clone()), Err(CryptoError::Authentication));
         let mut bad = buf.clone();
         bad[0] ^= 1;
-        assert_eq!(
-            key.open_in_place(7, b"aad", &mut bad),
-            Err(CryptoError::Authentication)
-        );
-        assert_eq!(
-            key.open_in_place(7, b"aad", &mut [0u8; 5]),
-            Err(CryptoError::Authentication)
-        );
+        assert_eq!(key.open_in_place(7, b"aad", &mut bad), Err(CryptoError::Authentication));
+        assert_eq!(key.open_in_place(7, b"aad", &mut [0u8; 5]), Err(CryptoError::Authentication));
         let iv = ParsedIv::from_message_bytes(&sequence_iv(7)).unwrap();
         assert_eq!(key.open_with_iv(&iv, b"aad", &mut buf.clone()).unwrap(), 11);
         assert!(ParsedIv::from_message_bytes(&[0u8; 11]).is_err());
@@ -612,10 +520,7 @@ mod tests {
     #[test]
     fn gcm_rejects_bad_key_lengths() {
         for n in [0usize, 15, 17, 31, 33] {
-            assert_eq!(
-                GcmKey::new(&SecretBytes::zeroed(n)).err().map(|_| ()),
-                Some(())
-            );
+            assert_eq!(GcmKey::new(&SecretBytes::zeroed(n)).err().map(|_| ()), Some(()));
         }
     }
 
@@ -628,20 +533,9 @@ mod tests {
         assert_ne!(iv1, iv2);
         assert_eq!(w1.len(), 48);
         let iv = ParsedIv::from_message_bytes(&iv1).unwrap();
-        assert_eq!(
-            unwrap_with_iv(&key, &iv, &w1, b"ec")
-                .unwrap()
-                .expose_secret(),
-            dk.expose_secret()
-        );
-        assert_eq!(
-            unwrap_with_iv(&key, &iv, &w1, b"EC").err(),
-            Some(CryptoError::Authentication)
-        );
-        assert_eq!(
-            unwrap_with_iv(&key, &iv, &w1[..10], b"ec").err(),
-            Some(CryptoError::Malformed)
-        );
+        assert_eq!(unwrap_with_iv(&key, &iv, &w1, b"ec").unwrap().expose_secret(), dk.expose_secret());
+        assert_eq!(unwrap_with_iv(&key, &iv, &w1, b"EC").err(), Some(CryptoError::Authentication));
+        assert_eq!(unwrap_with_iv(&key, &iv, &w1[..10], b"ec").err(), Some(CryptoError::Malformed));
     }
 
     #[test]
@@ -710,10 +604,7 @@ mod tests {
         ] {
             let w = public.wrap(p, &dk).unwrap();
             assert_eq!(w.len(), 256);
-            assert_eq!(
-                private.unwrap(p, &w).unwrap().expose_secret(),
-                dk.expose_secret()
-            );
+            assert_eq!(private.unwrap(p, &w).unwrap().expose_secret(), dk.expose_secret());
             let mut bad = w.clone();
             bad[100] ^= 1;
             assert!(private.unwrap(p, &bad).is_err());

@@ -10,13 +10,13 @@
 //!   `openssl enc -id-aes256-wrap-pad` produce it.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::key_wrap::{AesKek, KeyWrapPadded, AES_256};
+use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1,
-    OAEP_SHA256_MGF1SHA256,
+    KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey,
+    PrivateDecryptingKey,
 };
 
-use crate::digest::{hex, HmacSha256Key};
+use crate::digest::{HmacSha256Key, hex};
 use crate::{CryptoError, SecretBytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +74,7 @@ impl ImportWrappingKey {
             WrappingAlgorithm::RsaesPkcs1V15 => {
                 let key = Pkcs1PrivateDecryptingKey::new(self.clone_key()?).map_err(|_| CryptoError::Internal)?;
                 let mut out = SecretBytes::zeroed(modulus);
-                let n = key
-                    .decrypt(encrypted, out.expose_secret_mut())
-                    .map_err(|_| CryptoError::Authentication)?
-                    .len();
+                let n = key.decrypt(encrypted, out.expose_secret_mut()).map_err(|_| CryptoError::Authentication)?.len();
                 out.expose_secret_mut().truncate(n);
                 Ok(out)
             }
@@ -107,10 +104,7 @@ impl ImportWrappingKey {
     fn oaep(&self, alg: &'static aws_lc_rs::rsa::OaepAlgorithm, ct: &[u8]) -> Result<SecretBytes, CryptoError> {
         let key = OaepPrivateDecryptingKey::new(self.clone_key()?).map_err(|_| CryptoError::Internal)?;
         let mut out = SecretBytes::zeroed(self.0.key_size_bytes());
-        let n = key
-            .decrypt(alg, ct, out.expose_secret_mut(), None)
-            .map_err(|_| CryptoError::Authentication)?
-            .len();
+        let n = key.decrypt(alg, ct, out.expose_secret_mut(), None).map_err(|_| CryptoError::Authentication)?.len();
         out.expose_secret_mut().truncate(n);
         Ok(out)
     }
@@ -174,7 +168,8 @@ mod tests {
         let mut rsa = vec![0u8; enc.ciphertext_size()];
         let rsa = enc.encrypt(&OAEP_SHA256_MGF1SHA256, &ephemeral, &mut rsa, None).unwrap().to_vec();
         let mut wrapped = vec![0u8; 48];
-        let wrapped = AesKek::new(&AES_256, &ephemeral).unwrap().wrap_with_padding(&material, &mut wrapped).unwrap().to_vec();
+        let wrapped =
+            AesKek::new(&AES_256, &ephemeral).unwrap().wrap_with_padding(&material, &mut wrapped).unwrap().to_vec();
         let blob = [rsa, wrapped].concat();
         let out = k.unwrap_material(WrappingAlgorithm::RsaAesKeyWrapSha256, &blob).unwrap();
         assert_eq!(out.expose_secret(), material);
@@ -201,7 +196,7 @@ mod tests {
 /// key, as `openssl pkeyutl` does it. Not for production use (hence the module name).
 #[doc(hidden)]
 pub mod test_support {
-    use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256};
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
 
     /// Panics on bad input: test code only.
     #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,6 +1,6 @@
-use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, RandomizedNonceKey, UnboundKey, NONCE_LEN};
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, NONCE_LEN, Nonce, RandomizedNonceKey, UnboundKey};
 
-use crate::{random_secret, CryptoError, SecretBytes};
+use crate::{CryptoError, SecretBytes, random_secret};
 
 /// Length of every symmetric key Trent holds: 256 bits.
 pub const KEY_LEN: usize = 32;
@@ -31,9 +31,7 @@ impl RootKey {
             return Err(CryptoError::BadKeyLength);
         }
         let key = RandomizedNonceKey::new(&aead::AES_256_GCM, bytes).map_err(|_| CryptoError::Internal)?;
-        let opener = LessSafeKey::new(
-            UnboundKey::new(&aead::AES_256_GCM, bytes).map_err(|_| CryptoError::Internal)?,
-        );
+        let opener = LessSafeKey::new(UnboundKey::new(&aead::AES_256_GCM, bytes).map_err(|_| CryptoError::Internal)?);
         Ok(Self { key, opener })
     }
 
@@ -63,8 +61,7 @@ impl RootKey {
         if wrapped.len() < 1 + NONCE_LEN + TAG_LEN || wrapped[0] != WRAP_V1 {
             return Err(CryptoError::Malformed);
         }
-        let nonce = Nonce::try_assume_unique_for_key(&wrapped[1..1 + NONCE_LEN])
-            .map_err(|_| CryptoError::Malformed)?;
+        let nonce = Nonce::try_assume_unique_for_key(&wrapped[1..1 + NONCE_LEN]).map_err(|_| CryptoError::Malformed)?;
         let mut buf = SecretBytes::new(wrapped[1 + NONCE_LEN..].to_vec());
         let aad = wrap_aad(binding);
         let len = self
@@ -148,9 +145,6 @@ mod tests {
 
     #[test]
     fn wrong_root_key_length_rejected() {
-        assert_eq!(
-            RootKey::from_secret(&SecretBytes::new(vec![0; 16])).err(),
-            Some(CryptoError::BadKeyLength)
-        );
+        assert_eq!(RootKey::from_secret(&SecretBytes::new(vec![0; 16])).err(), Some(CryptoError::BadKeyLength));
     }
 }

@@ -13,15 +13,15 @@
 pub mod asymmetric;
 pub mod blob;
 pub mod digest;
+mod error;
 pub mod esdk;
 pub mod import;
-pub mod signing;
-mod error;
 mod keys;
 mod random;
 mod secret;
+pub mod signing;
 
 pub use error::CryptoError;
-pub use keys::{BackingKey, RootKey, KEY_LEN};
+pub use keys::{BackingKey, KEY_LEN, RootKey};
 pub use random::{random_array, random_secret};
 pub use secret::SecretBytes;

@@ -5,9 +5,7 @@ use crate::{CryptoError, SecretBytes};
 /// `len` bytes from the system CSPRNG, held as a secret (data keys, GenerateRandom output).
 pub fn random_secret(len: usize) -> Result<SecretBytes, CryptoError> {
     let mut out = SecretBytes::zeroed(len);
-    SystemRandom::new()
-        .fill(out.expose_secret_mut())
-        .map_err(|_| CryptoError::Internal)?;
+    SystemRandom::new().fill(out.expose_secret_mut()).map_err(|_| CryptoError::Internal)?;
     Ok(out)
 }
 
@@ -17,4 +15,3 @@ pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
     SystemRandom::new().fill(&mut out).map_err(|_| CryptoError::Internal)?;
     Ok(out)
 }
-

@@ -31,9 +31,7 @@ impl SigningKey {
     /// Loads a key from its PKCS#8 encoding (v1 or v2).
     pub fn from_pkcs8(pkcs8: &SecretBytes) -> Result<Self, CryptoError> {
         // The PKCS#8 bytes are needed to build the key pair; they stay in `pkcs8`, which zeroizes.
-        Ed25519KeyPair::from_pkcs8(pkcs8.expose_secret())
-            .map(Self)
-            .map_err(|_| CryptoError::Malformed)
+        Ed25519KeyPair::from_pkcs8(pkcs8.expose_secret()).map(Self).map_err(|_| CryptoError::Malformed)
     }
 
     pub fn public_key(&self) -> [u8; ED25519_PUBLIC_KEY_LEN] {

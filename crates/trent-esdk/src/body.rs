@@ -52,27 +52,18 @@ pub(crate) fn derive_message_key(
     net_v4_0_0: bool,
 ) -> Result<MessageKey> {
     match suite.kdf() {
-        Kdf::Identity => Ok(MessageKey {
-            key: GcmKey::new(data_key)?,
-            commit_key: None,
-        }),
+        Kdf::Identity => Ok(MessageKey { key: GcmKey::new(data_key)?, commit_key: None }),
         Kdf::Hkdf(hash) => {
             let mut info = suite.id().to_be_bytes().to_vec();
             if !net_v4_0_0 {
                 info.extend_from_slice(message_id);
             }
             let k = esdk::hkdf(hash, &[], data_key, &info, suite.data_key_len())?;
-            Ok(MessageKey {
-                key: GcmKey::new(&k)?,
-                commit_key: None,
-            })
+            Ok(MessageKey { key: GcmKey::new(&k)?, commit_key: None })
         }
         Kdf::CommittingHkdfSha512 => {
             let (k, commit) = esdk::derive_committing_keys(data_key, message_id, suite.id())?;
-            Ok(MessageKey {
-                key: GcmKey::new(&k)?,
-                commit_key: Some(commit),
-            })
+            Ok(MessageKey { key: GcmKey::new(&k)?, commit_key: Some(commit) })
         }
     }
 }

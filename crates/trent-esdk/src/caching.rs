@@ -21,8 +21,8 @@ use trent_crypto::SecretBytes;
 use trent_crypto::digest::sha256;
 
 use crate::{
-    AlgorithmSuite, DecryptionMaterials, DecryptionRequest, EncryptedDataKey, EncryptionContext,
-    EncryptionMaterials, EncryptionRequest, Error, Kdf, MaterialsManager, Result, context,
+    AlgorithmSuite, DecryptionMaterials, DecryptionRequest, EncryptedDataKey, EncryptionContext, EncryptionMaterials,
+    EncryptionRequest, Error, Kdf, MaterialsManager, Result, context,
 };
 
 /// Limits of a [`CachingMaterialsManager`].
@@ -98,16 +98,9 @@ impl CachingMaterialsManager {
             return Err(Error::Config("cache max age and capacity must be positive".into()));
         }
         if !(1..=1 << 32).contains(&limits.max_messages) || limits.max_bytes > i64::MAX as u64 {
-            return Err(Error::Config(
-                "cache max messages must be 1..=2^32 and max bytes at most 2^63-1".into(),
-            ));
+            return Err(Error::Config("cache max messages must be 1..=2^32 and max bytes at most 2^63-1".into()));
         }
-        Ok(Self {
-            inner,
-            limits,
-            partition: trent_crypto::random_array()?,
-            cache: Mutex::new(Cache::default()),
-        })
+        Ok(Self { inner, limits, partition: trent_crypto::random_array()?, cache: Mutex::new(Cache::default()) })
     }
 
     /// Number of live entries (for tests and metrics).
@@ -361,6 +354,12 @@ mod tests {
         client.encrypt(&cmm, &ec, b"x", &opts(suite, 1)).unwrap();
         assert_eq!(kr.1.load(Ordering::Relaxed), 4, "an expired entry is not used");
         assert_eq!(cmm.len(), 1, "expired entries are dropped on insert");
-        assert!(CachingMaterialsManager::new(Arc::new(DefaultMaterialsManager::new(kr)), CacheLimits::new(Duration::ZERO, 1)).is_err());
+        assert!(
+            CachingMaterialsManager::new(
+                Arc::new(DefaultMaterialsManager::new(kr)),
+                CacheLimits::new(Duration::ZERO, 1)
+            )
+            .is_err()
+        );
     }
 }

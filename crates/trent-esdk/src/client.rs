@@ -3,8 +3,7 @@
 use std::io::{Read, Write};
 
 use crate::{
-    DecryptOptions, Decryptor, EncryptOptions, EncryptionContext, Encryptor, HeaderBody,
-    MaterialsManager, Result,
+    DecryptOptions, Decryptor, EncryptOptions, EncryptionContext, Encryptor, HeaderBody, MaterialsManager, Result,
 };
 
 /// Client configuration shared by many messages. Defaults: REQUIRE_ENCRYPT_REQUIRE_DECRYPT, no limit
@@ -99,11 +98,7 @@ impl Client {
         let mut d = self.decryptor(cmm, ciphertext, options)?;
         let mut plaintext = Vec::new();
         d.read_to_end(&mut plaintext).map_err(unwrap_io)?;
-        Ok(Decrypted {
-            plaintext,
-            header: d.header().clone(),
-            encryption_context: d.encryption_context().clone(),
-        })
+        Ok(Decrypted { plaintext, header: d.header().clone(), encryption_context: d.encryption_context().clone() })
     }
 }
 

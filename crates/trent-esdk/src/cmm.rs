@@ -8,9 +8,7 @@ use trent_crypto::esdk::EcdsaSigner;
 
 use crate::context::{PUBLIC_KEY_CONTEXT_KEY, check_no_reserved_keys};
 use crate::keyring::Keyring;
-use crate::{
-    DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest, Error, Result,
-};
+use crate::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest, Error, Result};
 
 /// Produces materials for encryption and decryption (the spec's CMM). A caching manager wraps another
 /// one behind this same trait.
@@ -41,24 +39,16 @@ impl MaterialsManager for DefaultMaterialsManager {
         let signer = match suite.signature() {
             Some(curve) => {
                 let signer = EcdsaSigner::generate(curve)?;
-                let public = base64::engine::general_purpose::STANDARD
-                    .encode(signer.public_key_compressed()?);
+                let public = base64::engine::general_purpose::STANDARD.encode(signer.public_key_compressed()?);
                 context.insert(PUBLIC_KEY_CONTEXT_KEY.to_owned(), public);
                 Some(signer)
             }
             None => None,
         };
-        let mut materials = EncryptionMaterials::new(
-            suite,
-            context,
-            request.required_encryption_context_keys,
-            signer,
-        )?;
+        let mut materials = EncryptionMaterials::new(suite, context, request.required_encryption_context_keys, signer)?;
         self.keyring.on_encrypt(&mut materials)?;
         if materials.plaintext_data_key().is_none() || materials.encrypted_data_keys().is_empty() {
-            return Err(Error::Keyring(
-                "the keyring produced no data key or no encrypted data key".into(),
-            ));
+            return Err(Error::Keyring("the keyring produced no data key or no encrypted data key".into()));
         }
         Ok(materials)
     }
@@ -74,14 +64,10 @@ impl MaterialsManager for DefaultMaterialsManager {
                     .map_err(|_| Error::Malformed("aws-crypto-public-key is not base64"))?,
             ),
             (true, None) => {
-                return Err(Error::Malformed(
-                    "signed message without aws-crypto-public-key",
-                ));
+                return Err(Error::Malformed("signed message without aws-crypto-public-key"));
             }
             (false, Some(_)) => {
-                return Err(Error::Malformed(
-                    "unsigned message with aws-crypto-public-key",
-                ));
+                return Err(Error::Malformed("unsigned message with aws-crypto-public-key"));
             }
             (false, None) => None,
         };
@@ -99,9 +85,7 @@ impl MaterialsManager for DefaultMaterialsManager {
             }
         }
         let mut materials = DecryptionMaterials::new(suite, context, required, verification_key)?;
-        let key = self
-            .keyring
-            .on_decrypt(&materials, &request.encrypted_data_keys)?;
+        let key = self.keyring.on_decrypt(&materials, &request.encrypted_data_keys)?;
         materials.set_plaintext_data_key(key)?;
         Ok(materials)
     }
@@ -116,62 +100,33 @@ pub struct RequiredEncryptionContextManager {
 
 impl RequiredEncryptionContextManager {
     pub fn new(inner: Arc<dyn MaterialsManager>, required_keys: BTreeSet<String>) -> Self {
-        Self {
-            inner,
-            required_keys,
-        }
+        Self { inner, required_keys }
     }
 }
 
 impl MaterialsManager for RequiredEncryptionContextManager {
-    fn get_encryption_materials(
-        &self,
-        mut request: EncryptionRequest,
-    ) -> Result<EncryptionMaterials> {
-        if let Some(k) = self
-            .required_keys
-            .iter()
-            .find(|k| !request.encryption_context.contains_key(*k))
-        {
-            return Err(Error::InvalidEncryptionContext(format!(
-                "required key {k:?} is missing"
-            )));
+    fn get_encryption_materials(&self, mut request: EncryptionRequest) -> Result<EncryptionMaterials> {
+        if let Some(k) = self.required_keys.iter().find(|k| !request.encryption_context.contains_key(*k)) {
+            return Err(Error::InvalidEncryptionContext(format!("required key {k:?} is missing")));
         }
-        request
-            .required_encryption_context_keys
-            .extend(self.required_keys.iter().cloned());
+        request.required_encryption_context_keys.extend(self.required_keys.iter().cloned());
         let materials = self.inner.get_encryption_materials(request)?;
-        if !self
-            .required_keys
-            .is_subset(materials.required_encryption_context_keys())
-        {
-            return Err(Error::Config(
-                "the inner materials manager dropped required keys".into(),
-            ));
+        if !self.required_keys.is_subset(materials.required_encryption_context_keys()) {
+            return Err(Error::Config("the inner materials manager dropped required keys".into()));
         }
         Ok(materials)
     }
 
     fn decrypt_materials(&self, request: DecryptionRequest) -> Result<DecryptionMaterials> {
         let reproduced = request.reproduced_encryption_context.as_ref();
-        if let Some(k) = self
-            .required_keys
-            .iter()
-            .find(|k| !reproduced.is_some_and(|r| r.contains_key(*k)))
-        {
+        if let Some(k) = self.required_keys.iter().find(|k| !reproduced.is_some_and(|r| r.contains_key(*k))) {
             return Err(Error::InvalidEncryptionContext(format!(
                 "required key {k:?} is not in the reproduced context"
             )));
         }
         let materials = self.inner.decrypt_materials(request)?;
-        if let Some(k) = self
-            .required_keys
-            .iter()
-            .find(|k| !materials.encryption_context().contains_key(*k))
-        {
-            return Err(Error::InvalidEncryptionContext(format!(
-                "required key {k:?} lost by the inner manager"
-            )));
+        if let Some(k) = self.required_keys.iter().find(|k| !materials.encryption_context().contains_key(*k)) {
+            return Err(Error::InvalidEncryptionContext(format!("required key {k:?} lost by the inner manager")));
         }
         Ok(materials)
     }

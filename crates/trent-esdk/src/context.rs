@@ -23,8 +23,8 @@ pub fn serialize(context: &EncryptionContext) -> Result<Vec<u8>> {
     if context.is_empty() {
         return Ok(Vec::new());
     }
-    let count = u16::try_from(context.len())
-        .map_err(|_| Error::InvalidEncryptionContext("more than 65535 pairs".into()))?;
+    let count =
+        u16::try_from(context.len()).map_err(|_| Error::InvalidEncryptionContext("more than 65535 pairs".into()))?;
     let mut out = Vec::new();
     out.extend_from_slice(&count.to_be_bytes());
     for (k, v) in context {
@@ -33,9 +33,7 @@ pub fn serialize(context: &EncryptionContext) -> Result<Vec<u8>> {
     }
     // The header stores this behind a u16 length.
     if out.len() > usize::from(u16::MAX) {
-        return Err(Error::InvalidEncryptionContext(
-            "serialized form exceeds 65535 bytes".into(),
-        ));
+        return Err(Error::InvalidEncryptionContext("serialized form exceeds 65535 bytes".into()));
     }
     Ok(out)
 }
@@ -48,9 +46,7 @@ pub fn parse(bytes: &[u8]) -> Result<EncryptionContext> {
     let mut src = Source::new(&mut slice);
     let count = src.u16()?;
     if count == 0 {
-        return Err(Error::Malformed(
-            "encryption context with zero pairs must be empty",
-        ));
+        return Err(Error::Malformed("encryption context with zero pairs must be empty"));
     }
     let mut context = EncryptionContext::new();
     for _ in 0..count {
@@ -74,20 +70,16 @@ fn utf8(b: Vec<u8>) -> Result<String> {
 /// Fails when the caller's context uses a reserved key.
 pub(crate) fn check_no_reserved_keys(context: &EncryptionContext) -> Result<()> {
     match context.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
-        Some(k) => Err(Error::InvalidEncryptionContext(format!(
-            "key {k:?} uses the reserved prefix {RESERVED_PREFIX:?}"
-        ))),
+        Some(k) => {
+            Err(Error::InvalidEncryptionContext(format!("key {k:?} uses the reserved prefix {RESERVED_PREFIX:?}")))
+        }
         None => Ok(()),
     }
 }
 
 /// `context` restricted to `keys`.
 pub(crate) fn restrict(context: &EncryptionContext, keys: &BTreeSet<String>) -> EncryptionContext {
-    context
-        .iter()
-        .filter(|(k, _)| keys.contains(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    context.iter().filter(|(k, _)| keys.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 #[cfg(test)]
@@ -95,10 +87,7 @@ mod tests {
     use super::*;
 
     fn ec(pairs: &[(&str, &str)]) -> EncryptionContext {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]

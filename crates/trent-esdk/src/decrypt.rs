@@ -20,10 +20,7 @@ use crate::body::{BodyPart, FINAL_FRAME_MARKER, MAX_NON_FRAMED_LEN, body_aad, de
 use crate::context::{self, restrict};
 use crate::header::{ContentType, HeaderAuth, HeaderBody, read_header_auth, read_header_body};
 use crate::wire::read_exact_growing;
-use crate::{
-    Client, DecryptionMaterials, DecryptionRequest, EncryptionContext, Error, MaterialsManager,
-    Result,
-};
+use crate::{Client, DecryptionMaterials, DecryptionRequest, EncryptionContext, Error, MaterialsManager, Result};
 
 /// What to do with signed messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,14 +108,10 @@ impl<R: Read> Decryptor<R> {
         };
         let materials = cmm.decrypt_materials(request)?;
         if materials.suite() != suite {
-            return Err(Error::Config(
-                "the materials manager changed the algorithm suite".into(),
-            ));
+            return Err(Error::Config("the materials manager changed the algorithm suite".into()));
         }
         client.commitment_policy.check_decrypt(materials.suite())?;
-        let data_key = materials
-            .plaintext_data_key()
-            .ok_or_else(|| Error::Keyring("no data key".into()))?;
+        let data_key = materials.plaintext_data_key().ok_or_else(|| Error::Keyring("no data key".into()))?;
         let key = match verify_header(&header, &raw, &auth, &materials, data_key, false) {
             Err(Error::HeaderAuthentication) if client.net_v4_0_0_retry => {
                 verify_header(&header, &raw, &auth, &materials, data_key, true)?
@@ -127,8 +120,8 @@ impl<R: Read> Decryptor<R> {
         };
         let verifier = match (suite.signature(), materials.verification_key()) {
             (Some(curve), Some(point)) => {
-                let mut v = EcdsaVerifier::new(curve, point)
-                    .map_err(|_| Error::Malformed("bad aws-crypto-public-key"))?;
+                let mut v =
+                    EcdsaVerifier::new(curve, point).map_err(|_| Error::Malformed("bad aws-crypto-public-key"))?;
                 v.update(&raw);
                 v.update(&auth.serialize());
                 Some(v)
@@ -198,11 +191,7 @@ impl<R: Read> Decryptor<R> {
     /// The stored IV must be the one the IV rule gives for `seq`.
     fn take_iv(&mut self, seq: u32) -> Result<()> {
         let iv: [u8; IV_LEN] = self.take_array()?;
-        if iv != sequence_iv(seq) {
-            Err(Error::Malformed("IV does not match the sequence number"))
-        } else {
-            Ok(())
-        }
+        if iv != sequence_iv(seq) { Err(Error::Malformed("IV does not match the sequence number")) } else { Ok(()) }
     }
 
     /// Reads, authenticates and decrypts the next frame (or the non-framed body) into `self.out`.
@@ -236,15 +225,7 @@ impl<R: Read> Decryptor<R> {
                 } else {
                     self.header.frame_length
                 };
-                (
-                    seq,
-                    if is_final {
-                        BodyPart::FinalFrame
-                    } else {
-                        BodyPart::Frame
-                    },
-                    u64::from(len),
-                )
+                (seq, if is_final { BodyPart::FinalFrame } else { BodyPart::Frame }, u64::from(len))
             }
             ContentType::NonFramed => {
                 self.take_iv(1)?;
@@ -258,10 +239,7 @@ impl<R: Read> Decryptor<R> {
         let n = usize::try_from(len).map_err(|_| Error::LimitExceeded("frame length"))?;
         self.take(n + TAG_LEN, buf)?;
         let aad = body_aad(&self.header.message_id, part, seq, len);
-        let plain = self
-            .key
-            .open_in_place(seq, &aad, buf)
-            .map_err(|_| Error::BodyAuthentication)?;
+        let plain = self.key.open_in_place(seq, &aad, buf).map_err(|_| Error::BodyAuthentication)?;
         buf.truncate(plain);
         if part == BodyPart::Frame {
             // A regular frame's seq is below the marker, so this cannot overflow.
@@ -278,11 +256,7 @@ impl<R: Read> Decryptor<R> {
             let mut len = [0u8; 2];
             self.input.read_exact(&mut len).map_err(Error::from_read)?;
             let mut sig = Vec::new();
-            read_exact_growing(
-                &mut self.input,
-                usize::from(u16::from_be_bytes(len)),
-                &mut sig,
-            )?;
+            read_exact_growing(&mut self.input, usize::from(u16::from_be_bytes(len)), &mut sig)?;
             v.verify(&sig).map_err(|_| Error::Signature)?;
         }
         let mut probe = [0u8; 1];
@@ -317,10 +291,7 @@ impl<R: Read> Read for Decryptor<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             if self.failed {
-                return Err(std::io::Error::new(
-                    ErrorKind::InvalidData,
-                    "decryption already failed",
-                ));
+                return Err(std::io::Error::new(ErrorKind::InvalidData, "decryption already failed"));
             }
             if self.pos < self.out.len() {
                 let n = buf.len().min(self.out.len() - self.pos);
@@ -352,18 +323,14 @@ fn verify_header(
 ) -> Result<GcmKey> {
     let mk = derive_message_key(header.suite, data_key, &header.message_id, net_v4_0_0)?;
     if let Some(derived) = mk.commit_key {
-        let stored = header
-            .commit_key
-            .ok_or(Error::Malformed("committing suite without commit key"))?;
+        let stored = header.commit_key.ok_or(Error::Malformed("committing suite without commit key"))?;
         // Before the key is used for anything (spec: decrypt "Get the decryption materials").
         if !ct_eq(&derived, &stored) {
             return Err(Error::Commitment);
         }
     }
-    let authenticate_only = context::serialize(&restrict(
-        materials.encryption_context(),
-        materials.required_encryption_context_keys(),
-    ))?;
+    let authenticate_only =
+        context::serialize(&restrict(materials.encryption_context(), materials.required_encryption_context_keys()))?;
     let mut aad = Vec::with_capacity(raw.len() + authenticate_only.len() + 2);
     aad.extend_from_slice(raw);
     aad.extend_from_slice(&authenticate_only);
@@ -373,9 +340,7 @@ fn verify_header(
     let mut tag = auth.tag.to_vec();
     let opened = match auth.iv {
         // v1: the spec says use the stored IV (every known writer stores zeros).
-        Some(iv) => mk
-            .key
-            .open_with_iv(&ParsedIv::from_message_bytes(&iv)?, &aad, &mut tag),
+        Some(iv) => mk.key.open_with_iv(&ParsedIv::from_message_bytes(&iv)?, &aad, &mut tag),
         None => mk.key.open_in_place(0, &aad, &mut tag),
     };
     opened.map_err(|_| Error::HeaderAuthentication)?;

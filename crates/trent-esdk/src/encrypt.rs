@@ -13,9 +13,7 @@ use trent_crypto::random_array;
 use crate::body::{BodyPart, FINAL_FRAME_MARKER, MAX_FRAME_LENGTH, body_aad, derive_message_key};
 use crate::context::{self, check_no_reserved_keys, restrict};
 use crate::header::{ContentType, HeaderAuth, HeaderBody};
-use crate::{
-    AlgorithmSuite, Client, EncryptionContext, EncryptionRequest, Error, MaterialsManager, Result,
-};
+use crate::{AlgorithmSuite, Client, EncryptionContext, EncryptionRequest, Error, MaterialsManager, Result};
 
 /// Options of one encryption.
 #[derive(Debug, Clone)]
@@ -30,11 +28,7 @@ pub struct EncryptOptions {
 
 impl Default for EncryptOptions {
     fn default() -> Self {
-        Self {
-            suite: None,
-            frame_length: 4096,
-            plaintext_length: None,
-        }
+        Self { suite: None, frame_length: 4096, plaintext_length: None }
     }
 }
 
@@ -63,9 +57,7 @@ impl<W: Write> Encryptor<W> {
         mut out: W,
     ) -> Result<Self> {
         if options.frame_length == 0 || options.frame_length > MAX_FRAME_LENGTH {
-            return Err(Error::Config(format!(
-                "frame length must be 1 to {MAX_FRAME_LENGTH}"
-            )));
+            return Err(Error::Config(format!("frame length must be 1 to {MAX_FRAME_LENGTH}")));
         }
         check_no_reserved_keys(encryption_context)?;
         let policy = client.commitment_policy;
@@ -83,17 +75,12 @@ impl<W: Write> Encryptor<W> {
         let (suite, full_context, required, edks, data_key, signer) = materials.into_parts();
         policy.check_encrypt(suite)?;
         if options.suite.is_some_and(|s| s != suite) {
-            return Err(Error::Config(
-                "the materials manager changed the requested algorithm suite".into(),
-            ));
+            return Err(Error::Config("the materials manager changed the requested algorithm suite".into()));
         }
         if let Some(max) = client.max_encrypted_data_keys
             && edks.len() > max
         {
-            return Err(Error::TooManyEncryptedDataKeys {
-                count: edks.len(),
-                max,
-            });
+            return Err(Error::TooManyEncryptedDataKeys { count: edks.len(), max });
         }
         let data_key = data_key.ok_or_else(|| Error::Keyring("no data key".into()))?;
         let id: [u8; 32] = random_array()?;
@@ -102,11 +89,8 @@ impl<W: Write> Encryptor<W> {
         drop(data_key);
 
         // Required-only pairs are authenticated (below) but not stored.
-        let stored: EncryptionContext = full_context
-            .iter()
-            .filter(|(k, _)| !required.contains(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let stored: EncryptionContext =
+            full_context.iter().filter(|(k, _)| !required.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let header = HeaderBody {
             suite,
             message_id: message_id.clone(),
@@ -121,10 +105,7 @@ impl<W: Write> Encryptor<W> {
         aad.extend_from_slice(&context::serialize(&restrict(&full_context, &required))?);
         // Sequence 0: the all-zero header IV; frames use 1.., so the IV is never reused under this key.
         let tag = mk.key.seal_in_place(0, &aad, &mut [])?;
-        let auth = HeaderAuth {
-            iv: (suite.message_format_version() == 1).then(|| sequence_iv(0)),
-            tag,
-        };
+        let auth = HeaderAuth { iv: (suite.message_format_version() == 1).then(|| sequence_iv(0)), tag };
 
         let mut signer = signer;
         let auth_bytes = auth.serialize();
@@ -134,8 +115,7 @@ impl<W: Write> Encryptor<W> {
                 s.update(part);
             }
         }
-        let frame_len = usize::try_from(options.frame_length)
-            .map_err(|_| Error::LimitExceeded("frame length"))?;
+        let frame_len = usize::try_from(options.frame_length).map_err(|_| Error::LimitExceeded("frame length"))?;
         Ok(Self {
             out,
             key: mk.key,
@@ -173,11 +153,7 @@ impl<W: Write> Encryptor<W> {
             return Err(Error::LimitExceeded("frame count"));
         }
         let len = self.buf.len();
-        let part = if is_final {
-            BodyPart::FinalFrame
-        } else {
-            BodyPart::Frame
-        };
+        let part = if is_final { BodyPart::FinalFrame } else { BodyPart::Frame };
         let aad = body_aad(&self.message_id, part, seq, len as u64);
         let mut head = Vec::with_capacity(24);
         if is_final {
@@ -204,15 +180,11 @@ impl<W: Write> Encryptor<W> {
 
     fn write_plaintext(&mut self, mut data: &[u8]) -> Result<()> {
         if self.failed {
-            return Err(Error::Config(
-                "a previous write failed; the message is unusable".into(),
-            ));
+            return Err(Error::Config("a previous write failed; the message is unusable".into()));
         }
         self.written = self.written.saturating_add(data.len() as u64);
         if self.expected_len.is_some_and(|n| self.written > n) {
-            return Err(Error::Config(
-                "more plaintext than the declared plaintext length".into(),
-            ));
+            return Err(Error::Config("more plaintext than the declared plaintext length".into()));
         }
         while !data.is_empty() {
             if self.buf.len() == self.frame_len {
@@ -228,14 +200,10 @@ impl<W: Write> Encryptor<W> {
     /// Writes the final frame and, for signed suites, the footer; returns the writer (flushed).
     pub fn finish(mut self) -> Result<W> {
         if self.failed {
-            return Err(Error::Config(
-                "a previous write failed; the message is unusable".into(),
-            ));
+            return Err(Error::Config("a previous write failed; the message is unusable".into()));
         }
         if self.expected_len.is_some_and(|n| n != self.written) {
-            return Err(Error::Config(
-                "less plaintext than the declared plaintext length".into(),
-            ));
+            return Err(Error::Config("less plaintext than the declared plaintext length".into()));
         }
         self.write_frame(true)?;
         if let Some(signer) = self.signer.take() {

@@ -22,10 +22,7 @@ pub enum Error {
     #[error("unsupported algorithm suite {0:#06x}")]
     UnsupportedSuite(u16),
     #[error("algorithm suite {suite:#06x} is not allowed by commitment policy {policy:?}")]
-    CommitmentPolicy {
-        suite: u16,
-        policy: CommitmentPolicy,
-    },
+    CommitmentPolicy { suite: u16, policy: CommitmentPolicy },
     #[error("the message has {count} or more encrypted data keys, above the limit of {max}")]
     TooManyEncryptedDataKeys { count: usize, max: usize },
     #[error("invalid encryption context: {0}")]
@@ -61,11 +58,7 @@ pub enum Error {
 impl Error {
     /// Maps an I/O error from the message source: a short read is a truncated message.
     pub(crate) fn from_read(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            Self::Truncated
-        } else {
-            Self::Io(e)
-        }
+        if e.kind() == std::io::ErrorKind::UnexpectedEof { Self::Truncated } else { Self::Io(e) }
     }
 }
 

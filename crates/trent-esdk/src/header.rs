@@ -68,14 +68,10 @@ impl HeaderBody {
     pub fn serialize(&self) -> Result<Vec<u8>> {
         let v2 = self.suite.message_format_version() == 2;
         if self.message_id.len() != self.suite.message_id_len() {
-            return Err(Error::Config(
-                "message id length does not match the suite".into(),
-            ));
+            return Err(Error::Config("message id length does not match the suite".into()));
         }
         if self.encrypted_data_keys.is_empty() {
-            return Err(Error::Config(
-                "a message needs at least one encrypted data key".into(),
-            ));
+            return Err(Error::Config("a message needs at least one encrypted data key".into()));
         }
         let mut out = Vec::with_capacity(256);
         out.push(self.version());
@@ -86,9 +82,7 @@ impl HeaderBody {
         out.extend_from_slice(&self.message_id);
         let aad = context::serialize(&self.encryption_context)?;
         put_u16_prefixed(&mut out, &aad, "encryption context")?;
-        out.extend_from_slice(
-            &u16_len(self.encrypted_data_keys.len(), "encrypted data key count")?.to_be_bytes(),
-        );
+        out.extend_from_slice(&u16_len(self.encrypted_data_keys.len(), "encrypted data key count")?.to_be_bytes());
         for edk in &self.encrypted_data_keys {
             put_u16_prefixed(&mut out, edk.provider_id.as_bytes(), "provider id")?;
             put_u16_prefixed(&mut out, &edk.provider_info, "provider info")?;
@@ -100,9 +94,7 @@ impl HeaderBody {
         });
         if v2 {
             out.extend_from_slice(&self.frame_length.to_be_bytes());
-            let commit = self
-                .commit_key
-                .ok_or_else(|| Error::Config("v2 header without commit key".into()))?;
+            let commit = self.commit_key.ok_or_else(|| Error::Config("v2 header without commit key".into()))?;
             out.extend_from_slice(&commit);
         } else {
             out.extend_from_slice(&[0, 0, 0, 0]);
@@ -126,17 +118,12 @@ impl HeaderAuth {
 
 /// Reads a header body from `input`, returning it with its exact bytes. Checks every length and
 /// fixed field, and fails as soon as the EDK count exceeds `max_edks`.
-pub fn read_header_body<R: Read>(
-    input: &mut R,
-    max_edks: Option<usize>,
-) -> Result<(HeaderBody, Vec<u8>)> {
+pub fn read_header_body<R: Read>(input: &mut R, max_edks: Option<usize>) -> Result<(HeaderBody, Vec<u8>)> {
     let mut src = Source::new(input);
     let version = src.u8()?;
     if version != 1 && version != 2 {
         if version == b'A' {
-            return Err(Error::Malformed(
-                "input looks base64-encoded; decode it first",
-            ));
+            return Err(Error::Malformed("input looks base64-encoded; decode it first"));
         }
         return Err(Error::UnsupportedVersion(version));
     }
@@ -145,17 +132,11 @@ pub fn read_header_body<R: Read>(
     }
     let suite = AlgorithmSuite::from_id(src.u16()?)?;
     if suite.message_format_version() != version {
-        return Err(Error::Malformed(
-            "algorithm suite does not match the message format version",
-        ));
+        return Err(Error::Malformed("algorithm suite does not match the message format version"));
     }
     let message_id = src.bytes(suite.message_id_len())?;
     let aad = src.u16_prefixed()?;
-    let encryption_context = if aad.is_empty() {
-        EncryptionContext::new()
-    } else {
-        context::parse(&aad)?
-    };
+    let encryption_context = if aad.is_empty() { EncryptionContext::new() } else { context::parse(&aad)? };
     let count = usize::from(src.u16()?);
     if count == 0 {
         return Err(Error::Malformed("no encrypted data keys"));
@@ -167,15 +148,11 @@ pub fn read_header_body<R: Read>(
     }
     let mut encrypted_data_keys = Vec::with_capacity(count.min(16));
     for _ in 0..count {
-        let provider_id = String::from_utf8(src.u16_prefixed()?)
-            .map_err(|_| Error::Malformed("provider id is not UTF-8"))?;
+        let provider_id =
+            String::from_utf8(src.u16_prefixed()?).map_err(|_| Error::Malformed("provider id is not UTF-8"))?;
         let provider_info = src.u16_prefixed()?;
         let ciphertext = src.u16_prefixed()?;
-        encrypted_data_keys.push(EncryptedDataKey {
-            provider_id,
-            provider_info,
-            ciphertext,
-        });
+        encrypted_data_keys.push(EncryptedDataKey { provider_id, provider_info, ciphertext });
     }
     let content_type = match src.u8()? {
         0x01 => ContentType::NonFramed,
@@ -218,15 +195,8 @@ pub fn read_header_body<R: Read>(
 /// Reads the header authentication that follows a header body of `suite`.
 pub fn read_header_auth<R: Read>(input: &mut R, suite: AlgorithmSuite) -> Result<HeaderAuth> {
     let mut src = Source::new(input);
-    let iv = if suite.message_format_version() == 1 {
-        Some(src.array::<IV_LEN>()?)
-    } else {
-        None
-    };
-    Ok(HeaderAuth {
-        iv,
-        tag: src.array()?,
-    })
+    let iv = if suite.message_format_version() == 1 { Some(src.array::<IV_LEN>()?) } else { None };
+    Ok(HeaderAuth { iv, tag: src.array()? })
 }
 
 /// Parses a complete header (body and authentication) at the start of `bytes`, without
@@ -236,12 +206,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<(HeaderBody, HeaderAuth, usize)> {
     let mut slice = bytes;
     let (body, raw) = read_header_body(&mut slice, None)?;
     let auth = read_header_auth(&mut slice, body.suite)?;
-    let used = raw.len()
-        + if auth.iv.is_some() {
-            IV_LEN + TAG_LEN
-        } else {
-            TAG_LEN
-        };
+    let used = raw.len() + if auth.iv.is_some() { IV_LEN + TAG_LEN } else { TAG_LEN };
     Ok((body, auth, used))
 }
 
@@ -293,9 +258,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_fixed_fields() {
-        let v1 = body(AlgorithmSuite::Aes256GcmIv12Tag16HkdfSha256)
-            .serialize()
-            .unwrap();
+        let v1 = body(AlgorithmSuite::Aes256GcmIv12Tag16HkdfSha256).serialize().unwrap();
         let n = v1.len();
         let mut bad = v1.clone();
         bad[1] = 0x81; // type
@@ -311,9 +274,6 @@ mod tests {
         assert!(read_header_body(&mut bad.as_slice(), None).is_err());
         let mut bad = v1;
         bad[0] = b'A';
-        assert!(matches!(
-            read_header_body(&mut bad.as_slice(), None),
-            Err(Error::Malformed(_))
-        ));
+        assert!(matches!(read_header_body(&mut bad.as_slice(), None), Err(Error::Malformed(_))));
     }
 }

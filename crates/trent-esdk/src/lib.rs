@@ -56,14 +56,12 @@ pub use decrypt::{DecryptMode, DecryptOptions, Decryptor};
 pub use encrypt::{EncryptOptions, Encryptor};
 pub use error::{Error, Result};
 pub use header::{ContentType, EncryptedDataKey, HeaderAuth, HeaderBody};
-pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 #[cfg(feature = "kms")]
 pub use keyring::{AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter};
+pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
+pub use materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest};
+pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf};
 /// The KMS client the AWS KMS keyrings use (re-exported so callers need not depend on it).
 #[cfg(feature = "kms")]
 pub use trent_client;
-pub use materials::{
-    DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
-};
-pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf};
 pub use trent_crypto::esdk::RsaPadding;

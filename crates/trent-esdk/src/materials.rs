@@ -52,18 +52,11 @@ impl EncryptionMaterials {
         required_encryption_context_keys: BTreeSet<String>,
         signer: Option<EcdsaSigner>,
     ) -> Result<Self> {
-        if let Some(k) = required_encryption_context_keys
-            .iter()
-            .find(|k| !encryption_context.contains_key(*k))
-        {
-            return Err(Error::InvalidEncryptionContext(format!(
-                "required key {k:?} is not in the context"
-            )));
+        if let Some(k) = required_encryption_context_keys.iter().find(|k| !encryption_context.contains_key(*k)) {
+            return Err(Error::InvalidEncryptionContext(format!("required key {k:?} is not in the context")));
         }
         if suite.signature() != signer.as_ref().map(EcdsaSigner::curve) {
-            return Err(Error::Config(
-                "the signing key does not match the algorithm suite".into(),
-            ));
+            return Err(Error::Config("the signing key does not match the algorithm suite".into()));
         }
         Ok(Self {
             suite,
@@ -102,9 +95,7 @@ impl EncryptionMaterials {
             return Err(Error::Keyring("the data key is already set".into()));
         }
         if key.len() != self.suite.data_key_len() {
-            return Err(Error::Keyring(
-                "data key length does not match the algorithm suite".into(),
-            ));
+            return Err(Error::Keyring("data key length does not match the algorithm suite".into()));
         }
         self.plaintext_data_key = Some(key);
         Ok(())
@@ -152,9 +143,7 @@ impl DecryptionMaterials {
         verification_key: Option<Vec<u8>>,
     ) -> Result<Self> {
         if suite.is_signed() != verification_key.is_some() {
-            return Err(Error::Config(
-                "verification key presence does not match the algorithm suite".into(),
-            ));
+            return Err(Error::Config("verification key presence does not match the algorithm suite".into()));
         }
         Ok(Self {
             suite,
@@ -192,9 +181,7 @@ impl DecryptionMaterials {
             return Err(Error::Keyring("the data key is already set".into()));
         }
         if key.len() != self.suite.data_key_len() {
-            return Err(Error::Keyring(
-                "data key length does not match the algorithm suite".into(),
-            ));
+            return Err(Error::Keyring("data key length does not match the algorithm suite".into()));
         }
         self.plaintext_data_key = Some(key);
         Ok(())

@@ -66,10 +66,7 @@ impl AlgorithmSuite {
     /// The suite with identifier `id`. Reserved (0x0000) and non-ESDK suites (S3EC, DBE) are
     /// rejected.
     pub fn from_id(id: u16) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.id() == id)
-            .ok_or(Error::UnsupportedSuite(id))
+        Self::ALL.into_iter().find(|s| s.id() == id).ok_or(Error::UnsupportedSuite(id))
     }
 
     /// The name used by the Python SDK's `Algorithm` enum and the CLI's `--algorithm`.
@@ -81,19 +78,11 @@ impl AlgorithmSuite {
             Self::Aes128GcmIv12Tag16HkdfSha256 => "AES_128_GCM_IV12_TAG16_HKDF_SHA256",
             Self::Aes192GcmIv12Tag16HkdfSha256 => "AES_192_GCM_IV12_TAG16_HKDF_SHA256",
             Self::Aes256GcmIv12Tag16HkdfSha256 => "AES_256_GCM_IV12_TAG16_HKDF_SHA256",
-            Self::Aes128GcmIv12Tag16HkdfSha256EcdsaP256 => {
-                "AES_128_GCM_IV12_TAG16_HKDF_SHA256_ECDSA_P256"
-            }
-            Self::Aes192GcmIv12Tag16HkdfSha384EcdsaP384 => {
-                "AES_192_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384"
-            }
-            Self::Aes256GcmIv12Tag16HkdfSha384EcdsaP384 => {
-                "AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384"
-            }
+            Self::Aes128GcmIv12Tag16HkdfSha256EcdsaP256 => "AES_128_GCM_IV12_TAG16_HKDF_SHA256_ECDSA_P256",
+            Self::Aes192GcmIv12Tag16HkdfSha384EcdsaP384 => "AES_192_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384",
+            Self::Aes256GcmIv12Tag16HkdfSha384EcdsaP384 => "AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384",
             Self::Aes256GcmHkdfSha512CommitKey => "AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
-            Self::Aes256GcmHkdfSha512CommitKeyEcdsaP384 => {
-                "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384"
-            }
+            Self::Aes256GcmHkdfSha512CommitKeyEcdsaP384 => "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384",
         }
     }
 
@@ -118,15 +107,16 @@ impl AlgorithmSuite {
 
     pub fn kdf(self) -> Kdf {
         match self {
-            Self::Aes128GcmIv12Tag16NoKdf
-            | Self::Aes192GcmIv12Tag16NoKdf
-            | Self::Aes256GcmIv12Tag16NoKdf => Kdf::Identity,
+            Self::Aes128GcmIv12Tag16NoKdf | Self::Aes192GcmIv12Tag16NoKdf | Self::Aes256GcmIv12Tag16NoKdf => {
+                Kdf::Identity
+            }
             Self::Aes128GcmIv12Tag16HkdfSha256
             | Self::Aes192GcmIv12Tag16HkdfSha256
             | Self::Aes256GcmIv12Tag16HkdfSha256
             | Self::Aes128GcmIv12Tag16HkdfSha256EcdsaP256 => Kdf::Hkdf(HkdfHash::Sha256),
-            Self::Aes192GcmIv12Tag16HkdfSha384EcdsaP384
-            | Self::Aes256GcmIv12Tag16HkdfSha384EcdsaP384 => Kdf::Hkdf(HkdfHash::Sha384),
+            Self::Aes192GcmIv12Tag16HkdfSha384EcdsaP384 | Self::Aes256GcmIv12Tag16HkdfSha384EcdsaP384 => {
+                Kdf::Hkdf(HkdfHash::Sha384)
+            }
             Self::Aes256GcmHkdfSha512CommitKey | Self::Aes256GcmHkdfSha512CommitKeyEcdsaP384 => {
                 Kdf::CommittingHkdfSha512
             }
@@ -174,9 +164,7 @@ impl CommitmentPolicy {
     pub fn allows_encrypt(self, suite: AlgorithmSuite) -> bool {
         match self {
             Self::ForbidEncryptAllowDecrypt => !suite.is_committing(),
-            Self::RequireEncryptAllowDecrypt | Self::RequireEncryptRequireDecrypt => {
-                suite.is_committing()
-            }
+            Self::RequireEncryptAllowDecrypt | Self::RequireEncryptRequireDecrypt => suite.is_committing(),
         }
     }
 
@@ -191,9 +179,7 @@ impl CommitmentPolicy {
     /// text, which says 0x0078) use 0x0378; we follow them.
     pub fn default_suite(self) -> AlgorithmSuite {
         match self {
-            Self::ForbidEncryptAllowDecrypt => {
-                AlgorithmSuite::Aes256GcmIv12Tag16HkdfSha384EcdsaP384
-            }
+            Self::ForbidEncryptAllowDecrypt => AlgorithmSuite::Aes256GcmIv12Tag16HkdfSha384EcdsaP384,
             _ => AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384,
         }
     }
@@ -202,10 +188,7 @@ impl CommitmentPolicy {
         if self.allows_encrypt(suite) {
             Ok(())
         } else {
-            Err(Error::CommitmentPolicy {
-                suite: suite.id(),
-                policy: self,
-            })
+            Err(Error::CommitmentPolicy { suite: suite.id(), policy: self })
         }
     }
 
@@ -213,10 +196,7 @@ impl CommitmentPolicy {
         if self.allows_decrypt(suite) {
             Ok(())
         } else {
-            Err(Error::CommitmentPolicy {
-                suite: suite.id(),
-                policy: self,
-            })
+            Err(Error::CommitmentPolicy { suite: suite.id(), policy: self })
         }
     }
 }
@@ -235,19 +215,9 @@ mod tests {
             assert!(AlgorithmSuite::from_id(bad).is_err());
         }
         let s = AlgorithmSuite::from_id(0x0346).unwrap();
-        assert_eq!(
-            (s.data_key_len(), s.signature(), s.message_format_version()),
-            (24, Some(EcdsaCurve::P384), 1)
-        );
+        assert_eq!((s.data_key_len(), s.signature(), s.message_format_version()), (24, Some(EcdsaCurve::P384), 1));
         let s = AlgorithmSuite::from_id(0x0578).unwrap();
-        assert_eq!(
-            (
-                s.data_key_len(),
-                s.message_id_len(),
-                s.message_format_version()
-            ),
-            (32, 32, 2)
-        );
+        assert_eq!((s.data_key_len(), s.message_id_len(), s.message_format_version()), (32, 32, 2));
         assert_eq!(AlgorithmSuite::from_id(0x0114).unwrap().data_key_len(), 16);
     }
 

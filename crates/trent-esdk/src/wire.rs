@@ -14,10 +14,7 @@ pub(crate) struct Source<'a, R: Read> {
 
 impl<'a, R: Read> Source<'a, R> {
     pub(crate) fn new(inner: &'a mut R) -> Self {
-        Self {
-            inner,
-            record: Vec::new(),
-        }
+        Self { inner, record: Vec::new() }
     }
 
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
@@ -57,11 +54,7 @@ impl<'a, R: Read> Source<'a, R> {
 
 /// Reads exactly `n` bytes into `out` (cleared first), growing it only as data arrives (capacity it
 /// already has is used at once).
-pub(crate) fn read_exact_growing<R: Read + ?Sized>(
-    r: &mut R,
-    n: usize,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(crate) fn read_exact_growing<R: Read + ?Sized>(r: &mut R, n: usize, out: &mut Vec<u8>) -> Result<()> {
     out.clear();
     if out.capacity() >= n {
         // The steady state of a body (every frame after the first reuses one buffer): the memory is

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use trent_crypto::SecretBytes;
 use trent_esdk::{
-    AlgorithmSuite, Client, CommitmentPolicy, DecryptMode, DecryptOptions, DefaultMaterialsManager,
-    EncryptOptions, EncryptionContext, Error, Keyring, MultiKeyring, RawAesKeyring,
-    RequiredEncryptionContextManager,
+    AlgorithmSuite, Client, CommitmentPolicy, DecryptMode, DecryptOptions, DefaultMaterialsManager, EncryptOptions,
+    EncryptionContext, Error, Keyring, MultiKeyring, RawAesKeyring, RequiredEncryptionContextManager,
 };
 
 fn aes_cmm(name: &str, byte: u8) -> DefaultMaterialsManager {
@@ -30,19 +29,12 @@ fn encrypt(suite: AlgorithmSuite, frame: u32, ec: &EncryptionContext, pt: &[u8])
         CommitmentPolicy::ForbidEncryptAllowDecrypt
     };
     let client = Client::new().with_commitment_policy(policy);
-    let opts = EncryptOptions {
-        suite: Some(suite),
-        frame_length: frame,
-        plaintext_length: None,
-    };
+    let opts = EncryptOptions { suite: Some(suite), frame_length: frame, plaintext_length: None };
     client.encrypt(&aes_cmm("k", 1), ec, pt, &opts).unwrap()
 }
 
 fn ec(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn context_strategy() -> impl Strategy<Value = EncryptionContext> {
@@ -127,35 +119,18 @@ fn every_flipped_bit_position_is_rejected() {
         let msg = encrypt(suite, 8, &ec(&[("a", "b")]), b"twenty bytes of text");
         let cmm = aes_cmm("k", 1);
         let client = any_policy();
-        assert!(
-            client
-                .decrypt(&cmm, &msg, &DecryptOptions::default())
-                .is_ok()
-        );
+        assert!(client.decrypt(&cmm, &msg, &DecryptOptions::default()).is_ok());
         for i in 0..msg.len() {
             let mut bad = msg.clone();
             bad[i] ^= 0x01;
-            assert!(
-                client
-                    .decrypt(&cmm, &bad, &DecryptOptions::default())
-                    .is_err(),
-                "{suite:?} byte {i}"
-            );
+            assert!(client.decrypt(&cmm, &bad, &DecryptOptions::default()).is_err(), "{suite:?} byte {i}");
         }
         for n in 0..msg.len() {
-            assert!(
-                client
-                    .decrypt(&cmm, &msg[..n], &DecryptOptions::default())
-                    .is_err(),
-                "{suite:?} prefix {n}"
-            );
+            assert!(client.decrypt(&cmm, &msg[..n], &DecryptOptions::default()).is_err(), "{suite:?} prefix {n}");
         }
         let mut long = msg.clone();
         long.push(0);
-        assert!(matches!(
-            client.decrypt(&cmm, &long, &DecryptOptions::default()),
-            Err(Error::TrailingBytes)
-        ));
+        assert!(matches!(client.decrypt(&cmm, &long, &DecryptOptions::default()), Err(Error::TrailingBytes)));
     }
 }
 
@@ -163,15 +138,8 @@ fn every_flipped_bit_position_is_rejected() {
 fn exact_multiple_and_empty_plaintexts() {
     for (len, frame) in [(0usize, 4096u32), (64, 16), (65, 16), (16, 16), (1, 1)] {
         let pt = vec![0xabu8; len];
-        let msg = encrypt(
-            AlgorithmSuite::Aes256GcmHkdfSha512CommitKey,
-            frame,
-            &EncryptionContext::new(),
-            &pt,
-        );
-        let d = Client::new()
-            .decrypt(&aes_cmm("k", 1), &msg, &DecryptOptions::default())
-            .unwrap();
+        let msg = encrypt(AlgorithmSuite::Aes256GcmHkdfSha512CommitKey, frame, &EncryptionContext::new(), &pt);
+        let d = Client::new().decrypt(&aes_cmm("k", 1), &msg, &DecryptOptions::default()).unwrap();
         assert_eq!(d.plaintext, pt);
         // Header 1+2+32+2+2+EDK+1+4+32, tag 16; body: ceil(len/frame) frames, the last one final.
         let frames = len.div_ceil(frame as usize).max(1);
@@ -184,14 +152,7 @@ fn exact_multiple_and_empty_plaintexts() {
 
 #[test]
 fn default_suite_is_0578_and_signed() {
-    let msg = Client::new()
-        .encrypt(
-            &aes_cmm("k", 1),
-            &ec(&[("a", "b")]),
-            b"x",
-            &EncryptOptions::default(),
-        )
-        .unwrap();
+    let msg = Client::new().encrypt(&aes_cmm("k", 1), &ec(&[("a", "b")]), b"x", &EncryptOptions::default()).unwrap();
     let (h, _, _) = trent_esdk::header::parse_header(&msg).unwrap();
     assert_eq!(h.suite.id(), 0x0578);
     let pk = h.encryption_context.get("aws-crypto-public-key").unwrap();
@@ -202,142 +163,67 @@ fn default_suite_is_0578_and_signed() {
 fn policies_are_enforced() {
     let cmm = aes_cmm("k", 1);
     let v1 = AlgorithmSuite::Aes256GcmIv12Tag16HkdfSha256;
-    let opts = EncryptOptions {
-        suite: Some(v1),
-        ..Default::default()
-    };
+    let opts = EncryptOptions { suite: Some(v1), ..Default::default() };
     assert!(matches!(
         Client::new().encrypt(&cmm, &EncryptionContext::new(), b"x", &opts),
         Err(Error::CommitmentPolicy { .. })
     ));
     let forbid = Client::new().with_commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt);
-    let msg = forbid
-        .encrypt(
-            &cmm,
-            &EncryptionContext::new(),
-            b"x",
-            &EncryptOptions::default(),
-        )
-        .unwrap();
+    let msg = forbid.encrypt(&cmm, &EncryptionContext::new(), b"x", &EncryptOptions::default()).unwrap();
     assert_eq!(msg[2..4], [0x03, 0x78]);
     assert!(matches!(
         Client::new().decrypt(&cmm, &msg, &DecryptOptions::default()),
         Err(Error::CommitmentPolicy { .. })
     ));
-    assert!(
-        forbid
-            .decrypt(&cmm, &msg, &DecryptOptions::default())
-            .is_ok()
-    );
+    assert!(forbid.decrypt(&cmm, &msg, &DecryptOptions::default()).is_ok());
     let v2 = AlgorithmSuite::Aes256GcmHkdfSha512CommitKey;
     assert!(
         forbid
-            .encrypt(
-                &cmm,
-                &EncryptionContext::new(),
-                b"x",
-                &EncryptOptions {
-                    suite: Some(v2),
-                    ..Default::default()
-                }
-            )
+            .encrypt(&cmm, &EncryptionContext::new(), b"x", &EncryptOptions { suite: Some(v2), ..Default::default() })
             .is_err()
     );
 }
 
 #[test]
 fn reserved_keys_are_refused() {
-    let r = Client::new().encrypt(
-        &aes_cmm("k", 1),
-        &ec(&[("aws-crypto-x", "1")]),
-        b"x",
-        &EncryptOptions::default(),
-    );
+    let r = Client::new().encrypt(&aes_cmm("k", 1), &ec(&[("aws-crypto-x", "1")]), b"x", &EncryptOptions::default());
     assert!(matches!(r, Err(Error::InvalidEncryptionContext(_))));
 }
 
 #[test]
 fn wrong_key_and_wrong_context_fail() {
-    let msg = encrypt(
-        AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384,
-        64,
-        &ec(&[("a", "b")]),
-        b"data",
-    );
+    let msg = encrypt(AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384, 64, &ec(&[("a", "b")]), b"data");
     let c = Client::new();
-    assert!(matches!(
-        c.decrypt(&aes_cmm("k", 2), &msg, &DecryptOptions::default()),
-        Err(Error::NoDecryptableKey(_))
-    ));
+    assert!(matches!(c.decrypt(&aes_cmm("k", 2), &msg, &DecryptOptions::default()), Err(Error::NoDecryptableKey(_))));
     assert!(matches!(
         c.decrypt(&aes_cmm("other", 1), &msg, &DecryptOptions::default()),
         Err(Error::NoDecryptableKey(_))
     ));
-    let o = DecryptOptions {
-        reproduced_encryption_context: Some(ec(&[("a", "c")])),
-        ..Default::default()
-    };
-    assert!(matches!(
-        c.decrypt(&aes_cmm("k", 1), &msg, &o),
-        Err(Error::EncryptionContextMismatch(_))
-    ));
-    let o = DecryptOptions {
-        reproduced_encryption_context: Some(ec(&[("a", "b")])),
-        ..Default::default()
-    };
+    let o = DecryptOptions { reproduced_encryption_context: Some(ec(&[("a", "c")])), ..Default::default() };
+    assert!(matches!(c.decrypt(&aes_cmm("k", 1), &msg, &o), Err(Error::EncryptionContextMismatch(_))));
+    let o = DecryptOptions { reproduced_encryption_context: Some(ec(&[("a", "b")])), ..Default::default() };
     assert!(c.decrypt(&aes_cmm("k", 1), &msg, &o).is_ok());
 }
 
 #[test]
 fn max_encrypted_data_keys() {
-    let a: Arc<dyn Keyring> =
-        Arc::new(RawAesKeyring::new("ns", "a", SecretBytes::new(vec![1; 16])).unwrap());
-    let b: Arc<dyn Keyring> =
-        Arc::new(RawAesKeyring::new("ns", "b", SecretBytes::new(vec![2; 24])).unwrap());
-    let multi = DefaultMaterialsManager::new(Arc::new(
-        MultiKeyring::new(Some(a.clone()), vec![b.clone()]).unwrap(),
-    ));
-    let msg = Client::new()
-        .encrypt(
-            &multi,
-            &EncryptionContext::new(),
-            b"x",
-            &EncryptOptions::default(),
-        )
-        .unwrap();
+    let a: Arc<dyn Keyring> = Arc::new(RawAesKeyring::new("ns", "a", SecretBytes::new(vec![1; 16])).unwrap());
+    let b: Arc<dyn Keyring> = Arc::new(RawAesKeyring::new("ns", "b", SecretBytes::new(vec![2; 24])).unwrap());
+    let multi = DefaultMaterialsManager::new(Arc::new(MultiKeyring::new(Some(a.clone()), vec![b.clone()]).unwrap()));
+    let msg = Client::new().encrypt(&multi, &EncryptionContext::new(), b"x", &EncryptOptions::default()).unwrap();
     let err = Client::new().with_max_encrypted_data_keys(1).encrypt(
         &multi,
         &EncryptionContext::new(),
         b"x",
         &EncryptOptions::default(),
     );
-    assert!(matches!(
-        err,
-        Err(Error::TooManyEncryptedDataKeys { count: 2, max: 1 })
-    ));
+    assert!(matches!(err, Err(Error::TooManyEncryptedDataKeys { count: 2, max: 1 })));
     let only_b = DefaultMaterialsManager::new(b);
-    let r = Client::new().with_max_encrypted_data_keys(1).decrypt(
-        &only_b,
-        &msg,
-        &DecryptOptions::default(),
-    );
+    let r = Client::new().with_max_encrypted_data_keys(1).decrypt(&only_b, &msg, &DecryptOptions::default());
     assert!(matches!(r, Err(Error::TooManyEncryptedDataKeys { .. })));
     // Each member of the multi-keyring decrypts alone.
-    assert!(
-        Client::new()
-            .with_max_encrypted_data_keys(2)
-            .decrypt(&only_b, &msg, &DecryptOptions::default())
-            .is_ok()
-    );
-    assert!(
-        Client::new()
-            .decrypt(
-                &DefaultMaterialsManager::new(a),
-                &msg,
-                &DecryptOptions::default()
-            )
-            .is_ok()
-    );
+    assert!(Client::new().with_max_encrypted_data_keys(2).decrypt(&only_b, &msg, &DecryptOptions::default()).is_ok());
+    assert!(Client::new().decrypt(&DefaultMaterialsManager::new(a), &msg, &DecryptOptions::default()).is_ok());
 }
 
 #[test]
@@ -346,79 +232,39 @@ fn required_context_is_authenticated_but_not_stored() {
     let keys: BTreeSet<String> = ["secret-tag".to_string()].into_iter().collect();
     let cmm = RequiredEncryptionContextManager::new(inner, keys);
     let context = ec(&[("secret-tag", "v"), ("public", "p")]);
-    let msg = Client::new()
-        .encrypt(&cmm, &context, b"data", &EncryptOptions::default())
-        .unwrap();
+    let msg = Client::new().encrypt(&cmm, &context, b"data", &EncryptOptions::default()).unwrap();
     let (h, _, _) = trent_esdk::header::parse_header(&msg).unwrap();
     assert!(!h.encryption_context.contains_key("secret-tag"));
     assert!(h.encryption_context.contains_key("public"));
-    assert!(
-        Client::new()
-            .decrypt(&cmm, &msg, &DecryptOptions::default())
-            .is_err()
-    );
+    assert!(Client::new().decrypt(&cmm, &msg, &DecryptOptions::default()).is_err());
     let plain = aes_cmm("k", 1);
-    let wrong = DecryptOptions {
-        reproduced_encryption_context: Some(ec(&[("secret-tag", "w")])),
-        ..Default::default()
-    };
+    let wrong =
+        DecryptOptions { reproduced_encryption_context: Some(ec(&[("secret-tag", "w")])), ..Default::default() };
     assert!(matches!(
         Client::new().decrypt(&plain, &msg, &wrong),
         Err(Error::HeaderAuthentication) | Err(Error::NoDecryptableKey(_))
     ));
-    let right = DecryptOptions {
-        reproduced_encryption_context: Some(ec(&[("secret-tag", "v")])),
-        ..Default::default()
-    };
-    assert_eq!(
-        Client::new()
-            .decrypt(&plain, &msg, &right)
-            .unwrap()
-            .plaintext,
-        b"data"
-    );
+    let right =
+        DecryptOptions { reproduced_encryption_context: Some(ec(&[("secret-tag", "v")])), ..Default::default() };
+    assert_eq!(Client::new().decrypt(&plain, &msg, &right).unwrap().plaintext, b"data");
 }
 
 #[test]
 fn decrypt_modes_for_signed_messages() {
     let cmm = aes_cmm("k", 1);
     let pt = vec![7u8; 100];
-    let signed = encrypt(
-        AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384,
-        10,
-        &EncryptionContext::new(),
-        &pt,
-    );
-    let unsigned = encrypt(
-        AlgorithmSuite::Aes256GcmHkdfSha512CommitKey,
-        10,
-        &EncryptionContext::new(),
-        &pt,
-    );
-    let only = DecryptOptions {
-        mode: DecryptMode::UnsignedOnly,
-        ..Default::default()
-    };
-    assert!(matches!(
-        Client::new().decryptor(&cmm, signed.as_slice(), &only),
-        Err(Error::SignedMessageRefused)
-    ));
-    assert_eq!(
-        Client::new()
-            .decrypt(&cmm, &unsigned, &only)
-            .unwrap()
-            .plaintext,
-        pt
-    );
+    let signed = encrypt(AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384, 10, &EncryptionContext::new(), &pt);
+    let unsigned = encrypt(AlgorithmSuite::Aes256GcmHkdfSha512CommitKey, 10, &EncryptionContext::new(), &pt);
+    let only = DecryptOptions { mode: DecryptMode::UnsignedOnly, ..Default::default() };
+    assert!(matches!(Client::new().decryptor(&cmm, signed.as_slice(), &only), Err(Error::SignedMessageRefused)));
+    assert_eq!(Client::new().decrypt(&cmm, &unsigned, &only).unwrap().plaintext, pt);
 
     // A bad signature: streaming releases the regular frames (tags verified) but never the final
     // frame; buffering releases nothing.
     let mut bad = signed.clone();
     let n = bad.len();
     bad[n - 1] ^= 1;
-    let mut d = Client::new()
-        .decryptor(&cmm, bad.as_slice(), &DecryptOptions::default())
-        .unwrap();
+    let mut d = Client::new().decryptor(&cmm, bad.as_slice(), &DecryptOptions::default()).unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 10];
     let err = loop {
@@ -430,17 +276,10 @@ fn decrypt_modes_for_signed_messages() {
     };
     assert_eq!(out.len(), 90, "only the 9 regular frames");
     assert!(err.to_string().contains("signature"));
-    let buffered = DecryptOptions {
-        mode: DecryptMode::BufferUntilVerified,
-        ..Default::default()
-    };
-    let mut d = Client::new()
-        .decryptor(&cmm, bad.as_slice(), &buffered)
-        .unwrap();
+    let buffered = DecryptOptions { mode: DecryptMode::BufferUntilVerified, ..Default::default() };
+    let mut d = Client::new().decryptor(&cmm, bad.as_slice(), &buffered).unwrap();
     assert!(d.read(&mut buf).is_err());
-    let mut d = Client::new()
-        .decryptor(&cmm, signed.as_slice(), &buffered)
-        .unwrap();
+    let mut d = Client::new().decryptor(&cmm, signed.as_slice(), &buffered).unwrap();
     let mut all = Vec::new();
     d.read_to_end(&mut all).unwrap();
     assert_eq!(all, pt);
@@ -450,29 +289,12 @@ fn decrypt_modes_for_signed_messages() {
 fn frame_length_limits() {
     let cmm = aes_cmm("k", 1);
     for bad in [0u32, 1 << 31] {
-        let o = EncryptOptions {
-            frame_length: bad,
-            ..Default::default()
-        };
-        assert!(matches!(
-            Client::new().encrypt(&cmm, &EncryptionContext::new(), b"x", &o),
-            Err(Error::Config(_))
-        ));
+        let o = EncryptOptions { frame_length: bad, ..Default::default() };
+        assert!(matches!(Client::new().encrypt(&cmm, &EncryptionContext::new(), b"x", &o), Err(Error::Config(_))));
     }
-    let o = EncryptOptions {
-        plaintext_length: Some(3),
-        ..Default::default()
-    };
-    assert!(
-        Client::new()
-            .encrypt(&cmm, &EncryptionContext::new(), b"x", &o)
-            .is_err()
-    );
-    assert!(
-        Client::new()
-            .encrypt(&cmm, &EncryptionContext::new(), b"xxxx", &o)
-            .is_err()
-    );
+    let o = EncryptOptions { plaintext_length: Some(3), ..Default::default() };
+    assert!(Client::new().encrypt(&cmm, &EncryptionContext::new(), b"x", &o).is_err());
+    assert!(Client::new().encrypt(&cmm, &EncryptionContext::new(), b"xxxx", &o).is_err());
 }
 
 #[test]
@@ -481,15 +303,9 @@ fn max_length_refuses_larger_frames_before_unwrapping() {
     let msg = encrypt(suite, 4096, &ec(&[]), &[7u8; 10_000]);
     let c = Client::new();
     let limited = |max| DecryptOptions { max_length: Some(max), ..Default::default() };
-    assert!(matches!(
-        c.decrypt(&aes_cmm("k", 1), &msg, &limited(4095)),
-        Err(Error::LimitExceeded(_))
-    ));
+    assert!(matches!(c.decrypt(&aes_cmm("k", 1), &msg, &limited(4095)), Err(Error::LimitExceeded(_))));
     // The limit is checked before the keyring runs: a keyring that cannot decrypt is never reached.
-    assert!(matches!(
-        c.decrypt(&aes_cmm("other", 1), &msg, &limited(1024)),
-        Err(Error::LimitExceeded(_))
-    ));
+    assert!(matches!(c.decrypt(&aes_cmm("other", 1), &msg, &limited(1024)), Err(Error::LimitExceeded(_))));
     let out = c.decrypt(&aes_cmm("k", 1), &msg, &limited(4096)).unwrap();
     assert_eq!(out.plaintext, vec![7u8; 10_000]);
 }

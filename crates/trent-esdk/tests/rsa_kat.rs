@@ -6,15 +6,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use trent_esdk::{
-    AlgorithmSuite, DecryptionMaterials, EncryptedDataKey, EncryptionContext, Keyring,
-    RawRsaKeyring, RsaPadding,
+    AlgorithmSuite, DecryptionMaterials, EncryptedDataKey, EncryptionContext, Keyring, RawRsaKeyring, RsaPadding,
 };
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 #[test]
@@ -23,8 +19,7 @@ fn python_wrapped_keys_unwrap_with_each_padding() {
     let pem = kat["private_key_pem"].as_str().unwrap();
     let want = unhex(kat["data_key_hex"].as_str().unwrap());
     let suite = AlgorithmSuite::Aes256GcmHkdfSha512CommitKey;
-    let materials =
-        DecryptionMaterials::new(suite, EncryptionContext::new(), BTreeSet::new(), None).unwrap();
+    let materials = DecryptionMaterials::new(suite, EncryptionContext::new(), BTreeSet::new(), None).unwrap();
     for (name, padding) in [
         ("pkcs1", RsaPadding::Pkcs1V15),
         ("oaep-sha1", RsaPadding::OaepSha1),
@@ -38,23 +33,12 @@ fn python_wrapped_keys_unwrap_with_each_padding() {
             provider_info: b"kat".to_vec(),
             ciphertext: unhex(kat["wrapped"][name].as_str().unwrap()),
         };
-        let key = ring
-            .on_decrypt(&materials, std::slice::from_ref(&edk))
-            .unwrap();
+        let key = ring.on_decrypt(&materials, std::slice::from_ref(&edk)).unwrap();
         assert_eq!(key.expose_secret(), want.as_slice(), "{name}");
         // The same EDK under another padding, or another key name, does not decrypt.
-        let other = if padding == RsaPadding::OaepSha1 {
-            RsaPadding::OaepSha256
-        } else {
-            RsaPadding::OaepSha1
-        };
+        let other = if padding == RsaPadding::OaepSha1 { RsaPadding::OaepSha256 } else { RsaPadding::OaepSha1 };
         let wrong = RawRsaKeyring::from_pem("ns", "kat", other, pem).unwrap();
-        assert!(
-            wrong
-                .on_decrypt(&materials, std::slice::from_ref(&edk))
-                .is_err(),
-            "{name}"
-        );
+        assert!(wrong.on_decrypt(&materials, std::slice::from_ref(&edk)).is_err(), "{name}");
         let renamed = RawRsaKeyring::from_pem("ns", "other", padding, pem).unwrap();
         assert!(renamed.on_decrypt(&materials, &[edk]).is_err(), "{name}");
     }

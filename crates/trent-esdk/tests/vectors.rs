@@ -10,9 +10,8 @@ use base64::Engine;
 use serde_json::Value;
 use trent_crypto::SecretBytes;
 use trent_esdk::{
-    Client, CommitmentPolicy, DecryptOptions, DefaultMaterialsManager, EncryptionContext, Keyring,
-    MaterialsManager, MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextManager,
-    RsaPadding,
+    Client, CommitmentPolicy, DecryptOptions, DefaultMaterialsManager, EncryptionContext, Keyring, MaterialsManager,
+    MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextManager, RsaPadding,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -44,9 +43,7 @@ impl Zip {
 
     fn get(&self, uri: &str) -> &[u8] {
         let name = uri.strip_prefix("file://").unwrap_or(uri);
-        self.0
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} missing from zip"))
+        self.0.get(name).unwrap_or_else(|| panic!("{name} missing from zip"))
     }
 
     fn json(&self, uri: &str) -> Value {
@@ -67,18 +64,11 @@ fn keyring(keys: &Value, mk: &Value) -> Option<Arc<dyn Keyring>> {
     let material = key["material"].as_str().unwrap();
     match mk["encryption-algorithm"].as_str().unwrap() {
         "aes" => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(material)
-                .unwrap();
-            Some(Arc::new(
-                RawAesKeyring::new(provider, wire_name, SecretBytes::new(bytes)).unwrap(),
-            ))
+            let bytes = base64::engine::general_purpose::STANDARD.decode(material).unwrap();
+            Some(Arc::new(RawAesKeyring::new(provider, wire_name, SecretBytes::new(bytes)).unwrap()))
         }
         "rsa" => {
-            let padding = match (
-                mk["padding-algorithm"].as_str().unwrap(),
-                mk["padding-hash"].as_str(),
-            ) {
+            let padding = match (mk["padding-algorithm"].as_str().unwrap(), mk["padding-hash"].as_str()) {
                 ("pkcs1", _) => RsaPadding::Pkcs1V15,
                 ("oaep-mgf1", Some("sha1")) => RsaPadding::OaepSha1,
                 ("oaep-mgf1", Some("sha256")) => RsaPadding::OaepSha256,
@@ -86,9 +76,7 @@ fn keyring(keys: &Value, mk: &Value) -> Option<Arc<dyn Keyring>> {
                 ("oaep-mgf1", Some("sha512")) => RsaPadding::OaepSha512,
                 other => panic!("unknown padding {other:?}"),
             };
-            Some(Arc::new(
-                RawRsaKeyring::from_pem(provider, wire_name, padding, material).unwrap(),
-            ))
+            Some(Arc::new(RawRsaKeyring::from_pem(provider, wire_name, padding, material).unwrap()))
         }
         other => panic!("unknown algorithm {other}"),
     }
@@ -110,43 +98,26 @@ fn cases(zip: &Zip) -> (Vec<Case>, usize) {
     let mut out = Vec::new();
     let mut skipped = 0;
     for (id, t) in manifest["tests"].as_object().unwrap() {
-        let rings: Option<Vec<_>> = t["master-keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|mk| keyring(&keys, mk))
-            .collect();
+        let rings: Option<Vec<_>> = t["master-keys"].as_array().unwrap().iter().map(|mk| keyring(&keys, mk)).collect();
         let Some(mut rings) = rings else {
             skipped += 1;
             continue;
         };
-        let ring: Arc<dyn Keyring> = if rings.len() == 1 {
-            rings.remove(0)
-        } else {
-            Arc::new(MultiKeyring::new(None, rings).unwrap())
-        };
+        let ring: Arc<dyn Keyring> =
+            if rings.len() == 1 { rings.remove(0) } else { Arc::new(MultiKeyring::new(None, rings).unwrap()) };
         let reproduced: EncryptionContext = t["encryption-context"]
             .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                    .collect()
-            })
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect())
             .unwrap_or_default();
         let default: Box<dyn MaterialsManager> = Box::new(DefaultMaterialsManager::new(ring));
         let cmm: Box<dyn MaterialsManager> = match t["cmm"].as_str() {
             Some("RequiredEncryptionContext") => {
                 let required: BTreeSet<String> = reproduced.keys().cloned().collect();
-                Box::new(RequiredEncryptionContextManager::new(
-                    Arc::from(default),
-                    required,
-                ))
+                Box::new(RequiredEncryptionContextManager::new(Arc::from(default), required))
             }
             _ => default,
         };
-        let plaintext = zip
-            .get(t["result"]["output"]["plaintext"].as_str().unwrap())
-            .to_vec();
+        let plaintext = zip.get(t["result"]["output"]["plaintext"].as_str().unwrap()).to_vec();
         out.push(Case {
             id: id.clone(),
             cmm,
@@ -159,10 +130,7 @@ fn cases(zip: &Zip) -> (Vec<Case>, usize) {
 }
 
 fn options(c: &Case) -> DecryptOptions {
-    DecryptOptions {
-        reproduced_encryption_context: Some(c.reproduced.clone()),
-        ..Default::default()
-    }
+    DecryptOptions { reproduced_encryption_context: Some(c.reproduced.clone()), ..Default::default() }
 }
 
 fn allow_v1() -> Client {
@@ -205,11 +173,7 @@ fn v4_net_vectors_obey_the_default_commitment_policy() {
         let r = strict.decrypt(c.cmm.as_ref(), &c.ciphertext, &options(c));
         assert_eq!(r.is_ok(), !v1, "{}", c.id);
         if v1 {
-            assert!(
-                matches!(r, Err(trent_esdk::Error::CommitmentPolicy { .. })),
-                "{}",
-                c.id
-            );
+            assert!(matches!(r, Err(trent_esdk::Error::CommitmentPolicy { .. })), "{}", c.id);
         }
     }
 }
@@ -222,28 +186,12 @@ fn v4_net_vectors_need_the_reproduced_context_when_not_stored() {
     let (cases, _) = cases(&zip);
     let client = allow_v1();
     let mut checked = 0;
-    for c in cases
-        .iter()
-        .filter(|c| c.id.contains("RequiredEncryptionContext"))
-    {
-        assert!(
-            client
-                .decrypt(c.cmm.as_ref(), &c.ciphertext, &DecryptOptions::default())
-                .is_err(),
-            "{}",
-            c.id
-        );
+    for c in cases.iter().filter(|c| c.id.contains("RequiredEncryptionContext")) {
+        assert!(client.decrypt(c.cmm.as_ref(), &c.ciphertext, &DecryptOptions::default()).is_err(), "{}", c.id);
         let mut wrong = c.reproduced.clone();
         wrong.insert("key1".into(), "other".into());
-        let o = DecryptOptions {
-            reproduced_encryption_context: Some(wrong),
-            ..Default::default()
-        };
-        assert!(
-            client.decrypt(c.cmm.as_ref(), &c.ciphertext, &o).is_err(),
-            "{}",
-            c.id
-        );
+        let o = DecryptOptions { reproduced_encryption_context: Some(wrong), ..Default::default() };
+        assert!(client.decrypt(c.cmm.as_ref(), &c.ciphertext, &o).is_err(), "{}", c.id);
         checked += 1;
     }
     assert_eq!(checked, 33);
@@ -257,9 +205,7 @@ fn v4_net_streaming_with_tiny_reads() {
     let (cases, _) = cases(&zip);
     let client = allow_v1();
     for c in cases.iter().step_by(5) {
-        let mut d = client
-            .decryptor(c.cmm.as_ref(), c.ciphertext.as_slice(), &options(c))
-            .unwrap();
+        let mut d = client.decryptor(c.cmm.as_ref(), c.ciphertext.as_slice(), &options(c)).unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 7];
         loop {
@@ -282,16 +228,9 @@ fn v4_net_oaep_sha256_edks_decrypt_with_the_private_key() {
     };
     let manifest = zip.json("manifest.json");
     let keys = zip.json("keys.json");
-    let pem = keys["keys"]["rsa-4096-private"]["material"]
-        .as_str()
-        .unwrap();
-    let ring = RawRsaKeyring::from_pem(
-        "aws-raw-vectors-persistant",
-        "rsa-4096-public",
-        RsaPadding::OaepSha256,
-        pem,
-    )
-    .unwrap();
+    let pem = keys["keys"]["rsa-4096-private"]["material"].as_str().unwrap();
+    let ring =
+        RawRsaKeyring::from_pem("aws-raw-vectors-persistant", "rsa-4096-public", RsaPadding::OaepSha256, pem).unwrap();
     let cmm = DefaultMaterialsManager::new(Arc::new(ring));
     let client = allow_v1();
     let mut n = 0;
@@ -306,15 +245,9 @@ fn v4_net_oaep_sha256_edks_decrypt_with_the_private_key() {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
             .collect();
-        let o = DecryptOptions {
-            reproduced_encryption_context: Some(ec),
-            ..Default::default()
-        };
+        let o = DecryptOptions { reproduced_encryption_context: Some(ec), ..Default::default() };
         let d = client.decrypt(&cmm, ct, &o).unwrap();
-        assert_eq!(
-            d.plaintext,
-            zip.get(t["result"]["output"]["plaintext"].as_str().unwrap())
-        );
+        assert_eq!(d.plaintext, zip.get(t["result"]["output"]["plaintext"].as_str().unwrap()));
         n += 1;
     }
     assert_eq!(n, 33);
@@ -329,9 +262,7 @@ fn valid_net_4_0_0_decrypts() {
     assert_eq!((cases.len(), skipped), (5, 0));
     let client = allow_v1();
     for c in &cases {
-        let d = client
-            .decrypt(c.cmm.as_ref(), &c.ciphertext, &options(c))
-            .unwrap_or_else(|e| panic!("{}: {e}", c.id));
+        let d = client.decrypt(c.cmm.as_ref(), &c.ciphertext, &options(c)).unwrap_or_else(|e| panic!("{}: {e}", c.id));
         assert_eq!(d.plaintext, c.plaintext, "{}", c.id);
     }
     println!("valid-Net-4.0.0: {} passed", cases.len());
@@ -348,15 +279,8 @@ fn invalid_net_4_0_0_is_rejected_unless_the_retry_is_on() {
     let retry = allow_v1().with_net_v4_0_0_retry(true);
     for c in &cases {
         let r = strict.decrypt(c.cmm.as_ref(), &c.ciphertext, &options(c));
-        assert!(
-            matches!(r, Err(trent_esdk::Error::HeaderAuthentication)),
-            "{}: {:?}",
-            c.id,
-            r.map(|_| ())
-        );
-        let d = retry
-            .decrypt(c.cmm.as_ref(), &c.ciphertext, &options(c))
-            .unwrap_or_else(|e| panic!("{}: {e}", c.id));
+        assert!(matches!(r, Err(trent_esdk::Error::HeaderAuthentication)), "{}: {:?}", c.id, r.map(|_| ()));
+        let d = retry.decrypt(c.cmm.as_ref(), &c.ciphertext, &options(c)).unwrap_or_else(|e| panic!("{}: {e}", c.id));
         assert_eq!(d.plaintext, c.plaintext, "{}", c.id);
     }
     println!(

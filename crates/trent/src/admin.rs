@@ -5,11 +5,10 @@
 //! it a root principal with an access key. Its root then creates users, roles and keys in its own account
 //! through the ordinary AWS interfaces, which is how cross-account setups are built and tested.
 
-
 use clap::Subcommand;
 use trent_core::ids::AccountId;
 
-use crate::{open_existing, print_exports, DataDirArg};
+use crate::{DataDirArg, open_existing, print_exports};
 
 #[derive(clap::Args)]
 pub(crate) struct AdminArgs {
@@ -59,10 +58,7 @@ fn schedule(args: ScheduleArgs) -> Result<(), String> {
     let jobs = opened.kms.scheduled_jobs().map_err(|e| e.to_string())?;
     if args.json {
         for j in &jobs {
-            println!(
-                "{}",
-                serde_json::json!({ "due": j.due.to_rfc3339(), "kind": j.kind.as_str(), "key": j.key_arn })
-            );
+            println!("{}", serde_json::json!({ "due": j.due.to_rfc3339(), "kind": j.kind.as_str(), "key": j.key_arn }));
         }
     } else if jobs.is_empty() {
         println!("nothing scheduled");
@@ -74,7 +70,6 @@ fn schedule(args: ScheduleArgs) -> Result<(), String> {
     }
     Ok(())
 }
-
 
 fn create_account(args: CreateAccountArgs) -> Result<(), String> {
     let account = AccountId::parse(&args.account_id)

@@ -201,7 +201,10 @@ pub(crate) fn run(args: AuditArgs) -> Result<(), String> {
                 r.segments, r.records, r.events, r.digests, r.recoveries, r.key_fingerprint
             );
             if r.trail_start > 1 {
-                println!("The trail starts at record {}: older segments were deleted by retention (signed for).", r.trail_start);
+                println!(
+                    "The trail starts at record {}: older segments were deleted by retention (signed for).",
+                    r.trail_start
+                );
             }
             Ok(())
         }
@@ -261,11 +264,15 @@ fn lookup(a: LookupArgs) -> Result<(), String> {
             }
         }
         Output::Table => {
-            write(&mut out, &table_row(["EVENT TIME", "EVENT NAME", "USER", "ACCESS KEY", "RESOURCE", "ERROR", "EVENT ID"]))?;
+            write(
+                &mut out,
+                &table_row(["EVENT TIME", "EVENT NAME", "USER", "ACCESS KEY", "RESOURCE", "ERROR", "EVENT ID"]),
+            )?;
             for f in &page.events {
                 let e = &f.event;
                 let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
-                let resource = e["resources"][0]["ARN"].as_str().or(e["requestParameters"]["keyId"].as_str()).unwrap_or("-");
+                let resource =
+                    e["resources"][0]["ARN"].as_str().or(e["requestParameters"]["keyId"].as_str()).unwrap_or("-");
                 let user = search::username(e).unwrap_or_else(|| "-".into());
                 write(
                     &mut out,

@@ -40,7 +40,8 @@ impl DataDir {
 
     /// Creates the directory (mode 0700) if needed.
     pub(crate) fn create(&self) -> Result<(), String> {
-        create_private_dir(&self.root).map_err(|e| format!("cannot create data directory {}: {e}", self.root.display()))?;
+        create_private_dir(&self.root)
+            .map_err(|e| format!("cannot create data directory {}: {e}", self.root.display()))?;
         create_private_dir(&self.tls_dir()).map_err(|e| format!("cannot create {}: {e}", self.tls_dir().display()))
     }
 
@@ -77,7 +78,8 @@ impl Instance {
     }
 
     pub(crate) fn region(&self) -> Result<Region, String> {
-        Region::parse(&self.region).ok_or_else(|| format!("region {:?} is not a region name like us-east-1", self.region))
+        Region::parse(&self.region)
+            .ok_or_else(|| format!("region {:?} is not a region name like us-east-1", self.region))
     }
 }
 

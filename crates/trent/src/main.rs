@@ -24,7 +24,7 @@ use trent_core::root_key::{FileRootKey, RootKeyProvider};
 use trent_core::service::Kms;
 use trent_store::SqliteStore;
 
-use instance::{client_url, DataDir, Serving};
+use instance::{DataDir, Serving, client_url};
 
 #[derive(Parser)]
 #[command(name = "trent", version, about = "A self-hosted key management service that speaks the AWS KMS API")]
@@ -182,7 +182,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let test_clock = args.dangerous_test_clock_file.as_ref().map(|_| Arc::new(OffsetClock::default()));
     let clock: Arc<dyn Clock> = match &test_clock {
         Some(c) => {
-            eprintln!("trent: WARNING: --dangerous-test-clock-file is set; this server's clock can be moved by a file. Tests only.");
+            eprintln!(
+                "trent: WARNING: --dangerous-test-clock-file is set; this server's clock can be moved by a file. Tests only."
+            );
             c.clone()
         }
         None => Arc::new(SystemClock),
@@ -274,13 +276,19 @@ fn spawn_scheduler(
         loop {
             tick.tick().await;
             if let Some((clock, path)) = &test_clock
-                && let Some(secs) = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
-                    clock.set_offset_ms(secs.saturating_mul(1000));
-                }
+                && let Some(secs) = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<i64>().ok())
+            {
+                clock.set_offset_ms(secs.saturating_mul(1000));
+            }
             let k = kms.clone();
             match tokio::task::spawn_blocking(move || k.run_due_jobs()).await {
                 Ok(Ok(done)) if done != Default::default() => {
-                    tracing::info!(deleted = done.deleted, rotated = done.rotated, expired = done.expired, "scheduled work done");
+                    tracing::info!(
+                        deleted = done.deleted,
+                        rotated = done.rotated,
+                        expired = done.expired,
+                        "scheduled work done"
+                    );
                     if let Some(sink) = &audit {
                         record_service_events(sink, kms.region().as_str(), &done.done).await;
                     }
@@ -302,7 +310,11 @@ fn spawn_scheduler(
 
 /// The trail's `AwsServiceEvent` records for work Trent did on its own, named as AWS names them. The work is
 /// already done and durable in the store; a failed audit write is logged, it cannot refuse anything.
-async fn record_service_events(sink: &trent_audit::AuditSink, region: &str, done: &[(trent_core::service::JobKind, String)]) {
+async fn record_service_events(
+    sink: &trent_audit::AuditSink,
+    region: &str,
+    done: &[(trent_core::service::JobKind, String)],
+) {
     use trent_core::service::JobKind;
     for (kind, arn) in done {
         let name = match kind {
@@ -340,10 +352,8 @@ fn open_existing(data_dir: &std::path::Path) -> Result<(DataDir, Opened), String
 
 fn env(args: EnvArgs) -> Result<(), String> {
     let (dir, opened) = open_existing(&args.data.data_dir)?;
-    let (id, secret) = opened
-        .identities
-        .ensure_root_access_key(&opened.instance.account()?)
-        .map_err(|e| e.to_string())?;
+    let (id, secret) =
+        opened.identities.ensure_root_access_key(&opened.instance.account()?).map_err(|e| e.to_string())?;
     print_exports(&dir, &opened.instance.region, args.endpoint, &id, &secret)
 }
 

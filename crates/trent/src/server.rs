@@ -36,13 +36,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(250);
 
 /// A bound socket to serve, with or without TLS.
 pub(crate) enum Listener {
-    Https {
-        listener: TcpListener,
-        tls: Arc<rustls::ServerConfig>,
-    },
-    Http {
-        listener: TcpListener,
-    },
+    Https { listener: TcpListener, tls: Arc<rustls::ServerConfig> },
+    Http { listener: TcpListener },
 }
 
 /// Where the server is in its life; every task watches this.
@@ -75,13 +70,7 @@ pub(crate) async fn serve(
         };
         let addr = listener.local_addr()?;
         tracing::info!(%addr, scheme, "listening");
-        accept_loops.spawn(accept_loop(
-            listener,
-            acceptor,
-            router.clone(),
-            phase_rx.clone(),
-            Arc::clone(&graceful),
-        ));
+        accept_loops.spawn(accept_loop(listener, acceptor, router.clone(), phase_rx.clone(), Arc::clone(&graceful)));
     }
     drop(phase_rx);
 
@@ -97,16 +86,10 @@ pub(crate) async fn serve(
     // The accept loops held the only other references and have all ended.
     match Arc::try_unwrap(graceful) {
         Ok(graceful) => {
-            tracing::info!(
-                connections = graceful.count(),
-                "waiting for in-flight requests"
-            );
+            tracing::info!(connections = graceful.count(), "waiting for in-flight requests");
             let drained = graceful.shutdown();
             tokio::pin!(drained);
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut drained)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut drained).await.is_err() {
                 tracing::warn!("grace period over; closing remaining connections");
                 phase_tx.send_replace(Phase::Closing);
                 // Connection tasks now drop their sockets at their next poll.
@@ -142,23 +125,11 @@ async fn accept_loop(
                 // Registered here, before the spawn, so a shutdown that starts right now still
                 // waits for this connection.
                 let watcher = graceful.watcher();
-                let conn = connection(
-                    stream,
-                    peer,
-                    tls.clone(),
-                    router.clone(),
-                    phase.clone(),
-                    watcher,
-                );
+                let conn = connection(stream, peer, tls.clone(), router.clone(), phase.clone(), watcher);
                 tokio::spawn(conn);
             }
             // The peer gave up between its SYN and our accept: nothing wrong with the listener.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {
                 tracing::debug!(error = %e, "connection reset before accept");
             }
             // EMFILE, ENFILE, ENOBUFS...: transient resource exhaustion; never fatal.
@@ -252,10 +223,7 @@ async fn serve_http<I>(
         tower::Service::call(&mut router.clone(), request)
     });
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.timer(TokioTimer::new()).keep_alive(true).header_read_timeout(HEADER_READ_TIMEOUT);
     // On shutdown the watcher lets the current request finish, then closes the connection.
     let conn = watcher.watch(builder.serve_connection(io, service));
     tokio::select! {
@@ -309,10 +277,7 @@ mod tests {
     fn app() -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
-            .route(
-                "/peer",
-                get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
-            )
+            .route("/peer", get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }))
             .route(
                 "/slow",
                 get(|| async {
@@ -325,11 +290,7 @@ mod tests {
     /// Starts `serve` on one listener; returns its address, the shutdown trigger and the task.
     async fn start(
         tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> (
-        SocketAddr,
-        oneshot::Sender<()>,
-        tokio::task::JoinHandle<io::Result<()>>,
-    ) {
+    ) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<io::Result<()>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let listener = match tls {
@@ -344,8 +305,7 @@ mod tests {
     }
 
     async fn get_raw<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, path: &str) -> String {
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.unwrap();
@@ -354,18 +314,12 @@ mod tests {
 
     async fn stop(stop_tx: oneshot::Sender<()>, task: tokio::task::JoinHandle<io::Result<()>>) {
         stop_tx.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap().unwrap();
     }
 
     fn connector(ca_pem: &Path) -> tokio_rustls::TlsConnector {
         let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls::pki_types::CertificateDer::from_pem_file(ca_pem).unwrap())
-            .unwrap();
+        roots.add(rustls::pki_types::CertificateDer::from_pem_file(ca_pem).unwrap()).unwrap();
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -410,20 +364,14 @@ mod tests {
         let tcp = TcpStream::connect(addr).await.unwrap();
         let local = tcp.local_addr().unwrap();
         let response = get_raw(tcp, "/peer").await;
-        assert!(
-            response.ends_with(&format!("\r\n\r\n{local}")),
-            "{response}"
-        );
+        assert!(response.ends_with(&format!("\r\n\r\n{local}")), "{response}");
         stop(stop_tx, task).await;
     }
 
     #[tokio::test]
     async fn shutdown_lets_in_flight_request_finish() {
         let (addr, stop_tx, task) = start(None).await;
-        let client =
-            tokio::spawn(
-                async move { get_raw(TcpStream::connect(addr).await.unwrap(), "/slow").await },
-            );
+        let client = tokio::spawn(async move { get_raw(TcpStream::connect(addr).await.unwrap(), "/slow").await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         stop(stop_tx, task).await;
         let response = client.await.unwrap();
@@ -440,10 +388,7 @@ mod tests {
         // Connects but never sends a ClientHello.
         let _stalled = TcpStream::connect(addr).await.unwrap();
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let stream = connector(&paths.ca_cert)
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
+        let stream = connector(&paths.ca_cert).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
         assert!(get_raw(stream, "/healthz").await.ends_with("ok"));
         stop(stop_tx, task).await;
         std::fs::remove_dir_all(dir).unwrap();

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
-    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, PublicKeyData,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer,
+    KeyPair, KeyUsagePurpose, NameConstraints, PublicKeyData,
 };
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
@@ -69,17 +69,9 @@ impl TlsPaths {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TlsError {
     #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        action: &'static str,
-        source: io::Error,
-    },
+    Io { path: PathBuf, action: &'static str, source: io::Error },
     #[error("{}: {what}: {detail}", path.display())]
-    Invalid {
-        path: PathBuf,
-        what: &'static str,
-        detail: String,
-    },
+    Invalid { path: PathBuf, what: &'static str, detail: String },
     #[error(
         "{} exists but its private key {} is missing, so no server certificate can be issued; \
          restore the key, or remove {} to create a new local CA (clients must then trust the new one)",
@@ -87,33 +79,18 @@ pub(crate) enum TlsError {
     )]
     CaKeyMissing { cert: PathBuf, key: PathBuf },
     #[error("cannot generate the {what}: {source}")]
-    Generate {
-        what: &'static str,
-        source: rcgen::Error,
-    },
+    Generate { what: &'static str, source: rcgen::Error },
     #[error("TLS certificate {} with key {} rejected: {source}", cert.display(), key.display())]
-    Config {
-        cert: PathBuf,
-        key: PathBuf,
-        source: rustls::Error,
-    },
+    Config { cert: PathBuf, key: PathBuf, source: rustls::Error },
 }
 
 fn invalid(path: &Path, what: &'static str, detail: impl ToString) -> TlsError {
-    TlsError::Invalid {
-        path: path.to_path_buf(),
-        what,
-        detail: detail.to_string(),
-    }
+    TlsError::Invalid { path: path.to_path_buf(), what, detail: detail.to_string() }
 }
 
 fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> TlsError + use<> {
     let path = path.to_path_buf();
-    move |source| TlsError::Io {
-        path,
-        action,
-        source,
-    }
+    move |source| TlsError::Io { path, action, source }
 }
 
 /// Makes sure `dir` holds a local CA and a current server certificate signed by it.
@@ -122,9 +99,7 @@ fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> TlsErr
 /// change) when it is missing, unreadable, no longer chains to `ca.pem`, or expires within 30 days.
 pub(crate) fn ensure_tls_material(dir: &Path) -> Result<TlsPaths, TlsError> {
     // A clock before 1970 makes every certificate look invalid, which ends in a clear error.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     ensure_tls_material_at(dir, now)
 }
 
@@ -150,30 +125,14 @@ fn ensure_tls_material_at(dir: &Path, now: Duration) -> Result<TlsPaths, TlsErro
 ///
 /// Checked the way a client would (webpki against `ca.pem`, for every name, `RENEW_BEFORE` from
 /// now), which also catches a key that does not match or a CA replaced under it.
-fn server_cert_problem(
-    paths: &TlsPaths,
-    ca_pem: &str,
-    now: Duration,
-) -> Result<Option<String>, TlsError> {
+fn server_cert_problem(paths: &TlsPaths, ca_pem: &str, now: Duration) -> Result<Option<String>, TlsError> {
     let ca = CertificateDer::from_pem_slice(ca_pem.as_bytes())
         .map_err(|e| invalid(&paths.ca_cert, "no usable CA certificate", e))?;
     let mut roots = RootCertStore::empty();
-    roots.add(ca).map_err(|e| {
-        invalid(
-            &paths.ca_cert,
-            "CA certificate not usable as a trust anchor",
-            e,
-        )
-    })?;
+    roots.add(ca).map_err(|e| invalid(&paths.ca_cert, "CA certificate not usable as a trust anchor", e))?;
     let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
-        .map_err(|e| {
-            invalid(
-                &paths.ca_cert,
-                "CA certificate not usable as a trust anchor",
-                e,
-            )
-        })?;
+        .map_err(|e| invalid(&paths.ca_cert, "CA certificate not usable as a trust anchor", e))?;
 
     // Our own files: anything wrong with them is repaired by issuing anew.
     let (chain, key) = match load_cert_and_key(&paths.cert, &paths.key) {
@@ -181,21 +140,16 @@ fn server_cert_problem(
         Err(e) => return Ok(Some(e.to_string())),
     };
     if let Err(e) = build_server_config(chain.clone(), key) {
-        return Ok(Some(format!(
-            "server certificate and key do not match: {e}"
-        )));
+        return Ok(Some(format!("server certificate and key do not match: {e}")));
     }
     let Some((leaf, intermediates)) = chain.split_first() else {
         return Ok(Some("no certificate in server.pem".to_owned()));
     };
     let horizon = UnixTime::since_unix_epoch(now + RENEW_BEFORE);
     for name in SERVER_NAMES {
-        let name =
-            ServerName::try_from(name).map_err(|e| invalid(&paths.cert, "bad server name", e))?;
+        let name = ServerName::try_from(name).map_err(|e| invalid(&paths.cert, "bad server name", e))?;
         if let Err(e) = verifier.verify_server_cert(leaf, intermediates, &name, &[], horizon) {
-            return Ok(Some(format!(
-                "not valid for {name:?} 30 days from now: {e}"
-            )));
+            return Ok(Some(format!("not valid for {name:?} 30 days from now: {e}")));
         }
     }
     Ok(None)
@@ -212,30 +166,21 @@ fn load_or_create_ca(
     let (ca_pem, key_pem) = match (ca_pem, key_pem) {
         (Some(ca_pem), Some(key_pem)) => (ca_pem, key_pem),
         (Some(_), None) => {
-            return Err(TlsError::CaKeyMissing {
-                cert: paths.ca_cert.clone(),
-                key: paths.ca_key.clone(),
-            });
+            return Err(TlsError::CaKeyMissing { cert: paths.ca_cert.clone(), key: paths.ca_key.clone() });
         }
         // A key without a certificate is a first run that died half-way: nobody can trust
         // a CA whose certificate was never written, so start over.
         (None, _) => return create_ca(paths, now),
     };
-    let key = KeyPair::from_pem(&key_pem)
-        .map_err(|e| invalid(&paths.ca_key, "not a usable private key", e))?;
+    let key = KeyPair::from_pem(&key_pem).map_err(|e| invalid(&paths.ca_key, "not a usable private key", e))?;
     let ca_der = CertificateDer::from_pem_slice(ca_pem.as_bytes())
         .map_err(|e| invalid(&paths.ca_cert, "no usable CA certificate", e))?;
     let (_, parsed) = x509_parser::parse_x509_certificate(&ca_der)
         .map_err(|e| invalid(&paths.ca_cert, "cannot parse CA certificate", e))?;
     if parsed.public_key().raw != key.subject_public_key_info().as_slice() {
-        return Err(invalid(
-            &paths.ca_key,
-            "key does not belong to the CA certificate",
-            paths.ca_cert.display(),
-        ));
+        return Err(invalid(&paths.ca_key, "key does not belong to the CA certificate", paths.ca_cert.display()));
     }
-    let not_after =
-        Duration::from_secs(u64::try_from(parsed.validity().not_after.timestamp()).unwrap_or(0));
+    let not_after = Duration::from_secs(u64::try_from(parsed.validity().not_after.timestamp()).unwrap_or(0));
     if not_after < now + RENEW_BEFORE {
         tracing::warn!(
             ca = %paths.ca_cert.display(),
@@ -248,26 +193,14 @@ fn load_or_create_ca(
     Ok((issuer, not_after))
 }
 
-fn create_ca(
-    paths: &TlsPaths,
-    now: Duration,
-) -> Result<(Issuer<'static, KeyPair>, Duration), TlsError> {
+fn create_ca(paths: &TlsPaths, now: Duration) -> Result<(Issuer<'static, KeyPair>, Duration), TlsError> {
     let key = generate_key("local CA key")?;
     let mut params = CertificateParams::default();
     // A per-installation suffix keeps CAs of several Trent servers apart in one trust store.
-    let id: String = params
-        .key_identifier(&key)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let id: String = params.key_identifier(&key).iter().take(6).map(|b| format!("{b:02x}")).collect();
     params.distinguished_name.remove(DnType::CommonName);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, format!("Trent local CA {id}"));
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Trent");
+    params.distinguished_name.push(DnType::CommonName, format!("Trent local CA {id}"));
+    params.distinguished_name.push(DnType::OrganizationName, "Trent");
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     // The CA key sits on the server's disk and users may add ca.pem to a system trust store;
@@ -275,25 +208,15 @@ fn create_ca(
     params.name_constraints = Some(NameConstraints {
         permitted_subtrees: vec![
             GeneralSubtree::DnsName("localhost".to_owned()),
-            GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
-                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)),
-                8,
-            )),
-            GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-                128,
-            )),
+            GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8)),
+            GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(IpAddr::V6(Ipv6Addr::LOCALHOST), 128)),
         ],
         excluded_subtrees: Vec::new(),
     });
     let not_after = now + CA_VALIDITY;
     set_validity(&mut params, now.saturating_sub(BACKDATE), not_after);
-    let cert = params
-        .self_signed(&key)
-        .map_err(|source| TlsError::Generate {
-            what: "local CA certificate",
-            source,
-        })?;
+    let cert =
+        params.self_signed(&key).map_err(|source| TlsError::Generate { what: "local CA certificate", source })?;
     // Key first: a crash in between leaves a key without a certificate, which the next start
     // recognises as an unfinished first run.
     write_atomic(&paths.ca_key, key.serialize_pem().as_bytes(), 0o600)?;
@@ -311,33 +234,19 @@ fn issue_server_cert(
     // A fresh key on every renewal: nothing pins it, and it limits the life of a leaked one.
     let key = generate_key("server key")?;
     let names: Vec<String> = SERVER_NAMES.iter().map(|n| (*n).to_owned()).collect();
-    let mut params = CertificateParams::new(names).map_err(|source| TlsError::Generate {
-        what: "server certificate",
-        source,
-    })?;
+    let mut params =
+        CertificateParams::new(names).map_err(|source| TlsError::Generate { what: "server certificate", source })?;
     params.distinguished_name.remove(DnType::CommonName);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Trent");
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params.distinguished_name.push(DnType::OrganizationName, "Trent");
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
     // Never outlive the issuer: clients would reject the chain after the CA expires anyway.
-    set_validity(
-        &mut params,
-        now.saturating_sub(BACKDATE),
-        (now + SERVER_VALIDITY).min(ca_not_after),
-    );
-    let cert = params
-        .signed_by(&key, issuer)
-        .map_err(|source| TlsError::Generate {
-            what: "server certificate",
-            source,
-        })?;
+    set_validity(&mut params, now.saturating_sub(BACKDATE), (now + SERVER_VALIDITY).min(ca_not_after));
+    let cert =
+        params.signed_by(&key, issuer).map_err(|source| TlsError::Generate { what: "server certificate", source })?;
     // Key first; a crash in between leaves a mismatched pair that the next start replaces.
     write_atomic(&paths.key, key.serialize_pem().as_bytes(), 0o600)?;
     write_atomic(&paths.cert, cert.pem().as_bytes(), 0o644)?;
@@ -346,8 +255,7 @@ fn issue_server_cert(
 }
 
 fn generate_key(what: &'static str) -> Result<KeyPair, TlsError> {
-    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|source| TlsError::Generate { what, source })
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|source| TlsError::Generate { what, source })
 }
 
 /// rcgen takes `time::OffsetDateTime`; deriving it from rcgen's own epoch helper avoids a direct
@@ -360,10 +268,7 @@ fn set_validity(params: &mut CertificateParams, not_before: Duration, not_after:
 
 /// Builds the rustls configuration for an HTTPS listener from a PEM certificate chain (leaf
 /// first) and its PEM private key: ours from [`ensure_tls_material`] or the operator's own.
-pub(crate) fn server_config(
-    cert_path: &Path,
-    key_path: &Path,
-) -> Result<Arc<ServerConfig>, TlsError> {
+pub(crate) fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let (chain, key) = load_cert_and_key(cert_path, key_path)?;
     warn_if_key_readable_by_others(key_path);
     let config = build_server_config(chain, key).map_err(|source| TlsError::Config {
@@ -382,14 +287,10 @@ fn load_cert_and_key(
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| invalid(cert_path, "cannot read PEM certificates", e))?;
     if chain.is_empty() {
-        return Err(invalid(
-            cert_path,
-            "cannot read PEM certificates",
-            "no CERTIFICATE block found",
-        ));
+        return Err(invalid(cert_path, "cannot read PEM certificates", "no CERTIFICATE block found"));
     }
-    let key = PrivateKeyDer::from_pem_file(key_path)
-        .map_err(|e| invalid(key_path, "cannot read PEM private key", e))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key_path).map_err(|e| invalid(key_path, "cannot read PEM private key", e))?;
     Ok((chain, key))
 }
 
@@ -432,13 +333,8 @@ fn read_optional(path: &Path) -> Result<Option<String>, TlsError> {
 /// Replaces `path` so that readers see either the old or the new content, never a torn file,
 /// even across a crash: temp file in the same directory, fsync, rename, fsync the directory.
 fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| invalid(path, "cannot write", "path has no parent directory"))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
+    let dir = path.parent().ok_or_else(|| invalid(path, "cannot write", "path has no parent directory"))?;
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     // A leftover from a crashed process that had our pid (pid 1 in containers) would block create_new.
     match fs::remove_file(&tmp) {
@@ -450,12 +346,8 @@ fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError>
     let result = (|| {
         // The mode is applied at creation, so a key is never readable by others, not even
         // before its content lands; create_new also refuses to follow a planted symlink.
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(io_err(&tmp, "create"))?;
+        let mut file =
+            OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(io_err(&tmp, "create"))?;
         file.write_all(contents).map_err(io_err(&tmp, "write"))?;
         file.sync_all().map_err(io_err(&tmp, "fsync"))?;
         fs::rename(&tmp, path).map_err(io_err(path, "replace"))
@@ -465,9 +357,7 @@ fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError>
     }
     result?;
     // Without this the rename itself may be lost on power failure.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir, "fsync directory"))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync directory"))
 }
 
 #[cfg(test)]
@@ -479,10 +369,7 @@ pub(crate) mod tests {
 
     /// A fresh, empty directory under the system temp dir (no tempfile crate needed).
     pub(crate) fn scratch_dir(tag: &str) -> PathBuf {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let dir = std::env::temp_dir().join(format!("trent-{tag}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -519,13 +406,11 @@ pub(crate) mod tests {
     fn second_call_reuses_everything() {
         let dir = scratch_dir("tls-idem");
         let paths = ensure_tls_material(&dir).unwrap();
-        let before: Vec<Vec<u8>> = [&paths.ca_cert, &paths.ca_key, &paths.cert, &paths.key]
-            .map(|p| fs::read(p).unwrap())
-            .into();
+        let before: Vec<Vec<u8>> =
+            [&paths.ca_cert, &paths.ca_key, &paths.cert, &paths.key].map(|p| fs::read(p).unwrap()).into();
         ensure_tls_material(&dir).unwrap();
-        let after: Vec<Vec<u8>> = [&paths.ca_cert, &paths.ca_key, &paths.cert, &paths.key]
-            .map(|p| fs::read(p).unwrap())
-            .into();
+        let after: Vec<Vec<u8>> =
+            [&paths.ca_cert, &paths.ca_key, &paths.cert, &paths.key].map(|p| fs::read(p).unwrap()).into();
         assert_eq!(before, after);
         fs::remove_dir_all(dir).unwrap();
     }
@@ -542,10 +427,7 @@ pub(crate) mod tests {
         assert_eq!(fs::read(&paths.ca_cert).unwrap(), ca);
         assert_ne!(fs::read(&paths.cert).unwrap(), leaf);
         let ca_pem = String::from_utf8(ca).unwrap();
-        assert_eq!(
-            server_cert_problem(&paths, &ca_pem, start + 340 * DAY).unwrap(),
-            None
-        );
+        assert_eq!(server_cert_problem(&paths, &ca_pem, start + 340 * DAY).unwrap(), None);
         fs::remove_dir_all(dir).unwrap();
     }
 

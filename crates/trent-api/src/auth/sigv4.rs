@@ -78,13 +78,9 @@ impl AuthError {
     pub(crate) fn message(&self) -> String {
         match self {
             // Coral JSON services say this; "Missing Authentication Token" is API Gateway's wording.
-            Self::MissingAuthenticationToken => {
-                "Request is missing Authentication Token".to_owned()
-            }
+            Self::MissingAuthenticationToken => "Request is missing Authentication Token".to_owned(),
             Self::IncompleteSignature(m) | Self::InvalidSignature(m) => m.clone(),
-            Self::UnrecognizedClient => {
-                "The security token included in the request is invalid.".to_owned()
-            }
+            Self::UnrecognizedClient => "The security token included in the request is invalid.".to_owned(),
             Self::SignatureDoesNotMatch => MSG_SIGNATURE_MISMATCH.to_owned(),
         }
     }
@@ -134,10 +130,7 @@ struct SignatureParams<'a> {
 
 impl SigV4Verifier {
     pub(crate) fn new(region: &str) -> Self {
-        Self {
-            region: region.to_owned(),
-            cache: RwLock::new(HashMap::new()),
-        }
+        Self { region: region.to_owned(), cache: RwLock::new(HashMap::new()) }
     }
 
     /// Verifies a request signed for `service` in this verifier's region.
@@ -156,10 +149,7 @@ impl SigV4Verifier {
         secret_of: impl FnOnce(&str) -> Option<Arc<SecretBytes>>,
     ) -> Result<VerifiedRequest, AuthError> {
         let query = parse_query(uri.query().unwrap_or(""));
-        let params = match (
-            headers.get(AUTHORIZATION),
-            query_param(&query, "X-Amz-Algorithm"),
-        ) {
+        let params = match (headers.get(AUTHORIZATION), query_param(&query, "X-Amz-Algorithm")) {
             (Some(_), Some(_)) => {
                 return Err(AuthError::InvalidSignature(
                     "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
@@ -175,14 +165,9 @@ impl SigV4Verifier {
         let (amz_date, request_time) = parse_request_date(&params.date)?;
         check_time(&params, &amz_date, request_time, now)?;
 
-        if !params
-            .signed_headers
-            .split(';')
-            .any(|h| h.eq_ignore_ascii_case("host"))
-        {
+        if !params.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case("host")) {
             return Err(AuthError::InvalidSignature(
-                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
-                    .to_owned(),
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
             ));
         }
         if params.algorithm != ALGORITHM {
@@ -194,68 +179,36 @@ impl SigV4Verifier {
 
         let credential = params.credential.trim_end_matches('/');
         let mut parts = credential.split('/');
-        let (
-            Some(access_key_id),
-            Some(scope_date),
-            Some(scope_region),
-            Some(scope_service),
-            Some(terminator),
-            None,
-        ) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        )
+        let (Some(access_key_id), Some(scope_date), Some(scope_region), Some(scope_service), Some(terminator), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(AuthError::IncompleteSignature(format!(
                 "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, \
                  got '{credential}'"
             )));
         };
-        self.check_scope(
-            scope_date,
-            scope_region,
-            scope_service,
-            terminator,
-            service,
-            &amz_date,
-        )?;
+        self.check_scope(scope_date, scope_region, scope_service, terminator, service, &amz_date)?;
 
         // The SDKs sign the session token; an unsigned one could be swapped without breaking the
         // signature. Presigned tokens sit in the query string, which is always signed.
         if !params.presigned
             && headers.contains_key(X_AMZ_SECURITY_TOKEN)
-            && !params
-                .signed_headers
-                .split(';')
-                .any(|h| h.eq_ignore_ascii_case(X_AMZ_SECURITY_TOKEN))
+            && !params.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case(X_AMZ_SECURITY_TOKEN))
         {
             // Not a captured AWS text; worded after the 'Host' one above.
             return Err(AuthError::InvalidSignature(
-                "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization."
-                    .to_owned(),
+                "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
             ));
         }
 
         let secret = secret_of(access_key_id).ok_or(AuthError::UnrecognizedClient)?;
 
         let payload_hash = payload_hash(headers, body)?;
-        let canonical_request = canonical_request(
-            method,
-            uri,
-            headers,
-            &query,
-            params.presigned,
-            &params.signed_headers,
-            &payload_hash,
-        );
+        let canonical_request =
+            canonical_request(method, uri, headers, &query, params.presigned, &params.signed_headers, &payload_hash);
 
         let scope = credential.split_once('/').map_or("", |(_, scope)| scope);
-        let mut string_to_sign =
-            String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
+        let mut string_to_sign = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
         string_to_sign.push_str(ALGORITHM);
         string_to_sign.push('\n');
         string_to_sign.push_str(&amz_date);
@@ -295,14 +248,10 @@ impl SigV4Verifier {
     ) -> Result<(), AuthError> {
         let mut message = String::new();
         if scope_region != self.region {
-            message.push_str(&format!(
-                "Credential should be scoped to a valid region, not '{scope_region}'. "
-            ));
+            message.push_str(&format!("Credential should be scoped to a valid region, not '{scope_region}'. "));
         }
         if scope_service != service {
-            message.push_str(&format!(
-                "Credential should be scoped to correct service: '{service}'. "
-            ));
+            message.push_str(&format!("Credential should be scoped to correct service: '{service}'. "));
         }
         if terminator != TERMINATOR {
             message.push_str(&format!(
@@ -316,44 +265,27 @@ impl SigV4Verifier {
                  '{scope_date}' != '{http_day}', from '{amz_date}'."
             ));
         }
-        if message.is_empty() {
-            Ok(())
-        } else {
-            Err(AuthError::InvalidSignature(message))
-        }
+        if message.is_empty() { Ok(()) } else { Err(AuthError::InvalidSignature(message)) }
     }
 
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
-    fn signing_key(
-        &self,
-        access_key_id: &str,
-        date: &str,
-        service: &str,
-        secret: &SecretBytes,
-    ) -> Arc<HmacSha256Key> {
+    fn signing_key(&self, access_key_id: &str, date: &str, service: &str, secret: &SecretBytes) -> Arc<HmacSha256Key> {
         let fingerprint = sha256(secret.expose_secret());
         // The scope check has already required `date` to equal the request's 8-byte YYYYMMDD.
         let date_bytes: [u8; 8] = date.as_bytes().try_into().unwrap_or_default();
         {
-            let cache = self
-                .cache
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(entry) = cache.get(access_key_id).and_then(|entries| {
-                entries
-                    .iter()
-                    .find(|e| e.date == date_bytes && &*e.service == service)
-            }) && constant_time_eq(&entry.secret_fingerprint, &fingerprint)
+            let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(entry) = cache
+                .get(access_key_id)
+                .and_then(|entries| entries.iter().find(|e| e.date == date_bytes && &*e.service == service))
+                && constant_time_eq(&entry.secret_fingerprint, &fingerprint)
             {
                 return Arc::clone(&entry.key);
             }
         }
 
         let key = Arc::new(derive_signing_key(secret, date, &self.region, service));
-        let mut cache = self
-            .cache
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= CACHE_CAPACITY && !cache.contains_key(access_key_id) {
             cache.clear();
         }
@@ -373,12 +305,7 @@ impl SigV4Verifier {
     }
 }
 
-fn derive_signing_key(
-    secret: &SecretBytes,
-    date: &str,
-    region: &str,
-    service: &str,
-) -> HmacSha256Key {
+fn derive_signing_key(secret: &SecretBytes, date: &str, region: &str, service: &str) -> HmacSha256Key {
     let raw = secret.expose_secret();
     // Held in SecretBytes so the "AWS4"-prefixed copy of the secret is wiped on drop.
     let mut prefixed = Vec::with_capacity(4 + raw.len());
@@ -404,10 +331,7 @@ fn derive_signing_key(
 }
 
 /// Parameters from an `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
-fn header_params<'a>(
-    auth: &'a HeaderValue,
-    headers: &'a HeaderMap,
-) -> Result<SignatureParams<'a>, AuthError> {
+fn header_params<'a>(auth: &'a HeaderValue, headers: &'a HeaderMap) -> Result<SignatureParams<'a>, AuthError> {
     let Ok(auth) = auth.to_str() else {
         return Err(AuthError::MissingAuthenticationToken);
     };
@@ -416,17 +340,12 @@ fn header_params<'a>(
     if !trimmed.starts_with("AWS4-") {
         return Err(AuthError::MissingAuthenticationToken);
     }
-    let (algorithm, rest) = trimmed
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .unwrap_or((trimmed, ""));
+    let (algorithm, rest) = trimmed.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((trimmed, ""));
 
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     // AWS splits on commas and whitespace alike, so "Credential= AKID/..." is two tokens, the second
     // without an '='.
-    for token in rest
-        .split(|c: char| c == ',' || c.is_ascii_whitespace())
-        .filter(|t| !t.is_empty())
-    {
+    for token in rest.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|t| !t.is_empty()) {
         let Some((name, value)) = token.split_once('=') else {
             return Err(AuthError::IncompleteSignature(format!(
                 "'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: '{}'.",
@@ -442,10 +361,7 @@ fn header_params<'a>(
         }
     }
 
-    let date = headers
-        .get(X_AMZ_DATE)
-        .or_else(|| headers.get(DATE))
-        .map(|d| d.to_str());
+    let date = headers.get(X_AMZ_DATE).or_else(|| headers.get(DATE)).map(|d| d.to_str());
     let mut message = String::new();
     for (present, name) in [
         (credential.is_some(), "Credential"),
@@ -453,15 +369,11 @@ fn header_params<'a>(
         (signed_headers.is_some(), "SignedHeaders"),
     ] {
         if !present {
-            message.push_str(&format!(
-                "Authorization header requires '{name}' parameter. "
-            ));
+            message.push_str(&format!("Authorization header requires '{name}' parameter. "));
         }
     }
     if date.is_none() {
-        message.push_str(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
-        );
+        message.push_str("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
     }
     let (Some(credential), Some(signed_headers), Some(signature), Some(date)) =
         (credential, signed_headers, signature, date)
@@ -475,9 +387,7 @@ fn header_params<'a>(
 
     let session_token = match headers.get(X_AMZ_SECURITY_TOKEN) {
         None => None,
-        Some(v) => Some(Cow::Borrowed(
-            v.to_str().map_err(|_| AuthError::UnrecognizedClient)?,
-        )),
+        Some(v) => Some(Cow::Borrowed(v.to_str().map_err(|_| AuthError::UnrecognizedClient)?)),
     };
     Ok(SignatureParams {
         presigned: false,
@@ -492,9 +402,7 @@ fn header_params<'a>(
 }
 
 /// Parameters from a presigned URL's query string.
-fn query_params<'a>(
-    query: &[(Cow<'a, str>, Cow<'a, str>)],
-) -> Result<SignatureParams<'a>, AuthError> {
+fn query_params<'a>(query: &[(Cow<'a, str>, Cow<'a, str>)]) -> Result<SignatureParams<'a>, AuthError> {
     let get = |name: &str| query_param(query, name).filter(|v| !v.is_empty()).cloned();
     let algorithm = get("X-Amz-Algorithm");
     let credential = get("X-Amz-Credential");
@@ -511,9 +419,7 @@ fn query_params<'a>(
         (date.is_some(), "X-Amz-Date"),
     ] {
         if !present {
-            message.push_str(&format!(
-                "AWS query-string parameters must include '{name}'. "
-            ));
+            message.push_str(&format!("AWS query-string parameters must include '{name}'. "));
         }
     }
     let (Some(algorithm), Some(credential), Some(signature), Some(signed_headers), Some(date)) =
@@ -566,12 +472,7 @@ fn parse_request_date(date: &str) -> Result<(Cow<'_, str>, i64), AuthError> {
     Err(date_format_error(date))
 }
 
-fn check_time(
-    params: &SignatureParams<'_>,
-    amz_date: &str,
-    request_time: i64,
-    now: i64,
-) -> Result<(), AuthError> {
+fn check_time(params: &SignatureParams<'_>, amz_date: &str, request_time: i64, now: i64) -> Result<(), AuthError> {
     if request_time > now + MAX_SKEW_SECS {
         return Err(AuthError::InvalidSignature(format!(
             "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
@@ -666,10 +567,7 @@ fn canonical_request(
 /// A header value with leading and trailing whitespace removed and inner runs collapsed to one space.
 fn push_trimmed(value: &[u8], out: &mut Vec<u8>) {
     let mut first = true;
-    for word in value
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-    {
+    for word in value.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
         if !first {
             out.push(b' ');
         }
@@ -740,17 +638,10 @@ fn canonical_query(query: &[(Cow<'_, str>, Cow<'_, str>)], presigned: bool, out:
 fn uri_encode(input: &[u8], encode_slash: bool, out: &mut Vec<u8>) {
     const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
     for &b in input {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (b == b'/' && !encode_slash)
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (b == b'/' && !encode_slash) {
             out.push(b);
         } else {
-            out.extend_from_slice(&[
-                b'%',
-                HEX_UPPER[usize::from(b >> 4)],
-                HEX_UPPER[usize::from(b & 0xf)],
-            ]);
+            out.extend_from_slice(&[b'%', HEX_UPPER[usize::from(b >> 4)], HEX_UPPER[usize::from(b & 0xf)]]);
         }
     }
 }
@@ -770,10 +661,7 @@ fn parse_query(raw: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
         .collect()
 }
 
-fn query_param<'q, 'a>(
-    query: &'q [(Cow<'a, str>, Cow<'a, str>)],
-    name: &str,
-) -> Option<&'q Cow<'a, str>> {
+fn query_param<'q, 'a>(query: &'q [(Cow<'a, str>, Cow<'a, str>)], name: &str) -> Option<&'q Cow<'a, str>> {
     query.iter().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
@@ -789,15 +677,13 @@ pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -819,9 +705,7 @@ fn redact_signature(auth: &str) -> Cow<'_, str> {
     let Some(start) = auth.find("Signature=").map(|i| i + "Signature=".len()) else {
         return Cow::Borrowed(auth);
     };
-    let end = auth[start..]
-        .find([',', ' ', '\t'])
-        .map_or(auth.len(), |i| start + i);
+    let end = auth[start..].find([',', ' ', '\t']).map_or(auth.len(), |i| start + i);
     if start == end {
         return Cow::Borrowed(auth);
     }
@@ -860,20 +744,8 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-fn seconds_from_fields(
-    year: i64,
-    month: i64,
-    day: i64,
-    hour: i64,
-    minute: i64,
-    second: i64,
-) -> Option<i64> {
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
+fn seconds_from_fields(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Option<i64> {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -910,22 +782,14 @@ fn parse_iso8601_basic(s: &str) -> Option<i64> {
 /// IMF-fixdate, the `Date` header's form: `Sun, 06 Nov 1994 08:49:37 GMT`.
 fn parse_http_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 29
-        || b[3] != b','
-        || b[4] != b' '
-        || b[7] != b' '
-        || b[11] != b' '
-        || b[16] != b' '
-    {
+    if b.len() != 29 || b[3] != b',' || b[4] != b' ' || b[7] != b' ' || b[11] != b' ' || b[16] != b' ' {
         return None;
     }
     if b[19] != b':' || b[22] != b':' || &b[25..] != b" GMT" {
         return None;
     }
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let month = MONTHS.iter().position(|m| m[..] == b[8..11])?;
     seconds_from_fields(
         digits(&b[12..16])?,
@@ -940,12 +804,7 @@ fn parse_http_date(s: &str) -> Option<i64> {
 fn format_iso8601_basic(secs: i64) -> String {
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -967,23 +826,12 @@ mod unit_tests {
     fn parses_and_formats_dates() {
         assert_eq!(parse_iso8601_basic("20150830T123600Z"), Some(1_440_938_160));
         assert_eq!(format_iso8601_basic(1_440_938_160), "20150830T123600Z");
+        assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"), Some(1_440_938_160));
         assert_eq!(
-            parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"),
-            Some(1_440_938_160)
-        );
-        assert_eq!(
-            parse_iso8601_basic("20240229T000000Z")
-                .map(format_iso8601_basic)
-                .as_deref(),
+            parse_iso8601_basic("20240229T000000Z").map(format_iso8601_basic).as_deref(),
             Some("20240229T000000Z")
         );
-        for bad in [
-            "20150230T000000Z",
-            "20150830T246000Z",
-            "2015-08-30T12:36:00Z",
-            "20150830T123600",
-            "x",
-        ] {
+        for bad in ["20150230T000000Z", "20150830T246000Z", "2015-08-30T12:36:00Z", "20150830T123600", "x"] {
             assert_eq!(parse_iso8601_basic(bad), None, "{bad}");
         }
     }
@@ -1013,10 +861,7 @@ mod unit_tests {
         let query = parse_query("b=2&a=%7E x&a=1&c&Param1=value+1&e=%2f");
         let mut out = Vec::new();
         canonical_query(&query, false, &mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "Param1=value%201&a=1&a=~%20x&b=2&c=&e=%2F"
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), "Param1=value%201&a=1&a=~%20x&b=2&c=&e=%2F");
     }
 
     #[test]
@@ -1029,14 +874,9 @@ mod unit_tests {
     #[test]
     fn redaction_hides_only_the_signature() {
         assert_eq!(
-            redact_signature(
-                "AWS4-HMAC-SHA256 Credential=A/b, Signature=abc123, SignedHeaders=host"
-            ),
+            redact_signature("AWS4-HMAC-SHA256 Credential=A/b, Signature=abc123, SignedHeaders=host"),
             "AWS4-HMAC-SHA256 Credential=A/b, Signature=<redacted>, SignedHeaders=host"
         );
-        assert_eq!(
-            redact_signature("AWS4-HMAC-SHA256 Credential=A/b"),
-            "AWS4-HMAC-SHA256 Credential=A/b"
-        );
+        assert_eq!(redact_signature("AWS4-HMAC-SHA256 Credential=A/b"), "AWS4-HMAC-SHA256 Credential=A/b");
     }
 }

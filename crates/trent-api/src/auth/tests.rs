@@ -73,14 +73,8 @@ impl Default for Signer<'_> {
 
 impl Signer<'_> {
     fn sign(self, req: &mut Request<Vec<u8>>) {
-        let identity: Identity = Credentials::new(
-            self.akid,
-            self.secret,
-            self.token.map(str::to_owned),
-            None,
-            "test",
-        )
-        .into();
+        let identity: Identity =
+            Credentials::new(self.akid, self.secret, self.token.map(str::to_owned), None, "test").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(self.region)
@@ -91,11 +85,8 @@ impl Signer<'_> {
             .unwrap()
             .into();
         let body = req.body().clone();
-        let headers: Vec<(String, String)> = req
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect();
+        let headers: Vec<(String, String)> =
+            req.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned())).collect();
         let uri = req.uri().to_string();
         let signable = SignableRequest::new(
             req.method().as_str(),
@@ -120,26 +111,9 @@ fn secret_of(akid: &str) -> Option<Arc<SecretBytes>> {
 }
 
 /// Verifies `req` as an HTTP/1.1 server sees it: origin-form URI, `Host` header.
-fn verify_at(
-    verifier: &SigV4Verifier,
-    req: &Request<Vec<u8>>,
-    now: SystemTime,
-) -> Result<VerifiedRequest, AuthError> {
-    let origin_form: Uri = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .parse()
-        .unwrap();
-    verifier.verify(
-        req.method(),
-        &origin_form,
-        req.headers(),
-        req.body(),
-        now,
-        SERVICE,
-        secret_of,
-    )
+fn verify_at(verifier: &SigV4Verifier, req: &Request<Vec<u8>>, now: SystemTime) -> Result<VerifiedRequest, AuthError> {
+    let origin_form: Uri = req.uri().path_and_query().map_or("/", |pq| pq.as_str()).parse().unwrap();
+    verifier.verify(req.method(), &origin_form, req.headers(), req.body(), now, SERVICE, secret_of)
 }
 
 fn verify(req: &Request<Vec<u8>>, now: SystemTime) -> Result<VerifiedRequest, AuthError> {
@@ -147,8 +121,7 @@ fn verify(req: &Request<Vec<u8>>, now: SystemTime) -> Result<VerifiedRequest, Au
 }
 
 fn set_header(req: &mut Request<Vec<u8>>, name: &'static str, value: &str) {
-    req.headers_mut()
-        .insert(name, HeaderValue::from_str(value).unwrap());
+    req.headers_mut().insert(name, HeaderValue::from_str(value).unwrap());
 }
 
 fn authorization(req: &Request<Vec<u8>>) -> String {
@@ -173,27 +146,17 @@ fn sdk_signed_kms_request_verifies() {
 #[test]
 fn session_token_is_returned_and_must_be_signed() {
     let mut req = kms_request(BODY);
-    Signer {
-        token: Some("FwoGZXIvYXdzEXAMPLETOKEN/+="),
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { token: Some("FwoGZXIvYXdzEXAMPLETOKEN/+="), ..Signer::default() }.sign(&mut req);
     assert!(authorization(&req).contains("x-amz-security-token"));
     let verified = verify(&req, t0()).unwrap();
-    assert_eq!(
-        verified.session_token.as_deref(),
-        Some("FwoGZXIvYXdzEXAMPLETOKEN/+=")
-    );
+    assert_eq!(verified.session_token.as_deref(), Some("FwoGZXIvYXdzEXAMPLETOKEN/+="));
 
     // A token added after signing is not covered by the signature.
     let mut req = signed(BODY);
     set_header(&mut req, "x-amz-security-token", "injected");
     let err = verify(&req, t0()).unwrap_err();
     assert_eq!(err.aws_type(), "InvalidSignatureException");
-    assert_eq!(
-        err.message(),
-        "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization."
-    );
+    assert_eq!(err.message(), "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.");
 }
 
 #[test]
@@ -203,17 +166,7 @@ fn http2_request_without_host_header_uses_authority() {
     headers.remove("host");
     let absolute: Uri = format!("https://{HOST}/").parse().unwrap();
     let verifier = SigV4Verifier::new(REGION);
-    verifier
-        .verify(
-            &Method::POST,
-            &absolute,
-            &headers,
-            BODY,
-            t0(),
-            SERVICE,
-            secret_of,
-        )
-        .unwrap();
+    verifier.verify(&Method::POST, &absolute, &headers, BODY, t0(), SERVICE, secret_of).unwrap();
 }
 
 #[test]
@@ -225,20 +178,8 @@ fn cached_signing_key_is_reused_and_follows_secret_changes() {
     // The key's secret is replaced: the cached signing key must not keep accepting the old one.
     let req = signed(BODY);
     let origin_form: Uri = "/".parse().unwrap();
-    let rotated = |_: &str| {
-        Some(Arc::new(SecretBytes::new(
-            b"a-completely-different-secret".to_vec(),
-        )))
-    };
-    let err = verifier.verify(
-        req.method(),
-        &origin_form,
-        req.headers(),
-        req.body(),
-        t0(),
-        SERVICE,
-        rotated,
-    );
+    let rotated = |_: &str| Some(Arc::new(SecretBytes::new(b"a-completely-different-secret".to_vec())));
+    let err = verifier.verify(req.method(), &origin_form, req.headers(), req.body(), t0(), SERVICE, rotated);
     assert_eq!(err.unwrap_err(), AuthError::SignatureDoesNotMatch);
 }
 
@@ -253,22 +194,9 @@ fn cache_serves_several_services_and_dates_per_key() {
         for time in [before, after] {
             for service in ["kms", "ssm"] {
                 let mut req = kms_request(BODY);
-                Signer {
-                    time,
-                    service,
-                    ..Signer::default()
-                }
-                .sign(&mut req);
+                Signer { time, service, ..Signer::default() }.sign(&mut req);
                 let verified = verifier
-                    .verify(
-                        req.method(),
-                        &origin_form,
-                        req.headers(),
-                        req.body(),
-                        time,
-                        service,
-                        secret_of,
-                    )
+                    .verify(req.method(), &origin_form, req.headers(), req.body(), time, service, secret_of)
                     .unwrap();
                 assert_eq!(verified.service, service);
             }
@@ -284,27 +212,15 @@ fn x_amz_content_sha256_is_honoured_and_checked() {
         s
     };
     let mut req = kms_request(BODY);
-    Signer {
-        settings: settings(),
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { settings: settings(), ..Signer::default() }.sign(&mut req);
     assert!(req.headers().contains_key("x-amz-content-sha256"));
     verify(&req, t0()).unwrap();
 
     *req.body_mut() = br#"{"KeyId":"alias/other"}"#.to_vec();
-    assert_eq!(
-        verify(&req, t0()).unwrap_err(),
-        AuthError::SignatureDoesNotMatch
-    );
+    assert_eq!(verify(&req, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
 
     let mut req = kms_request(BODY);
-    Signer {
-        settings: settings(),
-        body: Some(SignableBody::UnsignedPayload),
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { settings: settings(), body: Some(SignableBody::UnsignedPayload), ..Signer::default() }.sign(&mut req);
     assert_eq!(req.headers()["x-amz-content-sha256"], "UNSIGNED-PAYLOAD");
     verify(&req, t0()).unwrap();
 }
@@ -332,15 +248,11 @@ fn date_header_may_stand_in_for_x_amz_date() {
         "AWS4-HMAC-SHA256\n20260101T120000Z\n{scope}\n{}",
         trent_crypto::digest::hex(&trent_crypto::digest::sha256(canonical.as_bytes()))
     );
-    let mut key =
-        trent_crypto::digest::hmac_sha256(format!("AWS4{SECRET}").as_bytes(), b"20260101");
+    let mut key = trent_crypto::digest::hmac_sha256(format!("AWS4{SECRET}").as_bytes(), b"20260101");
     for part in [REGION.as_bytes(), SERVICE.as_bytes(), b"aws4_request"] {
         key = trent_crypto::digest::hmac_sha256(&key, part);
     }
-    let signature = trent_crypto::digest::hex(&trent_crypto::digest::hmac_sha256(
-        &key,
-        string_to_sign.as_bytes(),
-    ));
+    let signature = trent_crypto::digest::hex(&trent_crypto::digest::hmac_sha256(&key, string_to_sign.as_bytes()));
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders=content-type;date;host;x-amz-target, Signature={signature}"
     );
@@ -368,74 +280,31 @@ fn failures_carry_aws_types_and_messages() {
     let at = |m: u64| t0() + mins(m);
 
     /// Name, request, verification time, expected AWS error type and message.
-    type Case = (
-        &'static str,
-        Request<Vec<u8>>,
-        SystemTime,
-        &'static str,
-        String,
-    );
+    type Case = (&'static str, Request<Vec<u8>>, SystemTime, &'static str, String);
     let mut cases: Vec<Case> = Vec::new();
 
     let mut req = kms_request(BODY);
-    Signer {
-        secret: "not-the-secret",
-        ..Signer::default()
-    }
-    .sign(&mut req);
-    cases.push((
-        "wrong secret",
-        req,
-        now,
-        "InvalidSignatureException",
-        MISMATCH.into(),
-    ));
+    Signer { secret: "not-the-secret", ..Signer::default() }.sign(&mut req);
+    cases.push(("wrong secret", req, now, "InvalidSignatureException", MISMATCH.into()));
 
     let mut req = signed(BODY);
     *req.body_mut() = br#"{"KeyId":"alias/trent","Plaintext":"ZXZpbA=="}"#.to_vec();
-    cases.push((
-        "tampered body",
-        req,
-        now,
-        "InvalidSignatureException",
-        MISMATCH.into(),
-    ));
+    cases.push(("tampered body", req, now, "InvalidSignatureException", MISMATCH.into()));
 
     let mut req = signed(BODY);
     set_header(&mut req, "x-amz-target", "TrentService.ScheduleKeyDeletion");
-    cases.push((
-        "tampered signed header",
-        req,
-        now,
-        "InvalidSignatureException",
-        MISMATCH.into(),
-    ));
+    cases.push(("tampered signed header", req, now, "InvalidSignatureException", MISMATCH.into()));
 
     let mut req = signed(BODY);
     req.headers_mut().remove("content-type");
-    cases.push((
-        "signed header removed",
-        req,
-        now,
-        "InvalidSignatureException",
-        MISMATCH.into(),
-    ));
+    cases.push(("signed header removed", req, now, "InvalidSignatureException", MISMATCH.into()));
 
     let mut req = signed(BODY);
     *req.uri_mut() = format!("https://{HOST}/?extra=1").parse().unwrap();
-    cases.push((
-        "query added",
-        req,
-        now,
-        "InvalidSignatureException",
-        MISMATCH.into(),
-    ));
+    cases.push(("query added", req, now, "InvalidSignatureException", MISMATCH.into()));
 
     let req = with_auth(|a| {
-        a.replace(
-            "SignedHeaders=content-length;content-type;host;",
-            "SignedHeaders=content-length;content-type;",
-        )
+        a.replace("SignedHeaders=content-length;content-type;host;", "SignedHeaders=content-length;content-type;")
     });
     cases.push((
         "host not among SignedHeaders",
@@ -446,11 +315,7 @@ fn failures_carry_aws_types_and_messages() {
     ));
 
     let mut req = kms_request(BODY);
-    Signer {
-        region: "us-west-2",
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { region: "us-west-2", ..Signer::default() }.sign(&mut req);
     cases.push((
         "wrong region",
         req,
@@ -460,11 +325,7 @@ fn failures_carry_aws_types_and_messages() {
     ));
 
     let mut req = kms_request(BODY);
-    Signer {
-        service: "ssm",
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { service: "ssm", ..Signer::default() }.sign(&mut req);
     cases.push((
         "wrong service",
         req,
@@ -479,8 +340,7 @@ fn failures_carry_aws_types_and_messages() {
         req,
         now,
         "InvalidSignatureException",
-        "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. "
-            .into(),
+        "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. ".into(),
     ));
 
     cases.push((
@@ -492,11 +352,7 @@ fn failures_carry_aws_types_and_messages() {
     ));
 
     let mut req = kms_request(BODY);
-    Signer {
-        time: at(16),
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { time: at(16), ..Signer::default() }.sign(&mut req);
     cases.push((
         "future (16 min ahead)",
         req,
@@ -507,11 +363,7 @@ fn failures_carry_aws_types_and_messages() {
     ));
 
     let mut req = kms_request(BODY);
-    Signer {
-        akid: "AKIAUNKNOWNUNKNOWN00",
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { akid: "AKIAUNKNOWNUNKNOWN00", ..Signer::default() }.sign(&mut req);
     cases.push((
         "unknown access key",
         req,
@@ -537,36 +389,17 @@ fn failures_carry_aws_types_and_messages() {
         "Request is missing Authentication Token".into(),
     ));
 
-    let req = with_auth(|a| {
-        a.replace(
-            &format!("Credential={AKID}/20260101/us-east-1/kms/aws4_request, "),
-            "",
-        )
-    });
+    let req = with_auth(|a| a.replace(&format!("Credential={AKID}/20260101/us-east-1/kms/aws4_request, "), ""));
     let expected = format!(
         "Authorization header requires 'Credential' parameter. Authorization={}",
         authorization(&req).replace(&signature_of(&authorization(&req)), "<redacted>")
     );
-    cases.push((
-        "no Credential",
-        req,
-        now,
-        "IncompleteSignatureException",
-        expected,
-    ));
+    cases.push(("no Credential", req, now, "IncompleteSignatureException", expected));
 
     let req = with_auth(|a| a.split(", Signature=").next().unwrap().to_owned());
-    let expected = format!(
-        "Authorization header requires 'Signature' parameter. Authorization={}",
-        authorization(&req)
-    );
-    cases.push((
-        "no Signature",
-        req,
-        now,
-        "IncompleteSignatureException",
-        expected,
-    ));
+    let expected =
+        format!("Authorization header requires 'Signature' parameter. Authorization={}", authorization(&req));
+    cases.push(("no Signature", req, now, "IncompleteSignatureException", expected));
 
     let req = with_auth(|a| {
         let start = a.find("SignedHeaders=").unwrap();
@@ -578,13 +411,7 @@ fn failures_carry_aws_types_and_messages() {
         "Authorization header requires 'SignedHeaders' parameter. Authorization={}",
         authorization(&req).replace(&signature_of(&authorization(&req)), "<redacted>")
     );
-    cases.push((
-        "no SignedHeaders",
-        req,
-        now,
-        "IncompleteSignatureException",
-        expected,
-    ));
+    cases.push(("no SignedHeaders", req, now, "IncompleteSignatureException", expected));
 
     let mut req = signed(BODY);
     req.headers_mut().remove("x-amz-date");
@@ -592,13 +419,7 @@ fn failures_carry_aws_types_and_messages() {
         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={}",
         authorization(&req).replace(&signature_of(&authorization(&req)), "<redacted>")
     );
-    cases.push((
-        "no X-Amz-Date",
-        req,
-        now,
-        "IncompleteSignatureException",
-        expected,
-    ));
+    cases.push(("no X-Amz-Date", req, now, "IncompleteSignatureException", expected));
 
     let req = with_auth(|_| "AWS4-HMAC-SHA256".into());
     cases.push((
@@ -617,13 +438,7 @@ fn failures_carry_aws_types_and_messages() {
          Authorization header: '{}'.",
         authorization(&req).replace(&signature_of(&authorization(&req)), "<redacted>")
     );
-    cases.push((
-        "space after Credential=",
-        req,
-        now,
-        "IncompleteSignatureException",
-        expected,
-    ));
+    cases.push(("space after Credential=", req, now, "IncompleteSignatureException", expected));
 
     let req = with_auth(|a| a.replace("/us-east-1/kms/", "/us-east-1/"));
     cases.push((
@@ -660,11 +475,7 @@ fn failures_carry_aws_types_and_messages() {
     // Signed at 23:55 on the 1st, then re-dated past midnight: inside the clock window, outside the scope.
     let late = UNIX_EPOCH + Duration::from_secs(1_767_268_800 + 11 * 3600 + 55 * 60);
     let mut req = kms_request(BODY);
-    Signer {
-        time: late,
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { time: late, ..Signer::default() }.sign(&mut req);
     set_header(&mut req, "x-amz-date", "20260102T000500Z");
     cases.push((
         "date differs from scope",
@@ -677,16 +488,13 @@ fn failures_carry_aws_types_and_messages() {
     ));
 
     let mut req = signed(BODY);
-    *req.uri_mut() = format!("https://{HOST}/?X-Amz-Algorithm=AWS4-HMAC-SHA256")
-        .parse()
-        .unwrap();
+    *req.uri_mut() = format!("https://{HOST}/?X-Amz-Algorithm=AWS4-HMAC-SHA256").parse().unwrap();
     cases.push((
         "header and query auth",
         req,
         now,
         "InvalidSignatureException",
-        "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
-            .into(),
+        "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.".into(),
     ));
 
     for (name, req, now, aws_type, message) in cases {
@@ -701,32 +509,21 @@ fn failures_carry_aws_types_and_messages() {
 fn clock_window_is_inclusive_at_fifteen_minutes() {
     verify(&signed(BODY), t0() + mins(15)).unwrap();
     let mut req = kms_request(BODY);
-    Signer {
-        time: t0() + mins(15),
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { time: t0() + mins(15), ..Signer::default() }.sign(&mut req);
     verify(&req, t0()).unwrap();
 }
 
 fn presigned(expires: Duration, token: Option<&str>) -> Request<Vec<u8>> {
     let mut req = Request::builder()
         .method("GET")
-        .uri(format!(
-            "https://{HOST}/?Action=GetCallerIdentity&Version=2011-06-15"
-        ))
+        .uri(format!("https://{HOST}/?Action=GetCallerIdentity&Version=2011-06-15"))
         .header("host", HOST)
         .body(Vec::new())
         .unwrap();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(expires);
-    Signer {
-        settings,
-        token,
-        ..Signer::default()
-    }
-    .sign(&mut req);
+    Signer { settings, token, ..Signer::default() }.sign(&mut req);
     assert!(req.uri().query().unwrap().contains("X-Amz-Signature="));
     assert!(!req.headers().contains_key("authorization"));
     req
@@ -746,11 +543,7 @@ fn presigned_url_verifies_until_it_expires() {
     );
 
     let err = verify(&req, t0() - mins(16)).unwrap_err();
-    assert!(
-        err.message()
-            .starts_with("Signature not yet current: 20260101T120000Z"),
-        "{err}"
-    );
+    assert!(err.message().starts_with("Signature not yet current: 20260101T120000Z"), "{err}");
 }
 
 #[test]
@@ -760,26 +553,14 @@ fn presigned_url_with_token_and_tampering() {
     assert_eq!(verified.session_token.as_deref(), Some("SESSIONTOKEN/+=="));
 
     let mut tampered = req.clone();
-    let uri = tampered
-        .uri()
-        .to_string()
-        .replace("GetCallerIdentity", "GetSessionToken");
+    let uri = tampered.uri().to_string().replace("GetCallerIdentity", "GetSessionToken");
     *tampered.uri_mut() = uri.parse().unwrap();
-    assert_eq!(
-        verify(&tampered, t0()).unwrap_err(),
-        AuthError::SignatureDoesNotMatch
-    );
+    assert_eq!(verify(&tampered, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
 
     let mut tampered = req.clone();
-    let uri = tampered
-        .uri()
-        .to_string()
-        .replace("SESSIONTOKEN", "OTHERTOKEN");
+    let uri = tampered.uri().to_string().replace("SESSIONTOKEN", "OTHERTOKEN");
     *tampered.uri_mut() = uri.parse().unwrap();
-    assert_eq!(
-        verify(&tampered, t0()).unwrap_err(),
-        AuthError::SignatureDoesNotMatch
-    );
+    assert_eq!(verify(&tampered, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
 
     let mut incomplete = req.clone();
     let uri = tampered.uri().to_string();
@@ -808,11 +589,8 @@ fn verify_documented(
     }
     let uri: Uri = path_and_query.parse().unwrap();
     let doc_secret = |akid: &str| {
-        (akid == "AKIDEXAMPLE").then(|| {
-            Arc::new(SecretBytes::new(
-                b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_vec(),
-            ))
-        })
+        (akid == "AKIDEXAMPLE")
+            .then(|| Arc::new(SecretBytes::new(b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_vec())))
     };
     SigV4Verifier::new(region).verify(&method, &uri, &map, b"", now, service, doc_secret)
 }
@@ -830,10 +608,7 @@ fn known_answer_iam_list_users() {
         "/?Action=ListUsers&Version=2010-05-08",
         &[
             ("host", "iam.amazonaws.com"),
-            (
-                "content-type",
-                "application/x-www-form-urlencoded; charset=utf-8",
-            ),
+            ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
             ("x-amz-date", "20150830T123600Z"),
             (
                 "authorization",
@@ -878,10 +653,7 @@ fn known_answers_from_the_sigv4_test_suite() {
         "/",
         &[
             ("host", "example.amazonaws.com"),
-            (
-                "x-amz-security-token",
-                "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
-            ),
+            ("x-amz-security-token", "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267"),
             ("x-amz-date", "20150830T123600Z"),
             (
                 "authorization",
@@ -943,10 +715,7 @@ fn aws_sigv4_test_suite() {
         }
         let region = context["region"].as_str().unwrap();
         let service = context["service"].as_str().unwrap();
-        let secret = context["credentials"]["secret_access_key"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let secret = context["credentials"]["secret_access_key"].as_str().unwrap().to_owned();
         let now: SystemTime = UNIX_EPOCH + Duration::from_secs(1_440_938_160);
         for file in ["header-signed-request.txt", "query-signed-request.txt"] {
             let Ok(raw) = std::fs::read_to_string(case.join(file)) else {
@@ -1001,17 +770,7 @@ fn verification_cost() {
     let n = 20_000;
     let start = std::time::Instant::now();
     for _ in 0..n {
-        verifier
-            .verify(
-                req.method(),
-                &origin_form,
-                req.headers(),
-                req.body(),
-                t0(),
-                SERVICE,
-                secret_of,
-            )
-            .unwrap();
+        verifier.verify(req.method(), &origin_form, req.headers(), req.body(), t0(), SERVICE, secret_of).unwrap();
     }
     eprintln!("{:?} per verification", start.elapsed() / n);
 }

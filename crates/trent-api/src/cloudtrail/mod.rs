@@ -9,12 +9,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use trent_audit::search::{self, Cursor, Filter, Found, SearchError};
-use trent_core::identity::{root_arn, Identities};
-use trent_core::policy::{evaluate, Decision, RequestContext};
-use trent_core::service::Caller;
 use trent_core::KmsError;
+use trent_core::identity::{Identities, root_arn};
+use trent_core::policy::{Decision, RequestContext, evaluate};
+use trent_core::service::Caller;
 
 use crate::error::ApiError;
 use crate::json::parse;
@@ -70,7 +70,12 @@ struct AttributeIn {
     attribute_value: Option<String>,
 }
 
-fn lookup_events(identities: &Identities, caller: &Caller, trail: Option<&Path>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+fn lookup_events(
+    identities: &Identities,
+    caller: &Caller,
+    trail: Option<&Path>,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
     authorize(identities, caller)?;
     let r: LookupIn = parse(body)?;
     let max = r.max_results.unwrap_or(MAX_RESULTS);
@@ -136,7 +141,10 @@ fn authorize(identities: &Identities, caller: &Caller) -> Result<(), ApiError> {
 
 fn apply_attribute(f: &mut Filter, a: &AttributeIn) -> Result<(), ApiError> {
     let (Some(key), Some(value)) = (&a.attribute_key, &a.attribute_value) else {
-        return Err(fail("InvalidLookupAttributesException", "A lookup attribute needs AttributeKey and AttributeValue."));
+        return Err(fail(
+            "InvalidLookupAttributesException",
+            "A lookup attribute needs AttributeKey and AttributeValue.",
+        ));
     };
     if value.is_empty() || value.len() > MAX_ATTRIBUTE_VALUE {
         return Err(fail("InvalidLookupAttributesException", "AttributeValue must be 1 to 2000 characters long."));
@@ -217,7 +225,10 @@ mod tests {
 
     #[test]
     fn both_target_prefixes_name_the_operation() {
-        assert_eq!(operation("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"), Some("LookupEvents"));
+        assert_eq!(
+            operation("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"),
+            Some("LookupEvents")
+        );
         assert_eq!(operation("CloudTrail_20131101.LookupEvents"), Some("LookupEvents"));
         assert_eq!(operation("TrentService.Encrypt"), None);
     }

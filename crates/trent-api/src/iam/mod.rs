@@ -12,13 +12,13 @@ pub(crate) mod xml;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use trent_core::KmsError;
 use trent_core::iam::{Iam, IamError};
 use trent_core::service::Caller;
-use trent_core::KmsError;
 
 use crate::auth::AuthError;
 use crate::error::ApiError;
-use ops::{Params, IAM_NAMESPACE, STS_NAMESPACE};
+use ops::{IAM_NAMESPACE, Params, STS_NAMESPACE};
 use xml::XmlWriter;
 
 pub(crate) const IAM_SIGNING_NAME: &str = "iam";

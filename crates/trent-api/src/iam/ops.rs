@@ -3,7 +3,7 @@
 use trent_core::iam::{Iam, IamError, RoleRecord, Tags, UserRecord};
 use trent_core::service::Caller;
 
-use super::xml::{url_encode, XmlWriter};
+use super::xml::{XmlWriter, url_encode};
 
 pub(crate) const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 pub(crate) const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -212,7 +212,7 @@ pub(crate) fn iam_action(
                         return Err(IamError::Validation(format!(
                             "1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: \
                              Member must satisfy enum value set: [Active, Inactive]"
-                        )))
+                        )));
                     }
                 };
                 iam.update_access_key(caller, p.get("UserName"), p.req("AccessKeyId")?, active)?;

@@ -1,13 +1,12 @@
 //! In-process tests of the Query protocol (IAM, STS) and of session credentials on the KMS path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use crate::test_support::{app_in, Creds};
+use crate::test_support::{Creds, app_in};
 
 /// Trent serving eu-west-2, so that the us-east-1 scope of IAM is a separate case.
 const REGION: &str = "eu-west-2";
@@ -52,14 +51,21 @@ async fn iam_users_roles_and_errors_in_aws_xml() {
     let (status, body) =
         query(&r, "iam", REGION, "Action=CreateUser&Version=2010-05-08&UserName=alice&Path=%2Fteam%2F", &root).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.contains("<CreateUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><CreateUserResult><User>"));
+    assert!(
+        body.contains(
+            "<CreateUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><CreateUserResult><User>"
+        )
+    );
     assert_eq!(between(&body, "Arn"), "arn:aws:iam::111122223333:user/team/alice");
     assert!(body.contains("<ResponseMetadata><RequestId>"));
 
     // The SDKs sign IAM for us-east-1 unless given an endpoint: accepted too; other regions are not.
-    let (status, body) = query(&r, "iam", "us-east-1", "Action=CreateUser&Version=2010-05-08&UserName=alice", &root).await;
+    let (status, body) =
+        query(&r, "iam", "us-east-1", "Action=CreateUser&Version=2010-05-08&UserName=alice", &root).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body.contains("<Type>Sender</Type><Code>EntityAlreadyExists</Code><Message>User with name alice already exists.</Message>"));
+    assert!(body.contains(
+        "<Type>Sender</Type><Code>EntityAlreadyExists</Code><Message>User with name alice already exists.</Message>"
+    ));
     let (status, body) = query(&r, "iam", "ap-south-1", "Action=ListUsers&Version=2010-05-08", &root).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(between(&body, "Code"), "SignatureDoesNotMatch");
@@ -86,18 +92,26 @@ async fn iam_users_roles_and_errors_in_aws_xml() {
         &r,
         "iam",
         REGION,
-        &format!("Action=PutUserPolicy&Version=2010-05-08&UserName=alice&PolicyName=assume&PolicyDocument={}", enc(doc)),
+        &format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=alice&PolicyName=assume&PolicyDocument={}",
+            enc(doc)
+        ),
         &root,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     let (_, body) =
-        query(&r, "iam", REGION, "Action=GetUserPolicy&Version=2010-05-08&UserName=alice&PolicyName=assume", &root).await;
+        query(&r, "iam", REGION, "Action=GetUserPolicy&Version=2010-05-08&UserName=alice&PolicyName=assume", &root)
+            .await;
     assert_eq!(between(&body, "PolicyDocument"), enc(doc));
 
     // alice's own key: STS says who she is; a role trusting her hands out session credentials.
     let (_, body) = query(&r, "iam", REGION, "Action=CreateAccessKey&Version=2010-05-08&UserName=alice", &root).await;
-    let alice = Creds { akid: between(&body, "AccessKeyId").into(), secret: between(&body, "SecretAccessKey").into(), token: None };
+    let alice = Creds {
+        akid: between(&body, "AccessKeyId").into(),
+        secret: between(&body, "SecretAccessKey").into(),
+        token: None,
+    };
     let (status, body) = query(&r, "sts", REGION, "Action=GetCallerIdentity&Version=2011-06-15", &alice).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"));
@@ -118,7 +132,10 @@ async fn iam_users_roles_and_errors_in_aws_xml() {
         &r,
         "sts",
         "us-east-1",
-        &format!("Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=s1&DurationSeconds=900", enc(&role_arn)),
+        &format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=s1&DurationSeconds=900",
+            enc(&role_arn)
+        ),
         &alice,
     )
     .await;

@@ -138,9 +138,14 @@ mod tests {
     fn dates_escaping_and_forms() {
         assert_eq!(iso8601(Timestamp(0)), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(Timestamp(1_795_887_600_000)), "2026-11-28T17:40:00Z");
-        let body = XmlWriter::response("GetUser", "ns", "r1", Some(&|w: &mut XmlWriter| {
-            w.text("UserName", "a<b&\"c\"");
-        }));
+        let body = XmlWriter::response(
+            "GetUser",
+            "ns",
+            "r1",
+            Some(&|w: &mut XmlWriter| {
+                w.text("UserName", "a<b&\"c\"");
+            }),
+        );
         let body = String::from_utf8(body).unwrap_or_default();
         assert!(body.contains("<GetUserResult><UserName>a&lt;b&amp;&quot;c&quot;</UserName></GetUserResult>"));
         assert!(body.contains("<RequestId>r1</RequestId>"));

@@ -9,8 +9,8 @@ mod ops_material;
 mod validate;
 mod wire;
 
-use trent_core::service::{Caller, Kms};
 use trent_core::KmsError;
+use trent_core::service::{Caller, Kms};
 
 pub(crate) use operation::Operation;
 /// Called by the router with the audit directory, which `dispatch` does not see.

@@ -2,6 +2,7 @@
 //! texts), call the service, encode the response.
 
 use serde_json::json;
+use trent_core::KmsError;
 use trent_core::context::EncryptionContext;
 use trent_core::ids::KeyRef;
 use trent_core::model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage, Origin};
@@ -9,11 +10,10 @@ use trent_core::service::{
     Caller, CreateKeyRequest, DataKeySize, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, Kms,
     ListAliasesRequest, PageRequest, ReEncryptRequest,
 };
-use trent_core::KmsError;
 use trent_crypto::SecretBytes;
 
-use super::validate::{decode_blob, Check};
-use super::wire::{self, epoch, parse, to_body, KeyMetadataOut, SecretB64, TagIn, B64};
+use super::validate::{Check, decode_blob};
+use super::wire::{self, B64, KeyMetadataOut, SecretB64, TagIn, epoch, parse, to_body};
 use crate::error::ApiError;
 
 pub(super) type Out = Result<Vec<u8>, ApiError>;
@@ -38,9 +38,10 @@ pub(super) fn key_ref(raw: &str) -> Result<KeyRef, ApiError> {
 
 fn grant_tokens(check: &mut Check, v: &Option<Vec<String>>) {
     if let Some(t) = v
-        && t.len() > MAX_GRANT_TOKENS {
-            check.range(t.len() as i64, "grantTokens", 0, MAX_GRANT_TOKENS as i64);
-        }
+        && t.len() > MAX_GRANT_TOKENS
+    {
+        check.range(t.len() as i64, "grantTokens", 0, MAX_GRANT_TOKENS as i64);
+    }
 }
 
 fn context(v: Option<std::collections::BTreeMap<String, String>>) -> EncryptionContext {
@@ -79,7 +80,10 @@ fn algorithm(check: &mut Check, v: Option<&str>, field: &str) -> Option<Encrypti
 pub(super) fn dry_run<T>(dry_run: Option<bool>, result: Result<T, KmsError>) -> Result<T, ApiError> {
     let value = result?;
     if dry_run == Some(true) {
-        return Err(KmsError::DryRunOperation("The request would have succeeded, but the DryRun option is set.".into()).into());
+        return Err(KmsError::DryRunOperation(
+            "The request would have succeeded, but the DryRun option is set.".into(),
+        )
+        .into());
     }
     Ok(value)
 }
@@ -140,11 +144,7 @@ pub(crate) fn list_keys(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let p = page(&mut c, r.limit, r.marker);
     c.finish()?;
     let res = kms.list_keys(caller, &p)?;
-    let keys: Vec<_> = res
-        .items
-        .iter()
-        .map(|(id, arn)| json!({ "KeyId": id.to_string(), "KeyArn": arn }))
-        .collect();
+    let keys: Vec<_> = res.items.iter().map(|(id, arn)| json!({ "KeyId": id.to_string(), "KeyArn": arn })).collect();
     let mut out = json!({ "Keys": keys, "Truncated": res.next_marker.is_some() });
     if let Some(m) = res.next_marker {
         out["NextMarker"] = m.into();
@@ -278,14 +278,22 @@ pub(crate) fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     grant_tokens(&mut c, &r.grant_tokens);
     c.finish()?;
     if r.recipient.is_some() {
-        return Err(KmsError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by Trent.".into()).into());
+        return Err(KmsError::UnsupportedOperation(
+            "Recipient (Nitro Enclaves attestation) is not supported by Trent.".into(),
+        )
+        .into());
     }
     let key = r.key_id.as_deref().map(key_ref).transpose()?;
     let res = dry_run(
         r.dry_run,
         kms.decrypt(
             caller,
-            DecryptRequest { ciphertext: blob.unwrap_or_default(), context: context(r.encryption_context), key, algorithm: alg },
+            DecryptRequest {
+                ciphertext: blob.unwrap_or_default(),
+                context: context(r.encryption_context),
+                key,
+                algorithm: alg,
+            },
         ),
     )?;
     to_body(&DecryptOut {
@@ -356,14 +364,21 @@ pub(crate) fn generate_data_key(kms: &Kms, caller: &Caller, body: &[u8], with_pl
     grant_tokens(&mut c, &r.grant_tokens);
     c.finish()?;
     if r.recipient.is_some() {
-        return Err(KmsError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by Trent.".into()).into());
+        return Err(KmsError::UnsupportedOperation(
+            "Recipient (Nitro Enclaves attestation) is not supported by Trent.".into(),
+        )
+        .into());
     }
     let size = DataKeySize::from_fields(spec, r.number_of_bytes.and_then(|n| usize::try_from(n).ok()))?;
     let res = dry_run(
         r.dry_run,
         kms.generate_data_key(
             caller,
-            GenerateDataKeyRequest { key: key_ref(&raw.unwrap_or_default())?, size, context: context(r.encryption_context) },
+            GenerateDataKeyRequest {
+                key: key_ref(&raw.unwrap_or_default())?,
+                size,
+                context: context(r.encryption_context),
+            },
             with_plaintext,
         ),
     )?;
@@ -506,10 +521,9 @@ fn policy_members(body: &[u8], need_policy: bool) -> Result<(wire::KeyPolicyIn, 
     if let Some(n) = &r.policy_name {
         c.len(n, "policyName", 1, 128);
     }
-    if need_policy
-        && let Some(p) = c.required(&r.policy, "policy") {
-            c.len(p, "policy", 1, MAX_POLICY);
-        }
+    if need_policy && let Some(p) = c.required(&r.policy, "policy") {
+        c.len(p, "policy", 1, MAX_POLICY);
+    }
     c.finish()?;
     let raw = raw.unwrap_or_default();
     let k = key_ref(&raw)?;

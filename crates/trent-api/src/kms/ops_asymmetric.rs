@@ -2,16 +2,16 @@
 //! DeriveSharedSecret, GenerateDataKeyPair(WithoutPlaintext).
 
 use serde_json::json;
+use trent_core::KmsError;
 use trent_core::model::{
     DataKeyPairSpec, KeyAgreementAlgorithmSpec, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 };
 use trent_core::service::{Caller, Kms};
-use trent_core::KmsError;
 use trent_crypto::SecretBytes;
 
-use super::ops::{dry_run, key_id, key_ref, Out};
-use super::validate::{decode_blob, Check};
-use super::wire::{self, parse, to_body, SecretB64, B64};
+use super::ops::{Out, dry_run, key_id, key_ref};
+use super::validate::{Check, decode_blob};
+use super::wire::{self, B64, SecretB64, parse, to_body};
 use crate::error::ApiError;
 
 const MAX_MESSAGE: usize = 4096;
@@ -57,8 +57,7 @@ pub(crate) fn sign(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let (alg, mt) = signing_members(&r, &mut c);
     c.finish()?;
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let (arn, signature) =
-        dry_run(r.dry_run, kms.sign(caller, &key_ref(&m.key)?, m.message.expose_secret(), mt, alg))?;
+    let (arn, signature) = dry_run(r.dry_run, kms.sign(caller, &key_ref(&m.key)?, m.message.expose_secret(), mt, alg))?;
     to_body(&json!({ "KeyId": arn, "Signature": B64(&signature), "SigningAlgorithm": alg.as_str() }))
 }
 
@@ -76,10 +75,8 @@ pub(crate) fn verify(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     }
     c.finish()?;
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let arn = dry_run(
-        r.dry_run,
-        kms.verify(caller, &key_ref(&m.key)?, m.message.expose_secret(), mt, &signature, alg),
-    )?;
+    let arn =
+        dry_run(r.dry_run, kms.verify(caller, &key_ref(&m.key)?, m.message.expose_secret(), mt, &signature, alg))?;
     to_body(&json!({ "KeyId": arn, "SignatureValid": true, "SigningAlgorithm": alg.as_str() }))
 }
 
@@ -110,7 +107,12 @@ pub(crate) fn get_public_key(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
 
 fn mac_members(r: &wire::SignIn, c: &mut Check) -> Option<MacAlgorithmSpec> {
     c.required(&r.mac_algorithm, "macAlgorithm");
-    c.enumeration(r.mac_algorithm.as_deref(), "macAlgorithm", MacAlgorithmSpec::parse, MacAlgorithmSpec::enum_constraint)
+    c.enumeration(
+        r.mac_algorithm.as_deref(),
+        "macAlgorithm",
+        MacAlgorithmSpec::parse,
+        MacAlgorithmSpec::enum_constraint,
+    )
 }
 
 pub(crate) fn generate_mac(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
@@ -162,7 +164,10 @@ pub(crate) fn derive_shared_secret(kms: &Kms, caller: &Caller, body: &[u8]) -> O
     }
     c.finish()?;
     if r.recipient.is_some() {
-        return Err(KmsError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by Trent.".into()).into());
+        return Err(KmsError::UnsupportedOperation(
+            "Recipient (Nitro Enclaves attestation) is not supported by Trent.".into(),
+        )
+        .into());
     }
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
     let (arn, secret, origin) =
@@ -188,7 +193,10 @@ pub(crate) fn generate_data_key_pair(kms: &Kms, caller: &Caller, body: &[u8], wi
     );
     c.finish()?;
     if r.recipient.is_some() {
-        return Err(KmsError::UnsupportedOperation("Recipient (Nitro Enclaves attestation) is not supported by Trent.".into()).into());
+        return Err(KmsError::UnsupportedOperation(
+            "Recipient (Nitro Enclaves attestation) is not supported by Trent.".into(),
+        )
+        .into());
     }
     let spec = spec.ok_or_else(|| KmsError::internal("validated members missing"))?;
     let context = trent_core::context::EncryptionContext::new(r.encryption_context.unwrap_or_default());

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
+use trent_core::KmsError;
 use trent_core::model::GrantOperation;
 use trent_core::service::{Caller, CreateGrantRequest, GrantView, Kms, ListPage};
-use trent_core::KmsError;
 
-use super::ops::{dry_run, key_id, key_ref, page, Out};
+use super::ops::{Out, dry_run, key_id, key_ref, page};
 use super::validate::Check;
 use super::wire::{epoch, parse, to_body};
 
@@ -52,10 +52,15 @@ pub(crate) fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     c.required(&r.operations, "operations");
     let mut operations = Vec::new();
     for (i, o) in r.operations.iter().flatten().enumerate() {
-        if let Some(op) = c.enumeration(Some(o), &format!("operations.{}.member", i + 1), GrantOperation::parse, GrantOperation::enum_constraint)
-            && !operations.contains(&op) {
-                operations.push(op);
-            }
+        if let Some(op) = c.enumeration(
+            Some(o),
+            &format!("operations.{}.member", i + 1),
+            GrantOperation::parse,
+            GrantOperation::enum_constraint,
+        ) && !operations.contains(&op)
+        {
+            operations.push(op);
+        }
     }
     if let Some(n) = &r.name {
         c.len(n, "name", 1, 256);
@@ -128,7 +133,14 @@ pub(crate) fn list_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     principal(&mut c, &r.grantee_principal, "granteePrincipal");
     c.finish()?;
     let raw = raw.unwrap_or_default();
-    grants_page(kms.list_grants(caller, &key_ref(&raw)?, &raw, r.grant_id.as_deref(), r.grantee_principal.as_deref(), &p)?)
+    grants_page(kms.list_grants(
+        caller,
+        &key_ref(&raw)?,
+        &raw,
+        r.grant_id.as_deref(),
+        r.grantee_principal.as_deref(),
+        &p,
+    )?)
 }
 
 pub(crate) fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
@@ -149,7 +161,12 @@ pub(crate) fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     };
     dry_run(
         r.dry_run,
-        kms.retire_grant(caller, r.grant_token.as_deref(), key.as_ref().map(|(k, raw)| (k, raw.as_str())), r.grant_id.as_deref()),
+        kms.retire_grant(
+            caller,
+            r.grant_token.as_deref(),
+            key.as_ref().map(|(k, raw)| (k, raw.as_str())),
+            r.grant_id.as_deref(),
+        ),
     )?;
     Ok(b"{}".to_vec())
 }

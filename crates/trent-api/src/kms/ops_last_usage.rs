@@ -4,16 +4,16 @@
 
 use std::time::SystemTime;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
+use trent_audit::AuditSink;
 use trent_audit::event::KMS_EVENT_SOURCE;
 use trent_audit::search::{self, Filter};
 use trent_audit::usage::{KeyUsage, TRACKED};
-use trent_audit::AuditSink;
+use trent_core::KmsError;
 use trent_core::ids::KeyRef;
 use trent_core::service::{Caller, Kms};
-use trent_core::KmsError;
 
-use super::ops::{key_id, key_ref, Out};
+use super::ops::{Out, key_id, key_ref};
 use super::validate::Check;
 use super::wire::{self, epoch, parse, to_body};
 use crate::error::ApiError;
@@ -26,7 +26,10 @@ pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail:
     c.finish()?;
     let key = key_ref(&raw.unwrap_or_default())?;
     if matches!(key, KeyRef::Alias(_) | KeyRef::AliasArn { .. }) {
-        return Err(KmsError::Validation("Alias names are not supported by GetKeyLastUsage; use the key ID or key ARN.".into()).into());
+        return Err(KmsError::Validation(
+            "Alias names are not supported by GetKeyLastUsage; use the key ID or key ARN.".into(),
+        )
+        .into());
     }
     // Authorizes kms:DescribeKey: the key must be visible to the caller.
     let m = kms.describe_key(caller, &key)?;

@@ -3,13 +3,13 @@
 //! DeleteImportedKeyMaterial).
 
 use serde_json::json;
+use trent_core::KmsError;
 use trent_core::model::{ExpirationModel, Timestamp, WrappingAlgorithm, WrappingKeySpec};
 use trent_core::service::{Caller, ImportMaterialRequest, Kms};
-use trent_core::KmsError;
 
-use super::ops::{key_id, key_only, key_ref, page, Out};
-use super::validate::{decode_blob, Check};
-use super::wire::{self, epoch, parse, to_body, B64};
+use super::ops::{Out, key_id, key_only, key_ref, page};
+use super::validate::{Check, decode_blob};
+use super::wire::{self, B64, epoch, parse, to_body};
 
 pub(crate) fn enable_key_rotation(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let r: wire::RotationIn = parse(body)?;
@@ -54,9 +54,10 @@ pub(crate) fn list_key_rotations(kms: &Kms, caller: &Caller, body: &[u8]) -> Out
     let raw = key_id(&mut c, &r.key_id, "keyId");
     let p = page(&mut c, r.limit, r.marker);
     if let Some(v) = r.include_key_material.as_deref()
-        && !matches!(v, "ALL_KEY_MATERIAL" | "ROTATIONS_ONLY") {
-            c.len(v, "includeKeyMaterial", 0, 0);
-        }
+        && !matches!(v, "ALL_KEY_MATERIAL" | "ROTATIONS_ONLY")
+    {
+        c.len(v, "includeKeyMaterial", 0, 0);
+    }
     c.finish()?;
     let raw = raw.unwrap_or_default();
     let res = kms.list_key_rotations(caller, &key_ref(&raw)?, &raw, &p)?;

@@ -69,7 +69,7 @@ impl Check {
 /// Decodes a base64 blob member. A bad encoding is a SerializationException, as in AWS; the value is not
 /// echoed because blobs may be secret.
 pub(crate) fn decode_blob(v: &str, member: &str) -> Result<Vec<u8>, ApiError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(v)
-        .map_err(|e| ApiError::Serialization(Some(format!("Value of member {member} can not be converted to a Blob: {e}"))))
+    base64::engine::general_purpose::STANDARD.decode(v).map_err(|e| {
+        ApiError::Serialization(Some(format!("Value of member {member} can not be converted to a Blob: {e}")))
+    })
 }

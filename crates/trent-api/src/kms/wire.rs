@@ -8,7 +8,7 @@ use trent_core::model::Timestamp;
 use trent_core::service::KeyMetadata;
 
 use crate::error::ApiError;
-pub(crate) use crate::json::{parse, SecretB64, B64};
+pub(crate) use crate::json::{B64, SecretB64, parse};
 
 pub(crate) fn to_body(v: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(|e| ApiError::Kms(trent_core::KmsError::internal(e)))

@@ -2,13 +2,13 @@
 //! for KMS), call the `Ssm` service, encode the response.
 
 use serde_json::json;
+use trent_core::Validation;
 use trent_core::service::Caller;
 use trent_core::ssm::filters::RawFilter;
 use trent_core::ssm::{DescribeRequest, ParameterType, PathRequest, PutRequest, Ssm, SsmError, Tier};
-use trent_core::Validation;
 use trent_crypto::SecretBytes;
 
-use super::wire::{self, parse, to_body, FilterIn, HistoryOut, MetadataOut, ParameterOut, TagIn};
+use super::wire::{self, FilterIn, HistoryOut, MetadataOut, ParameterOut, TagIn, parse, to_body};
 use crate::error::ApiError;
 
 type Out = Result<Vec<u8>, ApiError>;
@@ -232,10 +232,8 @@ pub(super) fn describe_parameters(ssm: &Ssm, caller: &Caller, body: &[u8]) -> Ou
     let r: wire::DescribeIn = parse(body)?;
     let mut c = Check::default();
     let max = max_results(&mut c, r.max_results, 50);
-    let legacy: Vec<(String, Vec<String>)> = filters(&mut c, &r.filters, "filters")
-        .into_iter()
-        .map(|f| (f.key, f.values))
-        .collect();
+    let legacy: Vec<(String, Vec<String>)> =
+        filters(&mut c, &r.filters, "filters").into_iter().map(|f| (f.key, f.values)).collect();
     let parameter_filters = filters(&mut c, &r.parameter_filters, "parameterFilters");
     c.finish()?;
     if r.shared == Some(true) {
@@ -302,16 +300,14 @@ pub(super) fn unlabel_parameter_version(ssm: &Ssm, caller: &Caller, body: &[u8])
     c.required(&r.parameter_version, "parameterVersion");
     let version = version(&mut c, r.parameter_version);
     c.finish()?;
-    let (removed, invalid) = ssm
-        .unlabel_parameter_version(caller, &name, version.unwrap_or_default(), &labels)
-        .map_err(ApiError::Ssm)?;
+    let (removed, invalid) =
+        ssm.unlabel_parameter_version(caller, &name, version.unwrap_or_default(), &labels).map_err(ApiError::Ssm)?;
     to_body(&json!({ "RemovedLabels": removed, "InvalidLabels": invalid }))
 }
 
 /// `ResourceType` and `ResourceId` of the tagging operations; only `Parameter` resources exist here.
 fn resource(c: &mut Check, r: &wire::TagsIn) -> (String, String) {
-    const TYPES: &str =
-        "Document, ManagedInstance, MaintenanceWindow, Parameter, PatchBaseline, OpsItem, OpsMetadata, Automation, Association";
+    const TYPES: &str = "Document, ManagedInstance, MaintenanceWindow, Parameter, PatchBaseline, OpsItem, OpsMetadata, Automation, Association";
     let rt = c.required(&r.resource_type, "resourceType").cloned().unwrap_or_default();
     if r.resource_type.is_some() {
         c.enumeration(Some(rt.as_str()), "resourceType", |s| TYPES.split(", ").find(|t| *t == s), TYPES);

@@ -2,13 +2,12 @@
 //! error names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::test_support::{app_in, signed, Creds};
+use crate::test_support::{Creds, app_in, signed};
 
 struct App {
     router: axum::Router,
@@ -111,7 +110,8 @@ async fn secure_string_without_decryption_is_base64_ciphertext() {
     // Under a customer key (default policy) the same call succeeds, and fails without the context.
     let (_, k) = a.send("TrentService.CreateKey", "kms", json!({})).await;
     let key = k["KeyMetadata"]["KeyId"].clone();
-    let (s, r) = a.ssm("PutParameter", json!({"Name": "pw2", "Value": "hunter2", "Type": "SecureString", "KeyId": key})).await;
+    let (s, r) =
+        a.ssm("PutParameter", json!({"Name": "pw2", "Value": "hunter2", "Type": "SecureString", "KeyId": key})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let (_, r) = a.ssm("GetParameter", json!({"Name": "pw2"})).await;
     let ct = r["Parameter"]["Value"].clone();

@@ -5,8 +5,8 @@ use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize, Serializer};
 use trent_core::model::Timestamp;
-use trent_core::ssm::{HistoryEntry, ParameterMetadata, ParameterValue, ParameterView};
 use trent_core::ssm::policies::PolicyEntry;
+use trent_core::ssm::{HistoryEntry, ParameterMetadata, ParameterValue, ParameterView};
 
 use crate::error::ApiError;
 pub(super) use crate::json::parse;

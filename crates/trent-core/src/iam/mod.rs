@@ -123,7 +123,11 @@ pub(crate) fn validate_path(value: &str) -> Result<(), IamError> {
     if ok {
         Ok(())
     } else {
-        Err(constraint_error("path", value, "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"))
+        Err(constraint_error(
+            "path",
+            value,
+            "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+        ))
     }
 }
 
@@ -136,13 +140,17 @@ pub(crate) fn validate_tags(existing: &Tags, new: &[(String, String)]) -> Result
             return Err(constraint_error("tags.member.value", v, "Member must have length less than or equal to 256"));
         }
         if k.to_ascii_lowercase().starts_with("aws:") {
-            return Err(IamError::Validation("User is not authorized to perform tag operations on aws: prefixed keys.".into()));
+            return Err(IamError::Validation(
+                "User is not authorized to perform tag operations on aws: prefixed keys.".into(),
+            ));
         }
     }
     let mut keys: std::collections::BTreeSet<&str> = existing.keys().map(String::as_str).collect();
     keys.extend(new.iter().map(|(k, _)| k.as_str()));
     if keys.len() > MAX_TAGS {
-        return Err(IamError::LimitExceeded(format!("The number of tags has reached the maximum limit of {MAX_TAGS}.")));
+        return Err(IamError::LimitExceeded(format!(
+            "The number of tags has reached the maximum limit of {MAX_TAGS}."
+        )));
     }
     Ok(())
 }

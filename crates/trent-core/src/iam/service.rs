@@ -9,15 +9,15 @@ use trent_crypto::SecretBytes;
 
 use super::store::{RoleRecord, UserRecord};
 use super::{
+    DEFAULT_SESSION_SECS, IamError, MAX_ACCESS_KEYS_PER_USER, MAX_ROLE_SESSION_SECS, MIN_SESSION_SECS, PrincipalRef,
     assumed_role_arn, constraint_error, new_id, role_arn, user_arn, validate_name, validate_path, validate_tags,
-    IamError, PrincipalRef, DEFAULT_SESSION_SECS, MAX_ACCESS_KEYS_PER_USER, MAX_ROLE_SESSION_SECS, MIN_SESSION_SECS,
 };
 use crate::identity::{Identities, SessionCredentials};
 use crate::ids::AccountId;
 use crate::model::AccessKeyRecord;
 use crate::policy::document::PolicyKind;
-use crate::policy::eval::{evaluate_resource, ResourceDecision};
-use crate::policy::{evaluate, parse_policy, Decision, RequestContext};
+use crate::policy::eval::{ResourceDecision, evaluate_resource};
+use crate::policy::{Decision, RequestContext, evaluate, parse_policy};
 use crate::service::Caller;
 
 /// GetCallerIdentity's answer.

@@ -52,8 +52,12 @@ pub type RoleUpdate<'a> = &'a mut dyn FnMut(&mut Option<RoleRecord>) -> Result<(
 pub trait IamStore: Send + Sync {
     fn user(&self, account: &AccountId, name: &str) -> Result<Option<UserRecord>, IamError>;
     /// Applies `update` atomically and returns the stored result.
-    fn update_user(&self, account: &AccountId, name: &str, update: UserUpdate<'_>)
-        -> Result<Option<UserRecord>, IamError>;
+    fn update_user(
+        &self,
+        account: &AccountId,
+        name: &str,
+        update: UserUpdate<'_>,
+    ) -> Result<Option<UserRecord>, IamError>;
     /// Users of `account` whose path starts with `path_prefix`, ordered by name.
     fn list_users(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<UserRecord>, IamError>;
     /// The user access key with this id, active or not.
@@ -62,8 +66,12 @@ pub trait IamStore: Send + Sync {
     fn role(&self, account: &AccountId, name: &str) -> Result<Option<RoleRecord>, IamError>;
     /// Roles of `account` whose path starts with `path_prefix`, ordered by name.
     fn list_roles(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<RoleRecord>, IamError>;
-    fn update_role(&self, account: &AccountId, name: &str, update: RoleUpdate<'_>)
-        -> Result<Option<RoleRecord>, IamError>;
+    fn update_role(
+        &self,
+        account: &AccountId,
+        name: &str,
+        update: RoleUpdate<'_>,
+    ) -> Result<Option<RoleRecord>, IamError>;
 }
 
 type NameKey = (AccountId, String);
@@ -138,10 +146,7 @@ impl IamStore for MemoryIamStore {
     fn user_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, IamError> {
         let s = self.inner();
         let Some(owner) = s.key_index.get(access_key_id) else { return Ok(None) };
-        Ok(s.users
-            .get(owner)
-            .and_then(|u| u.access_keys.iter().find(|k| k.access_key_id == access_key_id))
-            .cloned())
+        Ok(s.users.get(owner).and_then(|u| u.access_keys.iter().find(|k| k.access_key_id == access_key_id)).cloned())
     }
 
     fn role(&self, account: &AccountId, name: &str) -> Result<Option<RoleRecord>, IamError> {

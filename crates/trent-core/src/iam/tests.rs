@@ -6,7 +6,7 @@ use trent_crypto::{RootKey, SecretBytes};
 
 use super::*;
 use crate::clock::{Clock, OffsetClock};
-use crate::identity::{root_arn, Identities};
+use crate::identity::{Identities, root_arn};
 use crate::service::Caller;
 use crate::store::MemoryStore;
 
@@ -49,7 +49,12 @@ fn users_keys_and_policies() {
     assert!(ids.access_key(&k1.access_key_id).unwrap().is_some());
 
     assert!(matches!(
-        iam.put_user_policy(&root, "alice", "p", r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}"#),
+        iam.put_user_policy(
+            &root,
+            "alice",
+            "p",
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}"#
+        ),
         Err(IamError::MalformedPolicyDocument(_))
     ));
     let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}"#;
@@ -86,13 +91,26 @@ fn assume_role_needs_trust_and_identity_policy_and_expires() {
     let trust = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sts:AssumeRole"}}"#;
     let role = iam.create_role(&root, "App", None, trust, None, None, vec![]).unwrap();
     assert!(matches!(
-        iam.create_role(&root, "Bad", None, r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#, None, None, vec![]),
+        iam.create_role(
+            &root,
+            "Bad",
+            None,
+            r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#,
+            None,
+            None,
+            vec![]
+        ),
         Err(IamError::MalformedPolicyDocument(_))
     ));
 
     assert!(matches!(iam.assume_role(&alice, &role.arn, "s1", None), Err(IamError::AccessDenied(_))));
-    iam.put_user_policy(&root, "alice", "assume",
-        r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::111122223333:role/App"}}"#).unwrap();
+    iam.put_user_policy(
+        &root,
+        "alice",
+        "assume",
+        r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::111122223333:role/App"}}"#,
+    )
+    .unwrap();
     assert!(matches!(iam.assume_role(&alice, &role.arn, "s1", Some(899)), Err(IamError::Validation(_))));
     assert!(matches!(iam.assume_role(&alice, &role.arn, "s1", Some(7200)), Err(IamError::Validation(_))));
     let other = "arn:aws:iam::111122223333:role/Nope";
@@ -114,7 +132,8 @@ fn assume_role_needs_trust_and_identity_policy_and_expires() {
     iam.tag_role(&root, "App", vec![("env".into(), "prod".into())]).unwrap();
     assert_eq!(ids.principal_tags(&s.arn).unwrap().get("env").map(String::as_str), Some("prod"));
     assert!(matches!(iam.tag_role(&root, "App", vec![("aws:x".into(), "y".into())]), Err(IamError::Validation(_))));
-    iam.put_role_policy(&root, "App", "kms", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#).unwrap();
+    iam.put_role_policy(&root, "App", "kms", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#)
+        .unwrap();
     assert_eq!(ids.identity_policies(&s.arn).unwrap().len(), 1);
     assert!(matches!(iam.delete_role(&root, "App"), Err(IamError::DeleteConflict(_))));
 
@@ -131,7 +150,10 @@ fn assume_role_needs_trust_and_identity_policy_and_expires() {
 #[test]
 fn principal_refs() {
     let a = AccountId::parse(ACCT).unwrap();
-    assert_eq!(PrincipalRef::parse("arn:aws:iam::111122223333:user/x/y/bob"), Some(PrincipalRef::User(a.clone(), "bob".into())));
+    assert_eq!(
+        PrincipalRef::parse("arn:aws:iam::111122223333:user/x/y/bob"),
+        Some(PrincipalRef::User(a.clone(), "bob".into()))
+    );
     assert_eq!(
         PrincipalRef::parse("arn:aws:sts::111122223333:assumed-role/R/s"),
         Some(PrincipalRef::Session(a.clone(), "R".into(), "s".into()))

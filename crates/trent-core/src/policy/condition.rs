@@ -196,8 +196,8 @@ fn value_matches(op: Base, policy: &str, request: &str) -> bool {
 }
 
 fn compare(op: Base, ord: Option<std::cmp::Ordering>) -> bool {
-    use std::cmp::Ordering::*;
     use Base::*;
+    use std::cmp::Ordering::*;
     matches!(
         (op, ord),
         (NumericEquals | DateEquals, Some(Equal))
@@ -243,7 +243,8 @@ pub fn parse_date(s: &str) -> Option<i64> {
     let time = time.strip_suffix('Z').unwrap_or(time);
     let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
     let mut t = hms.splitn(3, ':');
-    let (h, min, sec): (i64, i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next().unwrap_or("0").parse().ok()?);
+    let (h, min, sec): (i64, i64, i64) =
+        (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next().unwrap_or("0").parse().ok()?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 {
         return None;
     }
@@ -308,7 +309,11 @@ mod tests {
     }
 
     fn ctx(pairs: &[(&str, &[&str])]) -> RequestContext {
-        let mut c = RequestContext::new("arn:aws:iam::111122223333:user/alice", "kms:Encrypt", "arn:aws:kms:us-east-1:111122223333:key/k");
+        let mut c = RequestContext::new(
+            "arn:aws:iam::111122223333:user/alice",
+            "kms:Encrypt",
+            "arn:aws:kms:us-east-1:111122223333:key/k",
+        );
         for (k, v) in pairs {
             c.set(k, v.iter().map(|s| s.to_string()).collect());
         }
@@ -356,10 +361,20 @@ mod tests {
             ("IpAddress", &["2001:db8::/32"], Some(&["2001:db8:1::1"]), true),
             ("IpAddress", &["10.0.0.1"], Some(&["10.0.0.1"]), true),
             ("NotIpAddress", &["203.0.113.0/24"], Some(&["198.51.100.1"]), true),
-            ("ArnEquals", &["arn:aws:iam::111122223333:user/alice"], Some(&["arn:aws:iam::111122223333:user/alice"]), true),
+            (
+                "ArnEquals",
+                &["arn:aws:iam::111122223333:user/alice"],
+                Some(&["arn:aws:iam::111122223333:user/alice"]),
+                true,
+            ),
             ("ArnLike", &["arn:aws:iam::*:user/*"], Some(&["arn:aws:iam::111122223333:user/alice"]), true),
             ("ArnNotLike", &["arn:aws:iam::*:role/*"], Some(&["arn:aws:iam::111122223333:user/alice"]), true),
-            ("ArnNotEquals", &["arn:aws:iam::111122223333:user/alice"], Some(&["arn:aws:iam::111122223333:user/bob"]), true),
+            (
+                "ArnNotEquals",
+                &["arn:aws:iam::111122223333:user/alice"],
+                Some(&["arn:aws:iam::111122223333:user/bob"]),
+                true,
+            ),
             ("Null", &["true"], None, true),
             ("Null", &["true"], Some(&["x"]), false),
             ("Null", &["false"], Some(&["x"]), true),

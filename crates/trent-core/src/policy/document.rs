@@ -87,9 +87,11 @@ pub fn parse_policy(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError>
         _ => return Err(err("Version must be a string.")),
     }
     if let Some(Value::String(v)) = obj.get("Version")
-        && v != "2012-10-17" && v != "2008-10-17" {
-            return Err(PolicyError(format!("Unsupported policy version {v}; use 2012-10-17.")));
-        }
+        && v != "2012-10-17"
+        && v != "2008-10-17"
+    {
+        return Err(PolicyError(format!("Unsupported policy version {v}; use 2012-10-17.")));
+    }
     let id = match obj.get("Id") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -113,7 +115,15 @@ fn statement(i: usize, v: &Value, kind: PolicyKind) -> Result<Statement, PolicyE
     for k in s.keys() {
         if !matches!(
             k.as_str(),
-            "Sid" | "Effect" | "Principal" | "NotPrincipal" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition"
+            "Sid"
+                | "Effect"
+                | "Principal"
+                | "NotPrincipal"
+                | "Action"
+                | "NotAction"
+                | "Resource"
+                | "NotResource"
+                | "Condition"
         ) {
             return Err(at(format!("unknown element {k}")));
         }
@@ -139,7 +149,8 @@ fn statement(i: usize, v: &Value, kind: PolicyKind) -> Result<Statement, PolicyE
         }
         _ => {}
     }
-    let action = one_of(s, "Action", "NotAction").map_err(at)?.ok_or_else(|| at("Action or NotAction is required".into()))?;
+    let action =
+        one_of(s, "Action", "NotAction").map_err(at)?.ok_or_else(|| at("Action or NotAction is required".into()))?;
     let resource = one_of(s, "Resource", "NotResource").map_err(at)?;
     if kind == PolicyKind::Identity && resource.is_none() {
         return Err(at("Resource or NotResource is required".into()));
@@ -205,7 +216,9 @@ fn principals(v: &Value) -> Result<Principals, String> {
 
 /// A 12-digit account id or an IAM/STS ARN.
 fn valid_aws_principal(s: &str) -> bool {
-    (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())) || s.starts_with("arn:aws:iam::") || s.starts_with("arn:aws:sts::")
+    (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()))
+        || s.starts_with("arn:aws:iam::")
+        || s.starts_with("arn:aws:sts::")
 }
 
 fn conditions(c: &Map<String, Value>) -> Result<Vec<Condition>, String> {
@@ -263,15 +276,24 @@ mod tests {
             (r#"{"Statement":{"Effect":"Allow","Principal":"*"}}"#, "Action or NotAction"),
             (r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"a","NotAction":"b"}}"#, "cannot both"),
             (r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"a"}}"#, "invalid principal"),
-            (r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"a","Condition":{"StringSortOf":{"k":"v"}}}}"#, "unknown condition operator"),
-            (r#"{"Version":"2001-01-01","Statement":{"Effect":"Allow","Principal":"*","Action":"a"}}"#, "Unsupported policy version"),
+            (
+                r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"a","Condition":{"StringSortOf":{"k":"v"}}}}"#,
+                "unknown condition operator",
+            ),
+            (
+                r#"{"Version":"2001-01-01","Statement":{"Effect":"Allow","Principal":"*","Action":"a"}}"#,
+                "Unsupported policy version",
+            ),
             (r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"a","Extra":1}}"#, "unknown element Extra"),
         ];
         for (doc, want) in cases {
             let e = parse_policy(doc, PolicyKind::Resource).unwrap_err();
             assert!(e.0.contains(want), "{doc}: {e}");
         }
-        let big = format!(r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"{}"}}}}"#, "a".repeat(MAX_POLICY_BYTES));
+        let big = format!(
+            r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"{}"}}}}"#,
+            "a".repeat(MAX_POLICY_BYTES)
+        );
         assert!(parse_policy(&big, PolicyKind::Resource).unwrap_err().0.contains("limit"));
         let e = parse_policy(r#"{"Statement":{"Effect":"Allow","Action":"kms:*"}}"#, PolicyKind::Identity).unwrap_err();
         assert!(e.0.contains("Resource"));

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use super::condition::substitute;
 use super::document::{Effect, Patterns, Policy, Principals, Statement};
 use super::pattern::{arn_match, wildcard_match};
-use super::condition::substitute;
 
 /// Who asks to do what to which resource, with the condition keys of the request.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ fn statement_applies(s: &Statement, ctx: &RequestContext) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::document::{parse_policy, PolicyKind};
+    use super::super::document::{PolicyKind, parse_policy};
     use super::*;
 
     const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
@@ -193,14 +193,22 @@ mod tests {
                 {"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"kms:Encrypt","Resource":"*"}
             ]}"#,
         );
-        let d = |who: &str, action: &str, account: &str| evaluate_resource(&p, &RequestContext::new(who, action, KEY), account);
+        let d = |who: &str, action: &str, account: &str| {
+            evaluate_resource(&p, &RequestContext::new(who, action, KEY), account)
+        };
         assert_eq!(d(ALICE, "kms:Encrypt", "111122223333"), ResourceDecision::AllowAccount);
-        assert_eq!(d("arn:aws:iam::111122223333:root", "kms:Encrypt", "111122223333"), ResourceDecision::AllowPrincipal);
+        assert_eq!(
+            d("arn:aws:iam::111122223333:root", "kms:Encrypt", "111122223333"),
+            ResourceDecision::AllowPrincipal
+        );
         assert_eq!(
             d("arn:aws:sts::111122223333:assumed-role/App/s1", "kms:Decrypt", "111122223333"),
             ResourceDecision::AllowPrincipal
         );
-        assert_eq!(d("arn:aws:iam::444455556666:user/bob", "kms:Encrypt", "444455556666"), ResourceDecision::AllowAccount);
+        assert_eq!(
+            d("arn:aws:iam::444455556666:user/bob", "kms:Encrypt", "444455556666"),
+            ResourceDecision::AllowAccount
+        );
         assert_eq!(d("arn:aws:iam::444455556666:user/bob", "kms:Decrypt", "444455556666"), ResourceDecision::NoMatch);
         assert_eq!(d("arn:aws:iam::777777777777:user/eve", "kms:Encrypt", "777777777777"), ResourceDecision::NoMatch);
         let deny = resource(

@@ -3,7 +3,7 @@
 //! key's account (key policy) and the caller's account (IAM policy) must allow.
 
 use super::document::Policy;
-use super::eval::{evaluate, evaluate_resource, Decision, RequestContext, ResourceDecision};
+use super::eval::{Decision, RequestContext, ResourceDecision, evaluate, evaluate_resource};
 
 /// Everything the decision needs, gathered by the caller from the store and the request.
 pub struct KmsAuthzInput<'a> {
@@ -73,7 +73,7 @@ pub fn access_denied_message(principal: &str, action: &str, resource: &str, reas
 
 #[cfg(test)]
 mod tests {
-    use super::super::document::{parse_policy, PolicyKind};
+    use super::super::document::{PolicyKind, parse_policy};
     use super::*;
 
     const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
@@ -90,7 +90,13 @@ mod tests {
         parse_policy(doc, PolicyKind::Identity).unwrap()
     }
 
-    fn decide(principal: &str, account: &str, key_policy: &Policy, iam_policies: &[Policy], grant: bool) -> KmsDecision {
+    fn decide(
+        principal: &str,
+        account: &str,
+        key_policy: &Policy,
+        iam_policies: &[Policy],
+        grant: bool,
+    ) -> KmsDecision {
         let ctx = RequestContext::new(principal, "kms:Encrypt", KEY);
         authorize(&KmsAuthzInput {
             ctx: &ctx,
@@ -129,13 +135,41 @@ mod tests {
             (root, "111122223333", &default, vec![], false, KmsDecision::Allow),
             (alice, "111122223333", &default, vec![], false, KmsDecision::Deny(NoIdentityPolicyAllows)),
             (alice, "111122223333", &default, vec![allow_encrypt.clone()], false, KmsDecision::Allow),
-            (alice, "111122223333", &default, vec![allow_encrypt.clone(), deny_all.clone()], false, KmsDecision::Deny(ExplicitDenyInIdentityPolicy)),
-            (alice, "111122223333", &no_root, vec![allow_encrypt.clone()], false, KmsDecision::Deny(NoResourcePolicyAllows)),
+            (
+                alice,
+                "111122223333",
+                &default,
+                vec![allow_encrypt.clone(), deny_all.clone()],
+                false,
+                KmsDecision::Deny(ExplicitDenyInIdentityPolicy),
+            ),
+            (
+                alice,
+                "111122223333",
+                &no_root,
+                vec![allow_encrypt.clone()],
+                false,
+                KmsDecision::Deny(NoResourcePolicyAllows),
+            ),
             (alice, "111122223333", &no_root, vec![], true, KmsDecision::Allow),
-            (alice, "111122223333", &default, vec![deny_all.clone()], true, KmsDecision::Deny(ExplicitDenyInIdentityPolicy)),
+            (
+                alice,
+                "111122223333",
+                &default,
+                vec![deny_all.clone()],
+                true,
+                KmsDecision::Deny(ExplicitDenyInIdentityPolicy),
+            ),
             (bob, "444455556666", &shared, vec![allow_encrypt.clone()], false, KmsDecision::Allow),
             (bob, "444455556666", &shared, vec![], false, KmsDecision::Deny(NoIdentityPolicyAllows)),
-            (bob, "444455556666", &default, vec![allow_encrypt.clone()], false, KmsDecision::Deny(NoResourcePolicyAllows)),
+            (
+                bob,
+                "444455556666",
+                &default,
+                vec![allow_encrypt.clone()],
+                false,
+                KmsDecision::Deny(NoResourcePolicyAllows),
+            ),
             (eve, "777777777777", &shared, vec![allow_encrypt], false, KmsDecision::Deny(NoResourcePolicyAllows)),
         ];
         for (who, account, kp, iam_policies, grant, want) in cases {
@@ -146,10 +180,19 @@ mod tests {
     #[test]
     fn denial_messages_match_aws() {
         assert_eq!(
-            access_denied_message("arn:aws:iam::111122223333:user/alice", "kms:Encrypt", KEY, DenyReason::NoResourcePolicyAllows),
-            format!("User: arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:Encrypt on resource: {KEY} because no resource-based policy allows the kms:Encrypt action")
+            access_denied_message(
+                "arn:aws:iam::111122223333:user/alice",
+                "kms:Encrypt",
+                KEY,
+                DenyReason::NoResourcePolicyAllows
+            ),
+            format!(
+                "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:Encrypt on resource: {KEY} because no resource-based policy allows the kms:Encrypt action"
+            )
         );
-        assert!(access_denied_message("u", "kms:Decrypt", KEY, DenyReason::ExplicitDenyInResourcePolicy)
-            .ends_with("with an explicit deny in a resource-based policy"));
+        assert!(
+            access_denied_message("u", "kms:Decrypt", KEY, DenyReason::ExplicitDenyInResourcePolicy)
+                .ends_with("with an explicit deny in a resource-based policy")
+        );
     }
 }

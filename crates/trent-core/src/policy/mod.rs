@@ -11,5 +11,5 @@ pub mod eval;
 pub mod kms;
 pub mod pattern;
 
-pub use document::{parse_policy, Policy, PolicyError};
-pub use eval::{evaluate, Decision, RequestContext};
+pub use document::{Policy, PolicyError, parse_policy};
+pub use eval::{Decision, RequestContext, evaluate};

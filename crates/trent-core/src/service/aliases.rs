@@ -1,10 +1,10 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 
 use super::keys::ListPage;
-use super::{refuse_pending_deletion, Action, Caller, Kms, PageRequest};
-use crate::ids::{alias_arn, AliasName, KeyId, KeyRef};
-use crate::model::{AliasRecord, Timestamp};
+use super::{Action, Caller, Kms, PageRequest, refuse_pending_deletion};
 use crate::KmsError;
+use crate::ids::{AliasName, KeyId, KeyRef, alias_arn};
+use crate::model::{AliasRecord, Timestamp};
 
 /// AWS's quota of aliases per key.
 const MAX_ALIASES_PER_KEY: usize = 50;
@@ -66,12 +66,13 @@ impl Kms {
         };
         // Only keys of the same type and usage can share an alias, so code using it keeps working.
         if let Some(old) = self.live_key(&current.target)?
-            && (old.record.key_spec != live.record.key_spec || old.record.key_usage != live.record.key_usage) {
-                return Err(KmsError::Validation(format!(
-                    "{} key usage or key spec does not match the key currently associated with {name}.",
-                    live.arn
-                )));
-            }
+            && (old.record.key_spec != live.record.key_spec || old.record.key_usage != live.record.key_usage)
+        {
+            return Err(KmsError::Validation(format!(
+                "{} key usage or key spec does not match the key currently associated with {name}.",
+                live.arn
+            )));
+        }
         let guard = self.cache.write_guard();
         if !self.store.update_alias(&caller.account, &name, &live.record.key_id, self.clock.now().0)? {
             return Err(self.alias_not_found(caller, &name));

@@ -2,19 +2,17 @@
 //! DeriveSharedSecret, GenerateDataKeyPair(WithoutPlaintext). RSA Encrypt/Decrypt live with the other
 //! encryption operations in `crypto.rs`.
 
-use trent_crypto::asymmetric::{self, generate_pkcs8, Hash, Purpose, SignInput, SigningAlgorithm};
 use trent_crypto::SecretBytes;
+use trent_crypto::asymmetric::{self, Hash, Purpose, SignInput, SigningAlgorithm, generate_pkcs8};
 
 use super::crypto::{require_symmetric_encryption_key, seal};
-use super::{require_usable, require_usage, Action, Caller, Kms};
+use super::{Action, Caller, Kms, require_usable, require_usage};
+use crate::KmsError;
 use crate::cache::{LiveKey, Material};
 use crate::context::EncryptionContext;
 use crate::ids::KeyRef;
-use crate::model::{
-    DataKeyPairSpec, KeySpec, KeyUsage, MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
-};
+use crate::model::{DataKeyPairSpec, KeySpec, KeyUsage, MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec};
 use crate::specs::{self, Algorithms};
-use crate::KmsError;
 
 /// What GetPublicKey returns.
 #[derive(Debug, Clone)]
@@ -47,7 +45,14 @@ impl Kms {
         message_type: MessageType,
         algorithm: SigningAlgorithmSpec,
     ) -> Result<(String, Vec<u8>), KmsError> {
-        let live = self.resolve_with(caller, key, Action::Sign, &super::Extra::none().with("kms:SigningAlgorithm", vec![algorithm.to_string()]).with("kms:MessageType", vec![message_type.to_string()]))?;
+        let live = self.resolve_with(
+            caller,
+            key,
+            Action::Sign,
+            &super::Extra::none()
+                .with("kms:SigningAlgorithm", vec![algorithm.to_string()])
+                .with("kms:MessageType", vec![message_type.to_string()]),
+        )?;
         let (private, alg) = signing_key(&live, algorithm, "Sign")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
         let signature = private.sign(alg, input).map_err(KmsError::internal)?;
@@ -64,7 +69,14 @@ impl Kms {
         signature: &[u8],
         algorithm: SigningAlgorithmSpec,
     ) -> Result<String, KmsError> {
-        let live = self.resolve_with(caller, key, Action::Verify, &super::Extra::none().with("kms:SigningAlgorithm", vec![algorithm.to_string()]).with("kms:MessageType", vec![message_type.to_string()]))?;
+        let live = self.resolve_with(
+            caller,
+            key,
+            Action::Verify,
+            &super::Extra::none()
+                .with("kms:SigningAlgorithm", vec![algorithm.to_string()])
+                .with("kms:MessageType", vec![message_type.to_string()]),
+        )?;
         let (private, alg) = signing_key(&live, algorithm, "Verify")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
         match private.verify(alg, input, signature) {
@@ -98,7 +110,12 @@ impl Kms {
         message: &[u8],
         algorithm: MacAlgorithmSpec,
     ) -> Result<(String, Vec<u8>), KmsError> {
-        let live = self.resolve_with(caller, key, Action::GenerateMac, &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]))?;
+        let live = self.resolve_with(
+            caller,
+            key,
+            Action::GenerateMac,
+            &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]),
+        )?;
         let mac = mac_key(&live, algorithm, "GenerateMac")?;
         Ok((live.arn.clone(), mac.mac(message)))
     }
@@ -112,7 +129,12 @@ impl Kms {
         algorithm: MacAlgorithmSpec,
         tag: &[u8],
     ) -> Result<String, KmsError> {
-        let live = self.resolve_with(caller, key, Action::VerifyMac, &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]))?;
+        let live = self.resolve_with(
+            caller,
+            key,
+            Action::VerifyMac,
+            &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]),
+        )?;
         let mac = mac_key(&live, algorithm, "VerifyMac")?;
         if mac.verify(message, tag) { Ok(live.arn.clone()) } else { Err(KmsError::InvalidMac) }
     }
@@ -124,7 +146,12 @@ impl Kms {
         key: &KeyRef,
         peer_spki: &[u8],
     ) -> Result<(String, SecretBytes, Origin), KmsError> {
-        let live = self.resolve_with(caller, key, Action::DeriveSharedSecret, &super::Extra::none().with("kms:KeyAgreementAlgorithm", vec!["ECDH".to_owned()]))?;
+        let live = self.resolve_with(
+            caller,
+            key,
+            Action::DeriveSharedSecret,
+            &super::Extra::none().with("kms:KeyAgreementAlgorithm", vec!["ECDH".to_owned()]),
+        )?;
         require_usable(&live)?;
         require_usage(&live, KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
         let Some((_, current)) = live.current() else { return Err(KmsError::internal("no key material")) };
@@ -232,10 +259,13 @@ fn sign_input<'m>(
 ) -> Result<SignInput<'m>, KmsError> {
     match (message_type, alg) {
         (MessageType::Raw, _) => Ok(SignInput::Raw(message)),
-        (MessageType::Digest, SigningAlgorithm::Ed25519) => Err(KmsError::Validation(format!(
-            "MessageType DIGEST is not valid for signing algorithm {spec}. Use RAW."
-        ))),
-        (MessageType::Digest, SigningAlgorithm::RsaPss(h) | SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::Ecdsa(h)) => {
+        (MessageType::Digest, SigningAlgorithm::Ed25519) => {
+            Err(KmsError::Validation(format!("MessageType DIGEST is not valid for signing algorithm {spec}. Use RAW.")))
+        }
+        (
+            MessageType::Digest,
+            SigningAlgorithm::RsaPss(h) | SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::Ecdsa(h),
+        ) => {
             if message.len() != h.digest_len() {
                 return Err(KmsError::Validation(format!("Digest is invalid length for algorithm {spec}.")));
             }
@@ -247,7 +277,11 @@ fn sign_input<'m>(
     }
 }
 
-fn mac_key<'a>(live: &'a LiveKey, algorithm: MacAlgorithmSpec, op: &str) -> Result<&'a trent_crypto::asymmetric::MacKey, KmsError> {
+fn mac_key<'a>(
+    live: &'a LiveKey,
+    algorithm: MacAlgorithmSpec,
+    op: &str,
+) -> Result<&'a trent_crypto::asymmetric::MacKey, KmsError> {
     require_usable(live)?;
     require_usage(live, KeyUsage::GenerateVerifyMac, op)?;
     let offered = specs::algorithms(live.record.key_spec, live.record.key_usage).mac;

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use super::{Caller, Kms};
+use crate::KmsError;
 use crate::cache::LiveKey;
 use crate::context::EncryptionContext;
 use crate::identity::root_arn;
-use crate::policy::eval::{evaluate, Decision, RequestContext};
-use crate::policy::kms::{access_denied_message, authorize, DenyReason, KmsAuthzInput, KmsDecision};
-use crate::policy::document::Patterns;
 use crate::policy::Policy;
-use crate::KmsError;
+use crate::policy::document::Patterns;
+use crate::policy::eval::{Decision, RequestContext, evaluate};
+use crate::policy::kms::{DenyReason, KmsAuthzInput, KmsDecision, access_denied_message, authorize};
 
 macro_rules! actions {
     ($($variant:ident = $name:literal $(, account_only = $acct:literal)?;)+) => {
@@ -151,11 +151,8 @@ impl Extra {
 
     /// `kms:EncryptionContext:<key>`, `kms:EncryptionContextKeys` and, when given, `kms:EncryptionAlgorithm`.
     pub(crate) fn context(context: &EncryptionContext, algorithm: Option<&str>) -> Self {
-        let mut v: Vec<(String, Vec<String>)> = context
-            .pairs()
-            .iter()
-            .map(|(k, val)| (format!("kms:EncryptionContext:{k}"), vec![val.clone()]))
-            .collect();
+        let mut v: Vec<(String, Vec<String>)> =
+            context.pairs().iter().map(|(k, val)| (format!("kms:EncryptionContext:{k}"), vec![val.clone()])).collect();
         if !context.is_empty() {
             v.push(("kms:EncryptionContextKeys".into(), context.pairs().keys().cloned().collect()));
         }
@@ -194,7 +191,13 @@ impl Kms {
     }
 
     /// Decides whether `caller` may perform `action` on `live`; `AccessDeniedException` with AWS's text if not.
-    pub(crate) fn authorize_key(&self, caller: &Caller, action: Action, live: &LiveKey, extra: &Extra) -> Result<(), KmsError> {
+    pub(crate) fn authorize_key(
+        &self,
+        caller: &Caller,
+        action: Action,
+        live: &LiveKey,
+        extra: &Extra,
+    ) -> Result<(), KmsError> {
         let directory = self.directory.get();
         let is_root = caller.principal_arn == root_arn(&caller.account);
         let Some(key_policy) = live.policy.as_deref() else {
@@ -206,7 +209,8 @@ impl Kms {
                 DenyReason::NoResourcePolicyAllows,
             )));
         };
-        let policies = if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
+        let policies =
+            if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
         // The condition keys are read only by conditions and policy variables. Most keys (the default key
         // policy, plain IAM grants of kms:*) have neither, and building the map (a dozen strings, the
         // principal's tags) was the largest part of authorization in the request path's profile.
@@ -226,9 +230,12 @@ impl Kms {
         });
         match decision {
             KmsDecision::Allow => Ok(()),
-            KmsDecision::Deny(reason) => {
-                Err(KmsError::AccessDenied(access_denied_message(&caller.principal_arn, action.as_str(), &live.arn, reason)))
-            }
+            KmsDecision::Deny(reason) => Err(KmsError::AccessDenied(access_denied_message(
+                &caller.principal_arn,
+                action.as_str(),
+                &live.arn,
+                reason,
+            ))),
         }
     }
 
@@ -262,7 +269,8 @@ impl Kms {
         }
         // The key's aliases cost a store read: only when a policy that applies tests them.
         if tests_key(key_policy, RESOURCE_ALIASES) || policies.iter().any(|p| tests_key(p, RESOURCE_ALIASES)) {
-            let aliases = self.store.list_aliases(&live.record.account, Some(&live.record.key_id), None, MAX_ALIASES_PER_KEY)?;
+            let aliases =
+                self.store.list_aliases(&live.record.account, Some(&live.record.key_id), None, MAX_ALIASES_PER_KEY)?;
             ctx.set(RESOURCE_ALIASES, aliases.iter().map(|a| a.name.as_str().to_owned()).collect());
         }
         Ok(ctx)
@@ -301,7 +309,8 @@ impl Kms {
         }
         let is_root = caller.principal_arn == root_arn(&caller.account);
         let ctx = self.request_context(caller, Action::PutKeyPolicy, key_arn, &*directory)?;
-        let policies = if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
+        let policies =
+            if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
         let decision = authorize(&KmsAuthzInput {
             ctx: &ctx,
             caller_account: caller.account.as_str(),
@@ -341,7 +350,12 @@ impl Kms {
         self.authorize_account_with(caller, action, &Extra::none())
     }
 
-    pub(crate) fn authorize_account_with(&self, caller: &Caller, action: Action, extra: &Extra) -> Result<(), KmsError> {
+    pub(crate) fn authorize_account_with(
+        &self,
+        caller: &Caller,
+        action: Action,
+        extra: &Extra,
+    ) -> Result<(), KmsError> {
         if caller.principal_arn == root_arn(&caller.account) {
             return Ok(());
         }
@@ -396,4 +410,3 @@ impl Kms {
         Ok(ctx)
     }
 }
-

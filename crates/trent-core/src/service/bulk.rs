@@ -8,9 +8,9 @@ use trent_crypto::BackingKey;
 
 use super::policy::default_key_policy;
 use super::{Caller, Kms};
-use crate::ids::{key_arn, KeyId};
-use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
 use crate::KmsError;
+use crate::ids::{KeyId, key_arn};
+use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
 
 impl Kms {
     /// Creates `n` enabled SYMMETRIC_DEFAULT keys for `caller`, as CreateKey with only a description would,
@@ -97,7 +97,12 @@ mod tests {
         let d = kms
             .decrypt(
                 &caller,
-                DecryptRequest { ciphertext: e.ciphertext, context: EncryptionContext::default(), key: None, algorithm: None },
+                DecryptRequest {
+                    ciphertext: e.ciphertext,
+                    context: EncryptionContext::default(),
+                    key: None,
+                    algorithm: None,
+                },
             )
             .unwrap();
         assert_eq!(d.plaintext.expose_secret(), b"hi");

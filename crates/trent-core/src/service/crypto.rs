@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use trent_crypto::asymmetric::OaepHash;
 use trent_crypto::blob::{self, Blob};
-use trent_crypto::{random_secret, SecretBytes};
+use trent_crypto::{SecretBytes, random_secret};
 
-use super::{require_usable, require_usage, Action, Caller, Extra, Kms};
+use super::{Action, Caller, Extra, Kms, require_usable, require_usage};
+use crate::KmsError;
 use crate::cache::{LiveKey, Material};
 use crate::context::EncryptionContext;
 use crate::ids::{KeyId, KeyRef};
 use crate::model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage};
 use crate::specs;
-use crate::KmsError;
 
 /// Debug is safe: secret fields are `SecretBytes`, whose Debug is redacted.
 #[derive(Debug)]
@@ -87,9 +87,7 @@ impl DataKeySize {
         match (spec, bytes) {
             (Some(s), None) => Ok(Self::Spec(s)),
             (None, Some(n)) => Ok(Self::Bytes(n)),
-            _ => Err(KmsError::Validation(
-                "Please specify either number of bytes or key spec.".into(),
-            )),
+            _ => Err(KmsError::Validation("Please specify either number of bytes or key spec.".into())),
         }
     }
 
@@ -209,11 +207,12 @@ impl Kms {
         let parsed = Blob::parse(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
         let blob_key = KeyId::from_bytes(parsed.key_id());
         if let Some(named) = &named
-            && named.record.key_id != blob_key {
-                return Err(KmsError::IncorrectKey(
-                    "The key ID in the request does not identify a CMK that can perform this operation.".into(),
-                ));
-            }
+            && named.record.key_id != blob_key
+        {
+            return Err(KmsError::IncorrectKey(
+                "The key ID in the request does not identify a CMK that can perform this operation.".into(),
+            ));
+        }
         let live = match self.live_key(&blob_key)? {
             Some(k) => k,
             // A missing key and a key the caller may not use look the same to the caller, as in AWS.
@@ -289,9 +288,8 @@ fn encrypt_with(
         return Ok((ciphertext, material_id, algorithm));
     }
     reject_context(context)?;
-    let (_, current) = live
-        .current()
-        .ok_or_else(|| KmsError::internal(format!("{} has no current key material", live.arn)))?;
+    let (_, current) =
+        live.current().ok_or_else(|| KmsError::internal(format!("{} has no current key material", live.arn)))?;
     let Material::Private(key) = &current.material else {
         return Err(KmsError::internal(format!("{} has no private key", live.arn)));
     };
@@ -317,9 +315,8 @@ fn rsa_decrypt(
     require_encryption_key(live, op)?;
     let algorithm = check_algorithm(live, algorithm)?;
     reject_context(context)?;
-    let (_, current) = live
-        .current()
-        .ok_or_else(|| KmsError::internal(format!("{} has no current key material", live.arn)))?;
+    let (_, current) =
+        live.current().ok_or_else(|| KmsError::internal(format!("{} has no current key material", live.arn)))?;
     let Material::Private(key) = &current.material else { return Err(KmsError::InvalidCiphertext) };
     let plaintext = key.decrypt(oaep_hash(algorithm)?, ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
     Ok((plaintext, current.material_id.clone(), algorithm))
@@ -336,24 +333,25 @@ fn oaep_hash(algorithm: EncryptionAlgorithm) -> Result<OaepHash, KmsError> {
 /// Encryption context exists only for symmetric encryption.
 fn reject_context(context: &EncryptionContext) -> Result<(), KmsError> {
     if !context.is_empty() {
-        return Err(KmsError::Validation(
-            "EncryptionContext is not supported with asymmetric KMS keys.".into(),
-        ));
+        return Err(KmsError::Validation("EncryptionContext is not supported with asymmetric KMS keys.".into()));
     }
     Ok(())
 }
 
 /// Seals under the key's current backing version.
-pub(super) fn seal(live: &LiveKey, plaintext: &[u8], context: &EncryptionContext) -> Result<(Vec<u8>, String), KmsError> {
-    let (version, current) = live
-        .current()
-        .ok_or_else(|| KmsError::internal(format!("{} has no current backing key", live.arn)))?;
+pub(super) fn seal(
+    live: &LiveKey,
+    plaintext: &[u8],
+    context: &EncryptionContext,
+) -> Result<(Vec<u8>, String), KmsError> {
+    let (version, current) =
+        live.current().ok_or_else(|| KmsError::internal(format!("{} has no current backing key", live.arn)))?;
     let Material::Symmetric(key) = &current.material else {
         return Err(KmsError::internal(format!("{} is not a symmetric key", live.arn)));
     };
     let material_id = &current.material_id;
     let aad = context.aad()?;
-    let ciphertext = blob::seal(key, live.record.key_id.as_bytes(), version, plaintext, &aad)
-        .map_err(KmsError::internal)?;
+    let ciphertext =
+        blob::seal(key, live.record.key_id.as_bytes(), version, plaintext, &aad).map_err(KmsError::internal)?;
     Ok((ciphertext, material_id.to_owned()))
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use super::keys::ListPage;
 use super::{Action, Caller, Kms, PageRequest};
+use crate::KmsError;
 use crate::cache::LiveKey;
 use crate::identity::root_arn;
 use crate::ids::KeyRef;
 use crate::model::{GrantOperation, GrantRecord, KeyState};
-use crate::KmsError;
 
 /// AWS's quotas: 50,000 grants per key; 500 per grantee per key (enforced here as the per-key bound only).
 const MAX_GRANTS_PER_KEY: usize = 50_000;
@@ -38,9 +38,19 @@ pub struct GrantView {
 
 impl Kms {
     /// Returns (grant id, grant token).
-    pub fn create_grant(&self, caller: &Caller, key: &KeyRef, raw: &str, req: CreateGrantRequest) -> Result<(String, String), KmsError> {
+    pub fn create_grant(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        req: CreateGrantRequest,
+    ) -> Result<(String, String), KmsError> {
         if req.operations.is_empty() {
-            return Err(KmsError::validation_one("[]", "operations", "Member must have length greater than or equal to 1"));
+            return Err(KmsError::validation_one(
+                "[]",
+                "operations",
+                "Member must have length greater than or equal to 1",
+            ));
         }
         let mut extra = super::Extra::none()
             .with("kms:GrantOperations", req.operations.iter().map(|o| o.as_str().to_owned()).collect())
@@ -74,11 +84,15 @@ impl Kms {
                     && g.operations == req.operations
                     && g.context_subset == req.context_subset
                     && g.context_equals == req.context_equals
-            }) {
-                return Ok((g.grant_id.clone(), self.new_token(&g.grant_id)?));
-            }
+            })
+        {
+            return Ok((g.grant_id.clone(), self.new_token(&g.grant_id)?));
+        }
         if live.grants.len() >= MAX_GRANTS_PER_KEY {
-            return Err(KmsError::LimitExceeded(format!("{} has reached the limit of {MAX_GRANTS_PER_KEY} grants.", live.arn)));
+            return Err(KmsError::LimitExceeded(format!(
+                "{} has reached the limit of {MAX_GRANTS_PER_KEY} grants.",
+                live.arn
+            )));
         }
         let grant_id = trent_crypto::digest::hex(&trent_crypto::random_array::<32>().map_err(KmsError::internal)?);
         let grant = GrantRecord {
@@ -119,7 +133,12 @@ impl Kms {
         page_after(matching, page)
     }
 
-    pub fn list_retirable_grants(&self, caller: &Caller, retiring: &str, page: &PageRequest) -> Result<ListPage<GrantView>, KmsError> {
+    pub fn list_retirable_grants(
+        &self,
+        caller: &Caller,
+        retiring: &str,
+        page: &PageRequest,
+    ) -> Result<ListPage<GrantView>, KmsError> {
         self.authorize_account(caller, Action::ListRetirableGrants)?;
         let mut out = Vec::new();
         for g in self.store.grants_retirable_by(retiring)? {
@@ -141,9 +160,10 @@ impl Kms {
     ) -> Result<(), KmsError> {
         let (live, grant_id) = match (token, key, grant_id) {
             (Some(t), _, _) => {
-                let id = t.get(..GRANT_ID_HEX).filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit())).ok_or_else(
-                    || KmsError::InvalidGrantToken("The grant token is not valid.".into()),
-                )?;
+                let id = t
+                    .get(..GRANT_ID_HEX)
+                    .filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .ok_or_else(|| KmsError::InvalidGrantToken("The grant token is not valid.".into()))?;
                 let found = self.find_grant_anywhere(caller, id)?;
                 (found, id.to_owned())
             }
@@ -165,7 +185,8 @@ impl Kms {
             .find(|g| g.grant_id == grant_id)
             .ok_or_else(|| KmsError::InvalidGrantId("The grant id is not valid.".into()))?;
         let may = grant.retiring_principal.as_deref() == Some(caller.principal_arn.as_str())
-            || (grant.grantee_principal == caller.principal_arn && grant.operations.contains(&GrantOperation::RetireGrant))
+            || (grant.grantee_principal == caller.principal_arn
+                && grant.operations.contains(&GrantOperation::RetireGrant))
             || grant.issuing_account == caller.principal_arn;
         if !may {
             return Err(KmsError::AccessDenied(format!(
@@ -185,7 +206,13 @@ impl Kms {
     }
 
     /// Whether a grant on `live` lets `caller` perform `action` with this request's encryption context.
-    pub(super) fn grant_allows(&self, caller: &Caller, action: Action, live: &LiveKey, context: Option<&BTreeMap<String, String>>) -> bool {
+    pub(super) fn grant_allows(
+        &self,
+        caller: &Caller,
+        action: Action,
+        live: &LiveKey,
+        context: Option<&BTreeMap<String, String>>,
+    ) -> bool {
         let Some(op) = grant_operation(action) else { return false };
         let empty = BTreeMap::new();
         let ctx = context.unwrap_or(&empty);
@@ -221,9 +248,10 @@ impl Kms {
             let ids = self.store.list_keys(&caller.account, after.as_ref(), 1000)?;
             for id in &ids {
                 if let Some(live) = self.live_key(id)?
-                    && live.grants.iter().any(|g| g.grant_id == grant_id) {
-                        return Ok(live);
-                    }
+                    && live.grants.iter().any(|g| g.grant_id == grant_id)
+                {
+                    return Ok(live);
+                }
             }
             match ids.last() {
                 Some(last) if ids.len() == 1000 => after = Some(*last),

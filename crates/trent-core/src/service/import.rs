@@ -7,17 +7,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use trent_crypto::import::{material_fingerprint, ImportWrappingKey};
-use trent_crypto::{import as wrap, random_array, BackingKey, KEY_LEN};
+use trent_crypto::import::{ImportWrappingKey, material_fingerprint};
+use trent_crypto::{BackingKey, KEY_LEN, import as wrap, random_array};
 
 use super::{Action, Caller, Kms};
+use crate::KmsError;
 use crate::cache::{LiveKey, LiveVersion, Material};
 use crate::ids::KeyRef;
 use crate::model::{
     ExpirationModel, ImportParamsRecord, ImportState, KeySpec, KeyState, Origin, Timestamp, WrappingAlgorithm,
     WrappingKeySpec,
 };
-use crate::KmsError;
 
 /// How long the public key and import token of GetParametersForImport stay valid: 24 hours.
 const PARAMETERS_VALID_MS: i64 = Timestamp::DAY_MS;
@@ -61,7 +61,9 @@ impl Kms {
             WrappingKeySpec::Rsa3072 => wrap::WrappingKeySpec::Rsa3072,
             WrappingKeySpec::Rsa4096 => wrap::WrappingKeySpec::Rsa4096,
             WrappingKeySpec::Sm2 => {
-                return Err(KmsError::UnsupportedOperation("SM2 wrapping keys are only available in China Regions.".into()));
+                return Err(KmsError::UnsupportedOperation(
+                    "SM2 wrapping keys are only available in China Regions.".into(),
+                ));
             }
         };
         if algorithm == WrappingAlgorithm::Sm2Pke {
@@ -128,7 +130,9 @@ impl Kms {
             .store
             .import_params(&live.record.key_id)?
             .filter(|p| trent_crypto::digest::constant_time_eq(&p.token, &req.import_token))
-            .ok_or_else(|| KmsError::InvalidImportToken("Import token is invalid or does not belong to this KMS key.".into()))?;
+            .ok_or_else(|| {
+                KmsError::InvalidImportToken("Import token is invalid or does not belong to this KMS key.".into())
+            })?;
         if params.valid_to <= now {
             return Err(KmsError::ExpiredImportToken(
                 "The import token has expired. Call GetParametersForImport for new parameters.".into(),
@@ -159,11 +163,12 @@ impl Kms {
         }
         let fingerprint = material_fingerprint(&material);
         if let Some(previous) = &live.record.import
-            && !trent_crypto::digest::constant_time_eq(previous.fingerprint.as_bytes(), fingerprint.as_bytes()) {
-                return Err(KmsError::IncorrectKeyMaterial(
+            && !trent_crypto::digest::constant_time_eq(previous.fingerprint.as_bytes(), fingerprint.as_bytes())
+        {
+            return Err(KmsError::IncorrectKeyMaterial(
                     "The key material you are trying to import is different from the key material previously imported into this KMS key.".into(),
                 ));
-            }
+        }
         let backing = BackingKey::from_secret(material).map_err(KmsError::internal)?;
         // A key has one imported material, always version 1: a re-import must bring the same material (checked
         // above), so blobs made before a deletion or expiry decrypt again afterwards, as in AWS.
@@ -184,7 +189,10 @@ impl Kms {
             })?
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
         let mut versions = HashMap::new();
-        versions.insert(version, Arc::new(LiveVersion { material: Material::Symmetric(backing), material_id: fingerprint, rotation: None }));
+        versions.insert(
+            version,
+            Arc::new(LiveVersion { material: Material::Symmetric(backing), material_id: fingerprint, rotation: None }),
+        );
         self.cache.put_key(Arc::new(LiveKey { versions, ..live.with_record(updated) }), &guard);
         tracing::info!(key = %live.arn, "key material imported");
         Ok(live.arn.clone())

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::policy::{default_key_policy, validate_policy};
 use super::tags::validate_new_tags;
-use super::{refuse_pending_deletion, Action, Caller, Kms, PageRequest};
-use crate::ids::{key_arn, KeyId, KeyRef};
+use super::{Action, Caller, Kms, PageRequest, refuse_pending_deletion};
+use crate::KmsError;
+use crate::ids::{KeyId, KeyRef, key_arn};
 use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Timestamp};
 use crate::specs;
-use crate::KmsError;
 
 /// CreateKey, parsed. `None` means the caller left the field out.
 #[derive(Debug, Clone, Default)]
@@ -173,14 +173,17 @@ impl Kms {
         } else {
             None
         };
-        let items = ids
-            .into_iter()
-            .map(|id| (id, key_arn(&self.region, &caller.account, &id)))
-            .collect();
+        let items = ids.into_iter().map(|id| (id, key_arn(&self.region, &caller.account, &id))).collect();
         Ok(ListPage { items, next_marker })
     }
 
-    pub fn update_key_description(&self, caller: &Caller, key: &KeyRef, raw: &str, description: String) -> Result<(), KmsError> {
+    pub fn update_key_description(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        description: String,
+    ) -> Result<(), KmsError> {
         let live = self.resolve_key_only(caller, key, raw, Action::UpdateKeyDescription)?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
@@ -199,7 +202,8 @@ impl Kms {
     }
 
     fn set_enabled(&self, caller: &Caller, key: &KeyRef, raw: &str, enabled: bool) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, if enabled { Action::EnableKey } else { Action::DisableKey })?;
+        let live =
+            self.resolve_key_only(caller, key, raw, if enabled { Action::EnableKey } else { Action::DisableKey })?;
         self.refuse_aws_managed(caller, &live, if enabled { "EnableKey" } else { "DisableKey" })?;
         let arn = live.arn.clone();
         self.update_key(&live, |r| {

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use trent_crypto::BackingKey;
 
 use super::{Caller, Kms};
-use crate::cache::LiveKey;
-use crate::ids::{key_arn, AliasName, KeyId, KeyRef};
-use crate::model::{AliasRecord, KeyManager, KeySpec, KeyState, KeyUsage, KeyRecord, Origin};
 use crate::KmsError;
+use crate::cache::LiveKey;
+use crate::ids::{AliasName, KeyId, KeyRef, key_arn};
+use crate::model::{AliasRecord, KeyManager, KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
 
 impl Kms {
     /// The AWS managed key of `service` in the caller's account (`alias/aws/<service>`), created on first use.
@@ -47,8 +47,13 @@ impl Kms {
         let backing = BackingKey::generate().map_err(KmsError::internal)?;
         let version = self.new_version_record(&arn, key_id, 1, &backing)?;
         self.store.create_key(&record, Some(&version))?;
-        let alias_record =
-            AliasRecord { account: caller.account.clone(), name: alias.clone(), target: key_id, created: now, updated: now };
+        let alias_record = AliasRecord {
+            account: caller.account.clone(),
+            name: alias.clone(),
+            target: key_id,
+            created: now,
+            updated: now,
+        };
         match self.store.create_alias(&alias_record) {
             Ok(()) => {
                 tracing::info!(key_id = %key_id, %alias, "AWS managed key created");

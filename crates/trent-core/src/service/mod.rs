@@ -7,8 +7,8 @@ mod authz;
 mod bulk;
 mod crypto;
 mod grants;
-mod keys;
 mod import;
+mod keys;
 mod managed;
 mod policy;
 mod rotation;
@@ -20,25 +20,25 @@ use std::sync::Arc;
 
 use trent_crypto::{BackingKey, RootKey, SecretBytes};
 
+use crate::KmsError;
 use crate::cache::{KeyCache, LiveKey, LiveVersion};
 use crate::clock::Clock;
 use crate::context::EncryptionContext;
-use crate::ids::{key_arn, AccountId, KeyId, KeyRef, Region};
+use crate::ids::{AccountId, KeyId, KeyRef, Region, key_arn};
 use crate::model::{KeyRecord, KeyState, KeyVersionRecord};
 use crate::store::Store;
-use crate::KmsError;
 
 pub use aliases::{AliasEntry, ListAliasesRequest};
 pub use asymmetric::{DataKeyPair, PublicKeyInfo};
-pub use authz::{Action, PrincipalDirectory};
 pub(crate) use authz::Extra;
+pub use authz::{Action, PrincipalDirectory};
 pub use crypto::{
     DataKeySize, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, GenerateDataKeyRequest,
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
 };
-pub use keys::{CreateKeyRequest, KeyMetadata, ListPage, ScheduleDeletionResponse};
 pub use grants::{CreateGrantRequest, GrantView};
 pub use import::{ImportMaterialRequest, ImportParameters};
+pub use keys::{CreateKeyRequest, KeyMetadata, ListPage, ScheduleDeletionResponse};
 pub use policy::default_key_policy;
 pub use rotation::{RotationEntry, RotationStatus};
 pub use schedule::{JobKind, ScheduledJob};
@@ -178,7 +178,13 @@ impl Kms {
     }
 
     /// `resolve` with request-specific condition keys (encryption context, algorithm).
-    fn resolve_with(&self, caller: &Caller, key: &KeyRef, action: Action, extra: &Extra) -> Result<Arc<LiveKey>, KmsError> {
+    fn resolve_with(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        action: Action,
+        extra: &Extra,
+    ) -> Result<Arc<LiveKey>, KmsError> {
         let live = self.find(caller, key)?;
         // `kms:RequestAlias`: the alias the request named the key by, if it did.
         let alias = match key {
@@ -186,7 +192,9 @@ impl Kms {
             _ => None,
         };
         match alias {
-            Some(a) => self.authorize_key(caller, action, &live, &extra.clone().with("kms:RequestAlias", vec![a.to_owned()]))?,
+            Some(a) => {
+                self.authorize_key(caller, action, &live, &extra.clone().with("kms:RequestAlias", vec![a.to_owned()]))?
+            }
             None => self.authorize_key(caller, action, &live, extra)?,
         }
         Ok(live)
@@ -208,8 +216,9 @@ impl Kms {
                 if region != self.region.as_str() {
                     return Err(KmsError::NotFound(format!("Invalid arn {region}")));
                 }
-                let owner = AccountId::parse(account)
-                    .ok_or_else(|| KmsError::NotFound(format!("Alias arn:aws:kms:{region}:{account}:{alias} is not found.")))?;
+                let owner = AccountId::parse(account).ok_or_else(|| {
+                    KmsError::NotFound(format!("Alias arn:aws:kms:{region}:{account}:{alias} is not found."))
+                })?;
                 (account.as_str(), self.alias_target(&owner, alias)?)
             }
         };
@@ -220,7 +229,13 @@ impl Kms {
     }
 
     /// Like `resolve`, for operations that take only a key id or key ARN (management operations).
-    fn resolve_key_only(&self, caller: &Caller, key: &KeyRef, raw: &str, action: Action) -> Result<Arc<LiveKey>, KmsError> {
+    fn resolve_key_only(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        action: Action,
+    ) -> Result<Arc<LiveKey>, KmsError> {
         self.resolve_key_only_with(caller, key, raw, action, &Extra::none())
     }
 
@@ -252,10 +267,9 @@ impl Kms {
                 self.cache.put_alias(account, name, a.target, &guard);
                 Ok(a.target)
             }
-            None => Err(KmsError::NotFound(format!(
-                "Alias arn:aws:kms:{}:{account}:{name} is not found.",
-                self.region
-            ))),
+            None => {
+                Err(KmsError::NotFound(format!("Alias arn:aws:kms:{}:{account}:{name} is not found.", self.region)))
+            }
         }
     }
 
@@ -284,7 +298,10 @@ impl Kms {
                 .map_err(|e| KmsError::internal(format!("unwrapping {arn} version {}: {e}", v.version)))?;
             let material = crate::specs::parse_material(record.key_spec, record.key_usage, material)
                 .map_err(|e| KmsError::internal(format!("parsing {arn} version {}: {e}", v.version)))?;
-            versions.insert(v.version, Arc::new(LiveVersion { material, material_id: v.material_id, rotation: v.rotation }));
+            versions.insert(
+                v.version,
+                Arc::new(LiveVersion { material, material_id: v.material_id, rotation: v.rotation }),
+            );
         }
         let grants = self.store.grants(&record.key_id)?;
         Ok(LiveKey::new(record, arn, versions).with_grants(grants))
@@ -341,7 +358,13 @@ impl Kms {
         Ok(done)
     }
 
-    fn new_version_record(&self, arn: &str, key_id: KeyId, version: u32, key: &BackingKey) -> Result<KeyVersionRecord, KmsError> {
+    fn new_version_record(
+        &self,
+        arn: &str,
+        key_id: KeyId,
+        version: u32,
+        key: &BackingKey,
+    ) -> Result<KeyVersionRecord, KmsError> {
         self.new_version_record_for(arn, key_id, version, key.material_for_wrapping())
     }
 
@@ -354,9 +377,7 @@ impl Kms {
         material: &SecretBytes,
     ) -> Result<KeyVersionRecord, KmsError> {
         let wrapped = self.root.wrap(material, &wrap_binding(arn, version)).map_err(KmsError::internal)?;
-        let material_id = trent_crypto::digest::hex(
-            &trent_crypto::random_array::<32>().map_err(KmsError::internal)?,
-        );
+        let material_id = trent_crypto::digest::hex(&trent_crypto::random_array::<32>().map_err(KmsError::internal)?);
         Ok(KeyVersionRecord { key_id, version, wrapped, material_id, created: self.clock.now(), rotation: None })
     }
 }
@@ -386,9 +407,7 @@ fn require_usable(live: &LiveKey) -> Result<(), KmsError> {
         KeyState::Enabled | KeyState::Updating => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
         KeyState::PendingDeletion => Err(KmsError::InvalidState(format!("{arn} is pending deletion."))),
-        KeyState::PendingReplicaDeletion => {
-            Err(KmsError::InvalidState(format!("{arn} is pending replica deletion.")))
-        }
+        KeyState::PendingReplicaDeletion => Err(KmsError::InvalidState(format!("{arn} is pending replica deletion."))),
         KeyState::PendingImport => Err(KmsError::InvalidState(format!("{arn} is pending import."))),
         KeyState::Unavailable => Err(KmsError::InvalidState(format!("{arn} is unavailable."))),
         KeyState::Creating => Err(KmsError::InvalidState(format!("{arn} is creating."))),

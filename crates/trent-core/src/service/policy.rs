@@ -2,9 +2,9 @@
 //! is the access issue's work.
 
 use super::{Action, Caller, Kms};
-use crate::ids::{AccountId, KeyRef};
-use crate::policy::document::{parse_policy, PolicyKind};
 use crate::KmsError;
+use crate::ids::{AccountId, KeyRef};
+use crate::policy::document::{PolicyKind, parse_policy};
 
 /// The only policy name a KMS key has.
 pub(super) const DEFAULT_POLICY_NAME: &str = "default";
@@ -24,9 +24,7 @@ pub fn default_key_policy(account: &AccountId) -> String {
 /// accepted today is one the engine understands tomorrow.
 pub(super) fn validate_policy(policy: &str) -> Result<(), KmsError> {
     if policy.len() > MAX_POLICY_BYTES {
-        return Err(KmsError::LimitExceeded(format!(
-            "Policy exceeds the maximum size of {MAX_POLICY_BYTES} bytes."
-        )));
+        return Err(KmsError::LimitExceeded(format!("Policy exceeds the maximum size of {MAX_POLICY_BYTES} bytes.")));
     }
     if serde_json::from_str::<serde_json::Value>(policy).is_err() {
         // AWS sends an empty message for a policy that is not JSON.
@@ -43,7 +41,13 @@ fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
 }
 
 impl Kms {
-    pub fn get_key_policy(&self, caller: &Caller, key: &KeyRef, raw: &str, name: Option<&str>) -> Result<String, KmsError> {
+    pub fn get_key_policy(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        name: Option<&str>,
+    ) -> Result<String, KmsError> {
         check_policy_name(name)?;
         let live = self.resolve_key_only(caller, key, raw, Action::GetKeyPolicy)?;
         Ok(live.record.policy.clone())
@@ -60,8 +64,8 @@ impl Kms {
     ) -> Result<(), KmsError> {
         check_policy_name(name)?;
         validate_policy(&policy)?;
-        let extra = super::Extra::none()
-            .with("kms:BypassPolicyLockoutSafetyCheck", vec![bypass_lockout_check.to_string()]);
+        let extra =
+            super::Extra::none().with("kms:BypassPolicyLockoutSafetyCheck", vec![bypass_lockout_check.to_string()]);
         let live = self.resolve_key_only_with(caller, key, raw, Action::PutKeyPolicy, &extra)?;
         self.refuse_aws_managed(caller, &live, "PutKeyPolicy")?;
         self.check_new_key_policy(caller, &policy, &live.arn, &live.record.account, bypass_lockout_check)?;

@@ -8,10 +8,10 @@ use trent_crypto::BackingKey;
 
 use super::keys::ListPage;
 use super::{Action, Caller, Kms, PageRequest};
+use crate::KmsError;
 use crate::cache::{LiveKey, LiveVersion, Material};
 use crate::ids::KeyRef;
 use crate::model::{KeySpec, KeyState, Origin, RotationSchedule, RotationType, Timestamp};
-use crate::KmsError;
 
 /// AWS's bounds and default for RotationPeriodInDays.
 const MIN_ROTATION_DAYS: u32 = 90;
@@ -37,7 +37,13 @@ pub struct RotationEntry {
 }
 
 impl Kms {
-    pub fn enable_key_rotation(&self, caller: &Caller, key: &KeyRef, raw: &str, period_days: Option<u32>) -> Result<(), KmsError> {
+    pub fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        period_days: Option<u32>,
+    ) -> Result<(), KmsError> {
         let days = period_days.unwrap_or(DEFAULT_ROTATION_DAYS);
         if !(MIN_ROTATION_DAYS..=MAX_ROTATION_DAYS).contains(&days) {
             return Err(KmsError::validation_one(
@@ -90,11 +96,7 @@ impl Kms {
         let live = self.resolve_key_only(caller, key, raw, Action::RotateKeyOnDemand)?;
         rotatable(&live)?;
         require_enabled(live.record.state, &live.arn)?;
-        let on_demand = live
-            .versions
-            .values()
-            .filter(|v| v.rotation == Some(RotationType::OnDemand))
-            .count();
+        let on_demand = live.versions.values().filter(|v| v.rotation == Some(RotationType::OnDemand)).count();
         if on_demand >= MAX_ON_DEMAND_ROTATIONS {
             return Err(KmsError::LimitExceeded(format!(
                 "{} has reached the maximum number of on-demand rotations ({MAX_ON_DEMAND_ROTATIONS}).",
@@ -156,10 +158,11 @@ impl Kms {
                 }
                 r.current_version = next_version;
                 if rotation == RotationType::Automatic
-                    && let Some(s) = r.rotation.as_mut() {
-                        // The next rotation is one period after this one, however late this one ran.
-                        s.next = now.plus_days(s.period_days);
-                    }
+                    && let Some(s) = r.rotation.as_mut()
+                {
+                    // The next rotation is one period after this one, however late this one ran.
+                    s.next = now.plus_days(s.period_days);
+                }
                 Ok(())
             })?
             .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;

@@ -1,9 +1,9 @@
 //! What the scheduler will do and when: for the operator command `trent admin schedule`.
 
 use super::Kms;
+use crate::KmsError;
 use crate::ids::key_arn;
 use crate::model::Timestamp;
-use crate::KmsError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {

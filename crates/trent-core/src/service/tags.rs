@@ -2,16 +2,22 @@
 
 use std::collections::BTreeMap;
 
-use super::keys::{refuse_pending_deletion_record, ListPage};
+use super::keys::{ListPage, refuse_pending_deletion_record};
 use super::{Action, Caller, Kms, PageRequest};
-use crate::ids::KeyRef;
 use crate::KmsError;
+use crate::ids::KeyRef;
 
 /// AWS's quota of tags per key.
 const MAX_TAGS_PER_KEY: usize = 50;
 
 impl Kms {
-    pub fn tag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tags: &[(String, String)]) -> Result<(), KmsError> {
+    pub fn tag_resource(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), KmsError> {
         let live = self.resolve_key_only_with(caller, key, raw, Action::TagResource, &super::Extra::tags(tags))?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
@@ -21,7 +27,13 @@ impl Kms {
         Ok(())
     }
 
-    pub fn untag_resource(&self, caller: &Caller, key: &KeyRef, raw: &str, tag_keys: &[String]) -> Result<(), KmsError> {
+    pub fn untag_resource(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        raw: &str,
+        tag_keys: &[String],
+    ) -> Result<(), KmsError> {
         let extra = super::Extra::none().with("aws:TagKeys", tag_keys.to_vec());
         let live = self.resolve_key_only_with(caller, key, raw, Action::UntagResource, &extra)?;
         self.update_key(&live, |r| {

@@ -18,7 +18,8 @@ struct Fixture {
 fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let root = RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap();
-    let kms = Kms::new(Arc::new(MemoryStore::new()), Arc::new(root), clock.clone(), Region::parse("us-east-1").unwrap());
+    let kms =
+        Kms::new(Arc::new(MemoryStore::new()), Arc::new(root), clock.clone(), Region::parse("us-east-1").unwrap());
     let account = AccountId::parse("111122223333").unwrap();
     Fixture { kms, clock, caller: Caller::root(account) }
 }
@@ -74,7 +75,8 @@ fn encrypt_decrypt_with_context_and_aliases() {
     assert_eq!(d.plaintext.expose_secret(), b"secret");
     assert_eq!(d.key_arn, m.arn);
     // KeyId given as alias ARN, matching.
-    f.decrypt(&e.ciphertext, ctx(&[("a", "1"), ("b", "2")]), Some("arn:aws:kms:us-east-1:111122223333:alias/app")).unwrap();
+    f.decrypt(&e.ciphertext, ctx(&[("a", "1"), ("b", "2")]), Some("arn:aws:kms:us-east-1:111122223333:alias/app"))
+        .unwrap();
     for wrong in [ctx(&[]), ctx(&[("a", "1")]), ctx(&[("a", "1"), ("b", "X")])] {
         assert!(matches!(f.decrypt(&e.ciphertext, wrong, None), Err(KmsError::InvalidCiphertext)));
     }
@@ -112,10 +114,7 @@ fn disabled_and_pending_deletion_states() {
     assert_eq!(s.deletion_date, f.clock.now().plus_days(7));
     assert!(matches!(f.encrypt(&id, b"x", ctx(&[])), Err(KmsError::InvalidState(_))));
     assert!(matches!(f.kms.enable_key(&f.caller, &key_ref(&id), &id), Err(KmsError::InvalidState(_))));
-    assert!(matches!(
-        f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, None),
-        Err(KmsError::InvalidState(_))
-    ));
+    assert!(matches!(f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, None), Err(KmsError::InvalidState(_))));
     assert_eq!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id), &id).unwrap(), m.arn);
     assert_eq!(f.kms.describe_key(&f.caller, &key_ref(&id)).unwrap().record.state, KeyState::Disabled);
     assert!(matches!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id), &id), Err(KmsError::InvalidState(_))));
@@ -152,7 +151,11 @@ fn data_keys_and_random() {
         .kms
         .generate_data_key(
             &f.caller,
-            GenerateDataKeyRequest { key: key_ref(&id), size: DataKeySize::Spec(DataKeySpec::Aes256), context: ctx(&[("k", "v")]) },
+            GenerateDataKeyRequest {
+                key: key_ref(&id),
+                size: DataKeySize::Spec(DataKeySpec::Aes256),
+                context: ctx(&[("k", "v")]),
+            },
             true,
         )
         .unwrap();
@@ -210,10 +213,7 @@ fn alias_rules_and_listing() {
     assert!(matches!(f.kms.create_alias(&f.caller, "nope", &id), Err(KmsError::Validation(_))));
     f.kms.create_alias(&f.caller, "alias/one", &id).unwrap();
     let dup = f.kms.create_alias(&f.caller, "alias/one", &id).unwrap_err();
-    assert_eq!(
-        dup.to_string(),
-        "An alias with the name arn:aws:kms:us-east-1:111122223333:alias/one already exists"
-    );
+    assert_eq!(dup.to_string(), "An alias with the name arn:aws:kms:us-east-1:111122223333:alias/one already exists");
     assert!(matches!(f.kms.create_alias(&f.caller, "alias/two", "alias/one"), Err(KmsError::Validation(_))));
     let b = f.create();
     f.kms.update_alias(&f.caller, "alias/one", &b.arn).unwrap();
@@ -228,7 +228,10 @@ fn alias_rules_and_listing() {
     assert_eq!(page.items.len(), 2);
     let rest = f
         .kms
-        .list_aliases(&f.caller, &ListAliasesRequest { key: None, page: PageRequest { limit: Some(10), marker: page.next_marker } })
+        .list_aliases(
+            &f.caller,
+            &ListAliasesRequest { key: None, page: PageRequest { limit: Some(10), marker: page.next_marker } },
+        )
         .unwrap();
     assert_eq!(rest.items.len(), 2);
     assert!(rest.next_marker.is_none());
@@ -324,15 +327,24 @@ fn on_demand_rotation_keeps_old_ciphertexts_and_is_capped() {
     let mut total = page.items.len();
     let mut marker = page.next_marker;
     while let Some(m) = marker {
-        let p = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: Some(m) }).unwrap();
+        let p =
+            f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: Some(m) }).unwrap();
         total += p.items.len();
         marker = p.next_marker;
     }
     assert_eq!(total, 25);
     // Survives a cold cache: the versions come back from the store.
-    let fresh = Kms::new(f.kms.store().clone(), Arc::new(RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap()), f.clock.clone(), Region::parse("us-east-1").unwrap());
+    let fresh = Kms::new(
+        f.kms.store().clone(),
+        Arc::new(RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap()),
+        f.clock.clone(),
+        Region::parse("us-east-1").unwrap(),
+    );
     let d = fresh
-        .decrypt(&f.caller, DecryptRequest { ciphertext: before.ciphertext, context: ctx(&[]), key: None, algorithm: None })
+        .decrypt(
+            &f.caller,
+            DecryptRequest { ciphertext: before.ciphertext, context: ctx(&[]), key: None, algorithm: None },
+        )
         .unwrap();
     assert_eq!(d.plaintext.expose_secret(), b"old");
 }
@@ -388,7 +400,10 @@ mod import {
     fn external(f: &Fixture) -> (String, KeyRef) {
         let m = f
             .kms
-            .create_key(&f.caller, CreateKeyRequest { origin: Some(crate::model::Origin::External), ..Default::default() })
+            .create_key(
+                &f.caller,
+                CreateKeyRequest { origin: Some(crate::model::Origin::External), ..Default::default() },
+            )
             .unwrap();
         assert_eq!(m.record.state, KeyState::PendingImport);
         assert!(m.current_material_id.is_none());
@@ -397,7 +412,13 @@ mod import {
         (id, k)
     }
 
-    fn import(f: &Fixture, id: &str, k: &KeyRef, material: &[u8], valid_to: Option<Timestamp>) -> Result<String, KmsError> {
+    fn import(
+        f: &Fixture,
+        id: &str,
+        k: &KeyRef,
+        material: &[u8],
+        valid_to: Option<Timestamp>,
+    ) -> Result<String, KmsError> {
         let p = f
             .kms
             .get_parameters_for_import(&f.caller, k, id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
@@ -492,7 +513,13 @@ mod import {
         let normal = f.create();
         let nid = normal.record.key_id.to_string();
         assert!(matches!(
-            f.kms.get_parameters_for_import(&f.caller, &key_ref(&nid), &nid, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048),
+            f.kms.get_parameters_for_import(
+                &f.caller,
+                &key_ref(&nid),
+                &nid,
+                WrappingAlgorithm::RsaesOaepSha256,
+                WrappingKeySpec::Rsa2048
+            ),
             Err(KmsError::UnsupportedOperation(_))
         ));
         assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::UnsupportedOperation(_))));
@@ -518,7 +545,10 @@ mod asymmetric_keys {
             "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
         );
         assert!(matches!(create(&f, KeySpec::Hmac256, Some(KeyUsage::SignVerify)), Err(KmsError::Validation(_))));
-        assert!(matches!(create(&f, KeySpec::EccSecgP256k1, Some(KeyUsage::KeyAgreement)), Err(KmsError::Validation(_))));
+        assert!(matches!(
+            create(&f, KeySpec::EccSecgP256k1, Some(KeyUsage::KeyAgreement)),
+            Err(KmsError::Validation(_))
+        ));
         assert!(matches!(create(&f, KeySpec::Sm2, Some(KeyUsage::SignVerify)), Err(KmsError::UnsupportedOperation(_))));
         let m = create(&f, KeySpec::EccNistP256, Some(KeyUsage::SignVerify)).unwrap();
         assert_eq!(crate::specs::algorithms(m.record.key_spec, m.record.key_usage).signing, &["ECDSA_SHA_256"]);
@@ -539,7 +569,8 @@ mod asymmetric_keys {
             f.kms.sign(&f.caller, &k, b"msg", MessageType::Raw, SigningAlgorithmSpec::EcdsaSha256),
             Err(KmsError::InvalidKeyUsage(_))
         ));
-        let err = f.kms.sign(&f.caller, &k, &[0; 20], MessageType::Digest, SigningAlgorithmSpec::EcdsaSha384).unwrap_err();
+        let err =
+            f.kms.sign(&f.caller, &k, &[0; 20], MessageType::Digest, SigningAlgorithmSpec::EcdsaSha384).unwrap_err();
         assert_eq!(err.to_string(), "Digest is invalid length for algorithm ECDSA_SHA_384.");
         // A signing key cannot encrypt; a symmetric key cannot sign.
         let e = f.encrypt(&m.arn, b"x", ctx(&[])).unwrap_err();
@@ -560,22 +591,44 @@ mod asymmetric_keys {
         let enc = |alg, pt: &[u8], c| {
             f.kms.encrypt(
                 &f.caller,
-                EncryptRequest { key: key_ref(&m.arn), plaintext: SecretBytes::new(pt.to_vec()), context: c, algorithm: alg },
+                EncryptRequest {
+                    key: key_ref(&m.arn),
+                    plaintext: SecretBytes::new(pt.to_vec()),
+                    context: c,
+                    algorithm: alg,
+                },
             )
         };
         assert!(matches!(enc(None, b"x", ctx(&[])), Err(KmsError::InvalidKeyUsage(_))));
-        assert!(matches!(enc(Some(EncryptionAlgorithm::RsaesOaepSha256), b"x", ctx(&[("a", "b")])), Err(KmsError::Validation(_))));
+        assert!(matches!(
+            enc(Some(EncryptionAlgorithm::RsaesOaepSha256), b"x", ctx(&[("a", "b")])),
+            Err(KmsError::Validation(_))
+        ));
         let err = enc(Some(EncryptionAlgorithm::RsaesOaepSha256), &[0; 191], ctx(&[])).unwrap_err();
-        assert_eq!(err.to_string(), "Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.");
+        assert_eq!(
+            err.to_string(),
+            "Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes."
+        );
         let e = enc(Some(EncryptionAlgorithm::RsaesOaepSha256), b"rsa secret", ctx(&[])).unwrap();
         let dec = |key: Option<&str>, alg| {
             f.kms.decrypt(
                 &f.caller,
-                DecryptRequest { ciphertext: e.ciphertext.clone(), context: ctx(&[]), key: key.map(key_ref), algorithm: alg },
+                DecryptRequest {
+                    ciphertext: e.ciphertext.clone(),
+                    context: ctx(&[]),
+                    key: key.map(key_ref),
+                    algorithm: alg,
+                },
             )
         };
-        assert_eq!(dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha256)).unwrap().plaintext.expose_secret(), b"rsa secret");
-        assert!(matches!(dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha1)), Err(KmsError::InvalidCiphertext)));
+        assert_eq!(
+            dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha256)).unwrap().plaintext.expose_secret(),
+            b"rsa secret"
+        );
+        assert!(matches!(
+            dec(Some(&m.arn), Some(EncryptionAlgorithm::RsaesOaepSha1)),
+            Err(KmsError::InvalidCiphertext)
+        ));
         // Without KeyId the ciphertext is read as a symmetric blob. Random RSA output starts with the blob
         // version byte 1 time in 256; it then parses and names a key that does not exist (AWS's access-denied
         // text); otherwise it is not a blob at all.
@@ -606,8 +659,14 @@ mod asymmetric_keys {
         f.kms.verify_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha384, &tag).unwrap();
         let mut bad = tag.clone();
         bad[5] ^= 1;
-        assert!(matches!(f.kms.verify_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha384, &bad), Err(KmsError::InvalidMac)));
-        assert!(matches!(f.kms.generate_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha256), Err(KmsError::InvalidKeyUsage(_))));
+        assert!(matches!(
+            f.kms.verify_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha384, &bad),
+            Err(KmsError::InvalidMac)
+        ));
+        assert!(matches!(
+            f.kms.generate_mac(&f.caller, &hk, b"m", MacAlgorithmSpec::HmacSha256),
+            Err(KmsError::InvalidKeyUsage(_))
+        ));
 
         let a = create(&f, KeySpec::EccNistP256, Some(KeyUsage::KeyAgreement)).unwrap();
         let b = create(&f, KeySpec::EccNistP256, Some(KeyUsage::KeyAgreement)).unwrap();
@@ -616,12 +675,21 @@ mod asymmetric_keys {
         let (_, s1, _) = f.kms.derive_shared_secret(&f.caller, &key_ref(&a.arn), &pb).unwrap();
         let (_, s2, _) = f.kms.derive_shared_secret(&f.caller, &key_ref(&b.arn), &pa).unwrap();
         assert_eq!(s1.expose_secret(), s2.expose_secret());
-        assert!(matches!(f.kms.derive_shared_secret(&f.caller, &key_ref(&a.arn), b"junk"), Err(KmsError::Validation(_))));
+        assert!(matches!(
+            f.kms.derive_shared_secret(&f.caller, &key_ref(&a.arn), b"junk"),
+            Err(KmsError::Validation(_))
+        ));
 
         let sym = f.create();
         let pair = f
             .kms
-            .generate_data_key_pair(&f.caller, &key_ref(&sym.arn), DataKeyPairSpec::EccNistP256, &ctx(&[("p", "q")]), true)
+            .generate_data_key_pair(
+                &f.caller,
+                &key_ref(&sym.arn),
+                DataKeyPairSpec::EccNistP256,
+                &ctx(&[("p", "q")]),
+                true,
+            )
             .unwrap();
         let private = f.decrypt(&pair.private_key_ciphertext, ctx(&[("p", "q")]), None).unwrap().plaintext;
         assert_eq!(private.expose_secret(), pair.private_key_plaintext.unwrap().expose_secret());
@@ -634,8 +702,8 @@ mod authorization {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::policy::document::{parse_policy, PolicyKind};
     use crate::policy::Policy;
+    use crate::policy::document::{PolicyKind, parse_policy};
     use crate::service::PrincipalDirectory;
 
     /// IAM policies by principal ARN, standing in for the IAM users of `Identities`.
@@ -667,7 +735,15 @@ mod authorization {
     }
 
     fn enc(f: &Fixture, caller: &Caller, key: &str, c: EncryptionContext) -> Result<EncryptResponse, KmsError> {
-        f.kms.encrypt(caller, EncryptRequest { key: key_ref(key), plaintext: SecretBytes::new(b"x".to_vec()), context: c, algorithm: None })
+        f.kms.encrypt(
+            caller,
+            EncryptRequest {
+                key: key_ref(key),
+                plaintext: SecretBytes::new(b"x".to_vec()),
+                context: c,
+                algorithm: None,
+            },
+        )
     }
 
     #[test]
@@ -680,20 +756,27 @@ mod authorization {
         let err = enc(&f, &alice, &key.arn, ctx(&[])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("User: {ALICE} is not authorized to perform: kms:Encrypt on resource: {} because no identity-based policy allows the kms:Encrypt action", key.arn)
+            format!(
+                "User: {ALICE} is not authorized to perform: kms:Encrypt on resource: {} because no identity-based policy allows the kms:Encrypt action",
+                key.arn
+            )
         );
         dir.allow(ALICE, r#"{"Statement":{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}}"#);
         enc(&f, &alice, &key.arn, ctx(&[])).unwrap();
         // Decrypt is not in Alice's policy.
         let blob = enc(&f, &alice, &key.arn, ctx(&[])).unwrap().ciphertext;
-        let denied = f.kms.decrypt(&alice, DecryptRequest { ciphertext: blob, context: ctx(&[]), key: None, algorithm: None });
+        let denied =
+            f.kms.decrypt(&alice, DecryptRequest { ciphertext: blob, context: ctx(&[]), key: None, algorithm: None });
         assert!(matches!(denied, Err(KmsError::AccessDenied(_))));
         // A key policy without the root statement ignores IAM policies.
         let no_root = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:PutKeyPolicy","Resource":"*"}}"#;
         let k = key_ref(&key.arn);
         f.kms.put_key_policy(&f.caller, &k, &key.arn, None, no_root.into(), false).unwrap();
         let err = enc(&f, &alice, &key.arn, ctx(&[])).unwrap_err();
-        assert!(err.to_string().ends_with("because no identity-based policy allows the kms:Encrypt action") || err.to_string().contains("resource-based"));
+        assert!(
+            err.to_string().ends_with("because no identity-based policy allows the kms:Encrypt action")
+                || err.to_string().contains("resource-based")
+        );
         // ListKeys and CreateKey are IAM-only.
         assert!(matches!(f.kms.list_keys(&alice, &PageRequest::default()), Err(KmsError::AccessDenied(_))));
     }
@@ -773,13 +856,22 @@ mod authorization {
             {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
             {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}]}"#;
         f.kms.put_key_policy(&f.caller, &key_ref(&key.arn), &key.arn, None, shared.into(), false).unwrap();
-        assert!(matches!(enc(&f, &bob, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))), "Bob's account must allow too");
+        assert!(
+            matches!(enc(&f, &bob, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))),
+            "Bob's account must allow too"
+        );
         dir.allow(BOB, r#"{"Statement":{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}}"#);
         let blob = enc(&f, &bob, &key.arn, ctx(&[])).unwrap().ciphertext;
-        let out = f.kms.decrypt(&bob, DecryptRequest { ciphertext: blob, context: ctx(&[]), key: None, algorithm: None }).unwrap();
+        let out = f
+            .kms
+            .decrypt(&bob, DecryptRequest { ciphertext: blob, context: ctx(&[]), key: None, algorithm: None })
+            .unwrap();
         assert_eq!(out.key_arn, key.arn);
         let eve = user("arn:aws:iam::777777777777:user/eve");
-        dir.allow("arn:aws:iam::777777777777:user/eve", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#);
+        dir.allow(
+            "arn:aws:iam::777777777777:user/eve",
+            r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#,
+        );
         assert!(matches!(enc(&f, &eve, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))));
     }
 }

@@ -7,8 +7,8 @@
 //! the parameter ARN as associated data. Standard-tier values are plain KMS blobs, which start with 0x01, so the
 //! two never collide.
 
-use trent_crypto::esdk::{unwrap_with_iv, wrap_with_random_iv, GcmKey, ParsedIv};
 use trent_crypto::SecretBytes;
+use trent_crypto::esdk::{GcmKey, ParsedIv, unwrap_with_iv, wrap_with_random_iv};
 
 use super::SsmError;
 use crate::context::EncryptionContext;
@@ -32,9 +32,12 @@ pub(super) fn seal(
     arn: &str,
     plaintext: &SecretBytes,
 ) -> Result<Vec<u8>, SsmError> {
-    let request = GenerateDataKeyRequest { key, size: DataKeySize::Spec(DataKeySpec::Aes256), context: context.clone() };
+    let request =
+        GenerateDataKeyRequest { key, size: DataKeySize::Spec(DataKeySpec::Aes256), context: context.clone() };
     let result = kms.generate_data_key(caller, request, true);
-    caller.note_delegated(DelegatedCall::new("GenerateDataKey", Some(key_id.to_owned()), &context, &result, |r| &r.key_arn));
+    caller.note_delegated(DelegatedCall::new("GenerateDataKey", Some(key_id.to_owned()), &context, &result, |r| {
+        &r.key_arn
+    }));
     let dk = result?;
     let data_key = dk.plaintext.ok_or_else(|| SsmError::internal("GenerateDataKey returned no plaintext"))?;
     let gcm = GcmKey::new(&data_key).map_err(SsmError::internal)?;

@@ -124,7 +124,9 @@ pub fn parse_filters(raw: &[RawFilter], ctx: FilterContext) -> Result<Vec<Parame
                 }
             }
             FilterKey::Tier => {
-                if let Some(v) = f.values.iter().find(|v| !matches!(v.as_str(), "Standard" | "Advanced" | "Intelligent-Tiering")) {
+                if let Some(v) =
+                    f.values.iter().find(|v| !matches!(v.as_str(), "Standard" | "Advanced" | "Intelligent-Tiering"))
+                {
                     return Err(SsmError::InvalidFilterValue(format!(
                         "The following filter value is not valid: {v}. Valid values include: [Standard, Advanced, Intelligent-Tiering]."
                     )));

@@ -19,7 +19,8 @@ pub mod versions;
 
 pub use error::SsmError;
 pub use service::{
-    DescribeRequest, HistoryEntry, DEFAULT_KEY, ParameterMetadata, ParameterValue, ParameterView, PathRequest, PutRequest, Ssm,
+    DEFAULT_KEY, DescribeRequest, HistoryEntry, ParameterMetadata, ParameterValue, ParameterView, PathRequest,
+    PutRequest, Ssm,
 };
 pub use store::{MemoryParameterStore, ParameterRecord, ParameterStore, VersionRecord};
 

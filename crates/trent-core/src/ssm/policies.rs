@@ -22,7 +22,10 @@ pub fn parse(doc: &str) -> Result<(Vec<PolicyEntry>, Option<Timestamp>), SsmErro
     let v: Value = serde_json::from_str(doc).map_err(|_| invalid())?;
     let items = v.as_array().ok_or_else(invalid)?;
     if items.len() > MAX_POLICIES {
-        return Err(SsmError::PoliciesLimitExceeded("You specified more than the maximum number of allowed policies for the parameter. The maximum is 10.".into()));
+        return Err(SsmError::PoliciesLimitExceeded(
+            "You specified more than the maximum number of allowed policies for the parameter. The maximum is 10."
+                .into(),
+        ));
     }
     let mut out = Vec::new();
     let mut expires = None;
@@ -41,7 +44,9 @@ pub fn parse(doc: &str) -> Result<(Vec<PolicyEntry>, Option<Timestamp>), SsmErro
                 attrs.get("After").ok_or_else(invalid)?;
             }
             other => {
-                return Err(SsmError::InvalidPolicyType(format!("The following policy type is not supported: {other}.")));
+                return Err(SsmError::InvalidPolicyType(format!(
+                    "The following policy type is not supported: {other}."
+                )));
             }
         }
         out.push(PolicyEntry { text: item.to_string(), kind: kind.to_owned() });
@@ -94,8 +99,9 @@ mod tests {
 
     #[test]
     fn policies_parse() {
-        let (p, exp) = parse(r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"1970-01-02T00:00:00.000Z"}}]"#)
-            .unwrap();
+        let (p, exp) =
+            parse(r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"1970-01-02T00:00:00.000Z"}}]"#)
+                .unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(exp, Some(Timestamp(Timestamp::DAY_MS)));
         assert!(matches!(parse(r#"[{"Type":"Bogus","Attributes":{}}]"#), Err(SsmError::InvalidPolicyType(_))));

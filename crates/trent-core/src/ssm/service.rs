@@ -8,11 +8,11 @@ use std::sync::Arc;
 use trent_crypto::SecretBytes;
 
 use super::filters::{self, FilterContext, FilterKey, ParameterFilter, RawFilter};
-use super::names::{self, parameter_arn, parse_selector, Selector};
+use super::names::{self, Selector, parameter_arn, parse_selector};
 use super::policies::{self, PolicyEntry};
 use super::store::{ParameterRecord, ParameterStore, VersionRecord};
-use super::{envelope, versions};
 use super::{ParameterType, SsmError, Tier};
+use super::{envelope, versions};
 use crate::context::EncryptionContext;
 use crate::ids::KeyRef;
 use crate::model::Timestamp;
@@ -154,9 +154,10 @@ impl Ssm {
         if previous.is_some() && !req.overwrite {
             return Err(SsmError::ParameterAlreadyExists);
         }
-        let kind = req.kind.or(previous.map(|p| p.kind)).ok_or_else(|| {
-            SsmError::Validation("A parameter type is required when you create a parameter.".into())
-        })?;
+        let kind = req
+            .kind
+            .or(previous.map(|p| p.kind))
+            .ok_or_else(|| SsmError::Validation("A parameter type is required when you create a parameter.".into()))?;
         if let Some(prev) = previous.filter(|p| p.kind != kind && name.contains('/')) {
             return Err(SsmError::HierarchyTypeMismatch(format!(
                 "The parameter type can't be changed for a parameter in a hierarchy: {name} is a {}. Create a new parameter instead.",
@@ -166,7 +167,9 @@ impl Ssm {
         let policies_doc = req.policies.clone().or_else(|| previous.and_then(|p| p.policies.clone()));
         let tier = resolve_tier(req.tier, previous.map(|p| p.tier), chars, policies_doc.is_some())?;
         if chars > ADVANCED_MAX_VALUE {
-            return Err(SsmError::Validation(format!("1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length less than or equal to {ADVANCED_MAX_VALUE}")));
+            return Err(SsmError::Validation(format!(
+                "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length less than or equal to {ADVANCED_MAX_VALUE}"
+            )));
         }
         let expires = match &policies_doc {
             Some(_) if tier == Tier::Standard && req.policies.is_some() => {
@@ -183,8 +186,11 @@ impl Ssm {
         }
         let allowed_pattern = req.allowed_pattern.clone().or_else(|| previous.and_then(|p| p.allowed_pattern.clone()));
         if let Some(pattern) = &allowed_pattern {
-            let re = regex_lite::Regex::new(pattern)
-                .map_err(|_| SsmError::InvalidAllowedPattern(format!("The allowed pattern {pattern} is not a valid regular expression.")))?;
+            let re = regex_lite::Regex::new(pattern).map_err(|_| {
+                SsmError::InvalidAllowedPattern(format!(
+                    "The allowed pattern {pattern} is not a valid regular expression."
+                ))
+            })?;
             if !re.is_match(text) {
                 return Err(SsmError::ParameterPatternMismatch(format!(
                     "Parameter value, cannot be validated against allowedPattern: {pattern}"
@@ -204,7 +210,9 @@ impl Ssm {
                 let context = Self::context(&arn);
                 let request = EncryptRequest { key, plaintext, context: context.clone(), algorithm: None };
                 let result = self.kms.encrypt(&self.via(caller), request);
-                caller.note_delegated(DelegatedCall::new("Encrypt", Some(key_id.clone()), &context, &result, |r| &r.key_arn));
+                caller.note_delegated(DelegatedCall::new("Encrypt", Some(key_id.clone()), &context, &result, |r| {
+                    &r.key_arn
+                }));
                 result?.ciphertext
             } else {
                 // Advanced values may exceed KMS's 4 KB: envelope encryption, as AWS does.
@@ -263,7 +271,9 @@ impl Ssm {
             && key_id.len() <= 256
             && key_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'_' | b'-'));
         if !valid {
-            return Err(SsmError::Validation(format!("1 validation error detected: Value '{key_id}' at 'keyId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-zA-Z0-9:/_-]+)$")));
+            return Err(SsmError::Validation(format!(
+                "1 validation error detected: Value '{key_id}' at 'keyId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-zA-Z0-9:/_-]+)$"
+            )));
         }
         if key_id == DEFAULT_KEY {
             return Ok(self.kms.aws_managed_key(caller, "ssm")?);
@@ -284,7 +294,12 @@ impl Ssm {
             )),
             ParameterType::SecureString if decrypt => {
                 let context = Self::context(arn);
-                let request = DecryptRequest { ciphertext: v.value.clone(), context: context.clone(), key: None, algorithm: None };
+                let request = DecryptRequest {
+                    ciphertext: v.value.clone(),
+                    context: context.clone(),
+                    key: None,
+                    algorithm: None,
+                };
                 let result = self.kms.decrypt(&self.via(caller), request);
                 caller.note_delegated(DelegatedCall::new("Decrypt", None, &context, &result, |r| &r.key_arn));
                 Ok(ParameterValue::Secret(result?.plaintext))
@@ -294,7 +309,14 @@ impl Ssm {
         }
     }
 
-    fn view(&self, caller: &Caller, p: &ParameterRecord, v: &VersionRecord, sel: &Selector, decrypt: bool) -> Result<ParameterView, SsmError> {
+    fn view(
+        &self,
+        caller: &Caller,
+        p: &ParameterRecord,
+        v: &VersionRecord,
+        sel: &Selector,
+        decrypt: bool,
+    ) -> Result<ParameterView, SsmError> {
         let arn = self.arn(caller, &p.name);
         Ok(ParameterView {
             name: p.name.clone(),
@@ -329,7 +351,13 @@ impl Ssm {
         self.get_parameter_as(caller, raw, decrypt, "ssm:GetParameter")
     }
 
-    fn get_parameter_as(&self, caller: &Caller, raw: &str, decrypt: bool, action: &str) -> Result<ParameterView, SsmError> {
+    fn get_parameter_as(
+        &self,
+        caller: &Caller,
+        raw: &str,
+        decrypt: bool,
+        action: &str,
+    ) -> Result<ParameterView, SsmError> {
         let (name, sel) = parse_selector(raw);
         self.authorize(caller, action, &name)?;
         let p = self.load(caller, &name)?;
@@ -338,13 +366,20 @@ impl Ssm {
     }
 
     /// Returns the parameters found and the names that were not (listed, not raised, as AWS does).
-    pub fn get_parameters(&self, caller: &Caller, raws: &[String], decrypt: bool) -> Result<(Vec<ParameterView>, Vec<String>), SsmError> {
+    pub fn get_parameters(
+        &self,
+        caller: &Caller,
+        raws: &[String],
+        decrypt: bool,
+    ) -> Result<(Vec<ParameterView>, Vec<String>), SsmError> {
         let (mut found, mut invalid) = (Vec::new(), Vec::new());
         let mut seen = std::collections::HashSet::new();
         for raw in raws.iter().filter(|r| seen.insert(r.as_str())) {
             match self.get_parameter_as(caller, raw, decrypt, "ssm:GetParameters") {
                 Ok(v) => found.push(v),
-                Err(SsmError::ParameterNotFound(_) | SsmError::ParameterVersionNotFound(_)) => invalid.push(raw.clone()),
+                Err(SsmError::ParameterNotFound(_) | SsmError::ParameterVersionNotFound(_)) => {
+                    invalid.push(raw.clone())
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -382,7 +417,11 @@ impl Ssm {
         }
     }
 
-    pub fn get_parameters_by_path(&self, caller: &Caller, req: &PathRequest) -> Result<(Vec<ParameterView>, Option<String>), SsmError> {
+    pub fn get_parameters_by_path(
+        &self,
+        caller: &Caller,
+        req: &PathRequest,
+    ) -> Result<(Vec<ParameterView>, Option<String>), SsmError> {
         names::validate_path(&req.path)?;
         self.authorize(caller, "ssm:GetParametersByPath", &req.path)?;
         let filters = filters::parse_filters(&req.filters, FilterContext::ByPath)?;
@@ -407,10 +446,16 @@ impl Ssm {
         })
     }
 
-    pub fn describe_parameters(&self, caller: &Caller, req: &DescribeRequest) -> Result<(Vec<ParameterMetadata>, Option<String>), SsmError> {
+    pub fn describe_parameters(
+        &self,
+        caller: &Caller,
+        req: &DescribeRequest,
+    ) -> Result<(Vec<ParameterMetadata>, Option<String>), SsmError> {
         self.kms.authorize_iam(caller, "ssm:DescribeParameters", "*")?;
         if !req.filters.is_empty() && !req.parameter_filters.is_empty() {
-            return Err(SsmError::Validation("You can use either Filters or ParameterFilters in a single request.".into()));
+            return Err(SsmError::Validation(
+                "You can use either Filters or ParameterFilters in a single request.".into(),
+            ));
         }
         let filters: Vec<ParameterFilter> = if req.filters.is_empty() {
             filters::parse_filters(&req.parameter_filters, FilterContext::Describe)?
@@ -449,12 +494,19 @@ impl Ssm {
                 labels: v.labels.clone(),
             });
         }
-        let next = (rest.len() > max).then(|| names::encode_token(&out.last().map_or(0, |e| e.meta.version).to_string()));
+        let next =
+            (rest.len() > max).then(|| names::encode_token(&out.last().map_or(0, |e| e.meta.version).to_string()));
         Ok((out, next))
     }
 
     /// Returns the invalid labels and the version labelled.
-    pub fn label_parameter_version(&self, caller: &Caller, raw: &str, version: Option<u64>, labels: &[String]) -> Result<(Vec<String>, u64), SsmError> {
+    pub fn label_parameter_version(
+        &self,
+        caller: &Caller,
+        raw: &str,
+        version: Option<u64>,
+        labels: &[String],
+    ) -> Result<(Vec<String>, u64), SsmError> {
         let name = names::plain_name(raw);
         self.authorize(caller, "ssm:LabelParameterVersion", &name)?;
         let mut result = (Vec::new(), 0);
@@ -467,7 +519,13 @@ impl Ssm {
     }
 
     /// Returns the removed and the invalid labels.
-    pub fn unlabel_parameter_version(&self, caller: &Caller, raw: &str, version: u64, labels: &[String]) -> Result<(Vec<String>, Vec<String>), SsmError> {
+    pub fn unlabel_parameter_version(
+        &self,
+        caller: &Caller,
+        raw: &str,
+        version: u64,
+        labels: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), SsmError> {
         let name = names::plain_name(raw);
         self.authorize(caller, "ssm:UnlabelParameterVersion", &name)?;
         let mut result = (Vec::new(), Vec::new());
@@ -530,7 +588,13 @@ impl Ssm {
         Ok(tags)
     }
 
-    pub fn add_tags(&self, caller: &Caller, resource_type: &str, resource_id: &str, new: &[(String, String)]) -> Result<(), SsmError> {
+    pub fn add_tags(
+        &self,
+        caller: &Caller,
+        resource_type: &str,
+        resource_id: &str,
+        new: &[(String, String)],
+    ) -> Result<(), SsmError> {
         self.update_tags(caller, resource_type, resource_id, "ssm:AddTagsToResource", &mut |tags| {
             tags.extend(new.iter().cloned());
             if tags.len() > MAX_TAGS { Err(too_many_tags()) } else { Ok(()) }
@@ -538,7 +602,13 @@ impl Ssm {
         .map(|_| ())
     }
 
-    pub fn remove_tags(&self, caller: &Caller, resource_type: &str, resource_id: &str, keys: &[String]) -> Result<(), SsmError> {
+    pub fn remove_tags(
+        &self,
+        caller: &Caller,
+        resource_type: &str,
+        resource_id: &str,
+        keys: &[String],
+    ) -> Result<(), SsmError> {
         self.update_tags(caller, resource_type, resource_id, "ssm:RemoveTagsFromResource", &mut |tags| {
             tags.retain(|k, _| !keys.contains(k));
             Ok(())
@@ -546,7 +616,12 @@ impl Ssm {
         .map(|_| ())
     }
 
-    pub fn list_tags(&self, caller: &Caller, resource_type: &str, resource_id: &str) -> Result<BTreeMap<String, String>, SsmError> {
+    pub fn list_tags(
+        &self,
+        caller: &Caller,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Result<BTreeMap<String, String>, SsmError> {
         if resource_type != "Parameter" {
             return Err(SsmError::InvalidResourceType);
         }
@@ -583,7 +658,12 @@ fn too_many_tags() -> SsmError {
 
 /// The tier a new version is stored in: never back from Advanced, Intelligent-Tiering promotes only when the
 /// value or policies need it, and Standard holds at most 4096 characters.
-fn resolve_tier(requested: Option<Tier>, previous: Option<Tier>, chars: usize, has_policies: bool) -> Result<Tier, SsmError> {
+fn resolve_tier(
+    requested: Option<Tier>,
+    previous: Option<Tier>,
+    chars: usize,
+    has_policies: bool,
+) -> Result<Tier, SsmError> {
     let tier = match requested.or(previous).unwrap_or(Tier::Standard) {
         Tier::IntelligentTiering if chars > STANDARD_MAX_VALUE || has_policies => Tier::Advanced,
         Tier::IntelligentTiering => previous.unwrap_or(Tier::Standard),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use trent_crypto::{RootKey, SecretBytes};
 
-use super::names::{parse_selector, validate_new_name, Selector};
+use super::names::{Selector, parse_selector, validate_new_name};
 use super::*;
 use crate::clock::ManualClock;
 use crate::context::EncryptionContext;
@@ -24,7 +24,12 @@ struct Fixture {
 fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let root = RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap();
-    let kms = Arc::new(Kms::new(Arc::new(MemoryStore::new()), Arc::new(root), clock.clone(), Region::parse("us-east-1").unwrap()));
+    let kms = Arc::new(Kms::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(root),
+        clock.clone(),
+        Region::parse("us-east-1").unwrap(),
+    ));
     let ssm = Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new()));
     let account = AccountId::parse("111122223333").unwrap();
     Fixture { kms, ssm, clock, caller: Caller::root(account) }
@@ -69,7 +74,9 @@ fn name_rules() {
     let r = Region::parse("us-east-1").unwrap();
     let a = AccountId::parse("111122223333").unwrap();
     assert_eq!(validate_new_name("  /app/db  ", &r, &a).unwrap(), "/app/db");
-    assert!(matches!(validate_new_name("awsThing", &r, &a), Err(SsmError::Validation(m)) if m.contains("\"aws\" or \"ssm\"")));
+    assert!(
+        matches!(validate_new_name("awsThing", &r, &a), Err(SsmError::Validation(m)) if m.contains("\"aws\" or \"ssm\""))
+    );
     assert!(matches!(validate_new_name("/aws/x/y", &r, &a), Err(SsmError::AccessDenied(_))));
     assert!(matches!(validate_new_name("SSM", &r, &a), Err(SsmError::Validation(_))));
     assert!(matches!(validate_new_name("a b", &r, &a), Err(SsmError::Validation(_))));
@@ -78,10 +85,7 @@ fn name_rules() {
     assert!(matches!(validate_new_name(&deep, &r, &a), Err(SsmError::HierarchyLevelLimitExceeded(_))));
     let ok: String = (0..15).map(|i| format!("/l{i}")).collect();
     assert!(validate_new_name(&ok, &r, &a).is_ok());
-    assert_eq!(
-        names::parameter_arn(&r, &a, "/app/db"),
-        "arn:aws:ssm:us-east-1:111122223333:parameter/app/db"
-    );
+    assert_eq!(names::parameter_arn(&r, &a, "/app/db"), "arn:aws:ssm:us-east-1:111122223333:parameter/app/db");
 }
 
 #[test]
@@ -93,7 +97,10 @@ fn selectors() {
         parse_selector("arn:aws:ssm:us-east-1:111122223333:parameter/a/b:2"),
         ("/a/b".into(), Selector::Version(2))
     );
-    assert_eq!(parse_selector("arn:aws:ssm:us-east-1:111122223333:parameter/plain"), ("plain".into(), Selector::Latest));
+    assert_eq!(
+        parse_selector("arn:aws:ssm:us-east-1:111122223333:parameter/plain"),
+        ("plain".into(), Selector::Latest)
+    );
     assert_eq!(names::decode_token(&names::encode_token("/x/y")).unwrap(), "/x/y");
     assert!(matches!(names::decode_token("zz"), Err(SsmError::InvalidNextToken)));
 }
@@ -148,10 +155,8 @@ fn labels_move_limit_and_invalid() {
     let f = fixture();
     f.put("p", "a");
     f.put("p", "b");
-    let (invalid, v) = f
-        .ssm
-        .label_parameter_version(&f.caller, "p", Some(1), &["prod".into(), "1bad".into(), "awsx".into()])
-        .unwrap();
+    let (invalid, v) =
+        f.ssm.label_parameter_version(&f.caller, "p", Some(1), &["prod".into(), "1bad".into(), "awsx".into()]).unwrap();
     assert_eq!((invalid, v), (vec!["1bad".to_string(), "awsx".to_string()], 1));
     assert_eq!(text(&f.get("p:prod").unwrap().value), "a");
     // Default version is the latest; the label moves.
@@ -236,13 +241,17 @@ fn secure_string_uses_the_managed_key_and_the_parameter_arn_context() {
     let context = EncryptionContext::new(
         [("PARAMETER_ARN".to_string(), "arn:aws:ssm:us-east-1:111122223333:parameter/db/password".to_string())].into(),
     );
-    let request = |context: EncryptionContext| DecryptRequest { ciphertext: ct.clone(), context, key: None, algorithm: None };
+    let request =
+        |context: EncryptionContext| DecryptRequest { ciphertext: ct.clone(), context, key: None, algorithm: None };
     let direct = f.kms.decrypt(&f.caller, request(context.clone())).unwrap_err();
     assert_eq!(direct.aws_type(), "AccessDeniedException");
     let via = f.caller.via("ssm.us-east-1.amazonaws.com");
     let d = f.kms.decrypt(&via, request(context)).unwrap();
     assert_eq!(d.plaintext.expose_secret(), b"hunter2");
-    assert_eq!(f.kms.decrypt(&via, request(EncryptionContext::default())).unwrap_err().aws_type(), "InvalidCiphertextException");
+    assert_eq!(
+        f.kms.decrypt(&via, request(EncryptionContext::default())).unwrap_err().aws_type(),
+        "InvalidCiphertextException"
+    );
     let managed = f.kms.describe_key(&f.caller, &KeyRef::parse("alias/aws/ssm").unwrap()).unwrap();
     assert_eq!(managed.record.key_manager, KeyManager::Aws);
     // A second SecureString reuses the same managed key.
@@ -303,14 +312,18 @@ fn tiers_patterns_tags_and_expiration() {
     assert_eq!(f.ssm.put_parameter(&f.caller, p).unwrap_err().aws_type(), "ValidationException");
     f.put("tagged", "v");
     f.ssm.add_tags(&f.caller, "Parameter", "tagged", &[("team".into(), "blue".into())]).unwrap();
-    assert_eq!(f.ssm.list_tags(&f.caller, "Parameter", "tagged").unwrap().get("team").map(String::as_str), Some("blue"));
+    assert_eq!(
+        f.ssm.list_tags(&f.caller, "Parameter", "tagged").unwrap().get("team").map(String::as_str),
+        Some("blue")
+    );
     f.ssm.remove_tags(&f.caller, "Parameter", "tagged", &["team".into()]).unwrap();
     assert!(f.ssm.list_tags(&f.caller, "Parameter", "tagged").unwrap().is_empty());
     assert_eq!(f.ssm.list_tags(&f.caller, "Parameter", "nope").unwrap_err().aws_type(), "InvalidResourceId");
 
     let mut p = put("expiring", "v", Some(ParameterType::String), false);
     p.tier = Some(Tier::Advanced);
-    p.policies = Some(r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2023-11-15T00:00:00.000Z"}}]"#.into());
+    p.policies =
+        Some(r#"[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2023-11-15T00:00:00.000Z"}}]"#.into());
     f.ssm.put_parameter(&f.caller, p).unwrap();
     let mut p = put("std-policy", "v", Some(ParameterType::String), false);
     p.policies = Some(r#"[{"Type":"Expiration","Attributes":{"Timestamp":"2023-11-15T00:00:00Z"}}]"#.into());

@@ -1,7 +1,7 @@
 //! The version and label rules, as pure functions on a parameter record: the store applies them inside its
 //! transaction, and unit tests exercise them without a store.
 
-use super::names::{label_is_valid, Selector};
+use super::names::{Selector, label_is_valid};
 use super::{ParameterRecord, SsmError, VersionRecord};
 
 /// AWS keeps the latest 100 versions of a parameter.
@@ -30,14 +30,12 @@ pub fn select<'a>(p: &'a ParameterRecord, selector: &Selector) -> Result<&'a Ver
         Selector::Version(n) => {
             p.versions.iter().find(|v| v.version == *n).ok_or_else(|| SsmError::version_not_found(&p.name, n))
         }
-        Selector::Label(l) => p
-            .versions
-            .iter()
-            .find(|v| v.labels.iter().any(|x| x == l))
-            .ok_or_else(|| SsmError::ParameterVersionNotFound(format!(
+        Selector::Label(l) => p.versions.iter().find(|v| v.labels.iter().any(|x| x == l)).ok_or_else(|| {
+            SsmError::ParameterVersionNotFound(format!(
                 "Systems Manager could not find label {l} of {}. Verify the label and try again.",
                 p.name
-            ))),
+            ))
+        }),
     }
 }
 
@@ -77,7 +75,11 @@ pub fn label(p: &mut ParameterRecord, version: Option<u64>, labels: &[String]) -
 }
 
 /// UnlabelParameterVersion: returns (removed, invalid) labels.
-pub fn unlabel(p: &mut ParameterRecord, version: u64, labels: &[String]) -> Result<(Vec<String>, Vec<String>), SsmError> {
+pub fn unlabel(
+    p: &mut ParameterRecord,
+    version: u64,
+    labels: &[String],
+) -> Result<(Vec<String>, Vec<String>), SsmError> {
     let name = p.name.clone();
     let v = p
         .versions

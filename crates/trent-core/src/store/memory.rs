@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{KeyUpdate, Store};
-use crate::ids::{AccountId, AliasName, KeyId};
-use crate::model::{AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyState, KeyVersionRecord};
 use crate::KmsError;
+use crate::ids::{AccountId, AliasName, KeyId};
+use crate::model::{
+    AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyState, KeyVersionRecord,
+};
 
 #[derive(Default)]
 struct Inner {
@@ -120,7 +122,13 @@ impl Store for MemoryStore {
         Ok(self.inner().aliases.get(&(account.clone(), name.clone())).cloned())
     }
 
-    fn update_alias(&self, account: &AccountId, name: &AliasName, target: &KeyId, now_ms: i64) -> Result<bool, KmsError> {
+    fn update_alias(
+        &self,
+        account: &AccountId,
+        name: &AliasName,
+        target: &KeyId,
+        now_ms: i64,
+    ) -> Result<bool, KmsError> {
         let mut s = self.inner();
         match s.aliases.get_mut(&(account.clone(), name.clone())) {
             Some(a) => {

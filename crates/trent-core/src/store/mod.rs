@@ -3,9 +3,9 @@
 //! The trait is synchronous: SQLite is embedded and its calls are short; callers on an async runtime run
 //! management operations on a blocking thread. Backend failures surface as `KmsError::Internal`.
 
+use crate::KmsError;
 use crate::ids::{AccountId, AliasName, KeyId};
 use crate::model::{AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
-use crate::KmsError;
 
 /// A read-modify-write of one key under the store's transaction: the closure sees the current record and
 /// may change it or refuse with a domain error (which aborts the transaction).
@@ -41,7 +41,13 @@ pub trait Store: Send + Sync {
     fn alias(&self, account: &AccountId, name: &AliasName) -> Result<Option<AliasRecord>, KmsError>;
 
     /// Points an existing alias at another key. Returns false if the alias does not exist.
-    fn update_alias(&self, account: &AccountId, name: &AliasName, target: &KeyId, now_ms: i64) -> Result<bool, KmsError>;
+    fn update_alias(
+        &self,
+        account: &AccountId,
+        name: &AliasName,
+        target: &KeyId,
+        now_ms: i64,
+    ) -> Result<bool, KmsError>;
 
     /// Returns false if the alias does not exist.
     fn delete_alias(&self, account: &AccountId, name: &AliasName) -> Result<bool, KmsError>;

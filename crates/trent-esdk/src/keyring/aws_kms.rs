@@ -45,14 +45,8 @@ impl<'a> KmsArn<'a> {
     /// non-empty region and account, resource `key/<id>` or `alias/<id>`.
     pub fn parse(s: &'a str) -> Option<Self> {
         let mut parts = s.splitn(6, ':');
-        let (arn, partition, service, region, account, resource) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
+        let (arn, partition, service, region, account, resource) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if arn != "arn" || service != "kms" || [partition, region, account].iter().any(|p| p.is_empty()) {
             return None;
         }
@@ -109,15 +103,10 @@ fn decrypt_one(
         .decrypt(key_arn, &edk.ciphertext, materials.encryption_context(), grant_tokens)
         .map_err(|e| Error::Keyring(e.to_string()))?;
     if out.key_id != key_arn {
-        return Err(Error::Keyring(format!(
-            "KMS decrypted with {} instead of the requested {key_arn}",
-            out.key_id
-        )));
+        return Err(Error::Keyring(format!("KMS decrypted with {} instead of the requested {key_arn}", out.key_id)));
     }
     if out.plaintext.len() != materials.suite().data_key_len() {
-        return Err(Error::Keyring(format!(
-            "KMS returned a data key of the wrong length for {key_arn}"
-        )));
+        return Err(Error::Keyring(format!("KMS returned a data key of the wrong length for {key_arn}")));
     }
     Ok(out.plaintext)
 }
@@ -186,9 +175,7 @@ impl Keyring for AwsKmsKeyring {
             wrap_with = rest;
         }
         for key_id in wrap_with {
-            let dk = materials
-                .plaintext_data_key()
-                .ok_or_else(|| Error::Keyring("no data key".into()))?;
+            let dk = materials.plaintext_data_key().ok_or_else(|| Error::Keyring("no data key".into()))?;
             let out = self
                 .client
                 .encrypt(key_id, dk, materials.encryption_context(), &self.grant_tokens)
@@ -239,9 +226,7 @@ impl AwsKmsDiscoveryKeyring {
         if let Some(f) = &filter
             && (f.partition.is_empty() || f.accounts.is_empty() || f.accounts.iter().any(String::is_empty))
         {
-            return Err(Error::Config(
-                "a discovery filter needs a partition and at least one account".into(),
-            ));
+            return Err(Error::Config("a discovery filter needs a partition and at least one account".into()));
         }
         Ok(Self { client, filter, grant_tokens: Vec::new() })
     }
@@ -252,9 +237,7 @@ impl AwsKmsDiscoveryKeyring {
     }
 
     fn allowed(&self, arn: &KmsArn<'_>) -> bool {
-        self.filter
-            .as_ref()
-            .is_none_or(|f| f.partition == arn.partition && f.accounts.iter().any(|a| a == arn.account))
+        self.filter.as_ref().is_none_or(|f| f.partition == arn.partition && f.accounts.iter().any(|a| a == arn.account))
     }
 }
 

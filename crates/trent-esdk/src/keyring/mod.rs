@@ -43,14 +43,10 @@ pub trait Keyring: Send + Sync {
 /// Raw keyrings' namespaces must not impersonate KMS keyrings.
 pub(crate) fn check_namespace(namespace: &str) -> Result<()> {
     if namespace.starts_with(AWS_KMS_PROVIDER_ID) {
-        return Err(Error::Config(format!(
-            "key namespace {namespace:?} is reserved for AWS KMS keyrings"
-        )));
+        return Err(Error::Config(format!("key namespace {namespace:?} is reserved for AWS KMS keyrings")));
     }
     if namespace.len() > usize::from(u16::MAX) {
-        return Err(Error::Config(
-            "key namespace longer than 65535 bytes".into(),
-        ));
+        return Err(Error::Config("key namespace longer than 65535 bytes".into()));
     }
     Ok(())
 }

@@ -15,19 +15,11 @@ pub struct MultiKeyring {
 
 impl MultiKeyring {
     /// Needs a generator, at least one child, or both.
-    pub fn new(
-        generator: Option<Arc<dyn Keyring>>,
-        children: Vec<Arc<dyn Keyring>>,
-    ) -> Result<Self> {
+    pub fn new(generator: Option<Arc<dyn Keyring>>, children: Vec<Arc<dyn Keyring>>) -> Result<Self> {
         if generator.is_none() && children.is_empty() {
-            return Err(Error::Config(
-                "a multi-keyring needs a generator or children".into(),
-            ));
+            return Err(Error::Config("a multi-keyring needs a generator or children".into()));
         }
-        Ok(Self {
-            generator,
-            children,
-        })
+        Ok(Self { generator, children })
     }
 }
 
@@ -37,21 +29,16 @@ impl Keyring for MultiKeyring {
             Some(g) => {
                 if materials.plaintext_data_key().is_some() {
                     return Err(Error::Keyring(
-                        "multi-keyring generator given materials that already have a data key"
-                            .into(),
+                        "multi-keyring generator given materials that already have a data key".into(),
                     ));
                 }
                 g.on_encrypt(materials)?;
                 if materials.plaintext_data_key().is_none() {
-                    return Err(Error::Keyring(
-                        "the generator did not produce a data key".into(),
-                    ));
+                    return Err(Error::Keyring("the generator did not produce a data key".into()));
                 }
             }
             None if materials.plaintext_data_key().is_none() => {
-                return Err(Error::Keyring(
-                    "multi-keyring without generator needs an existing data key".into(),
-                ));
+                return Err(Error::Keyring("multi-keyring without generator needs an existing data key".into()));
             }
             None => {}
         }
@@ -61,11 +48,7 @@ impl Keyring for MultiKeyring {
         Ok(())
     }
 
-    fn on_decrypt(
-        &self,
-        materials: &DecryptionMaterials,
-        edks: &[EncryptedDataKey],
-    ) -> Result<SecretBytes> {
+    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<SecretBytes> {
         let mut failures = Vec::new();
         for k in self.generator.iter().chain(self.children.iter()) {
             match k.on_decrypt(materials, edks) {

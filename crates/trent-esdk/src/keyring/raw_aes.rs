@@ -21,14 +21,9 @@ impl RawAesKeyring {
     /// `wrapping_key` must be 16, 24 or 32 bytes.
     pub fn new(namespace: &str, name: &str, wrapping_key: SecretBytes) -> Result<Self> {
         check_namespace(namespace)?;
-        let key = GcmKey::new(&wrapping_key).map_err(|_| {
-            Error::InvalidKey("AES wrapping key must be 128, 192 or 256 bits".into())
-        })?;
-        Ok(Self {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            key,
-        })
+        let key = GcmKey::new(&wrapping_key)
+            .map_err(|_| Error::InvalidKey("AES wrapping key must be 128, 192 or 256 bits".into()))?;
+        Ok(Self { namespace: namespace.to_owned(), name: name.to_owned(), key })
     }
 
     fn provider_info(&self, iv: &[u8; IV_LEN]) -> Vec<u8> {
@@ -59,9 +54,7 @@ impl Keyring for RawAesKeyring {
             generate_data_key(materials)?;
         }
         let aad = context::serialize(materials.encryption_context())?;
-        let dk = materials
-            .plaintext_data_key()
-            .ok_or_else(|| Error::Keyring("no data key".into()))?;
+        let dk = materials.plaintext_data_key().ok_or_else(|| Error::Keyring("no data key".into()))?;
         let (iv, ciphertext) = esdk::wrap_with_random_iv(&self.key, dk, &aad)?;
         let edk = EncryptedDataKey {
             provider_id: self.namespace.clone(),
@@ -72,18 +65,11 @@ impl Keyring for RawAesKeyring {
         Ok(())
     }
 
-    fn on_decrypt(
-        &self,
-        materials: &DecryptionMaterials,
-        edks: &[EncryptedDataKey],
-    ) -> Result<SecretBytes> {
+    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<SecretBytes> {
         let aad = context::serialize(materials.encryption_context())?;
         let want_len = materials.suite().data_key_len() + TAG_LEN;
         let mut tried = 0;
-        for edk in edks
-            .iter()
-            .filter(|e| e.provider_id == self.namespace && e.ciphertext.len() == want_len)
-        {
+        for edk in edks.iter().filter(|e| e.provider_id == self.namespace && e.ciphertext.len() == want_len) {
             let Some(iv) = self.parse_info(&edk.provider_info) else {
                 continue;
             };

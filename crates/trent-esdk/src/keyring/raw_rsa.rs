@@ -31,26 +31,13 @@ impl RawRsaKeyring {
         check_namespace(namespace)?;
         let public = public.or_else(|| private.as_ref().map(RsaPrivateKey::public_key));
         if public.is_none() {
-            return Err(Error::Config(
-                "a raw RSA keyring needs a public or a private key".into(),
-            ));
+            return Err(Error::Config("a raw RSA keyring needs a public or a private key".into()));
         }
-        Ok(Self {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            padding,
-            public,
-            private,
-        })
+        Ok(Self { namespace: namespace.to_owned(), name: name.to_owned(), padding, public, private })
     }
 
     /// A keyring from one PEM block: `PRIVATE KEY` (PKCS#8) or `PUBLIC KEY` (SubjectPublicKeyInfo).
-    pub fn from_pem(
-        namespace: &str,
-        name: &str,
-        padding: RsaPadding,
-        pem_text: &str,
-    ) -> Result<Self> {
+    pub fn from_pem(namespace: &str, name: &str, padding: RsaPadding, pem_text: &str) -> Result<Self> {
         let (label, der) = pem::decode(pem_text)?;
         match label.as_str() {
             "PRIVATE KEY" => {
@@ -63,25 +50,18 @@ impl RawRsaKeyring {
                     .map_err(|_| Error::InvalidKey("not an RSA public key".into()))?;
                 Self::new(namespace, name, padding, Some(public), None)
             }
-            other => Err(Error::InvalidKey(format!(
-                "unsupported PEM block {other:?}"
-            ))),
+            other => Err(Error::InvalidKey(format!("unsupported PEM block {other:?}"))),
         }
     }
 }
 
 impl Keyring for RawRsaKeyring {
     fn on_encrypt(&self, materials: &mut EncryptionMaterials) -> Result<()> {
-        let public = self
-            .public
-            .as_ref()
-            .ok_or_else(|| Error::Keyring("no RSA public key".into()))?;
+        let public = self.public.as_ref().ok_or_else(|| Error::Keyring("no RSA public key".into()))?;
         if materials.plaintext_data_key().is_none() {
             generate_data_key(materials)?;
         }
-        let dk = materials
-            .plaintext_data_key()
-            .ok_or_else(|| Error::Keyring("no data key".into()))?;
+        let dk = materials.plaintext_data_key().ok_or_else(|| Error::Keyring("no data key".into()))?;
         let ciphertext = public.wrap(self.padding, dk)?;
         let edk = EncryptedDataKey {
             provider_id: self.namespace.clone(),
@@ -92,11 +72,7 @@ impl Keyring for RawRsaKeyring {
         Ok(())
     }
 
-    fn on_decrypt(
-        &self,
-        materials: &DecryptionMaterials,
-        edks: &[EncryptedDataKey],
-    ) -> Result<SecretBytes> {
+    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<SecretBytes> {
         let Some(private) = self.private.as_ref() else {
             return Err(Error::NoDecryptableKey(format!(
                 "raw RSA key {}/{} has no private key",
@@ -105,10 +81,7 @@ impl Keyring for RawRsaKeyring {
         };
         let want = materials.suite().data_key_len();
         let mut tried = 0;
-        for edk in edks
-            .iter()
-            .filter(|e| e.provider_id == self.namespace && e.provider_info == self.name.as_bytes())
-        {
+        for edk in edks.iter().filter(|e| e.provider_id == self.namespace && e.provider_info == self.name.as_bytes()) {
             tried += 1;
             match private.unwrap(self.padding, &edk.ciphertext) {
                 Ok(key) if key.len() == want => return Ok(key),

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Row};
+use rusqlite::{Row, params};
+use trent_core::KmsError;
 use trent_core::ids::KeyId;
 use trent_core::model::{GrantOperation, GrantRecord, Timestamp};
-use trent_core::KmsError;
 
-use super::{db, SqliteStore};
+use super::{SqliteStore, db};
 
 const COLUMNS: &str = "key_id, grant_id, name, grantee_principal, retiring_principal, operations, context_subset, \
      context_equals, issuing_account, created_ms";

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use trent_core::iam::store::{RoleUpdate, UserUpdate};
 use trent_core::iam::{IamError, IamStore, RoleRecord, Tags, UserRecord};
 use trent_core::ids::AccountId;
@@ -24,7 +24,12 @@ fn account_of(s: &str) -> Result<AccountId, IamError> {
     AccountId::parse(s).ok_or_else(|| IamError::internal(format!("stored account {s:?} is not valid")))
 }
 
-fn policies(conn: &Connection, account: &AccountId, kind: &str, owner: &str) -> Result<BTreeMap<String, String>, IamError> {
+fn policies(
+    conn: &Connection,
+    account: &AccountId,
+    kind: &str,
+    owner: &str,
+) -> Result<BTreeMap<String, String>, IamError> {
     let mut stmt = conn
         .prepare_cached("SELECT name, document FROM iam_policies WHERE account = ?1 AND kind = ?2 AND owner = ?3")
         .map_err(db)?;
@@ -67,7 +72,15 @@ fn read_user(conn: &Connection, account: &AccountId, name: &str) -> Result<Optio
         .query_row(
             "SELECT name, path, id, arn, created_ms FROM iam_users WHERE account = ?1 AND name = ?2",
             params![account.as_str(), name],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?)),
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
         )
         .optional()
         .map_err(db)?;
@@ -97,7 +110,12 @@ fn read_user(conn: &Connection, account: &AccountId, name: &str) -> Result<Optio
 
 /// The names `query` (name and path of an account's users or roles, ordered by name) returns whose path
 /// starts with `path_prefix`.
-fn names_under(conn: &Connection, query: &str, account: &AccountId, path_prefix: &str) -> Result<Vec<String>, IamError> {
+fn names_under(
+    conn: &Connection,
+    query: &str,
+    account: &AccountId,
+    path_prefix: &str,
+) -> Result<Vec<String>, IamError> {
     let mut stmt = conn.prepare_cached(query).map_err(db)?;
     let rows = stmt
         .query_map(params![account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -142,13 +160,22 @@ fn read_role(conn: &Connection, account: &AccountId, name: &str) -> Result<Optio
 
 /// Removes an owner's policies and tags (and, for users, access keys); the caller deletes or rewrites the rest.
 fn clear_children(conn: &Connection, account: &AccountId, kind: &str, name: &str) -> Result<(), IamError> {
-    conn.execute("DELETE FROM iam_policies WHERE account = ?1 AND kind = ?2 AND owner = ?3", params![account.as_str(), kind, name])
-        .map_err(db)?;
-    conn.execute("DELETE FROM iam_tags WHERE account = ?1 AND kind = ?2 AND owner = ?3", params![account.as_str(), kind, name])
-        .map_err(db)?;
+    conn.execute(
+        "DELETE FROM iam_policies WHERE account = ?1 AND kind = ?2 AND owner = ?3",
+        params![account.as_str(), kind, name],
+    )
+    .map_err(db)?;
+    conn.execute(
+        "DELETE FROM iam_tags WHERE account = ?1 AND kind = ?2 AND owner = ?3",
+        params![account.as_str(), kind, name],
+    )
+    .map_err(db)?;
     if kind == USER {
-        conn.execute("DELETE FROM iam_access_keys WHERE account = ?1 AND user_name = ?2", params![account.as_str(), name])
-            .map_err(db)?;
+        conn.execute(
+            "DELETE FROM iam_access_keys WHERE account = ?1 AND user_name = ?2",
+            params![account.as_str(), name],
+        )
+        .map_err(db)?;
     }
     Ok(())
 }
@@ -206,7 +233,17 @@ fn write_role(conn: &Connection, lookup: &str, r: &RoleRecord) -> Result<(), Iam
     conn.execute(
         "INSERT INTO iam_roles (account, name, path, id, arn, created_ms, description, max_session_secs, trust_policy)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![a.as_str(), r.name, r.path, r.id, r.arn, r.created.0, r.description, r.max_session_secs, r.trust_policy],
+        params![
+            a.as_str(),
+            r.name,
+            r.path,
+            r.id,
+            r.arn,
+            r.created.0,
+            r.description,
+            r.max_session_secs,
+            r.trust_policy
+        ],
     )
     .map_err(db)?;
     write_children(conn, a, ROLE, &r.name, &r.policies, &r.tags)
@@ -241,7 +278,12 @@ impl IamStore for SqliteStore {
 
     fn list_users(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<UserRecord>, IamError> {
         let conn = self.conn();
-        let names = names_under(&conn, "SELECT name, path FROM iam_users WHERE account = ?1 ORDER BY name", account, path_prefix)?;
+        let names = names_under(
+            &conn,
+            "SELECT name, path FROM iam_users WHERE account = ?1 ORDER BY name",
+            account,
+            path_prefix,
+        )?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
             out.extend(read_user(&conn, account, &n)?);
@@ -264,7 +306,12 @@ impl IamStore for SqliteStore {
 
     fn list_roles(&self, account: &AccountId, path_prefix: &str) -> Result<Vec<RoleRecord>, IamError> {
         let conn = self.conn();
-        let names = names_under(&conn, "SELECT name, path FROM iam_roles WHERE account = ?1 ORDER BY name", account, path_prefix)?;
+        let names = names_under(
+            &conn,
+            "SELECT name, path FROM iam_roles WHERE account = ?1 ORDER BY name",
+            account,
+            path_prefix,
+        )?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
             out.extend(read_role(&conn, account, &n)?);
@@ -307,7 +354,7 @@ mod tests {
 
     use trent_core::clock::SystemClock;
     use trent_core::iam::Iam;
-    use trent_core::identity::{root_arn, Identities};
+    use trent_core::identity::{Identities, root_arn};
     use trent_core::service::Caller;
     use trent_crypto::{RootKey, SecretBytes};
 
@@ -325,7 +372,13 @@ mod tests {
         iam.create_user(&admin, "Alice", Some("/eng/"), vec![("team".into(), "x".into())]).unwrap();
         assert!(matches!(iam.create_user(&admin, "alice", None, vec![]), Err(IamError::EntityAlreadyExists(_))));
         let (_, key, secret) = iam.create_access_key(&admin, Some("alice")).unwrap();
-        iam.put_user_policy(&admin, "Alice", "p", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#).unwrap();
+        iam.put_user_policy(
+            &admin,
+            "Alice",
+            "p",
+            r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#,
+        )
+        .unwrap();
         let u = store.user(&account, "ALICE").unwrap().unwrap();
         assert_eq!((u.name.as_str(), u.path.as_str()), ("Alice", "/eng/"));
         assert_eq!(u.tags.get("team").map(String::as_str), Some("x"));
@@ -346,7 +399,8 @@ mod tests {
 
         let trust = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#;
         iam.create_role(&admin, "App", None, trust, Some("d"), Some(7200), vec![]).unwrap();
-        iam.put_role_policy(&admin, "App", "p", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#).unwrap();
+        iam.put_role_policy(&admin, "App", "p", r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#)
+            .unwrap();
         let r = store.role(&account, "app").unwrap().unwrap();
         assert_eq!((r.max_session_secs, r.description.as_deref(), r.policies.len()), (7200, Some("d"), 1));
         assert_eq!(r.trust_policy, trust);

@@ -3,8 +3,8 @@
 
 pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (
-    1,
-    r#"
+        1,
+        r#"
 CREATE TABLE keys (
     key_id              TEXT PRIMARY KEY,
     account             TEXT NOT NULL,

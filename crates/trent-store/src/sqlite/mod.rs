@@ -2,21 +2,21 @@
 //! transaction survives a crash or power loss.
 
 mod grants;
+mod iam;
 mod migrations;
 mod rows;
-mod iam;
 mod ssm;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use trent_core::KmsError;
 use trent_core::ids::{AccountId, AliasName, KeyId};
 use trent_core::model::{AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
 use trent_core::store::{KeyUpdate, Store};
-use trent_core::KmsError;
 
-use rows::{access_key_from_row, alias_from_row, import_params_from_row, key_from_row, version_from_row, KEY_COLUMNS};
+use rows::{KEY_COLUMNS, access_key_from_row, alias_from_row, import_params_from_row, key_from_row, version_from_row};
 
 pub struct SqliteStore {
     // One connection: management writes are rare (AWS allows 5 per second for most of them) and the hot path
@@ -88,9 +88,8 @@ fn migrate(conn: &mut Connection) -> Result<(), KmsError> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
     )
     .map_err(db)?;
-    let current: i64 = conn
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
-        .map_err(db)?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).map_err(db)?;
     let newest = migrations::MIGRATIONS.last().map_or(0, |m| m.0);
     if current > newest {
         return Err(KmsError::internal(format!(
@@ -100,11 +99,8 @@ fn migrate(conn: &mut Connection) -> Result<(), KmsError> {
     for (version, sql) in migrations::MIGRATIONS.iter().filter(|m| m.0 > current) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         tx.execute_batch(sql).map_err(db)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
-            params![version, now_ms()],
-        )
-        .map_err(db)?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)", params![version, now_ms()])
+            .map_err(db)?;
         tx.commit().map_err(db)?;
         tracing::info!(version, "applied database migration");
     }
@@ -125,9 +121,8 @@ fn db(e: rusqlite::Error) -> KmsError {
 fn write_tags(tx: &rusqlite::Transaction<'_>, key: &KeyRecord) -> Result<(), KmsError> {
     let id = key.key_id.to_string();
     tx.execute("DELETE FROM key_tags WHERE key_id = ?1", params![id]).map_err(db)?;
-    let mut stmt = tx
-        .prepare_cached("INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?1, ?2, ?3)")
-        .map_err(db)?;
+    let mut stmt =
+        tx.prepare_cached("INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?1, ?2, ?3)").map_err(db)?;
     for (k, v) in &key.tags {
         stmt.execute(params![id, k, v]).map_err(db)?;
     }
@@ -141,12 +136,8 @@ fn read_key(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRecord>, KmsE
         return Ok(None);
     };
     let mut key = row.take().map_err(KmsError::internal)?;
-    let mut stmt = conn
-        .prepare_cached("SELECT tag_key, tag_value FROM key_tags WHERE key_id = ?1")
-        .map_err(db)?;
-    let tags = stmt
-        .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .map_err(db)?;
+    let mut stmt = conn.prepare_cached("SELECT tag_key, tag_value FROM key_tags WHERE key_id = ?1").map_err(db)?;
+    let tags = stmt.query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(db)?;
     for t in tags {
         let (k, v) = t.map_err(db)?;
         key.tags.insert(k, v);
@@ -213,9 +204,8 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT key_id FROM keys WHERE account = ?1 AND key_id > ?2 ORDER BY key_id LIMIT ?3")
             .map_err(db)?;
         let after = after.map(|k| k.to_string()).unwrap_or_default();
-        let ids = stmt
-            .query_map(params![account.as_str(), after, limit as i64], |r| r.get::<_, String>(0))
-            .map_err(db)?;
+        let ids =
+            stmt.query_map(params![account.as_str(), after, limit as i64], |r| r.get::<_, String>(0)).map_err(db)?;
         ids.map(|r| {
             let s = r.map_err(db)?;
             KeyId::parse(&s).ok_or_else(|| KmsError::internal(format!("stored key id {s:?} is not a UUID")))
@@ -285,7 +275,13 @@ impl Store for SqliteStore {
         row.map(|r| r.take().map_err(KmsError::internal)).transpose()
     }
 
-    fn update_alias(&self, account: &AccountId, name: &AliasName, target: &KeyId, now_ms: i64) -> Result<bool, KmsError> {
+    fn update_alias(
+        &self,
+        account: &AccountId,
+        name: &AliasName,
+        target: &KeyId,
+        now_ms: i64,
+    ) -> Result<bool, KmsError> {
         let n = self
             .conn()
             .execute(
@@ -299,10 +295,7 @@ impl Store for SqliteStore {
     fn delete_alias(&self, account: &AccountId, name: &AliasName) -> Result<bool, KmsError> {
         let n = self
             .conn()
-            .execute(
-                "DELETE FROM aliases WHERE account = ?1 AND name = ?2",
-                params![account.as_str(), name.as_str()],
-            )
+            .execute("DELETE FROM aliases WHERE account = ?1 AND name = ?2", params![account.as_str(), name.as_str()])
             .map_err(db)?;
         Ok(n == 1)
     }
@@ -393,7 +386,13 @@ impl Store for SqliteStore {
                  ON CONFLICT (key_id) DO UPDATE SET token = excluded.token,
                      wrapping_algorithm = excluded.wrapping_algorithm,
                      wrapped_private_key = excluded.wrapped_private_key, valid_to_ms = excluded.valid_to_ms",
-                params![p.key_id.to_string(), p.token, p.wrapping_algorithm.as_str(), p.wrapped_private_key, p.valid_to.0],
+                params![
+                    p.key_id.to_string(),
+                    p.token,
+                    p.wrapping_algorithm.as_str(),
+                    p.wrapped_private_key,
+                    p.valid_to.0
+                ],
             )
             .map_err(db)?;
         Ok(())

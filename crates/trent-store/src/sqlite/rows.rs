@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Row, Transaction};
+use rusqlite::{Row, Transaction, params};
 use trent_core::ids::{AccountId, AliasName, KeyId, Region};
 use trent_core::model::{
-    AccessKeyRecord, AliasRecord, ExpirationModel, ImportParamsRecord, ImportState, KeyManager, KeyRecord, KeySpec, KeyState, KeyUsage,
-    KeyVersionRecord, Origin, RotationSchedule, RotationType, Timestamp, WrappingAlgorithm,
+    AccessKeyRecord, AliasRecord, ExpirationModel, ImportParamsRecord, ImportState, KeyManager, KeyRecord, KeySpec,
+    KeyState, KeyUsage, KeyVersionRecord, Origin, RotationSchedule, RotationType, Timestamp, WrappingAlgorithm,
 };
 
 pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, key_spec, key_usage, origin, state, \
@@ -96,7 +96,10 @@ pub(super) fn insert_version(tx: &Transaction<'_>, v: &KeyVersionRecord) -> rusq
     ])
 }
 
-pub(super) fn version_from_row(key_id: trent_core::ids::KeyId, r: &Row<'_>) -> rusqlite::Result<Decoded<KeyVersionRecord>> {
+pub(super) fn version_from_row(
+    key_id: trent_core::ids::KeyId,
+    r: &Row<'_>,
+) -> rusqlite::Result<Decoded<KeyVersionRecord>> {
     let version: u32 = r.get(0)?;
     let wrapped: Vec<u8> = r.get(1)?;
     let material_id: String = r.get(2)?;

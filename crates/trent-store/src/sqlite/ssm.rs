@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use trent_core::ids::AccountId;
 use trent_core::model::Timestamp;
 use trent_core::ssm::store::ParameterUpdate;
@@ -57,8 +57,20 @@ fn read(conn: &Connection, account: &AccountId, name: &str) -> Result<Option<Par
         .map_err(db)?;
     let mut versions = Vec::new();
     for row in rows {
-        let (version, kind, value, key_id, description, allowed_pattern, data_type, tier, policies, labels, modified, user) =
-            row.map_err(db)?;
+        let (
+            version,
+            kind,
+            value,
+            key_id,
+            description,
+            allowed_pattern,
+            data_type,
+            tier,
+            policies,
+            labels,
+            modified,
+            user,
+        ) = row.map_err(db)?;
         versions.push(VersionRecord {
             version: u64::try_from(version).map_err(|_| corrupt("version", &version.to_string()))?,
             kind: ParameterType::parse(&kind).ok_or_else(|| corrupt("parameter type", &kind))?,
@@ -207,11 +219,12 @@ impl ParameterStore for SqliteStore {
     fn parameters_expiring(&self, now_ms: i64) -> Result<Vec<(AccountId, String)>, SsmError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached("SELECT account, name FROM ssm_parameters WHERE expires_ms IS NOT NULL AND expires_ms <= ?1")
+            .prepare_cached(
+                "SELECT account, name FROM ssm_parameters WHERE expires_ms IS NOT NULL AND expires_ms <= ?1",
+            )
             .map_err(db)?;
-        let rows = stmt
-            .query_map(params![now_ms], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(db)?;
+        let rows =
+            stmt.query_map(params![now_ms], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(db)?;
         let mut out = Vec::new();
         for row in rows {
             let (a, n) = row.map_err(db)?;
@@ -300,7 +313,9 @@ mod tests {
             let s = ssm(store.clone());
             s.put_parameter(&caller(), put("/db/pw", secret, ParameterType::SecureString)).unwrap();
             let got = s.get_parameter(&caller(), "/db/pw", true).unwrap();
-            assert!(matches!(got.value, trent_core::ssm::ParameterValue::Secret(ref p) if p.expose_secret() == secret.as_bytes()));
+            assert!(
+                matches!(got.value, trent_core::ssm::ParameterValue::Secret(ref p) if p.expose_secret() == secret.as_bytes())
+            );
             store.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
         }
         let mut bytes = std::fs::read(&path).unwrap();

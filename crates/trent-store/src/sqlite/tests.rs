@@ -1,9 +1,9 @@
 use std::collections::BTreeMap;
 
+use trent_core::KmsError;
 use trent_core::ids::{AccountId, AliasName, KeyId, Region};
 use trent_core::model::{AliasRecord, KeyRecord, KeySpec, KeyState, KeyUsage, KeyVersionRecord, Origin, Timestamp};
 use trent_core::store::Store;
-use trent_core::KmsError;
 
 use super::SqliteStore;
 
@@ -98,7 +98,13 @@ fn aliases_and_destroy() {
     let (k, v) = key(id);
     s.create_key(&k, Some(&v)).unwrap();
     let name = AliasName::parse("alias/a").unwrap();
-    let rec = AliasRecord { account: account(), name: name.clone(), target: id, created: Timestamp(1), updated: Timestamp(1) };
+    let rec = AliasRecord {
+        account: account(),
+        name: name.clone(),
+        target: id,
+        created: Timestamp(1),
+        updated: Timestamp(1),
+    };
     s.create_alias(&rec).unwrap();
     assert!(matches!(s.create_alias(&rec), Err(KmsError::AlreadyExists(_))));
     assert_eq!(s.alias(&account(), &name).unwrap().unwrap(), rec);
@@ -167,7 +173,10 @@ fn golden_data_dir_still_decrypts() {
     let mut ctx = BTreeMap::new();
     ctx.insert("fixture".to_string(), "golden".to_string());
     let out = kms
-        .decrypt(&caller, DecryptRequest { ciphertext, context: EncryptionContext::new(ctx), key: None, algorithm: None })
+        .decrypt(
+            &caller,
+            DecryptRequest { ciphertext, context: EncryptionContext::new(ctx), key: None, algorithm: None },
+        )
         .unwrap();
     assert_eq!(out.plaintext.expose_secret(), std::fs::read(fixture.join("plaintext.txt")).unwrap().as_slice());
 
@@ -198,7 +207,9 @@ fn create_keys_is_one_all_or_nothing_transaction() {
 
 #[test]
 fn versions_rotation_and_import_columns_round_trip() {
-    use trent_core::model::{ExpirationModel, ImportParamsRecord, ImportState, RotationSchedule, RotationType, WrappingAlgorithm};
+    use trent_core::model::{
+        ExpirationModel, ImportParamsRecord, ImportState, RotationSchedule, RotationType, WrappingAlgorithm,
+    };
 
     let s = SqliteStore::open_in_memory().unwrap();
     let id = KeyId::random();

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use trent_crypto::SecretBytes;
 use trent_esdk::trent_client::KmsClient;
 use trent_esdk::{
-    AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter, Keyring, MultiKeyring, RawAesKeyring,
-    RawRsaKeyring, RsaPadding,
+    AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter, Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring,
+    RsaPadding,
 };
 use zeroize::Zeroizing;
 
@@ -80,9 +80,8 @@ pub(super) fn keyring(k: &KeyArgs, discovery: bool, decrypting: bool) -> Result<
 fn kms_keyring(params: &[String], discovery: bool) -> Result<Option<Arc<dyn Keyring>>, String> {
     let (mut keys, mut accounts, mut partition) = (Vec::new(), Vec::new(), None);
     for param in params {
-        let (k, v) = param
-            .split_once('=')
-            .ok_or_else(|| format!("wrapping key parameter {param:?} is not name=value"))?;
+        let (k, v) =
+            param.split_once('=').ok_or_else(|| format!("wrapping key parameter {param:?} is not name=value"))?;
         match k {
             "key" => keys.push(v.to_owned()),
             "provider" if v == "aws-kms" => {}
@@ -139,8 +138,8 @@ fn raw_keyring(k: &KeyArgs, decrypting: bool) -> Result<Option<Arc<dyn Keyring>>
     if label.as_deref() != Some(want) {
         return Err(format!("{}: {}", path.display(), pem_hint(label.as_deref(), want)));
     }
-    let keyring = RawRsaKeyring::from_pem(ns, name, k.rsa_padding, &pem)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let keyring =
+        RawRsaKeyring::from_pem(ns, name, k.rsa_padding, &pem).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Some(Arc::new(keyring)))
 }
 

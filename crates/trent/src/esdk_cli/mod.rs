@@ -30,12 +30,12 @@ use std::io::BufRead;
 use std::path::Path;
 
 use trent_esdk::{
-    AlgorithmSuite, Client, CommitmentPolicy, DecryptMode, DecryptOptions, DefaultMaterialsManager,
-    EncryptOptions, EncryptionContext,
+    AlgorithmSuite, Client, CommitmentPolicy, DecryptMode, DecryptOptions, DefaultMaterialsManager, EncryptOptions,
+    EncryptionContext,
 };
 
-use metadata::Metadata;
 use input::SecretBufReader;
+use metadata::Metadata;
 use output::{Output, copy, encoded, pump};
 use paths::{Endpoint, Job};
 use progress::Progress;
@@ -191,8 +191,7 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
 /// The jobs and the metadata sink, both checked before anything is written.
 fn prepare(c: &CommonArgs, default_suffix: &str) -> Result<(Vec<Job>, Metadata), String> {
     let suffix = c.suffix.as_deref().unwrap_or(default_suffix);
-    let request =
-        paths::Request { input: &c.input, output: &c.output, recursive: c.recursive, suffix };
+    let request = paths::Request { input: &c.input, output: &c.output, recursive: c.recursive, suffix };
     let jobs = paths::plan(&request)?;
     if let Some(target) = c.metadata_output.as_deref() {
         check_metadata_target(target, &jobs)?;
@@ -342,7 +341,8 @@ mod tests {
         let want = parse_context(&["a".into(), "b".into(), "a=2".into()], true);
         assert!(want.is_err()); // repeated key
         assert!(check_context(&parse_context(&["a".into()], true).unwrap(), &have).is_ok());
-        let (e, missing) = check_context(&parse_context(&["a=2".into(), "b".into()], true).unwrap(), &have).unwrap_err();
+        let (e, missing) =
+            check_context(&parse_context(&["a=2".into(), "b".into()], true).unwrap(), &have).unwrap_err();
         assert!(e.contains("mismatch for key \"a\""), "{e}");
         assert_eq!(missing, [("a".to_string(), Some("2".to_string())), ("b".to_string(), None)]);
     }

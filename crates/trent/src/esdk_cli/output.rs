@@ -97,7 +97,8 @@ impl Output {
                 return Ok(Self::Special(BufWriter::with_capacity(CHUNK, f)));
             }
             Ok(_) => {
-                resolved = std::fs::canonicalize(dest).map_err(|e| format!("cannot resolve {}: {e}", dest.display()))?;
+                resolved =
+                    std::fs::canonicalize(dest).map_err(|e| format!("cannot resolve {}: {e}", dest.display()))?;
                 resolved.as_path()
             }
             Err(_) => dest,
@@ -105,11 +106,7 @@ impl Output {
         let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = dest.file_name().ok_or_else(|| format!("output {} has no file name", dest.display()))?;
         let suffix: [u8; 6] = trent_crypto::random_array().map_err(|e| e.to_string())?;
-        let tmp = dir.join(format!(
-            ".{}.trent-{}.tmp",
-            name.to_string_lossy(),
-            trent_crypto::digest::hex(&suffix)
-        ));
+        let tmp = dir.join(format!(".{}.trent-{}.tmp", name.to_string_lossy(), trent_crypto::digest::hex(&suffix)));
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]

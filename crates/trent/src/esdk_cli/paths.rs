@@ -58,7 +58,10 @@ pub(super) fn plan(r: &Request<'_>) -> Result<Vec<Job>, String> {
     for source in sources {
         if source.is_dir() {
             if !r.recursive {
-                return Err(format!("input {} is a directory: add -r/--recursive to process its files", source.display()));
+                return Err(format!(
+                    "input {} is a directory: add -r/--recursive to process its files",
+                    source.display()
+                ));
             }
             let Some(out) = &out_dir else {
                 return Err(format!(
@@ -143,11 +146,7 @@ fn with_suffix(source: &Path, suffix: &str) -> Result<String, String> {
 /// aws-encryption-cli's rule: an output file's directory must already exist.
 fn check_parent(output: &Path) -> Result<(), String> {
     let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if parent.is_dir() {
-        Ok(())
-    } else {
-        Err(format!("the directory of output {} does not exist", output.display()))
-    }
+    if parent.is_dir() { Ok(()) } else { Err(format!("the directory of output {} does not exist", output.display())) }
 }
 
 /// Whether two paths name the same existing file (a destination that does not exist yet is not).
@@ -221,8 +220,16 @@ mod tests {
         let all = s("in/*");
         assert!(plan(&Request { input: &all, output: &file_out, recursive: true, suffix: "" }).is_err());
         let none = s("in/*.nothing");
-        assert!(plan(&Request { input: &none, output: &output, recursive: false, suffix: "" }).unwrap_err().contains("matches nothing"));
-        assert!(plan(&Request { input: &one, output: &one, recursive: false, suffix: "" }).unwrap_err().contains("same file"));
+        assert!(
+            plan(&Request { input: &none, output: &output, recursive: false, suffix: "" })
+                .unwrap_err()
+                .contains("matches nothing")
+        );
+        assert!(
+            plan(&Request { input: &one, output: &one, recursive: false, suffix: "" })
+                .unwrap_err()
+                .contains("same file")
+        );
         let missing_dir = s("nowhere/x");
         assert!(plan(&Request { input: &one, output: &missing_dir, recursive: false, suffix: "" }).is_err());
         std::fs::remove_dir_all(&root).unwrap();

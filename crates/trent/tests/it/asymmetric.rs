@@ -21,9 +21,8 @@ async fn sign_verify_with_ecdsa_and_rsa() {
         (KeySpec::Rsa2048, SigningAlgorithmSpec::RsassaPssSha384),
         (KeySpec::EccNistEdwards25519, SigningAlgorithmSpec::Ed25519Sha512),
     ] {
-        let meta = ok!(c.create_key().key_spec(spec.clone()).key_usage(KeyUsageType::SignVerify).send())
-            .key_metadata
-            .unwrap();
+        let meta =
+            ok!(c.create_key().key_spec(spec.clone()).key_usage(KeyUsageType::SignVerify).send()).key_metadata.unwrap();
         assert!(meta.signing_algorithms().contains(&alg), "{spec:?}");
         let id = meta.key_id;
         let sig = ok!(c

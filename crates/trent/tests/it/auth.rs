@@ -12,34 +12,17 @@ use crate::{expect_code, ok};
 #[tokio::test]
 async fn wrong_secret_key_is_an_invalid_signature() {
     let s = server::shared();
-    let c = Client::from_conf(
-        s.config_with(
-            &s.env.access_key_id,
-            "not-the-secret-key-0123456789abcdefghij",
-        )
-        .build(),
-    );
+    let c = Client::from_conf(s.config_with(&s.env.access_key_id, "not-the-secret-key-0123456789abcdefghij").build());
     let msg = expect_code!(c.list_keys().send(), "InvalidSignatureException");
-    assert!(msg.unwrap().starts_with(
-        "The request signature we calculated does not match the signature you provided."
-    ),);
+    assert!(msg.unwrap().starts_with("The request signature we calculated does not match the signature you provided."),);
 }
 
 #[tokio::test]
 async fn unknown_access_key_is_unrecognized() {
     let s = server::shared();
-    let c = Client::from_conf(
-        s.config_with("AKIAEXAMPLEUNKNOWN00", &s.env.secret_access_key)
-            .build(),
-    );
-    let msg = expect_code!(
-        c.generate_random().number_of_bytes(8).send(),
-        "UnrecognizedClientException"
-    );
-    assert_eq!(
-        msg.as_deref(),
-        Some("The security token included in the request is invalid.")
-    );
+    let c = Client::from_conf(s.config_with("AKIAEXAMPLEUNKNOWN00", &s.env.secret_access_key).build());
+    let msg = expect_code!(c.generate_random().number_of_bytes(8).send(), "UnrecognizedClientException");
+    assert_eq!(msg.as_deref(), Some("The security token included in the request is invalid."));
 }
 
 #[tokio::test]
@@ -53,9 +36,7 @@ async fn session_token_on_a_long_term_key_is_unrecognized() {
         "trent-it",
     );
     let c = Client::from_conf(
-        s.config_with(&s.env.access_key_id, &s.env.secret_access_key)
-            .credentials_provider(creds)
-            .build(),
+        s.config_with(&s.env.access_key_id, &s.env.secret_access_key).credentials_provider(creds).build(),
     );
     expect_code!(c.list_keys().send(), "UnrecognizedClientException");
 }
@@ -66,9 +47,7 @@ async fn expired_signature_is_refused() {
     let s = server::shared();
     let past = SystemTime::now() - Duration::from_secs(20 * 60);
     let c = Client::from_conf(
-        s.config_with(&s.env.access_key_id, &s.env.secret_access_key)
-            .time_source(StaticTimeSource::new(past))
-            .build(),
+        s.config_with(&s.env.access_key_id, &s.env.secret_access_key).time_source(StaticTimeSource::new(past)).build(),
     );
     let msg = expect_code!(c.list_keys().send(), "InvalidSignatureException");
     let msg = msg.unwrap();
@@ -96,9 +75,7 @@ async fn small_clock_skew_is_accepted() {
     let s = server::shared();
     let c = Client::from_conf(
         s.config_with(&s.env.access_key_id, &s.env.secret_access_key)
-            .time_source(StaticTimeSource::new(
-                SystemTime::now() - Duration::from_secs(5 * 60),
-            ))
+            .time_source(StaticTimeSource::new(SystemTime::now() - Duration::from_secs(5 * 60)))
             .build(),
     );
     ok!(c.list_keys().limit(1).send());
@@ -109,15 +86,9 @@ async fn small_clock_skew_is_accepted() {
 async fn https_requires_trusting_the_generated_ca() {
     let s = server::shared();
     let c = Client::from_conf(
-        s.config_with(&s.env.access_key_id, &s.env.secret_access_key)
-            .http_client(Server::https_client(None))
-            .build(),
+        s.config_with(&s.env.access_key_id, &s.env.secret_access_key).http_client(Server::https_client(None)).build(),
     );
-    let err = c
-        .list_keys()
-        .send()
-        .await
-        .expect_err("an untrusted certificate must fail the handshake");
+    let err = c.list_keys().send().await.expect_err("an untrusted certificate must fail the handshake");
     assert!(
         matches!(err, aws_sdk_kms::error::SdkError::DispatchFailure(_)),
         "expected a connection failure, got {err:?}"

@@ -66,11 +66,7 @@ async fn key_only_operations_refuse_aliases() {
     let c = client();
     let id = new_key_id(&c).await;
     let alias = new_alias();
-    ok!(c
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&id)
-        .send());
+    ok!(c.create_alias().alias_name(&alias).target_key_id(&id).send());
     let invalid = format!("Invalid keyId '{alias}'");
     expect_err!(
         c.schedule_key_deletion().key_id(&alias).send(),
@@ -85,15 +81,9 @@ async fn key_only_operations_refuse_aliases() {
         GetKeyPolicyError::NotFoundException(e) => assert_eq!(e.message(), Some(invalid.as_str()))
     );
     // Aliases must point at keys.
-    expect_code!(
-        c.create_alias()
-            .alias_name(new_alias())
-            .target_key_id(&alias)
-            .send(),
-        "ValidationException"
-    )
-    .map(|m| assert_eq!(m, "Aliases must refer to keys. Not aliases"))
-    .expect("a message");
+    expect_code!(c.create_alias().alias_name(new_alias()).target_key_id(&alias).send(), "ValidationException")
+        .map(|m| assert_eq!(m, "Aliases must refer to keys. Not aliases"))
+        .expect("a message");
 }
 
 #[tokio::test]
@@ -101,16 +91,11 @@ async fn ciphertext_errors() {
     let c = client();
     let id = new_key_id(&c).await;
     let other = new_key_id(&c).await;
-    let ct = ok!(c
-        .encrypt()
-        .key_id(&id)
-        .plaintext(blob("p"))
-        .encryption_context("a", "b")
-        .send())
-    .ciphertext_blob()
-    .unwrap()
-    .as_ref()
-    .to_vec();
+    let ct = ok!(c.encrypt().key_id(&id).plaintext(blob("p")).encryption_context("a", "b").send())
+        .ciphertext_blob()
+        .unwrap()
+        .as_ref()
+        .to_vec();
 
     // Wrong context, missing context, extra context: InvalidCiphertextException with no message (as AWS).
     for ctx in [Some(("a", "c")), None, Some(("x", "b"))] {
@@ -165,23 +150,14 @@ async fn ciphertext_errors() {
 async fn plaintext_size_limits() {
     let c = client();
     let id = new_key_id(&c).await;
-    let msg = expect_code!(
-        c.encrypt()
-            .key_id(&id)
-            .plaintext(blob(vec![7u8; 4097]))
-            .send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.encrypt().key_id(&id).plaintext(blob(vec![7u8; 4097])).send(), "ValidationException");
     assert_eq!(
         msg.as_deref(),
         Some(
             "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
         )
     );
-    let msg = expect_code!(
-        c.encrypt().key_id(&id).plaintext(blob(Vec::new())).send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.encrypt().key_id(&id).plaintext(blob(Vec::new())).send(), "ValidationException");
     assert_eq!(
         msg.as_deref(),
         Some(
@@ -194,20 +170,14 @@ async fn plaintext_size_limits() {
 async fn numeric_range_validation() {
     let c = client();
     let id = new_key_id(&c).await;
-    let msg = expect_code!(
-        c.generate_random().number_of_bytes(1025).send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.generate_random().number_of_bytes(1025).send(), "ValidationException");
     assert_eq!(
         msg.as_deref(),
         Some(
             "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
         )
     );
-    let msg = expect_code!(
-        c.generate_random().number_of_bytes(0).send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.generate_random().number_of_bytes(0).send(), "ValidationException");
     assert_eq!(
         msg.as_deref(),
         Some(
@@ -219,26 +189,13 @@ async fn numeric_range_validation() {
 
     let both = "Please specify either number of bytes or key spec.";
     let msg = expect_code!(
-        c.generate_data_key()
-            .key_id(&id)
-            .key_spec(DataKeySpec::Aes256)
-            .number_of_bytes(32)
-            .send(),
+        c.generate_data_key().key_id(&id).key_spec(DataKeySpec::Aes256).number_of_bytes(32).send(),
         "ValidationException"
     );
     assert_eq!(msg.as_deref(), Some(both));
-    let msg = expect_code!(
-        c.generate_data_key().key_id(&id).send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.generate_data_key().key_id(&id).send(), "ValidationException");
     assert_eq!(msg.as_deref(), Some(both));
-    let msg = expect_code!(
-        c.generate_data_key()
-            .key_id(&id)
-            .number_of_bytes(1025)
-            .send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.generate_data_key().key_id(&id).number_of_bytes(1025).send(), "ValidationException");
     assert!(msg.unwrap().contains("Value '1025' at 'numberOfBytes'"));
 
     let msg = expect_code!(c.list_keys().limit(1001).send(), "ValidationException");
@@ -249,29 +206,13 @@ async fn numeric_range_validation() {
         )
     );
     let msg = expect_code!(c.list_keys().limit(0).send(), "ValidationException");
-    assert!(
-        msg.unwrap()
-            .contains("Member must have value greater than or equal to 1")
-    );
+    assert!(msg.unwrap().contains("Member must have value greater than or equal to 1"));
 
-    let msg = expect_code!(
-        c.schedule_key_deletion()
-            .key_id(&id)
-            .pending_window_in_days(1)
-            .send(),
-        "ValidationException"
-    );
-    assert_eq!(
-        msg.as_deref(),
-        Some("PendingWindowInDays must be between 7 and 30")
-    );
-    let msg = expect_code!(
-        c.schedule_key_deletion()
-            .key_id(&id)
-            .pending_window_in_days(400)
-            .send(),
-        "ValidationException"
-    );
+    let msg =
+        expect_code!(c.schedule_key_deletion().key_id(&id).pending_window_in_days(1).send(), "ValidationException");
+    assert_eq!(msg.as_deref(), Some("PendingWindowInDays must be between 7 and 30"));
+    let msg =
+        expect_code!(c.schedule_key_deletion().key_id(&id).pending_window_in_days(400).send(), "ValidationException");
     assert_eq!(
         msg.as_deref(),
         Some(
@@ -294,13 +235,7 @@ async fn invalid_markers() {
 async fn alias_name_errors() {
     let c = client();
     let id = new_key_id(&c).await;
-    let msg = expect_code!(
-        c.create_alias()
-            .alias_name("no-prefix")
-            .target_key_id(&id)
-            .send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.create_alias().alias_name("no-prefix").target_key_id(&id).send(), "ValidationException");
     assert_eq!(
         msg.as_deref(),
         Some(
@@ -308,32 +243,19 @@ async fn alias_name_errors() {
         )
     );
     let msg = expect_code!(
-        c.create_alias()
-            .alias_name("alias/Service:Test")
-            .target_key_id(&id)
-            .send(),
+        c.create_alias().alias_name("alias/Service:Test").target_key_id(&id).send(),
         "ValidationException"
     );
-    assert_eq!(
-        msg.as_deref(),
-        Some("alias/Service:Test contains invalid characters for an alias")
+    assert_eq!(msg.as_deref(), Some("alias/Service:Test contains invalid characters for an alias"));
+    let msg =
+        expect_code!(c.create_alias().alias_name("alias/bad name!").target_key_id(&id).send(), "ValidationException");
+    assert!(
+        msg.unwrap()
+            .contains("at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern")
     );
-    let msg = expect_code!(
-        c.create_alias()
-            .alias_name("alias/bad name!")
-            .target_key_id(&id)
-            .send(),
-        "ValidationException"
-    );
-    assert!(msg.unwrap().contains("at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern"));
     // The reserved namespace: AWS answers with an empty NotAuthorizedException (not in the model).
-    let msg = expect_code!(
-        c.create_alias()
-            .alias_name("alias/aws/mine")
-            .target_key_id(&id)
-            .send(),
-        "NotAuthorizedException"
-    );
+    let msg =
+        expect_code!(c.create_alias().alias_name("alias/aws/mine").target_key_id(&id).send(), "NotAuthorizedException");
     assert_eq!(msg, None);
     expect_err!(
         c.create_alias().alias_name(new_alias()).target_key_id(UNKNOWN_KEY).send(),
@@ -363,10 +285,7 @@ async fn tag_errors() {
     }
     expect_err!(req.send(), TagResourceError::TagException(e) => assert_eq!(e.message(), Some("Too many tags")));
     let long = "k".repeat(129);
-    let msg = expect_code!(
-        c.tag_resource().key_id(&id).tags(tag(&long, "v")).send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.tag_resource().key_id(&id).tags(tag(&long, "v")).send(), "ValidationException");
     assert_eq!(
         msg,
         Some(format!(
@@ -374,11 +293,7 @@ async fn tag_errors() {
         ))
     );
     // Nothing was stored by the failed calls.
-    assert!(
-        ok!(c.list_resource_tags().key_id(&id).send())
-            .tags()
-            .is_empty()
-    );
+    assert!(ok!(c.list_resource_tags().key_id(&id).send()).tags().is_empty());
 }
 
 #[tokio::test]
@@ -411,10 +326,7 @@ async fn unsupported_key_types_and_operations() {
         CreateKeyError::UnsupportedOperationException(_) => ()
     );
     let msg = expect_code!(
-        c.create_key()
-            .key_spec(KeySpec::SymmetricDefault)
-            .key_usage(KeyUsageType::SignVerify)
-            .send(),
+        c.create_key().key_spec(KeySpec::SymmetricDefault).key_usage(KeyUsageType::SignVerify).send(),
         "ValidationException"
     );
     assert!(msg.is_some());
@@ -467,20 +379,9 @@ async fn pending_deletion_refuses_management_and_use() {
     let live = new_key_id(&c).await;
     let doomed = new_key_id(&c).await;
     let alias = new_alias();
-    ok!(c
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&live)
-        .send());
-    let ct = ok!(c.encrypt().key_id(&live).plaintext(blob("x")).send())
-        .ciphertext_blob()
-        .unwrap()
-        .clone();
-    ok!(c
-        .schedule_key_deletion()
-        .key_id(&doomed)
-        .pending_window_in_days(7)
-        .send());
+    ok!(c.create_alias().alias_name(&alias).target_key_id(&live).send());
+    let ct = ok!(c.encrypt().key_id(&live).plaintext(blob("x")).send()).ciphertext_blob().unwrap().clone();
+    ok!(c.schedule_key_deletion().key_id(&doomed).pending_window_in_days(7).send());
     let pending = format!("{} is pending deletion.", key_arn(&doomed));
     let pending = Some(pending.as_str());
 
@@ -508,19 +409,10 @@ async fn pending_deletion_refuses_management_and_use() {
     // Read-only operations and the key policy still work.
     ok!(c.list_resource_tags().key_id(&doomed).send());
     ok!(c.list_key_policies().key_id(&doomed).send());
-    let policy = ok!(c.get_key_policy().key_id(&doomed).send())
-        .policy()
-        .unwrap()
-        .to_owned();
+    let policy = ok!(c.get_key_policy().key_id(&doomed).send()).policy().unwrap().to_owned();
     ok!(c.put_key_policy().key_id(&doomed).policy(policy).send());
     // The alias still points at the live key.
-    assert_eq!(
-        ok!(c.describe_key().key_id(&alias).send())
-            .key_metadata()
-            .unwrap()
-            .key_id(),
-        live
-    );
+    assert_eq!(ok!(c.describe_key().key_id(&alias).send()).key_metadata().unwrap().key_id(), live);
 
     // ReEncrypt into a disabled key.
     let disabled = new_key_id(&c).await;
@@ -533,10 +425,7 @@ async fn pending_deletion_refuses_management_and_use() {
 }
 
 #[tokio::test]
-#[allow(
-    deprecated,
-    reason = "CustomerMasterKeySpec is the deprecated spelling under test"
-)]
+#[allow(deprecated, reason = "CustomerMasterKeySpec is the deprecated spelling under test")]
 async fn more_request_validation() {
     use aws_sdk_kms::operation::create_key::CreateKeyError;
     use aws_sdk_kms::types::{CustomerMasterKeySpec, EncryptionAlgorithmSpec};
@@ -557,13 +446,7 @@ async fn more_request_validation() {
         )
     );
     let long = "d".repeat(8193);
-    let msg = expect_code!(
-        c.update_key_description()
-            .key_id(&id)
-            .description(&long)
-            .send(),
-        "ValidationException"
-    );
+    let msg = expect_code!(c.update_key_description().key_id(&id).description(&long).send(), "ValidationException");
     assert_eq!(
         msg,
         Some(format!(
@@ -592,10 +475,7 @@ async fn more_request_validation() {
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{filler}","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
     );
     ok!(c.put_key_policy().key_id(&id).policy(&policy).send());
-    assert_eq!(
-        ok!(c.get_key_policy().key_id(&id).send()).policy(),
-        Some(policy.as_str())
-    );
+    assert_eq!(ok!(c.get_key_policy().key_id(&id).send()).policy(), Some(policy.as_str()));
 }
 
 #[tokio::test]
@@ -605,11 +485,7 @@ async fn alias_quota_per_key() {
     let id = new_key_id(&c).await;
     let prefix = new_alias();
     for i in 0..50 {
-        ok!(c
-            .create_alias()
-            .alias_name(format!("{prefix}-{i:02}"))
-            .target_key_id(&id)
-            .send());
+        ok!(c.create_alias().alias_name(format!("{prefix}-{i:02}")).target_key_id(&id).send());
     }
     expect_err!(
         c.create_alias().alias_name(format!("{prefix}-50")).target_key_id(&id).send(),

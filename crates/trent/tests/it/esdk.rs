@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use trent_esdk::trent_client::{Config, KmsClient};
 use trent_esdk::{
-    AlgorithmSuite, AwsKmsDiscoveryKeyring, AwsKmsKeyring, Client, DecryptOptions,
-    DefaultMaterialsManager, DiscoveryFilter, EncryptOptions, Error, Keyring,
+    AlgorithmSuite, AwsKmsDiscoveryKeyring, AwsKmsKeyring, Client, DecryptOptions, DefaultMaterialsManager,
+    DiscoveryFilter, EncryptOptions, Error, Keyring,
 };
 
 use crate::{ACCOUNT, client, key_arn, new_key_id, server};
@@ -102,7 +102,12 @@ async fn kms_errors_carry_the_aws_error_type() {
     // Even called straight from async code (not recommended: it blocks the worker) the blocking
     // client works instead of panicking, and the error names the AWS error type.
     let kms = kms_client();
-    let err = kms.encrypt(&key_arn("00000000-0000-0000-0000-000000000001"), &trent_crypto::SecretBytes::new(vec![1]), &BTreeMap::new(), &[]);
+    let err = kms.encrypt(
+        &key_arn("00000000-0000-0000-0000-000000000001"),
+        &trent_crypto::SecretBytes::new(vec![1]),
+        &BTreeMap::new(),
+        &[],
+    );
     assert!(
         matches!(&err, Err(trent_esdk::trent_client::Error::Service { code, status: 400, .. }) if code == "NotFoundException"),
         "{err:?}"
@@ -138,7 +143,8 @@ async fn cli_round_trips_and_leaves_no_partial_output() {
         let out = trent(args, &dir);
         (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (ok, err) = run(&["encrypt", "-i", "pt", "-o", "ct", "-w", &format!("key={key}"), "-c", "a=1", "--frame-length", "65536"]);
+    let (ok, err) =
+        run(&["encrypt", "-i", "pt", "-o", "ct", "-w", &format!("key={key}"), "-c", "a=1", "--frame-length", "65536"]);
     assert!(ok, "{err}");
     let (ok, err) = run(&["decrypt", "-i", "ct", "-o", "out", "-w", &format!("key={key}"), "-c", "a=1", "--buffer"]);
     assert!(ok, "{err}");
@@ -156,10 +162,8 @@ async fn cli_round_trips_and_leaves_no_partial_output() {
     std::fs::write(dir.join("ct-tampered"), &ct).unwrap();
     let (ok, err) = run(&["decrypt", "-i", "ct-tampered", "-o", "bad", "-w", &format!("key={key}")]);
     assert!(!ok && err.contains("signature"), "{err}");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     assert_eq!(names, ["ct", "ct-tampered", "out", "out2", "pt"]);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -8,20 +8,14 @@ use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::describe_key::DescribeKeyError;
 use aws_sdk_kms::operation::encrypt::EncryptError;
 use aws_sdk_kms::types::{
-    DataKeySpec, EncryptionAlgorithmSpec, KeyManagerType, KeySpec, KeyState, KeyUsageType,
-    OriginType,
+    DataKeySpec, EncryptionAlgorithmSpec, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType,
 };
 
-use crate::{
-    ACCOUNT, alias_arn, blob, client, key_arn, new_alias, new_key, new_key_id, server, tag,
-};
+use crate::{ACCOUNT, alias_arn, blob, client, key_arn, new_alias, new_key, new_key_id, server, tag};
 use crate::{expect_err, ok};
 
 fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 #[tokio::test]
@@ -29,20 +23,9 @@ async fn trent_env_points_at_the_server() {
     let s = server::shared();
     assert_eq!(s.env.region, "us-east-1");
     assert_eq!(s.env.default_region, "us-east-1");
-    assert!(
-        s.env.endpoint_url.starts_with("https://127.0.0.1:"),
-        "{}",
-        s.env.endpoint_url
-    );
-    assert!(
-        s.env.ca_bundle.is_absolute(),
-        "AWS_CA_BUNDLE is canonical: {}",
-        s.env.ca_bundle.display()
-    );
-    assert_eq!(
-        s.env.ca_bundle,
-        std::fs::canonicalize(s.data_dir.join("tls/ca.pem")).unwrap()
-    );
+    assert!(s.env.endpoint_url.starts_with("https://127.0.0.1:"), "{}", s.env.endpoint_url);
+    assert!(s.env.ca_bundle.is_absolute(), "AWS_CA_BUNDLE is canonical: {}", s.env.ca_bundle.display());
+    assert_eq!(s.env.ca_bundle, std::fs::canonicalize(s.data_dir.join("tls/ca.pem")).unwrap());
     assert!(String::from_utf8_lossy(s.ca_pem()).contains("-----BEGIN CERTIFICATE-----"));
     assert!(!s.env.access_key_id.is_empty() && !s.env.secret_access_key.is_empty());
     assert_ne!(s.env.access_key_id, s.env.secret_access_key);
@@ -64,25 +47,15 @@ async fn create_and_describe_key_in_every_key_id_form() {
     assert_eq!(created.key_spec(), Some(&KeySpec::SymmetricDefault));
     assert_eq!(created.origin(), Some(&OriginType::AwsKms));
     assert_eq!(created.key_manager(), Some(&KeyManagerType::Customer));
-    assert_eq!(
-        created.encryption_algorithms(),
-        &[EncryptionAlgorithmSpec::SymmetricDefault]
-    );
+    assert_eq!(created.encryption_algorithms(), &[EncryptionAlgorithmSpec::SymmetricDefault]);
     assert_eq!(created.multi_region(), Some(false));
     assert!(created.deletion_date().is_none());
     assert!(created.current_key_material_id().is_some());
     let created_at = created.creation_date().expect("CreationDate").secs();
-    assert!(
-        (before - 5..=now_secs() + 5).contains(&created_at),
-        "CreationDate {created_at} is now"
-    );
+    assert!((before - 5..=now_secs() + 5).contains(&created_at), "CreationDate {created_at} is now");
 
     let alias = new_alias();
-    ok!(c
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&id)
-        .send());
+    ok!(c.create_alias().alias_name(&alias).target_key_id(&id).send());
     for form in [id.clone(), key_arn(&id), alias.clone(), alias_arn(&alias)] {
         let d = ok!(c.describe_key().key_id(&form).send());
         let m = d.key_metadata().unwrap();
@@ -91,22 +64,11 @@ async fn create_and_describe_key_in_every_key_id_form() {
         assert_eq!(m.creation_date(), created.creation_date());
     }
 
-    ok!(c
-        .update_key_description()
-        .key_id(&id)
-        .description("second description")
-        .send());
+    ok!(c.update_key_description().key_id(&id).description("second description").send());
     let d = ok!(c.describe_key().key_id(&id).send());
-    assert_eq!(
-        d.key_metadata().unwrap().description(),
-        Some("second description")
-    );
+    assert_eq!(d.key_metadata().unwrap().description(), Some("second description"));
     // An empty description is allowed (0..=8192).
-    ok!(c
-        .update_key_description()
-        .key_id(key_arn(&id))
-        .description("")
-        .send());
+    ok!(c.update_key_description().key_id(key_arn(&id)).description("").send());
     let d = ok!(c.describe_key().key_id(&id).send());
     assert_eq!(d.key_metadata().unwrap().description(), Some(""));
 }
@@ -125,11 +87,7 @@ async fn create_key_with_tags_and_explicit_defaults() {
     let m = out.key_metadata().unwrap();
     assert_eq!(m.description(), Some(""), "Description is always present");
     let tags = ok!(c.list_resource_tags().key_id(m.key_id()).send());
-    let got: Vec<(&str, &str)> = tags
-        .tags()
-        .iter()
-        .map(|t| (t.tag_key(), t.tag_value()))
-        .collect();
+    let got: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.tag_key(), t.tag_value())).collect();
     assert_eq!(got, [("env", "test"), ("team", "crypto")]);
     assert!(!tags.truncated());
 }
@@ -154,11 +112,7 @@ async fn list_keys_pages_with_limit_and_marker() {
             assert_eq!(k.key_arn(), Some(key_arn(&id).as_str()));
             seen.push(id);
         }
-        assert_eq!(
-            out.truncated(),
-            out.next_marker().is_some(),
-            "Truncated iff NextMarker"
-        );
+        assert_eq!(out.truncated(), out.next_marker().is_some(), "Truncated iff NextMarker");
         match out.next_marker() {
             Some(m) => marker = Some(m.to_owned()),
             None => break,
@@ -171,25 +125,14 @@ async fn list_keys_pages_with_limit_and_marker() {
     assert!(pages >= 3);
 
     // The SDK's own paginator agrees with one big page.
-    let all: Vec<_> = c
-        .list_keys()
-        .limit(2)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let all: Vec<_> =
+        c.list_keys().limit(2).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.unwrap();
     let big = ok!(c.list_keys().limit(1000).send());
     assert!(all.len() >= mine.len());
     let from_paginator: HashSet<_> = all.iter().map(|k| k.key_id().unwrap().to_owned()).collect();
     assert!(mine.is_subset(&from_paginator));
     if !big.truncated() {
-        let from_big: HashSet<_> = big
-            .keys()
-            .iter()
-            .map(|k| k.key_id().unwrap().to_owned())
-            .collect();
+        let from_big: HashSet<_> = big.keys().iter().map(|k| k.key_id().unwrap().to_owned()).collect();
         assert!(mine.is_subset(&from_big));
     }
 }
@@ -199,33 +142,19 @@ async fn encrypt_and_decrypt_with_and_without_context() {
     let c = client();
     let id = new_key_id(&c).await;
     let alias = new_alias();
-    ok!(c
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&id)
-        .send());
+    ok!(c.create_alias().alias_name(&alias).target_key_id(&id).send());
 
     for plaintext in [vec![0u8], b"hello trent".to_vec(), vec![0xa5; 4096]] {
         // Without context, by alias.
-        let enc = ok!(c
-            .encrypt()
-            .key_id(&alias)
-            .plaintext(blob(plaintext.clone()))
-            .send());
+        let enc = ok!(c.encrypt().key_id(&alias).plaintext(blob(plaintext.clone())).send());
         assert_eq!(enc.key_id(), Some(key_arn(&id).as_str()));
-        assert_eq!(
-            enc.encryption_algorithm(),
-            Some(&EncryptionAlgorithmSpec::SymmetricDefault)
-        );
+        assert_eq!(enc.encryption_algorithm(), Some(&EncryptionAlgorithmSpec::SymmetricDefault));
         let ct = enc.ciphertext_blob().unwrap().clone();
         assert_ne!(ct.as_ref(), plaintext.as_slice());
         let dec = ok!(c.decrypt().ciphertext_blob(ct.clone()).send());
         assert_eq!(dec.plaintext().unwrap().as_ref(), plaintext.as_slice());
         assert_eq!(dec.key_id(), Some(key_arn(&id).as_str()));
-        assert_eq!(
-            dec.encryption_algorithm(),
-            Some(&EncryptionAlgorithmSpec::SymmetricDefault)
-        );
+        assert_eq!(dec.encryption_algorithm(), Some(&EncryptionAlgorithmSpec::SymmetricDefault));
         assert!(dec.key_material_id().is_some());
         // Decrypt naming the key, in each form.
         for form in [id.clone(), key_arn(&id), alias.clone(), alias_arn(&alias)] {
@@ -235,11 +164,7 @@ async fn encrypt_and_decrypt_with_and_without_context() {
                 .encryption_algorithm(EncryptionAlgorithmSpec::SymmetricDefault)
                 .ciphertext_blob(ct.clone())
                 .send());
-            assert_eq!(
-                dec.plaintext().unwrap().as_ref(),
-                plaintext.as_slice(),
-                "Decrypt with KeyId {form}"
-            );
+            assert_eq!(dec.plaintext().unwrap().as_ref(), plaintext.as_slice(), "Decrypt with KeyId {form}");
         }
     }
 
@@ -272,12 +197,7 @@ async fn re_encrypt_to_another_key_and_context() {
     let c = client();
     let src = new_key_id(&c).await;
     let dst = new_key_id(&c).await;
-    let enc = ok!(c
-        .encrypt()
-        .key_id(&src)
-        .plaintext(blob("move me"))
-        .encryption_context("stage", "one")
-        .send());
+    let enc = ok!(c.encrypt().key_id(&src).plaintext(blob("move me")).encryption_context("stage", "one").send());
     let ct = enc.ciphertext_blob().unwrap().clone();
 
     let re = ok!(c
@@ -290,22 +210,12 @@ async fn re_encrypt_to_another_key_and_context() {
         .send());
     assert_eq!(re.source_key_id(), Some(key_arn(&src).as_str()));
     assert_eq!(re.key_id(), Some(key_arn(&dst).as_str()));
-    assert_eq!(
-        re.source_encryption_algorithm(),
-        Some(&EncryptionAlgorithmSpec::SymmetricDefault)
-    );
-    assert_eq!(
-        re.destination_encryption_algorithm(),
-        Some(&EncryptionAlgorithmSpec::SymmetricDefault)
-    );
+    assert_eq!(re.source_encryption_algorithm(), Some(&EncryptionAlgorithmSpec::SymmetricDefault));
+    assert_eq!(re.destination_encryption_algorithm(), Some(&EncryptionAlgorithmSpec::SymmetricDefault));
     let new_ct = re.ciphertext_blob().unwrap().clone();
     assert_ne!(new_ct, ct);
 
-    let dec = ok!(c
-        .decrypt()
-        .ciphertext_blob(new_ct.clone())
-        .encryption_context("stage", "two")
-        .send());
+    let dec = ok!(c.decrypt().ciphertext_blob(new_ct.clone()).encryption_context("stage", "two").send());
     assert_eq!(dec.plaintext().unwrap().as_ref(), b"move me");
     assert_eq!(dec.key_id(), Some(key_arn(&dst).as_str()));
     expect_err!(
@@ -330,10 +240,7 @@ async fn re_encrypt_to_another_key_and_context() {
         .destination_key_id(key_arn(&src))
         .send());
     assert_eq!(same.key_id(), Some(key_arn(&src).as_str()));
-    let dec = ok!(c
-        .decrypt()
-        .ciphertext_blob(same.ciphertext_blob().unwrap().clone())
-        .send());
+    let dec = ok!(c.decrypt().ciphertext_blob(same.ciphertext_blob().unwrap().clone()).send());
     assert_eq!(dec.plaintext().unwrap().as_ref(), b"move me");
 }
 
@@ -366,11 +273,7 @@ async fn generate_data_keys_of_every_size() {
             .ciphertext_blob(out.ciphertext_blob().unwrap().clone())
             .encryption_context("file", "a.txt")
             .send());
-        assert_eq!(
-            dec.plaintext().unwrap().as_ref(),
-            pt.as_slice(),
-            "the blob holds the data key"
-        );
+        assert_eq!(dec.plaintext().unwrap().as_ref(), pt.as_slice(), "the blob holds the data key");
 
         let without = ok!(c
             .generate_data_key_without_plaintext()
@@ -380,22 +283,11 @@ async fn generate_data_keys_of_every_size() {
             .send());
         assert!(without.ciphertext_blob().is_some());
         assert_eq!(without.key_id(), Some(key_arn(&id).as_str()));
-        let dec = ok!(c
-            .decrypt()
-            .ciphertext_blob(without.ciphertext_blob().unwrap().clone())
-            .send());
+        let dec = ok!(c.decrypt().ciphertext_blob(without.ciphertext_blob().unwrap().clone()).send());
         assert_eq!(dec.plaintext().unwrap().as_ref().len(), len);
     }
-    let a = ok!(c
-        .generate_data_key()
-        .key_id(&id)
-        .key_spec(DataKeySpec::Aes256)
-        .send());
-    let b = ok!(c
-        .generate_data_key()
-        .key_id(&id)
-        .key_spec(DataKeySpec::Aes256)
-        .send());
+    let a = ok!(c.generate_data_key().key_id(&id).key_spec(DataKeySpec::Aes256).send());
+    let b = ok!(c.generate_data_key().key_id(&id).key_spec(DataKeySpec::Aes256).send());
     assert_ne!(a.plaintext(), b.plaintext(), "data keys are random");
 }
 
@@ -417,16 +309,10 @@ async fn disable_and_enable_key() {
     let c = client();
     let id = new_key_id(&c).await;
     let arn = key_arn(&id);
-    let ct = ok!(c.encrypt().key_id(&id).plaintext(blob("x")).send())
-        .ciphertext_blob()
-        .unwrap()
-        .clone();
+    let ct = ok!(c.encrypt().key_id(&id).plaintext(blob("x")).send()).ciphertext_blob().unwrap().clone();
 
     ok!(c.disable_key().key_id(&id).send());
-    let m = ok!(c.describe_key().key_id(&id).send())
-        .key_metadata()
-        .unwrap()
-        .clone();
+    let m = ok!(c.describe_key().key_id(&id).send()).key_metadata().unwrap().clone();
     assert_eq!(m.key_state(), Some(&KeyState::Disabled));
     assert!(!m.enabled());
     let msg = format!("{arn} is disabled.");
@@ -445,18 +331,11 @@ async fn disable_and_enable_key() {
     );
     // Disabling twice is fine; management operations still work on a disabled key.
     ok!(c.disable_key().key_id(&arn).send());
-    ok!(c
-        .update_key_description()
-        .key_id(&id)
-        .description("still manageable")
-        .send());
+    ok!(c.update_key_description().key_id(&id).description("still manageable").send());
     ok!(c.tag_resource().key_id(&id).tags(tag("k", "v")).send());
 
     ok!(c.enable_key().key_id(&arn).send());
-    let m = ok!(c.describe_key().key_id(&id).send())
-        .key_metadata()
-        .unwrap()
-        .clone();
+    let m = ok!(c.describe_key().key_id(&id).send()).key_metadata().unwrap().clone();
     assert_eq!(m.key_state(), Some(&KeyState::Enabled));
     assert!(m.enabled());
     let dec = ok!(c.decrypt().ciphertext_blob(ct).send());
@@ -473,31 +352,18 @@ async fn schedule_and_cancel_key_deletion() {
     let c = client();
     let id = new_key_id(&c).await;
     let arn = key_arn(&id);
-    let ct = ok!(c.encrypt().key_id(&id).plaintext(blob("x")).send())
-        .ciphertext_blob()
-        .unwrap()
-        .clone();
+    let ct = ok!(c.encrypt().key_id(&id).plaintext(blob("x")).send()).ciphertext_blob().unwrap().clone();
 
     let before = now_secs();
-    let out = ok!(c
-        .schedule_key_deletion()
-        .key_id(&id)
-        .pending_window_in_days(7)
-        .send());
+    let out = ok!(c.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send());
     assert_eq!(out.key_id(), Some(arn.as_str()));
     assert_eq!(out.key_state(), Some(&KeyState::PendingDeletion));
     assert_eq!(out.pending_window_in_days(), Some(7));
     let when = out.deletion_date().expect("DeletionDate").secs();
     let week = 7 * 86_400;
-    assert!(
-        (before + week - 5..=now_secs() + week + 5).contains(&when),
-        "deletion in 7 days: {when}"
-    );
+    assert!((before + week - 5..=now_secs() + week + 5).contains(&when), "deletion in 7 days: {when}");
 
-    let m = ok!(c.describe_key().key_id(&id).send())
-        .key_metadata()
-        .unwrap()
-        .clone();
+    let m = ok!(c.describe_key().key_id(&id).send()).key_metadata().unwrap().clone();
     assert_eq!(m.key_state(), Some(&KeyState::PendingDeletion));
     assert!(!m.enabled());
     assert_eq!(m.deletion_date().map(|d| d.secs()), Some(when));
@@ -534,15 +400,8 @@ async fn schedule_and_cancel_key_deletion() {
 
     let cancelled = ok!(c.cancel_key_deletion().key_id(&arn).send());
     assert_eq!(cancelled.key_id(), Some(arn.as_str()));
-    let m = ok!(c.describe_key().key_id(&id).send())
-        .key_metadata()
-        .unwrap()
-        .clone();
-    assert_eq!(
-        m.key_state(),
-        Some(&KeyState::Disabled),
-        "a cancelled key comes back disabled"
-    );
+    let m = ok!(c.describe_key().key_id(&id).send()).key_metadata().unwrap().clone();
+    assert_eq!(m.key_state(), Some(&KeyState::Disabled), "a cancelled key comes back disabled");
     assert!(!m.enabled());
     assert!(m.deletion_date().is_none());
     expect_err!(
@@ -570,11 +429,7 @@ async fn aliases_create_update_list_delete() {
     let k2 = new_key_id(&c).await;
     let alias = new_alias();
     let before = now_secs();
-    ok!(c
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&k1)
-        .send());
+    ok!(c.create_alias().alias_name(&alias).target_key_id(&k1).send());
 
     let listed = ok!(c.list_aliases().key_id(&k1).send());
     assert!(!listed.truncated());
@@ -595,18 +450,10 @@ async fn aliases_create_update_list_delete() {
         )
     );
 
-    ok!(c
-        .update_alias()
-        .alias_name(&alias)
-        .target_key_id(key_arn(&k2))
-        .send());
+    ok!(c.update_alias().alias_name(&alias).target_key_id(key_arn(&k2)).send());
     let d = ok!(c.describe_key().key_id(&alias).send());
     assert_eq!(d.key_metadata().unwrap().key_id(), k2);
-    assert!(
-        ok!(c.list_aliases().key_id(&k1).send())
-            .aliases()
-            .is_empty()
-    );
+    assert!(ok!(c.list_aliases().key_id(&k1).send()).aliases().is_empty());
     let on_k2 = ok!(c.list_aliases().key_id(key_arn(&k2)).send());
     assert_eq!(on_k2.aliases().len(), 1);
     assert_eq!(on_k2.aliases()[0].target_key_id(), Some(k2.as_str()));
@@ -626,11 +473,7 @@ async fn aliases_create_update_list_delete() {
         DeleteAliasError::NotFoundException(e) => assert_eq!(e.message(), Some(not_found.as_str()))
     );
     // The name is free again.
-    ok!(c
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&k1)
-        .send());
+    ok!(c.create_alias().alias_name(&alias).target_key_id(&k1).send());
     ok!(c.delete_alias().alias_name(&alias).send());
 }
 
@@ -649,18 +492,9 @@ async fn list_aliases_pages_with_limit_and_marker() {
     let mut marker: Option<String> = None;
     let mut sizes = Vec::new();
     loop {
-        let out = ok!(c
-            .list_aliases()
-            .key_id(&id)
-            .limit(2)
-            .set_marker(marker.clone())
-            .send());
+        let out = ok!(c.list_aliases().key_id(&id).limit(2).set_marker(marker.clone()).send());
         sizes.push(out.aliases().len());
-        got.extend(
-            out.aliases()
-                .iter()
-                .map(|a| a.alias_name().unwrap().to_owned()),
-        );
+        got.extend(out.aliases().iter().map(|a| a.alias_name().unwrap().to_owned()));
         assert_eq!(out.truncated(), out.next_marker().is_some());
         match out.next_marker() {
             Some(m) => marker = Some(m.to_owned()),
@@ -671,19 +505,9 @@ async fn list_aliases_pages_with_limit_and_marker() {
     assert_eq!(got, names, "every alias once, in name order");
 
     // Unfiltered, through the SDK paginator: our aliases are all there.
-    let all: Vec<_> = c
-        .list_aliases()
-        .limit(3)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
-    let all: HashSet<_> = all
-        .iter()
-        .filter_map(|a| a.alias_name().map(str::to_owned))
-        .collect();
+    let all: Vec<_> =
+        c.list_aliases().limit(3).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.unwrap();
+    let all: HashSet<_> = all.iter().filter_map(|a| a.alias_name().map(str::to_owned)).collect();
     assert!(names.iter().all(|n| all.contains(n)));
 }
 
@@ -691,27 +515,12 @@ async fn list_aliases_pages_with_limit_and_marker() {
 async fn tags_add_replace_remove_and_page() {
     let c = client();
     let id = new_key_id(&c).await;
-    ok!(c
-        .tag_resource()
-        .key_id(&id)
-        .tags(tag("b", "2"))
-        .tags(tag("a", "1"))
-        .tags(tag("c", "3"))
-        .send());
+    ok!(c.tag_resource().key_id(&id).tags(tag("b", "2")).tags(tag("a", "1")).tags(tag("c", "3")).send());
     // A tag with an existing key replaces its value.
-    ok!(c
-        .tag_resource()
-        .key_id(key_arn(&id))
-        .tags(tag("a", "one"))
-        .tags(tag("d", ""))
-        .send());
+    ok!(c.tag_resource().key_id(key_arn(&id)).tags(tag("a", "one")).tags(tag("d", "")).send());
 
     let all = ok!(c.list_resource_tags().key_id(&id).send());
-    let got: Vec<(&str, &str)> = all
-        .tags()
-        .iter()
-        .map(|t| (t.tag_key(), t.tag_value()))
-        .collect();
+    let got: Vec<(&str, &str)> = all.tags().iter().map(|t| (t.tag_key(), t.tag_value())).collect();
     assert_eq!(got, [("a", "one"), ("b", "2"), ("c", "3"), ("d", "")]);
     assert!(!all.truncated());
     assert!(all.next_marker().is_none());
@@ -720,10 +529,7 @@ async fn tags_add_replace_remove_and_page() {
     let p1 = ok!(c.list_resource_tags().key_id(&id).limit(3).send());
     assert_eq!(p1.tags().len(), 3);
     assert!(p1.truncated());
-    let m = p1
-        .next_marker()
-        .expect("NextMarker when truncated")
-        .to_owned();
+    let m = p1.next_marker().expect("NextMarker when truncated").to_owned();
     let p2 = ok!(c.list_resource_tags().key_id(&id).limit(3).marker(m).send());
     let keys: Vec<_> = p2.tags().iter().map(|t| t.tag_key()).collect();
     assert_eq!(keys, ["d"]);
@@ -740,33 +546,15 @@ async fn tags_add_replace_remove_and_page() {
         .await
         .unwrap();
     assert_eq!(paged.len(), 4, "four pages of one");
-    let keys: Vec<String> = paged
-        .iter()
-        .flat_map(|p| p.tags().iter().map(|t| t.tag_key().to_owned()))
-        .collect();
+    let keys: Vec<String> = paged.iter().flat_map(|p| p.tags().iter().map(|t| t.tag_key().to_owned())).collect();
     assert_eq!(keys, ["a", "b", "c", "d"]);
 
-    ok!(c
-        .untag_resource()
-        .key_id(&id)
-        .tag_keys("a")
-        .tag_keys("c")
-        .tag_keys("not-there")
-        .send());
+    ok!(c.untag_resource().key_id(&id).tag_keys("a").tag_keys("c").tag_keys("not-there").send());
     let left = ok!(c.list_resource_tags().key_id(&id).send());
     let keys: Vec<_> = left.tags().iter().map(|t| t.tag_key()).collect();
     assert_eq!(keys, ["b", "d"]);
-    ok!(c
-        .untag_resource()
-        .key_id(&id)
-        .tag_keys("b")
-        .tag_keys("d")
-        .send());
-    assert!(
-        ok!(c.list_resource_tags().key_id(&id).send())
-            .tags()
-            .is_empty()
-    );
+    ok!(c.untag_resource().key_id(&id).tag_keys("b").tag_keys("d").send());
+    assert!(ok!(c.list_resource_tags().key_id(&id).send()).tags().is_empty());
 }
 
 #[tokio::test]
@@ -779,38 +567,18 @@ async fn key_policy_get_put_list() {
     );
     assert_eq!(got.policy(), Some(expected_default.as_str()));
     assert_eq!(got.policy_name(), Some("default"));
-    let named = ok!(c
-        .get_key_policy()
-        .key_id(key_arn(&id))
-        .policy_name("default")
-        .send());
+    let named = ok!(c.get_key_policy().key_id(key_arn(&id)).policy_name("default").send());
     assert_eq!(named.policy(), got.policy());
 
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
     );
-    ok!(c
-        .put_key_policy()
-        .key_id(&id)
-        .policy_name("default")
-        .policy(&policy)
-        .send());
+    ok!(c.put_key_policy().key_id(&id).policy_name("default").policy(&policy).send());
     let got = ok!(c.get_key_policy().key_id(&id).send());
-    assert_eq!(
-        got.policy(),
-        Some(policy.as_str()),
-        "the policy comes back as stored"
-    );
+    assert_eq!(got.policy(), Some(policy.as_str()), "the policy comes back as stored");
     // PolicyName is optional on PutKeyPolicy in the current model.
-    ok!(c
-        .put_key_policy()
-        .key_id(&id)
-        .policy(&expected_default)
-        .send());
-    assert_eq!(
-        ok!(c.get_key_policy().key_id(&id).send()).policy(),
-        Some(expected_default.as_str())
-    );
+    ok!(c.put_key_policy().key_id(&id).policy(&expected_default).send());
+    assert_eq!(ok!(c.get_key_policy().key_id(&id).send()).policy(), Some(expected_default.as_str()));
 
     let names = ok!(c.list_key_policies().key_id(&id).send());
     assert_eq!(names.policy_names(), ["default"]);

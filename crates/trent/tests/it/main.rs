@@ -28,11 +28,7 @@ macro_rules! ok {
     ($fut:expr) => {
         match $fut.await {
             Ok(v) => v,
-            Err(e) => panic!(
-                "{} failed: {}",
-                stringify!($fut),
-                aws_sdk_kms::error::DisplayErrorContext(&e)
-            ),
+            Err(e) => panic!("{} failed: {}", stringify!($fut), aws_sdk_kms::error::DisplayErrorContext(&e)),
         }
     };
 }
@@ -47,11 +43,7 @@ macro_rules! expect_err {
                 #[allow(clippy::redundant_pattern_matching)]
                 $pat => $body,
                 #[allow(unreachable_patterns)]
-                other => panic!(
-                    "{}: expected {}, got {other:?}",
-                    stringify!($fut),
-                    stringify!($pat)
-                ),
+                other => panic!("{}: expected {}, got {other:?}", stringify!($fut), stringify!($pat)),
             },
         }
     }};
@@ -67,12 +59,7 @@ macro_rules! expect_code {
             Ok(v) => panic!("{} succeeded, expected {}: {v:?}", stringify!($fut), $code),
             Err(e) => {
                 let e = e.into_service_error();
-                assert_eq!(
-                    e.code(),
-                    Some($code),
-                    "{}: unexpected error {e:?}",
-                    stringify!($fut)
-                );
+                assert_eq!(e.code(), Some($code), "{}: unexpected error {e:?}", stringify!($fut));
                 e.message().map(str::to_owned)
             }
         }
@@ -102,9 +89,7 @@ pub fn alias_arn(name: &str) -> String {
 /// A new symmetric key with a description.
 pub async fn new_key(c: &Client, description: &str) -> KeyMetadata {
     let out = ok!(c.create_key().description(description).send());
-    out.key_metadata()
-        .expect("CreateKey returns KeyMetadata")
-        .clone()
+    out.key_metadata().expect("CreateKey returns KeyMetadata").clone()
 }
 
 /// A new key's id.

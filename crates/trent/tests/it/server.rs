@@ -68,10 +68,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh, unique temporary directory for one server (or a restart sequence of servers).
 pub fn unique_base_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let p = std::env::temp_dir().join(format!("trent-it-{}-{nanos:x}-{n}", std::process::id()));
     fs::create_dir_all(&p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
@@ -80,10 +77,7 @@ pub fn unique_base_dir() -> PathBuf {
 
 /// A name no other test (or earlier run against the same server) uses.
 pub fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
 }
@@ -166,16 +160,9 @@ impl Server {
         let watchdog_stdin = watchdog.stdin.take();
         let mut line = String::new();
         let stdout = watchdog.stdout.take().expect("watchdog stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading trent's pid");
-        let trent_pid: u32 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("watchdog printed {line:?}, not a pid"));
-        LOGS.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(log.clone());
+        BufReader::new(stdout).read_line(&mut line).expect("reading trent's pid");
+        let trent_pid: u32 = line.trim().parse().unwrap_or_else(|_| panic!("watchdog printed {line:?}, not a pid"));
+        LOGS.lock().unwrap_or_else(|e| e.into_inner()).push(log.clone());
 
         let mut server = Server {
             data_dir,
@@ -196,16 +183,9 @@ impl Server {
         };
         let endpoint = server.wait_until_serving(&listen);
         server.env = server.run_env();
-        assert_eq!(
-            server.env.endpoint_url, endpoint,
-            "trent env must print the endpoint from serving.json"
-        );
-        server.ca_pem = fs::read(&server.env.ca_bundle).unwrap_or_else(|e| {
-            panic!(
-                "reading AWS_CA_BUNDLE {}: {e}",
-                server.env.ca_bundle.display()
-            )
-        });
+        assert_eq!(server.env.endpoint_url, endpoint, "trent env must print the endpoint from serving.json");
+        server.ca_pem = fs::read(&server.env.ca_bundle)
+            .unwrap_or_else(|e| panic!("reading AWS_CA_BUNDLE {}: {e}", server.env.ca_bundle.display()));
         server
     }
 
@@ -215,27 +195,17 @@ impl Server {
         let serving = self.data_dir.join("serving.json");
         loop {
             if let Ok(Some(status)) = self.watchdog.try_wait() {
-                panic!(
-                    "trent serve exited early ({status}); log:\n{}",
-                    tail(&self.log, 60)
-                );
+                panic!("trent serve exited early ({status}); log:\n{}", tail(&self.log, 60));
             }
             if let Some(url) = fs::read_to_string(&serving)
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 .and_then(|v| {
-                    assert!(
-                        v["http"].is_null(),
-                        "no plain HTTP listener was asked for: {v}"
-                    );
+                    assert!(v["http"].is_null(), "no plain HTTP listener was asked for: {v}");
                     v["https"].as_str().map(str::to_owned)
                 })
             {
-                assert_eq!(
-                    url,
-                    format!("https://{listen}"),
-                    "serving.json names the --listen address"
-                );
+                assert_eq!(url, format!("https://{listen}"), "serving.json names the --listen address");
                 let addr: SocketAddr = listen.parse().expect("listen address");
                 if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
                     return url;
@@ -260,11 +230,7 @@ impl Server {
             .stdin(Stdio::null())
             .output()
             .expect("running trent env");
-        assert!(
-            out.status.success(),
-            "trent env failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "trent env failed: {}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).expect("trent env prints UTF-8");
         parse_env(&text)
     }
@@ -273,26 +239,15 @@ impl Server {
     pub fn stop(&mut self) -> ExitStatus {
         assert!(!self.stopped, "server already stopped");
         self.stopped = true;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.trent_pid.to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.trent_pid.to_string()).status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         let status = loop {
             match self.watchdog.try_wait() {
                 Ok(Some(s)) => break s,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
                 _ => {
-                    eprintln!(
-                        "trent (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}; killing it",
-                        self.trent_pid
-                    );
-                    let _ = Command::new("kill")
-                        .arg("-KILL")
-                        .arg(self.trent_pid.to_string())
-                        .status();
+                    eprintln!("trent (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}; killing it", self.trent_pid);
+                    let _ = Command::new("kill").arg("-KILL").arg(self.trent_pid.to_string()).status();
                     let _ = self.watchdog.kill();
                     break self.watchdog.wait().expect("waiting for the watchdog");
                 }
@@ -300,9 +255,7 @@ impl Server {
         };
         // Releases the watchdog's idle stdin reader.
         self.watchdog_stdin.take();
-        LOGS.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|l| l != &self.log);
+        LOGS.lock().unwrap_or_else(|e| e.into_inner()).retain(|l| l != &self.log);
         status
     }
 
@@ -317,10 +270,7 @@ impl Server {
         if let Some(pem) = ca_pem {
             store = store.with_pem_certificate(pem.to_vec());
         }
-        let ctx = TlsContext::builder()
-            .with_trust_store(store)
-            .build()
-            .expect("TLS context");
+        let ctx = TlsContext::builder().with_trust_store(store).build().expect("TLS context");
         aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
             .tls_context(ctx)
@@ -334,29 +284,16 @@ impl Server {
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(&self.env.endpoint_url)
             .region(Region::new(self.env.region.clone()))
-            .credentials_provider(Credentials::new(
-                access_key_id,
-                secret,
-                None,
-                None,
-                "trent-it",
-            ))
+            .credentials_provider(Credentials::new(access_key_id, secret, None, None, "trent-it"))
             .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_secs(30))
-                    .build(),
-            )
+            .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(30)).build())
             .http_client(Self::https_client(Some(&self.ca_pem)))
     }
 
     /// A client with the root credentials `trent env` printed. One per test: connection pools are bound
     /// to the Tokio runtime that created them, and every `#[tokio::test]` has its own.
     pub fn client(&self) -> Client {
-        Client::from_conf(
-            self.config_with(&self.env.access_key_id, &self.env.secret_access_key)
-                .build(),
-        )
+        Client::from_conf(self.config_with(&self.env.access_key_id, &self.env.secret_access_key).build())
     }
 }
 
@@ -377,9 +314,7 @@ fn shell_unquote(s: &str) -> String {
     let mut rest = s;
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix('\'') {
-            let end = r
-                .find('\'')
-                .unwrap_or_else(|| panic!("unterminated quote in {s:?}"));
+            let end = r.find('\'').unwrap_or_else(|| panic!("unterminated quote in {s:?}"));
             out.push_str(&r[..end]);
             rest = &r[end + 1..];
         } else if let Some(r) = rest.strip_prefix('\\') {
@@ -397,23 +332,14 @@ pub fn parse_env(text: &str) -> EnvVars {
     let mut vars = std::collections::HashMap::new();
     for line in text.lines() {
         if let Some(assign) = line.strip_prefix("export ") {
-            let (k, v) = assign
-                .split_once('=')
-                .unwrap_or_else(|| panic!("bad export line {line:?}"));
+            let (k, v) = assign.split_once('=').unwrap_or_else(|| panic!("bad export line {line:?}"));
             assert!(v.starts_with('\''), "values are single-quoted: {line:?}");
             vars.insert(k.to_owned(), shell_unquote(v));
         } else {
-            assert!(
-                line.is_empty() || line.starts_with("unset "),
-                "unexpected trent env line {line:?}"
-            );
+            assert!(line.is_empty() || line.starts_with("unset "), "unexpected trent env line {line:?}");
         }
     }
-    let get = |k: &str| {
-        vars.get(k)
-            .cloned()
-            .unwrap_or_else(|| panic!("trent env did not print {k}:\n{text}"))
-    };
+    let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("trent env did not print {k}:\n{text}"));
     EnvVars {
         endpoint_url: get("AWS_ENDPOINT_URL"),
         ca_bundle: PathBuf::from(get("AWS_CA_BUNDLE")),
