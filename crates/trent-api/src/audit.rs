@@ -54,6 +54,37 @@ pub(crate) struct Facts {
     pub(crate) caller: Option<Caller>,
     /// KMS calls a service (Parameter Store) made for the caller while handling the request.
     pub(crate) delegated: Vec<DelegatedCall>,
+    /// The operation the request was parsed into, once it was: the name it is recorded under is the one the
+    /// dispatcher ran.
+    pub(crate) operation: Option<Named>,
+}
+
+/// A parsed operation as the trail names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Named {
+    source: &'static str,
+    name: &'static str,
+    read_only: bool,
+    /// The KMS operation, whose kind decides which response elements are recorded.
+    kms: Option<Operation>,
+}
+
+impl Named {
+    pub(crate) fn kms(op: Operation) -> Self {
+        Self { source: KMS_EVENT_SOURCE, name: op.name(), read_only: op.is_read_only(), kms: Some(op) }
+    }
+
+    pub(crate) fn ssm(op: crate::ssm::Operation) -> Self {
+        Self { source: "ssm.amazonaws.com", name: op.name(), read_only: op.is_read_only(), kms: None }
+    }
+
+    pub(crate) fn query(op: crate::iam::QueryOperation) -> Self {
+        Self { source: op.event_source(), name: op.name(), read_only: op.is_read_only(), kms: None }
+    }
+
+    pub(crate) fn cloudtrail(op: crate::cloudtrail::Operation) -> Self {
+        Self { source: "cloudtrail.amazonaws.com", name: op.name(), read_only: op.is_read_only(), kms: None }
+    }
 }
 
 /// Records the request's event; on failure, turns the outcome into an internal error (fail closed).
@@ -127,35 +158,20 @@ fn build_event(
     request_id: &str,
     result: &Result<Vec<u8>, ApiError>,
 ) -> AuditEvent {
-    let target = info.target.as_deref().unwrap_or("");
-    let query_source;
-    let (source, op_name) = match (info.query_service, target.split_once('.')) {
-        (Some(service), _) => {
-            // IAM/STS: the operation is the form body's `Action`; parameters come through their own allow-list.
-            query_source = format!("{service}.amazonaws.com");
-            let body = facts.body.as_deref().unwrap_or_default();
-            let action = body.split(|&b| b == b'&').find_map(|kv| kv.strip_prefix(b"Action=")).unwrap_or_default();
-            (query_source.as_str(), std::str::from_utf8(action).unwrap_or(""))
+    let (source, op_name, read_only, op) = match facts.operation {
+        Some(n) => (n.source, n.name.to_owned(), n.read_only, n.kms),
+        // Not parsed (refused before, or no such operation): the name the client sent, if it looks like one.
+        None => {
+            let (source, claimed) = claimed_operation(&info, facts.body.as_deref());
+            (source, claimed, false, None)
         }
-        (None, Some(("TrentService", op))) => (KMS_EVENT_SOURCE, op),
-        (None, Some(("AmazonSSM", op))) => ("ssm.amazonaws.com", op),
-        (None, _) if crate::cloudtrail::operation(target).is_some() => {
-            ("cloudtrail.amazonaws.com", crate::cloudtrail::operation(target).unwrap_or_default())
-        }
-        _ => (KMS_EVENT_SOURCE, ""),
     };
-    // The name is client-supplied: keep it only if it looks like an operation name.
-    let op_name = if !op_name.is_empty() && op_name.len() <= 64 && op_name.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        op_name
-    } else {
-        "Unknown"
-    };
-    let op = (source == KMS_EVENT_SOURCE).then(|| Operation::from_name(op_name)).flatten();
+    let op_name = op_name.as_str();
     let mut e = AuditEvent::api_call(source, op_name, region);
     e.request_id = Some(request_id.to_owned());
     e.source_ip_address = info.source_ip;
     e.user_agent = info.user_agent;
-    e.read_only = is_read_only(op_name);
+    e.read_only = read_only;
     e.tls_details = info.tls.map(|t| TlsDetails {
         tls_version: t.version.to_owned(),
         cipher_suite: t.cipher_suite.to_owned(),
@@ -231,28 +247,28 @@ fn is_key_uuid(s: &str) -> bool {
             .all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() })
 }
 
-/// CloudTrail's `readOnly`: reads and the cryptographic operations, which change no state.
-fn is_read_only(op: &str) -> bool {
-    op.starts_with("Describe")
-        || op.starts_with("List")
-        || op.starts_with("Get")
-        || matches!(
-            op,
-            "Encrypt"
-                | "Decrypt"
-                | "ReEncrypt"
-                | "GenerateDataKey"
-                | "GenerateDataKeyWithoutPlaintext"
-                | "GenerateDataKeyPair"
-                | "GenerateDataKeyPairWithoutPlaintext"
-                | "GenerateRandom"
-                | "GenerateMac"
-                | "VerifyMac"
-                | "Sign"
-                | "Verify"
-                | "DeriveSharedSecret"
-                | "LookupEvents"
-        )
+/// The event source and operation name a request claims, for a request that never became a typed operation
+/// (refused before it was parsed, or naming no operation Trent has). The name is client-supplied: it is kept
+/// only if it looks like an operation name, else recorded as `Unknown`.
+fn claimed_operation(info: &RequestInfo, body: Option<&[u8]>) -> (&'static str, String) {
+    let target = info.target.as_deref().unwrap_or("");
+    let (source, claimed): (&'static str, Option<String>) = match (info.query_service, target.split_once('.')) {
+        // The same decoding the dispatcher uses, so what is recorded is what would have run.
+        (Some(service), _) => (
+            if service == crate::iam::STS_SIGNING_NAME { "sts.amazonaws.com" } else { "iam.amazonaws.com" },
+            body.and_then(crate::iam::QueryRequest::raw_action),
+        ),
+        (None, Some(("TrentService", op))) => (KMS_EVENT_SOURCE, Some(op.to_owned())),
+        (None, Some(("AmazonSSM", op))) => ("ssm.amazonaws.com", Some(op.to_owned())),
+        (None, _) => match crate::cloudtrail::operation(target) {
+            Some(op) => ("cloudtrail.amazonaws.com", Some(op.to_owned())),
+            None => (KMS_EVENT_SOURCE, None),
+        },
+    };
+    let name = claimed
+        .filter(|n| !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "Unknown".to_owned());
+    (source, name)
 }
 
 /// The access key id of `Credential=AKID/date/region/service/aws4_request` (header or presigned query).
@@ -293,7 +309,12 @@ mod tests {
     #[test]
     fn encrypt_event_has_identity_context_resource_and_no_secrets() {
         let body = br#"{"KeyId":"alias/a","Plaintext":"U0VDUkVU","EncryptionContext":{"k":"v"}}"#;
-        let facts = Facts { body: Some(Bytes::from_static(body)), caller: Some(caller()), delegated: Vec::new() };
+        let facts = Facts {
+            body: Some(Bytes::from_static(body)),
+            caller: Some(caller()),
+            delegated: Vec::new(),
+            operation: Some(Named::kms(Operation::Encrypt)),
+        };
         let resp = br#"{"CiphertextBlob":"QkxPQg==","KeyId":"arn:aws:kms:us-east-1:111122223333:key/abc"}"#.to_vec();
         let e = build_event("us-east-1", info("TrentService.Encrypt"), facts, "r1", &Ok(resp));
         let json = e.to_json().unwrap();
@@ -311,7 +332,12 @@ mod tests {
 
     #[test]
     fn unauthenticated_event_has_error_and_no_identity_or_parameters() {
-        let facts = Facts { body: Some(Bytes::from_static(br#"{"KeyId":"k"}"#)), caller: None, delegated: Vec::new() };
+        let facts = Facts {
+            body: Some(Bytes::from_static(br#"{"KeyId":"k"}"#)),
+            caller: None,
+            delegated: Vec::new(),
+            operation: None,
+        };
         let err = ApiError::Auth(crate::auth::AuthError::UnrecognizedClient);
         let e = build_event("us-east-1", info("TrentService.Decrypt"), facts, "r2", &Err(err));
         let v: serde_json::Value = serde_json::from_str(&e.to_json().unwrap()).unwrap();
@@ -325,8 +351,12 @@ mod tests {
     #[test]
     fn iam_event_takes_allow_listed_form_parameters_only() {
         let body = "Action=PutUserPolicy&Version=2010-05-08&UserName=alice&PolicyName=p1&PolicyDocument=%7B%22Statement%22%3A%5B%5D%7D&Password=hunter2";
-        let facts =
-            Facts { body: Some(Bytes::from_static(body.as_bytes())), caller: Some(caller()), delegated: Vec::new() };
+        let facts = Facts {
+            body: Some(Bytes::from_static(body.as_bytes())),
+            caller: Some(caller()),
+            delegated: Vec::new(),
+            operation: None,
+        };
         let mut i = info("");
         i.target = None;
         i.query_service = Some("iam");
@@ -337,6 +367,37 @@ mod tests {
         assert_eq!(v["eventSource"], "iam.amazonaws.com");
         assert_eq!(v["eventName"], "PutUserPolicy");
         assert_eq!(v["requestParameters"], serde_json::json!({"userName": "alice", "policyName": "p1"}));
+    }
+
+    /// Security review finding 7: `Act%69on` decodes to `Action`, so this body names two actions. The first
+    /// one runs, and the trail must record that one, as a write.
+    #[test]
+    fn a_query_request_is_recorded_under_the_operation_that_ran() {
+        let body = Bytes::from_static(b"Act%69on=CreateAccessKey&Action=ListUsers&Version=2010-05-08&UserName=nobody");
+        let request = crate::iam::QueryRequest::parse("iam", &body).unwrap();
+        assert_eq!(request.operation.name(), "CreateAccessKey");
+        let facts = Facts {
+            body: Some(body),
+            caller: Some(caller()),
+            delegated: Vec::new(),
+            operation: Some(Named::query(request.operation)),
+        };
+        let mut i = info("");
+        i.target = None;
+        i.query_service = Some("iam");
+        let e = build_event("us-east-1", i, facts, "r5", &Ok(b"<xml/>".to_vec()));
+        assert_eq!((e.event_name.as_str(), e.read_only), ("CreateAccessKey", false));
+        // A request that never parsed is recorded under the same decoding.
+        let facts = Facts {
+            body: Some(Bytes::from_static(b"Action=Create%41ccessKey&UserName=x")),
+            caller: Some(caller()),
+            ..Facts::default()
+        };
+        let mut i = info("");
+        i.target = None;
+        i.query_service = Some("iam");
+        let e = build_event("us-east-1", i, facts, "r6", &Err(ApiError::UnknownOperation));
+        assert_eq!((e.event_name.as_str(), e.read_only), ("CreateAccessKey", false));
     }
 
     #[test]
@@ -357,7 +418,8 @@ mod tests {
     fn a_bare_key_id_becomes_the_resource_arn() {
         let id = "1d0a9b68-2d8f-4d8b-81a1-c3675a8441ab";
         let body = format!(r#"{{"KeyId":"{id}"}}"#);
-        let facts = Facts { body: Some(Bytes::from(body)), caller: Some(caller()), delegated: Vec::new() };
+        let facts =
+            Facts { body: Some(Bytes::from(body)), caller: Some(caller()), delegated: Vec::new(), operation: None };
         let e = build_event("eu-west-1", info("TrentService.DisableKey"), facts, "r3", &Ok(b"{}".to_vec()));
         assert_eq!(e.resources[0].arn, format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"));
         assert!(!e.read_only);
@@ -370,7 +432,7 @@ mod tests {
         i.target = None;
         i.query_service = Some("iam");
         let body = Bytes::from_static(b"Action=CreateUser&UserName=alice&Version=2010-05-08");
-        let facts = Facts { body: Some(body), caller: Some(caller()), delegated: Vec::new() };
+        let facts = Facts { body: Some(body), caller: Some(caller()), delegated: Vec::new(), operation: None };
         let e = build_event("us-east-1", i, facts, "r4", &Ok(b"<xml/>".to_vec()));
         assert_eq!((e.event_source.as_str(), e.event_name.as_str()), ("iam.amazonaws.com", "CreateUser"));
         let params = serde_json::to_value(e.request_parameters.as_ref().unwrap()).unwrap();

@@ -132,9 +132,11 @@ async fn handle(
         let verifier = state.global_verifier.as_ref().filter(|_| global).unwrap_or(&state.verifier);
         let caller = authenticate_with(&state, verifier, &parts, &body, service)?;
         facts.caller = Some(caller.clone());
+        let request = iam::QueryRequest::parse(service, &body)?;
+        facts.operation = Some(audit::Named::query(request.operation));
         // IAM writes go to the store (fsync): keep them off the async workers.
         let (st, request_id) = (state.clone(), request_id.to_owned());
-        return tokio::task::spawn_blocking(move || iam::dispatch(&st.iam, &caller, service, &body, &request_id))
+        return tokio::task::spawn_blocking(move || iam::dispatch(&st.iam, &caller, &request, &request_id))
             .await
             .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
     }
@@ -142,6 +144,7 @@ async fn handle(
         let mut caller = authenticate(&state, &parts, &body, ssm::SIGNING_NAME)?;
         facts.caller = Some(caller.clone());
         let op = ssm::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
+        facts.operation = Some(audit::Named::ssm(op));
         // The KMS calls Parameter Store makes for the caller become audit events of their own.
         let delegated = state.audit.as_ref().map(|_| DelegatedCalls::default());
         caller.delegated = delegated.clone();
@@ -156,11 +159,13 @@ async fn handle(
     if let Some(op_name) = cloudtrail::operation(target) {
         let caller = authenticate(&state, &parts, &body, cloudtrail::SIGNING_NAME)?;
         facts.caller = Some(caller.clone());
+        let op = cloudtrail::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
+        facts.operation = Some(audit::Named::cloudtrail(op));
         // LookupEvents scans trail files: keep it off the async workers.
-        let (st, op_name) = (state.clone(), op_name.to_owned());
+        let st = state.clone();
         return tokio::task::spawn_blocking(move || {
             let trail = st.audit.as_ref().map(|a| a.dir());
-            cloudtrail::dispatch(&st.identities, &caller, trail, &op_name, &body)
+            cloudtrail::dispatch(&st.identities, &caller, trail, op, &body)
         })
         .await
         .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
@@ -169,6 +174,7 @@ async fn handle(
     facts.caller = Some(caller.clone());
     let op_name = target.strip_prefix(kms::TARGET_PREFIX).ok_or(ApiError::UnknownOperation)?;
     let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
+    facts.operation = Some(audit::Named::kms(op));
     if op.is_hot_path() {
         // Cached keys only: CPU work of a few microseconds, cheaper inline than a thread hop.
         kms::dispatch(&state.kms, &caller, op, &body)

@@ -8,6 +8,7 @@
 //! Depends on `trent-crypto` for every cryptographic operation and never on a cipher crate directly; knows
 //! nothing of axum, hyper or SQL.
 
+pub mod authz;
 mod cache;
 pub mod clock;
 pub mod context;

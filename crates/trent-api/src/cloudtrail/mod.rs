@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use trent_audit::search::{self, Cursor, Filter, Found, SearchError};
 use trent_core::KmsError;
-use trent_core::identity::{Identities, root_arn};
-use trent_core::policy::{Decision, RequestContext, evaluate};
+use trent_core::identity::Identities;
+use trent_core::policy::Decision;
 use trent_core::service::Caller;
 
 use crate::error::ApiError;
@@ -28,6 +28,32 @@ pub(crate) fn operation(target: &str) -> Option<&str> {
     TARGET_PREFIXES.iter().find_map(|p| target.strip_prefix(p))
 }
 
+/// The CloudTrail operations Trent implements: the trail is read through `LookupEvents` only (trails, event
+/// data stores and Lake queries have no meaning for Trent's one built-in trail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    LookupEvents,
+}
+
+impl Operation {
+    pub(crate) fn from_name(s: &str) -> Option<Self> {
+        (s == "LookupEvents").then_some(Self::LookupEvents)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::LookupEvents => "LookupEvents",
+        }
+    }
+
+    /// CloudTrail's `readOnly`.
+    pub(crate) fn is_read_only(self) -> bool {
+        match self {
+            Self::LookupEvents => true,
+        }
+    }
+}
+
 /// AWS's bounds and default for `MaxResults`.
 const MAX_RESULTS: i64 = 50;
 /// AWS's limit on an attribute value.
@@ -38,12 +64,11 @@ pub(crate) fn dispatch(
     identities: &Identities,
     caller: &Caller,
     trail: Option<&Path>,
-    op: &str,
+    op: Operation,
     body: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
     match op {
-        "LookupEvents" => lookup_events(identities, caller, trail, body),
-        _ => Err(ApiError::UnknownOperation),
+        Operation::LookupEvents => lookup_events(identities, caller, trail, body),
     }
 }
 
@@ -122,17 +147,22 @@ fn lookup_events(
 
 /// Root, or an identity policy that allows `cloudtrail:LookupEvents` (there is no resource-level control).
 fn authorize(identities: &Identities, caller: &Caller) -> Result<(), ApiError> {
-    if caller.principal_arn == root_arn(&caller.account) {
-        return Ok(());
-    }
-    let policies = identities.identity_policies(&caller.principal_arn).map_err(ApiError::Iam)?;
-    let ctx = RequestContext::new(&caller.principal_arn, "cloudtrail:LookupEvents", "*");
-    match evaluate(&policies, &ctx) {
+    const ACTION: &str = "cloudtrail:LookupEvents";
+    // The shared context: a Deny conditioned on the source address, TLS or a principal tag applies here too.
+    let ctx = identities.request_context(caller, ACTION, "*").map_err(ApiError::Iam)?;
+    match identities.identity_decision(caller, &ctx).map_err(ApiError::Iam)? {
         Decision::Allow => Ok(()),
-        Decision::ExplicitDeny | Decision::ImplicitDeny => Err(fail(
+        Decision::ExplicitDeny => Err(fail(
             "AccessDeniedException",
             format!(
-                "User: {} is not authorized to perform: cloudtrail:LookupEvents because no identity-based policy allows the cloudtrail:LookupEvents action",
+                "User: {} is not authorized to perform: {ACTION} with an explicit deny in an identity-based policy",
+                caller.principal_arn
+            ),
+        )),
+        Decision::ImplicitDeny => Err(fail(
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: {ACTION} because no identity-based policy allows the {ACTION} action",
                 caller.principal_arn
             ),
         )),

@@ -5,6 +5,7 @@
 //! names the service (the verifier still checks it); the scope's region may be the configured one (what the
 //! SDKs sign with when given an endpoint URL) or `us-east-1` (what they sign IAM and global STS with by default).
 
+mod operation;
 mod ops;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use trent_core::service::Caller;
 
 use crate::auth::AuthError;
 use crate::error::ApiError;
+pub(crate) use operation::{IamOperation, StsOperation};
 use ops::{IAM_NAMESPACE, Params, STS_NAMESPACE};
 use xml::XmlWriter;
 
@@ -72,27 +74,83 @@ pub(crate) fn session_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     query.into_iter().find(|(k, _)| k == "X-Amz-Security-Token").map(|(_, v)| v)
 }
 
-/// Runs one authenticated Query request for `service`.
+/// The operation a Query request names, for either service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueryOperation {
+    Iam(IamOperation),
+    Sts(StsOperation),
+}
+
+impl QueryOperation {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Iam(op) => op.name(),
+            Self::Sts(op) => op.name(),
+        }
+    }
+
+    pub(crate) fn is_read_only(self) -> bool {
+        match self {
+            Self::Iam(op) => op.is_read_only(),
+            Self::Sts(op) => op.is_read_only(),
+        }
+    }
+
+    /// CloudTrail's `eventSource`.
+    pub(crate) fn event_source(self) -> &'static str {
+        match self {
+            Self::Iam(_) => "iam.amazonaws.com",
+            Self::Sts(_) => "sts.amazonaws.com",
+        }
+    }
+}
+
+/// An authenticated Query request parsed once: its operation and its decoded form. The dispatcher and the
+/// audit trail both take the operation from here, so a request is recorded under the name it ran as (a body
+/// such as `Act%69on=CreateAccessKey&Action=ListUsers` decodes to two `Action`s; the first one runs, and is
+/// the one recorded).
+pub(crate) struct QueryRequest {
+    pub(crate) operation: QueryOperation,
+    params: Params,
+}
+
+impl QueryRequest {
+    /// `InvalidAction` (AWS's text) when the action is missing or not one Trent implements for `service`.
+    pub(crate) fn parse(service: &str, body: &[u8]) -> Result<Self, ApiError> {
+        let params = Params(xml::parse_form(body));
+        let action = params.get("Action").unwrap_or_default();
+        let operation = if service == STS_SIGNING_NAME {
+            StsOperation::from_name(action).map(QueryOperation::Sts)
+        } else {
+            IamOperation::from_name(action).map(QueryOperation::Iam)
+        };
+        let Some(operation) = operation else {
+            let version = if service == STS_SIGNING_NAME { "2011-06-15" } else { "2010-05-08" };
+            return Err(ApiError::Iam(IamError::InvalidAction(format!(
+                "Could not find operation {action} for version {version}"
+            ))));
+        };
+        Ok(Self { operation, params })
+    }
+
+    /// The first `Action` of a form that did not parse into an operation, for the record of a failed request.
+    pub(crate) fn raw_action(body: &[u8]) -> Option<String> {
+        xml::parse_form(body).into_iter().find(|(k, _)| k == "Action").map(|(_, v)| v)
+    }
+}
+
+/// Runs one authenticated, parsed Query request.
 pub(crate) fn dispatch(
     iam: &Iam,
     caller: &Caller,
-    service: &str,
-    body: &[u8],
+    request: &QueryRequest,
     request_id: &str,
 ) -> Result<Vec<u8>, ApiError> {
-    let params = Params(xml::parse_form(body));
-    let action = params.get("Action").unwrap_or_default();
-    let result = if service == STS_SIGNING_NAME {
-        ops::sts_action(iam, caller, action, &params, request_id)
-    } else {
-        ops::iam_action(iam, caller, action, &params, request_id)
-    };
-    let version = if service == STS_SIGNING_NAME { "2011-06-15" } else { "2010-05-08" };
-    result
-        .unwrap_or_else(|| {
-            Err(IamError::InvalidAction(format!("Could not find operation {action} for version {version}")))
-        })
-        .map_err(ApiError::Iam)
+    match request.operation {
+        QueryOperation::Sts(op) => ops::sts_action(iam, caller, op, &request.params, request_id),
+        QueryOperation::Iam(op) => ops::iam_action(iam, caller, op, &request.params, request_id),
+    }
+    .map_err(ApiError::Iam)
 }
 
 /// The XML error response for any failure of a Query request, with the codes IAM and STS use.

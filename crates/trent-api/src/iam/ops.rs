@@ -3,6 +3,7 @@
 use trent_core::iam::{Iam, IamError, RoleRecord, Tags, UserRecord};
 use trent_core::service::Caller;
 
+use super::operation::{IamOperation, StsOperation};
 use super::xml::{XmlWriter, url_encode};
 
 pub(crate) const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -126,205 +127,203 @@ fn status(active: bool) -> &'static str {
     if active { "Active" } else { "Inactive" }
 }
 
-/// Runs an IAM action. `None` when the action is not one Trent implements.
+/// Runs an IAM operation.
 pub(crate) fn iam_action(
     iam: &Iam,
     caller: &Caller,
-    action: &str,
+    op: IamOperation,
     p: &Params,
     request_id: &str,
-) -> Option<Result<Vec<u8>, IamError>> {
-    let ok = |result: Option<&dyn Fn(&mut XmlWriter)>| XmlWriter::response(action, IAM_NAMESPACE, request_id, result);
-    let run = || -> Result<Option<Vec<u8>>, IamError> {
-        Ok(Some(match action {
-            "CreateUser" => {
-                let u = iam.create_user(caller, p.req("UserName")?, p.get("Path"), p.tags())?;
-                ok(Some(&|w| write_user(w, "User", &u)))
-            }
-            "GetUser" => {
-                let u = iam.get_user(caller, p.get("UserName"))?;
-                ok(Some(&|w| write_user(w, "User", &u)))
-            }
-            "ListUsers" => {
-                let users = iam.list_users(caller, p.get("PathPrefix"))?;
-                ok(Some(&|w| {
-                    w.text("IsTruncated", "false").open("Users");
-                    for u in &users {
-                        write_user(w, "member", u);
-                    }
-                    w.close("Users");
-                }))
-            }
-            "DeleteUser" => {
-                iam.delete_user(caller, p.req("UserName")?)?;
-                ok(None)
-            }
-            "TagUser" => {
-                iam.tag_user(caller, p.req("UserName")?, p.tags())?;
-                ok(None)
-            }
-            "ListUserTags" => {
-                let tags = iam.list_user_tags(caller, p.req("UserName")?)?;
-                ok(Some(&|w| write_tag_list(w, &tags)))
-            }
-            "UntagUser" => {
-                iam.untag_user(caller, p.req("UserName")?, &p.tag_keys())?;
-                ok(None)
-            }
-            "CreateAccessKey" => {
-                let (user, key, secret) = iam.create_access_key(caller, p.get("UserName"))?;
-                // Handing the secret to its owner, once, is this action's purpose.
-                let secret = String::from_utf8_lossy(secret.expose_secret()).into_owned();
-                ok(Some(&|w| {
-                    w.open("AccessKey")
+) -> Result<Vec<u8>, IamError> {
+    use IamOperation as I;
+    let ok =
+        |result: Option<&dyn Fn(&mut XmlWriter)>| XmlWriter::response(op.name(), IAM_NAMESPACE, request_id, result);
+    Ok(match op {
+        I::CreateUser => {
+            let u = iam.create_user(caller, p.req("UserName")?, p.get("Path"), p.tags())?;
+            ok(Some(&|w| write_user(w, "User", &u)))
+        }
+        I::GetUser => {
+            let u = iam.get_user(caller, p.get("UserName"))?;
+            ok(Some(&|w| write_user(w, "User", &u)))
+        }
+        I::ListUsers => {
+            let users = iam.list_users(caller, p.get("PathPrefix"))?;
+            ok(Some(&|w| {
+                w.text("IsTruncated", "false").open("Users");
+                for u in &users {
+                    write_user(w, "member", u);
+                }
+                w.close("Users");
+            }))
+        }
+        I::DeleteUser => {
+            iam.delete_user(caller, p.req("UserName")?)?;
+            ok(None)
+        }
+        I::TagUser => {
+            iam.tag_user(caller, p.req("UserName")?, p.tags())?;
+            ok(None)
+        }
+        I::ListUserTags => {
+            let tags = iam.list_user_tags(caller, p.req("UserName")?)?;
+            ok(Some(&|w| write_tag_list(w, &tags)))
+        }
+        I::UntagUser => {
+            iam.untag_user(caller, p.req("UserName")?, &p.tag_keys())?;
+            ok(None)
+        }
+        I::CreateAccessKey => {
+            let (user, key, secret) = iam.create_access_key(caller, p.get("UserName"))?;
+            // Handing the secret to its owner, once, is this action's purpose.
+            let secret = String::from_utf8_lossy(secret.expose_secret()).into_owned();
+            ok(Some(&|w| {
+                w.open("AccessKey")
+                    .text("UserName", &user)
+                    .text("AccessKeyId", &key.access_key_id)
+                    .text("Status", status(key.active))
+                    .text("SecretAccessKey", &secret)
+                    .time("CreateDate", key.created)
+                    .close("AccessKey");
+            }))
+        }
+        I::ListAccessKeys => {
+            let (user, keys) = iam.list_access_keys(caller, p.get("UserName"))?;
+            ok(Some(&|w| {
+                w.text("UserName", &user).open("AccessKeyMetadata");
+                for k in &keys {
+                    w.open("member")
                         .text("UserName", &user)
-                        .text("AccessKeyId", &key.access_key_id)
-                        .text("Status", status(key.active))
-                        .text("SecretAccessKey", &secret)
-                        .time("CreateDate", key.created)
-                        .close("AccessKey");
-                }))
-            }
-            "ListAccessKeys" => {
-                let (user, keys) = iam.list_access_keys(caller, p.get("UserName"))?;
-                ok(Some(&|w| {
-                    w.text("UserName", &user).open("AccessKeyMetadata");
-                    for k in &keys {
-                        w.open("member")
-                            .text("UserName", &user)
-                            .text("AccessKeyId", &k.access_key_id)
-                            .text("Status", status(k.active))
-                            .time("CreateDate", k.created)
-                            .close("member");
-                    }
-                    w.close("AccessKeyMetadata").text("IsTruncated", "false");
-                }))
-            }
-            "DeleteAccessKey" => {
-                iam.delete_access_key(caller, p.get("UserName"), p.req("AccessKeyId")?)?;
-                ok(None)
-            }
-            "UpdateAccessKey" => {
-                let active = match p.req("Status")? {
-                    "Active" => true,
-                    "Inactive" => false,
-                    other => {
-                        return Err(IamError::Validation(format!(
-                            "1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: \
+                        .text("AccessKeyId", &k.access_key_id)
+                        .text("Status", status(k.active))
+                        .time("CreateDate", k.created)
+                        .close("member");
+                }
+                w.close("AccessKeyMetadata").text("IsTruncated", "false");
+            }))
+        }
+        I::DeleteAccessKey => {
+            iam.delete_access_key(caller, p.get("UserName"), p.req("AccessKeyId")?)?;
+            ok(None)
+        }
+        I::UpdateAccessKey => {
+            let active = match p.req("Status")? {
+                "Active" => true,
+                "Inactive" => false,
+                other => {
+                    return Err(IamError::Validation(format!(
+                        "1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: \
                              Member must satisfy enum value set: [Active, Inactive]"
-                        )));
-                    }
-                };
-                iam.update_access_key(caller, p.get("UserName"), p.req("AccessKeyId")?, active)?;
-                ok(None)
-            }
-            "PutUserPolicy" => {
-                iam.put_user_policy(caller, p.req("UserName")?, p.req("PolicyName")?, p.req("PolicyDocument")?)?;
-                ok(None)
-            }
-            "GetUserPolicy" => {
-                let name = p.req("PolicyName")?;
-                let (user, doc) = iam.get_user_policy(caller, p.req("UserName")?, name)?;
-                ok(Some(&|w| write_inline_policy(w, "UserName", &user, name, &doc)))
-            }
-            "ListUserPolicies" => {
-                let names = iam.list_user_policies(caller, p.req("UserName")?)?;
-                ok(Some(&|w| write_policy_names(w, &names)))
-            }
-            "DeleteUserPolicy" => {
-                iam.delete_user_policy(caller, p.req("UserName")?, p.req("PolicyName")?)?;
-                ok(None)
-            }
-            "CreateRole" => {
-                let r = iam.create_role(
-                    caller,
-                    p.req("RoleName")?,
-                    p.get("Path"),
-                    p.req("AssumeRolePolicyDocument")?,
-                    p.get("Description"),
-                    p.u32("MaxSessionDuration")?,
-                    p.tags(),
-                )?;
-                ok(Some(&|w| write_role(w, &r)))
-            }
-            "GetRole" => {
-                let r = iam.get_role(caller, p.req("RoleName")?)?;
-                ok(Some(&|w| write_role(w, &r)))
-            }
-            "ListRoles" => {
-                let roles = iam.list_roles(caller, p.get("PathPrefix"))?;
-                ok(Some(&|w| {
-                    w.text("IsTruncated", "false").open("Roles");
-                    for r in &roles {
-                        write_role_as(w, "member", r);
-                    }
-                    w.close("Roles");
-                }))
-            }
-            "DeleteRole" => {
-                iam.delete_role(caller, p.req("RoleName")?)?;
-                ok(None)
-            }
-            "PutRolePolicy" => {
-                iam.put_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?, p.req("PolicyDocument")?)?;
-                ok(None)
-            }
-            "GetRolePolicy" => {
-                let name = p.req("PolicyName")?;
-                let (role, doc) = iam.get_role_policy(caller, p.req("RoleName")?, name)?;
-                ok(Some(&|w| write_inline_policy(w, "RoleName", &role, name, &doc)))
-            }
-            "ListRolePolicies" => {
-                let names = iam.list_role_policies(caller, p.req("RoleName")?)?;
-                ok(Some(&|w| write_policy_names(w, &names)))
-            }
-            "DeleteRolePolicy" => {
-                iam.delete_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?)?;
-                ok(None)
-            }
-            "TagRole" => {
-                iam.tag_role(caller, p.req("RoleName")?, p.tags())?;
-                ok(None)
-            }
-            "ListRoleTags" => {
-                let tags = iam.list_role_tags(caller, p.req("RoleName")?)?;
-                ok(Some(&|w| write_tag_list(w, &tags)))
-            }
-            "UpdateRole" => {
-                iam.update_role(caller, p.req("RoleName")?, p.get("Description"), p.u32("MaxSessionDuration")?)?;
-                // UpdateRole's output is an empty structure, which botocore expects as an empty result element.
-                ok(Some(&|_| {}))
-            }
-            "UpdateAssumeRolePolicy" => {
-                iam.update_assume_role_policy(caller, p.req("RoleName")?, p.req("PolicyDocument")?)?;
-                ok(None)
-            }
-            "UntagRole" => {
-                iam.untag_role(caller, p.req("RoleName")?, &p.tag_keys())?;
-                ok(None)
-            }
-            _ => return Ok(None),
-        }))
-    };
-    run().transpose()
+                    )));
+                }
+            };
+            iam.update_access_key(caller, p.get("UserName"), p.req("AccessKeyId")?, active)?;
+            ok(None)
+        }
+        I::PutUserPolicy => {
+            iam.put_user_policy(caller, p.req("UserName")?, p.req("PolicyName")?, p.req("PolicyDocument")?)?;
+            ok(None)
+        }
+        I::GetUserPolicy => {
+            let name = p.req("PolicyName")?;
+            let (user, doc) = iam.get_user_policy(caller, p.req("UserName")?, name)?;
+            ok(Some(&|w| write_inline_policy(w, "UserName", &user, name, &doc)))
+        }
+        I::ListUserPolicies => {
+            let names = iam.list_user_policies(caller, p.req("UserName")?)?;
+            ok(Some(&|w| write_policy_names(w, &names)))
+        }
+        I::DeleteUserPolicy => {
+            iam.delete_user_policy(caller, p.req("UserName")?, p.req("PolicyName")?)?;
+            ok(None)
+        }
+        I::CreateRole => {
+            let r = iam.create_role(
+                caller,
+                p.req("RoleName")?,
+                p.get("Path"),
+                p.req("AssumeRolePolicyDocument")?,
+                p.get("Description"),
+                p.u32("MaxSessionDuration")?,
+                p.tags(),
+            )?;
+            ok(Some(&|w| write_role(w, &r)))
+        }
+        I::GetRole => {
+            let r = iam.get_role(caller, p.req("RoleName")?)?;
+            ok(Some(&|w| write_role(w, &r)))
+        }
+        I::ListRoles => {
+            let roles = iam.list_roles(caller, p.get("PathPrefix"))?;
+            ok(Some(&|w| {
+                w.text("IsTruncated", "false").open("Roles");
+                for r in &roles {
+                    write_role_as(w, "member", r);
+                }
+                w.close("Roles");
+            }))
+        }
+        I::DeleteRole => {
+            iam.delete_role(caller, p.req("RoleName")?)?;
+            ok(None)
+        }
+        I::PutRolePolicy => {
+            iam.put_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?, p.req("PolicyDocument")?)?;
+            ok(None)
+        }
+        I::GetRolePolicy => {
+            let name = p.req("PolicyName")?;
+            let (role, doc) = iam.get_role_policy(caller, p.req("RoleName")?, name)?;
+            ok(Some(&|w| write_inline_policy(w, "RoleName", &role, name, &doc)))
+        }
+        I::ListRolePolicies => {
+            let names = iam.list_role_policies(caller, p.req("RoleName")?)?;
+            ok(Some(&|w| write_policy_names(w, &names)))
+        }
+        I::DeleteRolePolicy => {
+            iam.delete_role_policy(caller, p.req("RoleName")?, p.req("PolicyName")?)?;
+            ok(None)
+        }
+        I::TagRole => {
+            iam.tag_role(caller, p.req("RoleName")?, p.tags())?;
+            ok(None)
+        }
+        I::ListRoleTags => {
+            let tags = iam.list_role_tags(caller, p.req("RoleName")?)?;
+            ok(Some(&|w| write_tag_list(w, &tags)))
+        }
+        I::UpdateRole => {
+            iam.update_role(caller, p.req("RoleName")?, p.get("Description"), p.u32("MaxSessionDuration")?)?;
+            // UpdateRole's output is an empty structure, which botocore expects as an empty result element.
+            ok(Some(&|_| {}))
+        }
+        I::UpdateAssumeRolePolicy => {
+            iam.update_assume_role_policy(caller, p.req("RoleName")?, p.req("PolicyDocument")?)?;
+            ok(None)
+        }
+        I::UntagRole => {
+            iam.untag_role(caller, p.req("RoleName")?, &p.tag_keys())?;
+            ok(None)
+        }
+    })
 }
 
-/// Runs an STS action. `None` when the action is not one Trent implements.
+/// Runs an STS operation.
 pub(crate) fn sts_action(
     iam: &Iam,
     caller: &Caller,
-    action: &str,
+    op: StsOperation,
     p: &Params,
     request_id: &str,
-) -> Option<Result<Vec<u8>, IamError>> {
-    let ok = |result: &dyn Fn(&mut XmlWriter)| XmlWriter::response(action, STS_NAMESPACE, request_id, Some(result));
-    match action {
-        "GetCallerIdentity" => Some(iam.get_caller_identity(caller).map(|who| {
+) -> Result<Vec<u8>, IamError> {
+    let ok = |result: &dyn Fn(&mut XmlWriter)| XmlWriter::response(op.name(), STS_NAMESPACE, request_id, Some(result));
+    match op {
+        StsOperation::GetCallerIdentity => iam.get_caller_identity(caller).map(|who| {
             ok(&|w| {
                 w.text("Arn", &who.arn).text("UserId", &who.user_id).text("Account", who.account.as_str());
             })
-        })),
-        "AssumeRole" => Some((|| {
+        }),
+        StsOperation::AssumeRole => {
             let role = p.req("RoleArn")?;
             let session = p.req("RoleSessionName")?;
             let s = iam.assume_role(caller, role, session, p.u32("DurationSeconds")?)?;
@@ -342,7 +341,6 @@ pub(crate) fn sts_action(
                     .text("Arn", &s.arn)
                     .close("AssumedRoleUser");
             }))
-        })()),
-        _ => None,
+        }
     }
 }

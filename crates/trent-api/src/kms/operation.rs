@@ -96,6 +96,44 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// CloudTrail's `readOnly`: the operations that change no state: reads (Describe, Get, List) and the
+    /// cryptographic operations.
+    pub(crate) fn is_read_only(self) -> bool {
+        use Operation as O;
+        matches!(
+            self,
+            O::DescribeCustomKeyStores
+                | O::DescribeKey
+                | O::GetKeyLastUsage
+                | O::GetKeyPolicy
+                | O::GetKeyRotationStatus
+                | O::GetParametersForImport
+                | O::GetPublicKey
+                | O::ListAliases
+                | O::ListGrants
+                | O::ListKeyPolicies
+                | O::ListKeyRotations
+                | O::ListKeys
+                | O::ListResourceTags
+                | O::ListRetirableGrants
+                | O::Encrypt
+                | O::Decrypt
+                | O::ReEncrypt
+                | O::GenerateDataKey
+                | O::GenerateDataKeyWithoutPlaintext
+                | O::GenerateDataKeyPair
+                | O::GenerateDataKeyPairWithoutPlaintext
+                | O::GenerateRandom
+                | O::GenerateMac
+                | O::VerifyMac
+                | O::Sign
+                | O::Verify
+                | O::DeriveSharedSecret
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +145,31 @@ mod tests {
             assert_eq!(Operation::from_name(op.name()), Some(*op));
         }
         assert_eq!(Operation::from_name("encrypt"), None);
+    }
+
+    /// Every Describe, Get and List operation is read-only, and so is every cryptographic one; the rest write.
+    #[test]
+    fn read_only_operations() {
+        let crypto = [
+            "Encrypt",
+            "Decrypt",
+            "ReEncrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+            "GenerateRandom",
+            "GenerateMac",
+            "VerifyMac",
+            "Sign",
+            "Verify",
+            "DeriveSharedSecret",
+        ];
+        for op in Operation::ALL {
+            let n = op.name();
+            let read =
+                n.starts_with("Describe") || n.starts_with("Get") || n.starts_with("List") || crypto.contains(&n);
+            assert_eq!(op.is_read_only(), read, "{n}");
+        }
     }
 }

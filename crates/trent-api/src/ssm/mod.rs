@@ -24,6 +24,10 @@ macro_rules! operations {
             pub(crate) fn from_name(s: &str) -> Option<Self> {
                 match s { $(stringify!($name) => Some(Self::$name),)+ _ => None }
             }
+
+            pub(crate) fn name(self) -> &'static str {
+                match self { $(Self::$name => stringify!($name)),+ }
+            }
         }
     };
 }
@@ -43,6 +47,23 @@ operations!(
     RemoveTagsFromResource,
     ListTagsForResource,
 );
+
+impl Operation {
+    /// CloudTrail's `readOnly`: the Get, Describe and List operations (the Service Authorization Reference's
+    /// Read and List access levels).
+    pub(crate) fn is_read_only(self) -> bool {
+        use Operation as O;
+        matches!(
+            self,
+            O::GetParameter
+                | O::GetParameters
+                | O::GetParametersByPath
+                | O::DescribeParameters
+                | O::GetParameterHistory
+                | O::ListTagsForResource
+        )
+    }
+}
 
 /// Runs one operation on an authenticated caller's request body; returns the JSON response body.
 pub(crate) fn dispatch(ssm: &Ssm, caller: &Caller, op: Operation, body: &[u8]) -> Result<Vec<u8>, ApiError> {

@@ -17,7 +17,7 @@ use crate::ids::AccountId;
 use crate::model::AccessKeyRecord;
 use crate::policy::document::PolicyKind;
 use crate::policy::eval::{ResourceDecision, evaluate_resource};
-use crate::policy::{Decision, RequestContext, evaluate, parse_policy};
+use crate::policy::{Decision, evaluate, parse_policy};
 use crate::service::Caller;
 
 /// GetCallerIdentity's answer.
@@ -103,18 +103,22 @@ impl Iam {
     }
 
     fn is_root(caller: &Caller) -> bool {
-        matches!(PrincipalRef::parse(&caller.principal_arn), Some(PrincipalRef::Root(a)) if a == caller.account)
+        crate::authz::is_account_root(caller)
     }
 
     /// The caller's identity policies must allow `action` on `resource`, unless the caller is its account's root.
     fn authorize(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), IamError> {
-        if Self::is_root(caller) {
-            return Ok(());
-        }
-        let policies = self.ids.identity_policies(&caller.principal_arn)?;
-        match evaluate(&policies, &RequestContext::new(&caller.principal_arn, action, resource)) {
+        // The same context as every other service's (source IP, TLS, principal tags...), so a conditional Deny
+        // stops IAM calls exactly as it stops KMS calls.
+        let ctx = self.ids.request_context(caller, action, resource)?;
+        match self.ids.identity_decision(caller, &ctx)? {
             Decision::Allow => Ok(()),
-            _ => Err(denied(caller, action, resource)),
+            Decision::ExplicitDeny => Err(IamError::AccessDenied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource} with an explicit deny in an \
+                 identity-based policy",
+                caller.principal_arn
+            ))),
+            Decision::ImplicitDeny => Err(denied(caller, action, resource)),
         }
     }
 
@@ -597,7 +601,8 @@ impl Iam {
         }
         let trust = parse_policy(&role.trust_policy, PolicyKind::Resource)
             .map_err(|e| IamError::internal(format!("stored trust policy of {role_arn}: {e}")))?;
-        let ctx = RequestContext::new(&caller.principal_arn, action, role_arn);
+        let mut ctx = self.ids.request_context(caller, action, role_arn)?;
+        ctx.set("sts:RoleSessionName", vec![session_name.to_owned()]);
         let trusted = evaluate_resource(&trust, &ctx, caller.account.as_str());
         let allowed = match trusted {
             ResourceDecision::Deny | ResourceDecision::NoMatch => false,

@@ -8,9 +8,9 @@ use std::sync::{Arc, RwLock};
 
 use super::{Caller, Kms};
 use crate::KmsError;
+use crate::authz::is_account_root;
 use crate::cache::LiveKey;
 use crate::context::EncryptionContext;
-use crate::identity::root_arn;
 use crate::policy::Policy;
 use crate::policy::document::Patterns;
 use crate::policy::eval::{Decision, RequestContext, evaluate};
@@ -199,7 +199,7 @@ impl Kms {
         extra: &Extra,
     ) -> Result<(), KmsError> {
         let directory = self.directory.get();
-        let is_root = caller.principal_arn == root_arn(&caller.account);
+        let is_root = is_account_root(caller);
         let Some(key_policy) = live.policy.as_deref() else {
             // A stored policy the engine cannot read denies everything: fail closed.
             return Err(KmsError::AccessDenied(access_denied_message(
@@ -251,7 +251,7 @@ impl Kms {
         policies: &[Policy],
         directory: &dyn PrincipalDirectory,
     ) -> Result<RequestContext, KmsError> {
-        let mut ctx = self.request_context(caller, action, &live.arn, directory)?;
+        let mut ctx = self.request_context(caller, action.as_str(), &live.arn, directory)?;
         ctx.set("kms:CallerAccount", vec![caller.account.to_string()]);
         ctx.set("kms:KeySpec", vec![live.record.key_spec.to_string()]);
         ctx.set("kms:KeyUsage", vec![live.record.key_usage.to_string()]);
@@ -307,8 +307,8 @@ impl Kms {
         if bypass_lockout_check {
             return Ok(());
         }
-        let is_root = caller.principal_arn == root_arn(&caller.account);
-        let ctx = self.request_context(caller, Action::PutKeyPolicy, key_arn, &*directory)?;
+        let is_root = is_account_root(caller);
+        let ctx = self.request_context(caller, Action::PutKeyPolicy.as_str(), key_arn, &*directory)?;
         let policies =
             if is_root { Arc::new(Vec::new()) } else { directory.identity_policies(&caller.principal_arn)? };
         let decision = authorize(&KmsAuthzInput {
@@ -331,12 +331,11 @@ impl Kms {
     /// Authorization for another service's action on its own resource (Parameter Store's `ssm:GetParameter`
     /// on a parameter ARN): the caller's IAM policies decide; an account root may do everything in its account.
     pub fn authorize_iam(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), KmsError> {
-        if caller.principal_arn == root_arn(&caller.account) {
+        if is_account_root(caller) {
             return Ok(());
         }
         let directory = self.directory.get();
-        let mut ctx = self.request_context(caller, Action::DescribeKey, resource, &*directory)?;
-        ctx.action = action.to_owned();
+        let ctx = self.request_context(caller, action, resource, &*directory)?;
         let reason = match evaluate(&directory.identity_policies(&caller.principal_arn)?, &ctx) {
             Decision::Allow => return Ok(()),
             Decision::ExplicitDeny => DenyReason::ExplicitDenyInIdentityPolicy,
@@ -356,11 +355,11 @@ impl Kms {
         action: Action,
         extra: &Extra,
     ) -> Result<(), KmsError> {
-        if caller.principal_arn == root_arn(&caller.account) {
+        if is_account_root(caller) {
             return Ok(());
         }
         let directory = self.directory.get();
-        let mut ctx = self.request_context(caller, action, "*", &*directory)?;
+        let mut ctx = self.request_context(caller, action.as_str(), "*", &*directory)?;
         for (k, v) in &extra.0 {
             ctx.set(k, v.clone());
         }
@@ -381,32 +380,15 @@ impl Kms {
         }
     }
 
+    /// The shared request context (`crate::authz::request_context`) of `caller` doing `action` on `resource`.
     fn request_context(
         &self,
         caller: &Caller,
-        action: Action,
+        action: &str,
         resource: &str,
         directory: &dyn PrincipalDirectory,
     ) -> Result<RequestContext, KmsError> {
-        let mut ctx = RequestContext::new(&caller.principal_arn, action.as_str(), resource);
-        ctx.set("aws:PrincipalArn", vec![caller.principal_arn.clone()]);
-        ctx.set("aws:PrincipalAccount", vec![caller.account.to_string()]);
-        ctx.set("aws:CurrentTime", vec![self.clock.now().0.div_euclid(1000).to_string()]);
-        if let Some(service) = &caller.via_service {
-            ctx.set("kms:ViaService", vec![service.clone()]);
-        }
-        if let Some(ip) = caller.source_ip {
-            ctx.set("aws:SourceIp", vec![ip.to_string()]);
-        }
-        if let Some(secure) = caller.secure_transport {
-            ctx.set("aws:SecureTransport", vec![secure.to_string()]);
-        }
-        if let Some(name) = caller.principal_arn.rsplit_once(":user/").map(|(_, n)| n.rsplit('/').next().unwrap_or(n)) {
-            ctx.set("aws:username", vec![name.to_owned()]);
-        }
-        for (k, v) in directory.principal_tags(&caller.principal_arn)?.iter() {
-            ctx.set(&format!("aws:PrincipalTag/{k}"), vec![v.clone()]);
-        }
-        Ok(ctx)
+        let tags = directory.principal_tags(&caller.principal_arn)?;
+        Ok(crate::authz::request_context(caller, action, resource, self.clock.now(), &tags))
     }
 }
