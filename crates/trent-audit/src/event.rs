@@ -227,213 +227,270 @@ pub struct TlsDetails {
 /// ImportToken, GrantTokens, Policy...) is skipped by the parser and cannot be represented.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RequestParameters {
-    #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     #[serde(
         rename(serialize = "encryptionContext", deserialize = "EncryptionContext"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub encryption_context: Option<BTreeMap<String, String>>,
     #[serde(
         rename(serialize = "encryptionAlgorithm", deserialize = "EncryptionAlgorithm"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub encryption_algorithm: Option<String>,
-    #[serde(rename(serialize = "keySpec", deserialize = "KeySpec"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "keySpec", deserialize = "KeySpec"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub key_spec: Option<String>,
     #[serde(
         rename(serialize = "keyUsage", deserialize = "KeyUsage"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub key_usage: Option<String>,
-    #[serde(rename(serialize = "origin", deserialize = "Origin"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "origin", deserialize = "Origin"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     #[serde(
         rename(serialize = "description", deserialize = "Description"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub description: Option<String>,
     #[serde(
         rename(serialize = "numberOfBytes", deserialize = "NumberOfBytes"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub number_of_bytes: Option<u64>,
     #[serde(
         rename(serialize = "aliasName", deserialize = "AliasName"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub alias_name: Option<String>,
     #[serde(
         rename(serialize = "targetKeyId", deserialize = "TargetKeyId"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub target_key_id: Option<String>,
     #[serde(
         rename(serialize = "sourceKeyId", deserialize = "SourceKeyId"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub source_key_id: Option<String>,
     #[serde(
         rename(serialize = "destinationKeyId", deserialize = "DestinationKeyId"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub destination_key_id: Option<String>,
     #[serde(
         rename(serialize = "sourceEncryptionContext", deserialize = "SourceEncryptionContext"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub source_encryption_context: Option<BTreeMap<String, String>>,
     #[serde(
         rename(serialize = "destinationEncryptionContext", deserialize = "DestinationEncryptionContext"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub destination_encryption_context: Option<BTreeMap<String, String>>,
     #[serde(
         rename(serialize = "sourceEncryptionAlgorithm", deserialize = "SourceEncryptionAlgorithm"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub source_encryption_algorithm: Option<String>,
     #[serde(
         rename(serialize = "destinationEncryptionAlgorithm", deserialize = "DestinationEncryptionAlgorithm"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub destination_encryption_algorithm: Option<String>,
     #[serde(
         rename(serialize = "pendingWindowInDays", deserialize = "PendingWindowInDays"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub pending_window_in_days: Option<u64>,
     #[serde(
         rename(serialize = "rotationPeriodInDays", deserialize = "RotationPeriodInDays"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub rotation_period_in_days: Option<u64>,
     #[serde(
         rename(serialize = "policyName", deserialize = "PolicyName"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub policy_name: Option<String>,
-    #[serde(rename(serialize = "tagKeys", deserialize = "TagKeys"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "tagKeys", deserialize = "TagKeys"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub tag_keys: Option<Vec<String>>,
-    #[serde(rename(serialize = "tags", deserialize = "Tags"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "tags", deserialize = "Tags"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
     #[serde(
         rename(serialize = "wrappingAlgorithm", deserialize = "WrappingAlgorithm"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub wrapping_algorithm: Option<String>,
     #[serde(
         rename(serialize = "wrappingKeySpec", deserialize = "WrappingKeySpec"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub wrapping_key_spec: Option<String>,
     #[serde(
         rename(serialize = "expirationModel", deserialize = "ExpirationModel"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub expiration_model: Option<String>,
     #[serde(
         rename(serialize = "signingAlgorithm", deserialize = "SigningAlgorithm"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub signing_algorithm: Option<String>,
     #[serde(
         rename(serialize = "macAlgorithm", deserialize = "MacAlgorithm"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub mac_algorithm: Option<String>,
     #[serde(
         rename(serialize = "keyPairSpec", deserialize = "KeyPairSpec"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub key_pair_spec: Option<String>,
-    #[serde(rename(serialize = "limit", deserialize = "Limit"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "limit", deserialize = "Limit"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
     #[serde(
         rename(serialize = "multiRegion", deserialize = "MultiRegion"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub multi_region: Option<bool>,
     #[serde(
         rename(serialize = "bypassPolicyLockoutSafetyCheck", deserialize = "BypassPolicyLockoutSafetyCheck"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub bypass_policy_lockout_safety_check: Option<bool>,
-    #[serde(rename(serialize = "dryRun", deserialize = "DryRun"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "dryRun", deserialize = "DryRun"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
     // IAM and STS (from a form body, see `from_query_form`).
     #[serde(
         rename(serialize = "userName", deserialize = "UserName"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub user_name: Option<String>,
     #[serde(
         rename(serialize = "roleName", deserialize = "RoleName"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub role_name: Option<String>,
-    #[serde(rename(serialize = "roleArn", deserialize = "RoleArn"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "roleArn", deserialize = "RoleArn"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
     #[serde(
         rename(serialize = "roleSessionName", deserialize = "RoleSessionName"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub role_session_name: Option<String>,
     #[serde(
         rename(serialize = "durationSeconds", deserialize = "DurationSeconds"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub duration_seconds: Option<u64>,
-    #[serde(rename(serialize = "path", deserialize = "Path"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "path", deserialize = "Path"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     #[serde(
         rename(serialize = "pathPrefix", deserialize = "PathPrefix"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub path_prefix: Option<String>,
     #[serde(
         rename(serialize = "accessKeyId", deserialize = "AccessKeyId"),
         default,
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub access_key_id: Option<String>,
-    #[serde(rename(serialize = "status", deserialize = "Status"), default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename(serialize = "status", deserialize = "Status"), default,
+        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 
+/// One allow-listed member, or `None` when the request gave it a value of the wrong type. Members are read one
+/// by one so that a wrong-typed member costs only itself: the KMS handlers ignore members an operation does not
+/// have, and one such member of the wrong type (`"Limit": "zz"` on DisableKey) used to fail the whole parse and
+/// erase the event's parameters and, through the key id, its resources (security review finding 8).
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
 impl RequestParameters {
-    /// The allow-listed members of a KMS JSON request body; `None` if the body is not such JSON (the
+    /// The allow-listed members of a KMS JSON request body; `None` if the body is not a JSON object (the
     /// request then fails validation, and the event still records the call and its error).
     pub fn from_kms_json(body: &[u8]) -> Option<Self> {
+        // serde would also read a JSON array positionally into the struct; a request body is an object.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return None;
+        }
         serde_json::from_slice(body).ok()
     }
 
@@ -545,6 +602,10 @@ pub struct KeyMetadata {
 impl ResponseElements {
     /// The allow-listed members of a KMS JSON response body.
     pub fn from_kms_json(body: &[u8]) -> Option<Self> {
+        // serde would also read a JSON array positionally into the struct; a request body is an object.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return None;
+        }
         serde_json::from_slice(body).ok()
     }
 
@@ -598,6 +659,23 @@ mod tests {
         assert_eq!(format_time(t), "2024-02-29T23:59:59Z");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_798_761_600);
         assert_eq!(format_time(t), "2027-01-01T00:00:00Z");
+    }
+
+    /// Security review finding 8: one member of the wrong type (here ones the operations do not even have)
+    /// must not erase the others.
+    #[test]
+    fn a_wrong_typed_member_costs_only_itself() {
+        let body = br#"{"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","Limit":"zz","DryRun":"x",
+            "EncryptionContext":{"secret-project":"x"},"MultiRegion":7,"PolicyName":"default"}"#;
+        let p = RequestParameters::from_kms_json(body).unwrap();
+        assert_eq!(p.key_id.as_deref(), Some("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert_eq!(p.encryption_context.unwrap()["secret-project"], "x");
+        assert_eq!(p.policy_name.as_deref(), Some("default"));
+        assert_eq!((p.limit, p.dry_run, p.multi_region), (None, None, None));
+        // A context with a non-string value is dropped as a whole; the key id stays.
+        let p = RequestParameters::from_kms_json(br#"{"KeyId":"k","EncryptionContext":{"a":1}}"#).unwrap();
+        assert_eq!((p.key_id.as_deref(), p.encryption_context), (Some("k"), None));
+        assert!(RequestParameters::from_kms_json(b"[1,2]").is_none());
     }
 
     #[test]
