@@ -227,8 +227,12 @@ pub struct TlsDetails {
 /// ImportToken, GrantTokens, Policy...) is skipped by the parser and cannot be represented.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RequestParameters {
-    #[serde(rename(serialize = "keyId", deserialize = "KeyId"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keyId", deserialize = "KeyId"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_id: Option<String>,
     #[serde(
         rename(serialize = "encryptionContext", deserialize = "EncryptionContext"),
@@ -244,8 +248,12 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub encryption_algorithm: Option<String>,
-    #[serde(rename(serialize = "keySpec", deserialize = "KeySpec"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "keySpec", deserialize = "KeySpec"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_spec: Option<String>,
     #[serde(
         rename(serialize = "keyUsage", deserialize = "KeyUsage"),
@@ -254,8 +262,12 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub key_usage: Option<String>,
-    #[serde(rename(serialize = "origin", deserialize = "Origin"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "origin", deserialize = "Origin"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub origin: Option<String>,
     #[serde(
         rename(serialize = "description", deserialize = "Description"),
@@ -348,11 +360,19 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub policy_name: Option<String>,
-    #[serde(rename(serialize = "tagKeys", deserialize = "TagKeys"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "tagKeys", deserialize = "TagKeys"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tag_keys: Option<Vec<String>>,
-    #[serde(rename(serialize = "tags", deserialize = "Tags"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "tags", deserialize = "Tags"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tags: Option<Vec<Tag>>,
     #[serde(
         rename(serialize = "wrappingAlgorithm", deserialize = "WrappingAlgorithm"),
@@ -396,8 +416,12 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub key_pair_spec: Option<String>,
-    #[serde(rename(serialize = "limit", deserialize = "Limit"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "limit", deserialize = "Limit"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub limit: Option<u64>,
     #[serde(
         rename(serialize = "multiRegion", deserialize = "MultiRegion"),
@@ -413,8 +437,12 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub bypass_policy_lockout_safety_check: Option<bool>,
-    #[serde(rename(serialize = "dryRun", deserialize = "DryRun"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "dryRun", deserialize = "DryRun"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dry_run: Option<bool>,
     // IAM and STS (from a form body, see `from_query_form`).
     #[serde(
@@ -431,8 +459,12 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub role_name: Option<String>,
-    #[serde(rename(serialize = "roleArn", deserialize = "RoleArn"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "roleArn", deserialize = "RoleArn"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub role_arn: Option<String>,
     #[serde(
         rename(serialize = "roleSessionName", deserialize = "RoleSessionName"),
@@ -448,8 +480,12 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub duration_seconds: Option<u64>,
-    #[serde(rename(serialize = "path", deserialize = "Path"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "path", deserialize = "Path"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub path: Option<String>,
     #[serde(
         rename(serialize = "pathPrefix", deserialize = "PathPrefix"),
@@ -465,8 +501,12 @@ pub struct RequestParameters {
         skip_serializing_if = "Option::is_none"
     )]
     pub access_key_id: Option<String>,
-    #[serde(rename(serialize = "status", deserialize = "Status"), default,
-        deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename(serialize = "status", deserialize = "Status"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<String>,
 }
 

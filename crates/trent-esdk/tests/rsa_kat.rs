@@ -2,6 +2,12 @@
 //! `cryptography`), for every padding, including those no official vector covers (PKCS#1 v1.5,
 //! OAEP-SHA1, OAEP-SHA384).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test, with its backtrace"
+)]
+
 use std::collections::BTreeSet;
 
 use serde_json::Value;

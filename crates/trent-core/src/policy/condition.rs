@@ -321,9 +321,11 @@ mod tests {
     }
 
     /// (operator, policy values, request values or None for absent, expected)
+    type OperatorCase<'a> = (&'a str, &'a [&'a str], Option<&'a [&'a str]>, bool);
+
     #[test]
     fn operator_table() {
-        let cases: &[(&str, &[&str], Option<&[&str]>, bool)] = &[
+        let cases: &[OperatorCase] = &[
             ("StringEquals", &["a"], Some(&["a"]), true),
             ("StringEquals", &["a"], Some(&["A"]), false),
             ("StringEquals", &["a", "b"], Some(&["b"]), true),

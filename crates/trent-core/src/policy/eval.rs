@@ -176,9 +176,9 @@ mod tests {
             identity(r#"{"Statement":{"Effect":"Allow","Action":"kms:*","NotResource":"arn:aws:kms:*:*:key/k1"}}"#);
         let ctx = RequestContext::new(ALICE, "kms:Encrypt", KEY);
         assert_eq!(evaluate(&[], &ctx), Decision::ImplicitDeny);
-        assert_eq!(evaluate(&[allow.clone()], &ctx), Decision::Allow);
+        assert_eq!(evaluate(std::slice::from_ref(&allow), &ctx), Decision::Allow);
         assert_eq!(evaluate(&[allow.clone(), deny], &ctx), Decision::ExplicitDeny);
-        assert_eq!(evaluate(&[not_action.clone()], &ctx), Decision::Allow);
+        assert_eq!(evaluate(std::slice::from_ref(&not_action), &ctx), Decision::Allow);
         assert_eq!(evaluate(&[not_action], &RequestContext::new(ALICE, "kms:Decrypt", KEY)), Decision::ImplicitDeny);
         assert_eq!(evaluate(&[not_resource], &ctx), Decision::ImplicitDeny);
         assert_eq!(evaluate(&[allow], &RequestContext::new(ALICE, "KMS:encrypt", KEY)), Decision::Allow);
@@ -228,10 +228,10 @@ mod tests {
                              "ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["Department","Project"]}}}}"#,
         );
         let mut ctx = RequestContext::new(ALICE, "kms:Decrypt", KEY);
-        assert_eq!(evaluate(&[p.clone()], &ctx), Decision::ImplicitDeny);
+        assert_eq!(evaluate(std::slice::from_ref(&p), &ctx), Decision::ImplicitDeny);
         ctx.set("kms:EncryptionContext:Department", vec!["IT".into()]);
         ctx.set("kms:EncryptionContextKeys", vec!["Department".into()]);
-        assert_eq!(evaluate(&[p.clone()], &ctx), Decision::Allow);
+        assert_eq!(evaluate(std::slice::from_ref(&p), &ctx), Decision::Allow);
         ctx.set("kms:EncryptionContextKeys", vec!["Department".into(), "Other".into()]);
         assert_eq!(evaluate(&[p], &ctx), Decision::ImplicitDeny);
 
@@ -239,7 +239,7 @@ mod tests {
             r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"arn:aws:kms:*:*:key/${aws:PrincipalTag/key}"}}"#,
         );
         let mut ctx = RequestContext::new(ALICE, "kms:Encrypt", KEY);
-        assert_eq!(evaluate(&[own.clone()], &ctx), Decision::ImplicitDeny);
+        assert_eq!(evaluate(std::slice::from_ref(&own), &ctx), Decision::ImplicitDeny);
         ctx.set("aws:PrincipalTag/key", vec!["k1".into()]);
         assert_eq!(evaluate(&[own], &ctx), Decision::Allow);
     }

@@ -131,7 +131,9 @@ mod tests {
         let root = "arn:aws:iam::111122223333:root";
         let bob = "arn:aws:iam::444455556666:user/bob";
         let eve = "arn:aws:iam::777777777777:user/eve";
-        let cases: Vec<(&str, &str, &Policy, Vec<Policy>, bool, KmsDecision)> = vec![
+        // (principal, its account, key policy, identity policies, grant allows, expected)
+        type Case<'a> = (&'a str, &'a str, &'a Policy, Vec<Policy>, bool, KmsDecision);
+        let cases: Vec<Case> = vec![
             (root, "111122223333", &default, vec![], false, KmsDecision::Allow),
             (alice, "111122223333", &default, vec![], false, KmsDecision::Deny(NoIdentityPolicyAllows)),
             (alice, "111122223333", &default, vec![allow_encrypt.clone()], false, KmsDecision::Allow),
