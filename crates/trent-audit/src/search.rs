@@ -278,38 +278,22 @@ pub fn username(e: &Value) -> Option<String> {
 /// Parses `2026-11-28T17:53:09Z` (fractional seconds allowed, `Z` or no zone meaning UTC), `2026-11-28`, or
 /// seconds since the epoch.
 pub fn parse_time(s: &str) -> Option<SystemTime> {
+    use time::macros::format_description;
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
     }
     let s = s.strip_suffix('Z').unwrap_or(s);
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
-    let num = |t: &str| t.parse::<i64>().ok();
-    let mut d = date.split('-');
-    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
-    let mut t = time.split(':');
-    let (hh, mm) = (num(t.next()?)?, num(t.next()?)?);
-    let ss = t.next().map_or(Some(0.0), |v| v.parse::<f64>().ok())?;
-    if d.next().is_some() || t.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    if !(0..24).contains(&hh) || !(0..60).contains(&mm) || !(0.0..61.0).contains(&ss) {
-        return None;
-    }
-    let secs = days_from_civil(y, m, day).checked_mul(86_400)? + hh * 3600 + mm * 60;
-    let secs = u64::try_from(secs).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_secs_f64(ss))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let t = match s.contains('T') {
+        true => time::PrimitiveDateTime::parse(
+            s,
+            format_description!("[year]-[month]-[day]T[hour]:[minute][optional [:[second][optional [.[subsecond]]]]]"),
+        )
+        .ok()?,
+        false => time::Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?.midnight(),
+    };
+    let t = t.assume_utc();
+    (t.unix_timestamp() >= 0).then(|| SystemTime::from(t))
 }
 
 /// Where a segment's records end: an open segment ends in preallocated zeros (see `writer`). Records hold no

@@ -22,19 +22,11 @@ impl Timestamp {
 
     /// `2026-11-28T17:40:00Z` (whole seconds, UTC), as XML protocols and people read dates.
     pub fn to_rfc3339(self) -> String {
-        let secs = self.0.div_euclid(1000);
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+        const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        let t = time::OffsetDateTime::from_unix_timestamp(self.0.div_euclid(1000)).ok();
+        // Only a time outside years 0..=9999 fails; no timestamp Trent makes is.
+        t.and_then(|t| t.format(FORMAT).ok()).unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned())
     }
 }
 

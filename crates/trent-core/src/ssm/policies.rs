@@ -56,33 +56,12 @@ pub fn parse(doc: &str) -> Result<(Vec<PolicyEntry>, Option<Timestamp>), SsmErro
 
 /// `2026-12-02T21:34:33.000Z` (fraction and `Z` optional) to milliseconds since the epoch, UTC.
 pub fn parse_iso8601(s: &str) -> Option<Timestamp> {
-    let s = s.trim().trim_end_matches('Z');
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-');
-    let (y, m, day): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
-    let (hms, frac) = match time.split_once('.') {
-        Some((a, b)) => (a, b),
-        None => (time, "0"),
-    };
-    let mut t = hms.split(':');
-    let (hh, mm, ss): (i64, i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next()?.parse().ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let ms: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-    let days = days_from_civil(y, m, day);
-    Some(Timestamp(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let s = s.trim();
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]");
+    let t = time::PrimitiveDateTime::parse(s, format).ok()?.assume_utc();
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp)
 }
 
 #[cfg(test)]
