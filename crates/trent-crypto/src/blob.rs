@@ -254,7 +254,7 @@ mod golden {
     }
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        ::hex::decode(s).unwrap()
     }
 
     /// Line format: `key_hex key_id_hex version context plaintext_hex blob_hex`, context as `k=v&k=v` or `-`.

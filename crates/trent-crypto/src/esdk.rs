@@ -444,7 +444,7 @@ mod tests {
     use crate::digest::hex;
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        ::hex::decode(s).unwrap()
     }
 
     fn secret(b: &[u8]) -> SecretBytes {
