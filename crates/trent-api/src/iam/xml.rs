@@ -100,34 +100,18 @@ pub(crate) fn iso8601(t: Timestamp) -> String {
     t.to_rfc3339()
 }
 
+/// Everything but RFC 3986's unreserved characters.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// Percent-encodes everything but RFC 3986 unreserved characters: how IAM returns policy documents.
 pub(crate) fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3 / 2);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 /// Decodes `application/x-www-form-urlencoded` (`+` is a space). Invalid escapes are kept as sent.
 pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    body.split(|b| *b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut kv = pair.splitn(2, |b| *b == b'=');
-            let k = kv.next().unwrap_or_default();
-            let v = kv.next().unwrap_or_default();
-            (form_decode(k), form_decode(v))
-        })
-        .collect()
-}
-
-fn form_decode(s: &[u8]) -> String {
-    crate::auth::sigv4::percent_decode(&String::from_utf8_lossy(s)).into_owned()
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
 #[cfg(test)]
