@@ -408,4 +408,29 @@ mod tests {
         iam.delete_role(&admin, "App").unwrap();
         assert!(store.role(&account, "App").unwrap().is_none());
     }
+
+    /// Unique ids are stored, read back as created, and never shared by two roles or two users.
+    #[test]
+    fn unique_ids_persist_and_cannot_repeat() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap());
+        let ids = Arc::new(Identities::new(store.clone(), root, Arc::new(SystemClock)).with_iam_store(store.clone()));
+        let iam = Iam::new(ids);
+        let account = AccountId::parse("111122223333").unwrap();
+        let admin = Caller::new(account.clone(), root_arn(&account));
+        let trust = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#;
+        let role = iam.create_role(&admin, "App", None, trust, None, None, vec![]).unwrap();
+        assert_eq!(store.role(&account, "app").unwrap().unwrap().id, role.id);
+        let user = iam.create_user(&admin, "bob", None, vec![]).unwrap();
+        assert_eq!(store.user(&account, "bob").unwrap().unwrap().id, user.id);
+
+        let mut copy = role.clone();
+        copy.name = "Other".into();
+        let dup = store.update_role(&account, "Other", &mut |r| {
+            *r = Some(copy.clone());
+            Ok(())
+        });
+        assert!(dup.is_err(), "a second role with the same unique id was stored");
+        assert!(store.role(&account, "Other").unwrap().is_none());
+    }
 }
