@@ -18,6 +18,7 @@
 pub mod event;
 pub mod export;
 mod files;
+mod identity;
 mod maintenance;
 pub mod record;
 pub mod search;
