@@ -442,6 +442,7 @@ fn new_secret() -> Result<SecretBytes, KmsError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::clock::SystemClock;
