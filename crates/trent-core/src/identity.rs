@@ -44,6 +44,10 @@ pub struct Identities {
     /// Role cache key -> the unique id of the role of that name now (`None`: no such role), which every use of
     /// a session is checked against.
     role_ids: RwLock<HashMap<String, Option<String>>>,
+    /// Bumped by every principal change before its cache entries are dropped: a role id read from the store
+    /// while a change commits is cached only if no change happened meanwhile, so a deleted role's id cannot
+    /// be put back into the cache by a lookup that raced with the deletion.
+    role_generation: std::sync::atomic::AtomicU64,
 }
 
 /// Who an authenticated caller is beyond its ARN: the unique ids that GetCallerIdentity and CloudTrail's
@@ -119,6 +123,7 @@ impl Identities {
             policies: RwLock::default(),
             tags: RwLock::default(),
             role_ids: RwLock::default(),
+            role_generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -259,8 +264,16 @@ impl Identities {
         let current = match cached {
             Some(id) => id,
             None => {
+                use std::sync::atomic::Ordering;
+                let generation = self.role_generation.load(Ordering::SeqCst);
                 let id = self.iam.role(&account, &role)?.map(|r| r.id);
-                insert_bounded(&self.role_ids, ck, id.clone());
+                let mut ids = self.role_ids.write().unwrap_or_else(|p| p.into_inner());
+                if self.role_generation.load(Ordering::SeqCst) == generation {
+                    if ids.len() >= CACHE_CAPACITY {
+                        ids.clear();
+                    }
+                    ids.insert(ck, id.clone());
+                }
                 id
             }
         };
@@ -357,6 +370,9 @@ impl Identities {
     fn forget(&self, cache_key: &str) {
         self.policies.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
         self.tags.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
+        // Bump first, then drop under the lock: a racing lookup either sees the new generation and does not
+        // cache, or cached before this removal and is removed with it.
+        self.role_generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.role_ids.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
     }
 
