@@ -10,9 +10,13 @@ use std::net::SocketAddr;
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
-use trent_audit::event::KMS_EVENT_SOURCE;
-use trent_audit::{AuditEvent, AuditSink, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
+use trent_audit::event::{KMS_EVENT_SOURCE, fresh_uuid};
+use trent_audit::{
+    AssumedRoleUser, AuditEvent, AuditSink, IssuedCredentials, RequestParameters, Resource, ResponseElements,
+    TlsDetails, UserIdentity,
+};
 use trent_core::KmsError;
+use trent_core::identity::PrincipalIdentity;
 use trent_core::service::{Caller, DelegatedCall};
 
 use crate::error::ApiError;
@@ -98,6 +102,7 @@ pub(crate) async fn record(
 ) -> Result<Vec<u8>, ApiError> {
     let mut events = delegated_events(region, &info, &facts, request_id);
     events.push(build_event(region, info, facts, request_id, &result));
+    let events = with_owner_copies(events);
     for event in &events {
         if let Err(f) = sink.record(event).await {
             // The detail goes to the log through the internal error; the caller gets the generic text.
@@ -124,7 +129,7 @@ fn delegated_events(region: &str, info: &RequestInfo, facts: &Facts, request_id:
             e.source_ip_address = Some(service.to_owned());
             e.user_agent = Some(service.to_owned());
             e.read_only = true;
-            e.user_identity = UserIdentity::principal(&account, &caller.principal_arn, info.access_key_id.as_deref());
+            e.user_identity = user_identity(caller, info.access_key_id.as_deref());
             e.user_identity.invoked_by = Some(service.to_owned());
             e.recipient_account_id = Some(account.clone());
             e.request_parameters = Some(RequestParameters {
@@ -178,9 +183,8 @@ fn build_event(
         client_provided_host_header: info.host,
     });
     if let Some(c) = &facts.caller {
-        let account = c.account.to_string();
-        e.user_identity = UserIdentity::principal(&account, &c.principal_arn, info.access_key_id.as_deref());
-        e.recipient_account_id = Some(account);
+        e.user_identity = user_identity(c, info.access_key_id.as_deref());
+        e.recipient_account_id = Some(c.account.to_string());
     }
     // Parameters only of an authenticated request: an unsigned body is anyone's text.
     let body = facts.caller.as_ref().and(facts.body.as_deref());
@@ -223,7 +227,137 @@ fn build_event(
         e.resources.push(r);
     }
     e.request_parameters = params;
+    if let Some(c) = &facts.caller {
+        alias_resources(&mut e, region, &c.account.to_string(), result.is_ok());
+    }
+    if e.event_name == "AssumeRole"
+        && let Ok(xml) = result
+    {
+        e.response_elements = assume_role_response(xml);
+    }
     e
+}
+
+/// CloudTrail's `userIdentity` of an authenticated caller, from what authentication found (its unique ids):
+/// `Root`, `IAMUser` (`AIDA...`, userName), or `AssumedRole` (`AROA...:<session>`, with the issuing role
+/// in `sessionContext`).
+fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdentity {
+    let account = caller.account.to_string();
+    match caller.identity.as_deref() {
+        Some(PrincipalIdentity::Root) => UserIdentity::root(&account, access_key_id),
+        Some(PrincipalIdentity::User { user_id }) => {
+            UserIdentity::iam_user(&account, &caller.principal_arn, user_id, access_key_id)
+        }
+        Some(PrincipalIdentity::Session { role_id, role_arn, issued }) => {
+            let issued = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(issued.0).unwrap_or(0));
+            UserIdentity::assumed_role(&account, &caller.principal_arn, access_key_id, role_id, role_arn, issued)
+        }
+        None => UserIdentity::principal(&account, &caller.principal_arn, access_key_id),
+    }
+}
+
+/// AWS records a cross-account KMS call in both accounts: the caller's event, and a copy for the key's owner
+/// with `recipientAccountId` the owner's account and the caller shown as `AWSAccount` (its principal id and
+/// account only). Both copies have their own `eventID` and share a `sharedEventID`. Refused attempts are
+/// delivered too: the owner sees who probes its keys. (Security review finding 10.)
+fn with_owner_copies(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
+    let mut out = Vec::with_capacity(events.len());
+    for mut e in events {
+        let owner = key_owner(&e).filter(|owner| e.recipient_account_id.as_deref().is_some_and(|r| r != owner));
+        let Some(owner) = owner else {
+            out.push(e);
+            continue;
+        };
+        let shared = fresh_uuid();
+        e.shared_event_id = Some(shared);
+        let mut copy = e.clone();
+        copy.event_id = fresh_uuid();
+        copy.recipient_account_id = Some(owner);
+        copy.user_identity = e.user_identity.other_account();
+        out.push(e);
+        out.push(copy);
+    }
+    out
+}
+
+/// The account owning the KMS key (or alias) an event acted on: its resources' account, or the account of a
+/// key or alias ARN in its parameters (a refused call has no resolved key). For AssumeRole, the role's
+/// account: CloudTrail delivers a cross-account AssumeRole to the role's owner as well.
+fn key_owner(e: &AuditEvent) -> Option<String> {
+    let is_account = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+    if e.event_source == "sts.amazonaws.com" && e.event_name == "AssumeRole" {
+        let role = e.request_parameters.as_ref()?.role_arn.as_deref()?;
+        let account = role.strip_prefix("arn:aws:iam::")?.split(':').next()?;
+        return is_account(account).then(|| account.to_owned());
+    }
+    if e.event_source != KMS_EVENT_SOURCE {
+        return None;
+    }
+    if let Some(account) = e.resources.iter().find_map(|r| r.account_id.clone()) {
+        return Some(account);
+    }
+    let key_id = e.request_parameters.as_ref()?.key_id.as_deref()?;
+    let rest = key_id.strip_prefix("arn:aws:kms:")?;
+    let account = rest.split(':').nth(1)?;
+    is_account(account).then(|| account.to_owned())
+}
+
+/// CreateAlias, UpdateAlias and DeleteAlias name the alias and its key in `resources`, and on success the key
+/// ARN as `responseElements.keyId` (the KMS guide's CloudTrail examples; AWS adds it though the operations
+/// return nothing). The key is the request's `targetKeyId`; aliases and their keys are in the caller's
+/// account.
+fn alias_resources(e: &mut AuditEvent, region: &str, account: &str, succeeded: bool) {
+    if e.event_source != KMS_EVENT_SOURCE
+        || !matches!(e.event_name.as_str(), "CreateAlias" | "UpdateAlias" | "DeleteAlias")
+    {
+        return;
+    }
+    let Some(p) = e.request_parameters.as_ref() else { return };
+    let alias_arn = p
+        .alias_name
+        .as_deref()
+        .filter(|a| a.starts_with("alias/"))
+        .map(|a| format!("arn:aws:kms:{region}:{account}:{a}"));
+    let key_arn = p.target_key_id.as_deref().and_then(|k| {
+        if k.starts_with("arn:aws:kms:") && k.contains(":key/") {
+            Some(k.to_owned())
+        } else {
+            is_key_uuid(k).then(|| format!("arn:aws:kms:{region}:{account}:key/{k}"))
+        }
+    });
+    e.resources.clear();
+    let key = key_arn.as_deref().map(Resource::kms_key);
+    // An alias is typed as a key resource in CloudTrail's examples.
+    let alias = alias_arn.as_deref().map(Resource::kms_key);
+    let ordered = if e.event_name == "CreateAlias" { [key, alias] } else { [alias, key] };
+    e.resources.extend(ordered.into_iter().flatten());
+    if succeeded && let Some(k) = key_arn {
+        e.response_elements = Some(ResponseElements { key_id: Some(k), ..ResponseElements::default() });
+    }
+}
+
+/// AssumeRole's responseElements from the response sent: the access key id, the expiry and the assumed-role
+/// user. The secret access key and the session token are left out: whoever reads the trail must not be able
+/// to act as the session (AWS records the token; Trent does not).
+fn assume_role_response(xml: &[u8]) -> Option<ResponseElements> {
+    let text = std::str::from_utf8(xml).ok()?;
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let len = text[start..].find(&format!("</{name}>"))?;
+        Some(text[start..start + len].to_owned())
+    };
+    let user = text.find("<AssumedRoleUser>").map(|at| &text[at..])?;
+    let user_arn = user.split_once("<Arn>")?.1.split_once("</Arn>")?.0.to_owned();
+    let expiration = trent_audit::search::parse_time(&tag("Expiration")?)?;
+    Some(ResponseElements {
+        credentials: Some(IssuedCredentials {
+            access_key_id: tag("AccessKeyId")?,
+            expiration: trent_audit::event::format_sts_expiration(expiration),
+        }),
+        assumed_role_user: Some(AssumedRoleUser { assumed_role_id: tag("AssumedRoleId")?, arn: user_arn }),
+        ..ResponseElements::default()
+    })
 }
 
 /// The message the client receives, as sent on the wire (generic for internal errors).
@@ -398,6 +532,182 @@ mod tests {
         i.query_service = Some("iam");
         let e = build_event("us-east-1", i, facts, "r6", &Err(ApiError::UnknownOperation));
         assert_eq!((e.event_name.as_str(), e.read_only), ("CreateAccessKey", false));
+    }
+
+    fn with_identity(mut c: Caller, identity: PrincipalIdentity) -> Caller {
+        c.identity = Some(std::sync::Arc::new(identity));
+        c
+    }
+
+    fn event_json(target: &str, caller: Caller, body: &str, result: Result<Vec<u8>, ApiError>) -> serde_json::Value {
+        let facts = Facts {
+            body: Some(Bytes::from(body.to_owned())),
+            caller: Some(caller),
+            delegated: Vec::new(),
+            operation: None,
+        };
+        let e = build_event("us-east-1", info(target), facts, "r", &result);
+        serde_json::from_str(&e.to_json().unwrap()).unwrap()
+    }
+
+    /// Issue 15 item 2: each identity type field by field as CloudTrail's userIdentity element.
+    #[test]
+    fn identities_are_recorded_as_cloudtrail_shapes_them() {
+        let acct = AccountId::parse("111122223333").unwrap();
+        let root = with_identity(caller(), PrincipalIdentity::Root);
+        let v = event_json("TrentService.ListKeys", root, "{}", Ok(b"{}".to_vec()));
+        assert_eq!(
+            v["userIdentity"],
+            serde_json::json!({"type": "Root", "principalId": "111122223333",
+                "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333", "accessKeyId": "AKIATEST"})
+        );
+
+        let alice = Caller::new(acct.clone(), "arn:aws:iam::111122223333:user/eng/alice");
+        let alice = with_identity(alice, PrincipalIdentity::User { user_id: "AIDAABCDEFGHIJKLMNOPQ".into() });
+        let v = event_json("TrentService.ListKeys", alice, "{}", Ok(b"{}".to_vec()));
+        assert_eq!(
+            v["userIdentity"],
+            serde_json::json!({"type": "IAMUser", "principalId": "AIDAABCDEFGHIJKLMNOPQ",
+                "arn": "arn:aws:iam::111122223333:user/eng/alice", "accountId": "111122223333",
+                "accessKeyId": "AKIATEST", "userName": "alice"})
+        );
+
+        let session = Caller::new(acct, "arn:aws:sts::111122223333:assumed-role/app/s1");
+        let session = with_identity(
+            session,
+            PrincipalIdentity::Session {
+                role_id: "AROAABCDEFGHIJKLMNOPQ".into(),
+                role_arn: "arn:aws:iam::111122223333:role/team/app".into(),
+                issued: trent_core::model::Timestamp(1_796_101_476_000),
+            },
+        );
+        let v = event_json("TrentService.ListKeys", session, "{}", Ok(b"{}".to_vec()));
+        assert_eq!(
+            v["userIdentity"],
+            serde_json::json!({"type": "AssumedRole", "principalId": "AROAABCDEFGHIJKLMNOPQ:s1",
+                "arn": "arn:aws:sts::111122223333:assumed-role/app/s1", "accountId": "111122223333",
+                "accessKeyId": "AKIATEST",
+                "sessionContext": {
+                    "sessionIssuer": {"type": "Role", "principalId": "AROAABCDEFGHIJKLMNOPQ",
+                        "arn": "arn:aws:iam::111122223333:role/team/app", "accountId": "111122223333",
+                        "userName": "app"},
+                    "attributes": {"creationDate": "2026-12-01T05:04:36Z", "mfaAuthenticated": "false"}}})
+        );
+    }
+
+    /// Finding 10: a call on another account's key is delivered to both accounts, refused or not.
+    #[test]
+    fn cross_account_calls_are_delivered_to_the_key_owner_too() {
+        let b = AccountId::parse("444455556666").unwrap();
+        let bob = with_identity(
+            Caller::new(b, "arn:aws:iam::444455556666:user/bob"),
+            PrincipalIdentity::User { user_id: "AIDABOBBOBBOBBOBBOBBO".into() },
+        );
+        let key = "arn:aws:kms:us-east-1:111122223333:key/1d0a9b68-2d8f-4d8b-81a1-c3675a8441ab";
+        for result in [Ok(b"{}".to_vec()), Err(ApiError::Kms(KmsError::AccessDenied("no".into())))] {
+            let facts = Facts {
+                body: Some(Bytes::from(format!(r#"{{"KeyId":"{key}"}}"#))),
+                caller: Some(bob.clone()),
+                delegated: Vec::new(),
+                operation: None,
+            };
+            let events = with_owner_copies(vec![build_event(
+                "us-east-1",
+                info("TrentService.DescribeKey"),
+                facts,
+                "r",
+                &result,
+            )]);
+            assert_eq!(events.len(), 2);
+            let (mine, theirs) = (&events[0], &events[1]);
+            assert_eq!(mine.recipient_account_id.as_deref(), Some("444455556666"));
+            assert_eq!(theirs.recipient_account_id.as_deref(), Some("111122223333"));
+            assert_ne!(mine.event_id, theirs.event_id);
+            assert!(mine.shared_event_id.is_some() && mine.shared_event_id == theirs.shared_event_id);
+            assert_eq!(mine.user_identity.kind, "IAMUser");
+            let v: serde_json::Value = serde_json::from_str(&theirs.to_json().unwrap()).unwrap();
+            assert_eq!(
+                v["userIdentity"],
+                serde_json::json!({"type": "AWSAccount", "principalId": "AIDABOBBOBBOBBOBBOBBO",
+                    "accountId": "444455556666"})
+            );
+            assert_eq!(v["resources"][0]["ARN"], key);
+            assert_eq!(v["errorCode"].is_null(), result.is_ok());
+        }
+        // A same-account call is one event, without sharedEventID.
+        let facts = Facts {
+            body: Some(Bytes::from(format!(r#"{{"KeyId":"{key}"}}"#))),
+            caller: Some(caller()),
+            delegated: Vec::new(),
+            operation: None,
+        };
+        let events = with_owner_copies(vec![build_event(
+            "us-east-1",
+            info("TrentService.DescribeKey"),
+            facts,
+            "r",
+            &Ok(b"{}".to_vec()),
+        )]);
+        assert_eq!(events.len(), 1);
+        assert!(events[0].shared_event_id.is_none());
+    }
+
+    /// Issue 15 item 3: alias operations name the alias and the key, as the KMS guide's CloudTrail examples.
+    #[test]
+    fn alias_events_list_alias_and_key() {
+        let id = "1d0a9b68-2d8f-4d8b-81a1-c3675a8441ab";
+        let key = format!("arn:aws:kms:us-east-1:111122223333:key/{id}");
+        let alias = "arn:aws:kms:us-east-1:111122223333:alias/prod";
+        let body = format!(r#"{{"AliasName":"alias/prod","TargetKeyId":"{id}"}}"#);
+        let v = event_json("TrentService.CreateAlias", caller(), &body, Ok(b"{}".to_vec()));
+        assert_eq!(v["resources"][0]["ARN"], key.as_str());
+        assert_eq!(v["resources"][1]["ARN"], alias);
+        assert_eq!(v["resources"][1]["type"], "AWS::KMS::Key");
+        assert_eq!(v["responseElements"], serde_json::json!({"keyId": key}));
+        let v = event_json("TrentService.UpdateAlias", caller(), &body, Ok(b"{}".to_vec()));
+        assert_eq!(
+            (v["resources"][0]["ARN"].as_str(), v["resources"][1]["ARN"].as_str()),
+            (Some(alias), Some(key.as_str()))
+        );
+        assert_eq!(v["responseElements"]["keyId"], key.as_str());
+        let denied = Err(ApiError::Kms(KmsError::AccessDenied("no".into())));
+        let v = event_json("TrentService.UpdateAlias", caller(), &body, denied);
+        assert_eq!(v["resources"].as_array().map(Vec::len), Some(2));
+        assert!(v["responseElements"].is_null());
+        let v = event_json("TrentService.DeleteAlias", caller(), r#"{"AliasName":"alias/prod"}"#, Ok(b"{}".to_vec()));
+        assert_eq!(v["resources"][0]["ARN"], alias);
+    }
+
+    /// Issue 15 item 3: AssumeRole records the issued key id, expiry and session, never the secret or token.
+    #[test]
+    fn assume_role_records_credentials_without_secrets() {
+        let xml = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAQWERTYUIOPASDFGH</AccessKeyId>\
+            <SecretAccessKey>SeCrEt/abc</SecretAccessKey><SessionToken>70k3n</SessionToken>\
+            <Expiration>2026-12-01T05:04:36Z</Expiration></Credentials><AssumedRoleUser>\
+            <AssumedRoleId>AROAABCDEFGHIJKLMNOPQ:s1</AssumedRoleId>\
+            <Arn>arn:aws:sts::111122223333:assumed-role/app/s1</Arn></AssumedRoleUser></AssumeRoleResult>\
+            </AssumeRoleResponse>";
+        let mut i = info("");
+        i.target = None;
+        i.query_service = Some("sts");
+        let body = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fapp&RoleSessionName=s1";
+        let facts = Facts {
+            body: Some(Bytes::from_static(body.as_bytes())),
+            caller: Some(caller()),
+            delegated: Vec::new(),
+            operation: None,
+        };
+        let e = build_event("us-east-1", i, facts, "r", &Ok(xml.as_bytes().to_vec()));
+        let json = e.to_json().unwrap();
+        assert!(!json.contains("SeCrEt") && !json.contains("70k3n"), "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            v["responseElements"],
+            serde_json::json!({
+                "credentials": {"accessKeyId": "ASIAQWERTYUIOPASDFGH", "expiration": "Dec 1, 2026, 5:04:36 AM"},
+                "assumedRoleUser": {"assumedRoleId": "AROAABCDEFGHIJKLMNOPQ:s1",
+                    "arn": "arn:aws:sts::111122223333:assumed-role/app/s1"}})
+        );
     }
 
     #[test]

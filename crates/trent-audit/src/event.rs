@@ -11,6 +11,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+pub use crate::identity::{SessionAttributes, SessionContext, SessionIssuer, UserIdentity};
+
 /// `eventVersion` of the records Trent writes.
 pub const EVENT_VERSION: &str = "1.08";
 /// `eventSource` of KMS events.
@@ -49,6 +51,10 @@ pub struct AuditEvent {
     pub event_type: EventType,
     pub management_event: bool,
     pub recipient_account_id: Option<String>,
+    /// The same call delivered to two accounts (a cross-account KMS call: the caller's and the key owner's)
+    /// is two events with their own `eventID` and this id in common.
+    #[serde(rename = "sharedEventID", skip_serializing_if = "Option::is_none")]
+    pub shared_event_id: Option<String>,
     event_category: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_details: Option<TlsDetails>,
@@ -88,6 +94,7 @@ impl AuditEvent {
             event_type,
             management_event: true,
             recipient_account_id: None,
+            shared_event_id: None,
             event_category: "Management",
             tls_details: None,
         }
@@ -142,58 +149,6 @@ mod uuid_tests {
 pub enum EventType {
     AwsApiCall,
     AwsServiceEvent,
-}
-
-/// Who made the call. `type` is `Root`, `IAMUser`, `AWSService`, or `Unknown` when the request was not
-/// authenticated.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserIdentity {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub principal_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arn: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_key_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub invoked_by: Option<String>,
-}
-
-impl UserIdentity {
-    pub fn unknown() -> Self {
-        Self {
-            kind: "Unknown".into(),
-            principal_id: None,
-            arn: None,
-            account_id: None,
-            access_key_id: None,
-            invoked_by: None,
-        }
-    }
-
-    fn service(source: &str) -> Self {
-        Self { kind: "AWSService".into(), invoked_by: Some(source.to_owned()), ..Self::unknown() }
-    }
-
-    /// An authenticated principal, from its ARN: `arn:aws:iam::<account>:root` is `Root`, anything else an
-    /// `IAMUser` (the only kinds Trent has until IAM lands).
-    pub fn principal(account_id: &str, arn: &str, access_key_id: Option<&str>) -> Self {
-        let is_root = arn.ends_with(":root");
-        let principal_id =
-            if is_root { account_id.to_owned() } else { arn.rsplit('/').next().unwrap_or(arn).to_owned() };
-        Self {
-            kind: if is_root { "Root" } else { "IAMUser" }.into(),
-            principal_id: Some(principal_id),
-            arn: Some(arn.to_owned()),
-            account_id: Some(account_id.to_owned()),
-            access_key_id: access_key_id.map(str::to_owned),
-            invoked_by: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -593,6 +548,38 @@ pub struct ResponseElements {
         skip_serializing_if = "Option::is_none"
     )]
     pub key_metadata: Option<KeyMetadata>,
+    /// AssumeRole: the issued access key id and expiry, never the secret or the session token. Not read from
+    /// KMS JSON: the STS layer sets it.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<IssuedCredentials>,
+    /// AssumeRole: the session's `AROA...:<session>` id and ARN.
+    #[serde(rename(serialize = "assumedRoleUser"), skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub assumed_role_user: Option<AssumedRoleUser>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCredentials {
+    pub access_key_id: String,
+    /// As CloudTrail writes STS expirations: `Dec 8, 2026, 5:04:36 AM` (UTC).
+    pub expiration: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssumedRoleUser {
+    pub assumed_role_id: String,
+    pub arn: String,
+}
+
+/// `Dec 8, 2026, 5:04:36 AM`: the text CloudTrail records for an STS credential's `expiration`.
+pub fn format_sts_expiration(t: SystemTime) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+        "[month repr:short] [day padding:none], [year], [hour repr:12 padding:none]:[minute]:[second] [period]"
+    );
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let t = i64::try_from(secs).ok().and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok());
+    t.and_then(|t| t.format(FORMAT).ok()).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -678,6 +665,17 @@ pub fn format_time(t: SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn sts_expiration_format_known_answers() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_101_476); // 2026-12-01T05:04:36Z
+        assert_eq!(format_sts_expiration(t), "Dec 1, 2026, 5:04:36 AM");
+        assert_eq!(format_sts_expiration(SystemTime::UNIX_EPOCH), "Jan 1, 1970, 12:00:00 AM");
+        let noon = SystemTime::UNIX_EPOCH + Duration::from_secs(12 * 3600 + 5);
+        assert_eq!(format_sts_expiration(noon), "Jan 1, 1970, 12:00:05 PM");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(23 * 3600 + 59 * 60);
+        assert_eq!(format_sts_expiration(t), "Jan 1, 1970, 11:59:00 PM");
+    }
 
     #[test]
     fn time_format_known_answers() {

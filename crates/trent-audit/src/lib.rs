@@ -18,6 +18,7 @@
 pub mod event;
 pub mod export;
 mod files;
+mod identity;
 mod maintenance;
 pub mod record;
 pub mod search;
@@ -28,7 +29,10 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use event::{AuditEvent, EventType, RequestParameters, Resource, ResponseElements, TlsDetails, UserIdentity};
+pub use event::{
+    AssumedRoleUser, AuditEvent, EventType, IssuedCredentials, RequestParameters, Resource, ResponseElements,
+    TlsDetails, UserIdentity,
+};
 pub use export::{ExportConfig, ExportFormat, ExportSummary, export_closed};
 pub use verify::{Location, VerifyError, VerifyReport, verify, verify_with_progress};
 pub use writer::{AuditConfig, AuditSink, AuditStats};

@@ -264,12 +264,16 @@ fn same_key(arn: &str, want: &str) -> bool {
     arn == want || arn.rsplit_once(":key/").is_some_and(|(_, id)| id == want)
 }
 
-/// CloudTrail's `Username` of an event: `root` for an account root, else the principal's name (the last
-/// part of its ARN); `None` when the caller was not authenticated.
+/// CloudTrail's `Username` of an event: `root` for an account root, an IAM user's `userName`, an assumed
+/// role's session name (the last part of its ARN, as CloudTrail's event history shows it); `None` when the
+/// caller was not authenticated or is known only by id (`AWSAccount`).
 pub fn username(e: &Value) -> Option<String> {
     let u = e.get("userIdentity")?;
     if u.get("type").and_then(Value::as_str) == Some("Root") {
         return Some("root".into());
+    }
+    if let Some(name) = u.get("userName").and_then(Value::as_str) {
+        return Some(name.to_owned());
     }
     let arn = u.get("arn").and_then(Value::as_str)?;
     Some(arn.rsplit('/').next().unwrap_or(arn).to_owned())

@@ -98,6 +98,24 @@ fn find(dir: &std::path::Path, f: &Filter) -> Vec<String> {
     ids(&search(dir, f, 100, None).unwrap())
 }
 
+/// LookupEvents' Username: `root`, an IAM user's userName, an assumed role's session name.
+#[test]
+fn username_of_each_identity_type() {
+    let of = |u: UserIdentity| {
+        let mut e = AuditEvent::api_call(KMS_EVENT_SOURCE, "ListKeys", "us-east-1");
+        e.user_identity = u;
+        crate::search::username(&serde_json::from_str(&e.to_json().unwrap()).unwrap())
+    };
+    assert_eq!(of(UserIdentity::root(ACCOUNT, None)).as_deref(), Some("root"));
+    let user = UserIdentity::iam_user(ACCOUNT, &format!("arn:aws:iam::{ACCOUNT}:user/p/alice"), "AIDAX", None);
+    assert_eq!(of(user).as_deref(), Some("alice"));
+    let arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/s1");
+    let session = UserIdentity::assumed_role(ACCOUNT, &arn, None, "AROAX", "arn:r", SystemTime::UNIX_EPOCH);
+    assert_eq!(of(session.clone()).as_deref(), Some("s1"));
+    assert_eq!(of(session.other_account()), None);
+    assert_eq!(of(UserIdentity::unknown()), None);
+}
+
 #[test]
 fn filters_each_field_newest_first() {
     let t = TempDir::new();

@@ -41,6 +41,30 @@ pub struct Identities {
     /// Principal cache key (`principal_key`) -> parsed inline policies / tags.
     policies: RwLock<HashMap<String, Arc<Vec<Policy>>>>,
     tags: RwLock<HashMap<String, Arc<Tags>>>,
+    /// Role cache key -> the unique id of the role of that name now (`None`: no such role), which every use of
+    /// a session is checked against.
+    role_ids: RwLock<HashMap<String, Option<String>>>,
+    /// Bumped by every principal change before its cache entries are dropped: a role id read from the store
+    /// while a change commits is cached only if no change happened meanwhile, so a deleted role's id cannot
+    /// be put back into the cache by a lookup that raced with the deletion.
+    role_generation: std::sync::atomic::AtomicU64,
+}
+
+/// Who an authenticated caller is beyond its ARN: the unique ids that GetCallerIdentity and CloudTrail's
+/// `userIdentity` show, fixed when the credentials were looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalIdentity {
+    Root,
+    /// An IAM user, by its unique id (`AIDA...`).
+    User {
+        user_id: String,
+    },
+    /// An assumed-role session: the role it was issued for (id `AROA...`, ARN with path) and when.
+    Session {
+        role_id: String,
+        role_arn: String,
+        issued: Timestamp,
+    },
 }
 
 struct CachedSession {
@@ -54,6 +78,7 @@ pub struct SessionCredentials {
     pub access_key_id: String,
     pub secret: SecretBytes,
     pub session_token: String,
+    pub issued: Timestamp,
     pub expires: Timestamp,
 }
 
@@ -97,6 +122,8 @@ impl Identities {
             sessions: RwLock::default(),
             policies: RwLock::default(),
             tags: RwLock::default(),
+            role_ids: RwLock::default(),
+            role_generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -126,14 +153,24 @@ impl Identities {
         if !rec.active {
             return Ok(None);
         }
+        let identity = match PrincipalRef::parse(&rec.principal_arn) {
+            Some(PrincipalRef::Root(_)) => PrincipalIdentity::Root,
+            Some(PrincipalRef::User(account, name)) => {
+                match self.iam.user(&account, &name).map_err(KmsError::internal)? {
+                    Some(u) => PrincipalIdentity::User { user_id: u.id },
+                    // A key whose user is gone is no credential (the store deletes keys with their user).
+                    None => return Ok(None),
+                }
+            }
+            _ => return Err(KmsError::internal(format!("access key {access_key_id} of {}", rec.principal_arn))),
+        };
         let secret = self
             .root
             .unwrap(&rec.wrapped_secret, &secret_binding(&rec.access_key_id))
             .map_err(|e| KmsError::internal(format!("unwrapping secret of {access_key_id}: {e}")))?;
-        let active = Arc::new(ActiveAccessKey {
-            caller: Caller::new(rec.account.clone(), rec.principal_arn.clone()),
-            secret: Arc::new(secret),
-        });
+        let mut caller = Caller::new(rec.account.clone(), rec.principal_arn.clone());
+        caller.identity = Some(Arc::new(identity));
+        let active = Arc::new(ActiveAccessKey { caller, secret: Arc::new(secret) });
         self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(access_key_id.to_owned(), active.clone());
         Ok(Some(active))
     }
@@ -175,21 +212,35 @@ impl Identities {
 
 impl Identities {
     /// The STS session behind a temporary access key id and its session token. An unknown or altered token is
-    /// `InvalidClientTokenId`; an expired session `ExpiredToken`.
+    /// `InvalidClientTokenId`; an expired session `ExpiredToken`. A session whose role was deleted, or deleted
+    /// and created again under the same name (another unique id), is `InvalidClientTokenId` too: it is bound to
+    /// the role it was issued for (checked on every use, from a cache kept in step with role changes).
+    ///
+    /// AWS evaluates such a session against the role by its unique id and finds no permissions; refusing it
+    /// here is the same outcome for every path that trusts the principal's ARN (its identity policies, key
+    /// policies and grants naming the role or the session) without teaching each authorizer about role ids.
     pub fn session(&self, access_key_id: &str, token: &str) -> Result<Arc<ActiveAccessKey>, IamError> {
         let now = self.clock.now();
         let cached = self.sessions.read().unwrap_or_else(|p| p.into_inner()).get(access_key_id).cloned();
         if let Some(c) = cached.filter(|c| c.token == token) {
-            return if now.0 >= c.expires.0 { Err(IamError::ExpiredToken) } else { Ok(c.key.clone()) };
+            if now.0 >= c.expires.0 {
+                return Err(IamError::ExpiredToken);
+            }
+            self.check_role_binding(&c.key.caller)?;
+            return Ok(c.key.clone());
         }
         let claims = session::open(&self.root, access_key_id, token)?;
         if now.0 >= claims.expires.0 {
             return Err(IamError::ExpiredToken);
         }
-        let key = Arc::new(ActiveAccessKey {
-            caller: Caller::new(claims.account, claims.principal_arn),
-            secret: Arc::new(claims.secret),
-        });
+        let mut caller = Caller::new(claims.account, claims.principal_arn);
+        caller.identity = Some(Arc::new(PrincipalIdentity::Session {
+            role_id: claims.role_id,
+            role_arn: claims.role_arn,
+            issued: claims.issued,
+        }));
+        self.check_role_binding(&caller)?;
+        let key = Arc::new(ActiveAccessKey { caller, secret: Arc::new(claims.secret) });
         let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
         if sessions.len() >= CACHE_CAPACITY {
             sessions.retain(|_, c| c.expires.0 > now.0);
@@ -202,25 +253,57 @@ impl Identities {
         Ok(key)
     }
 
-    /// Issues temporary credentials acting as `principal_arn` (an assumed-role ARN) for `duration_secs`.
+    /// A session of a role acts only while the role of that name is the one it was issued for.
+    fn check_role_binding(&self, caller: &Caller) -> Result<(), IamError> {
+        let Some(PrincipalIdentity::Session { role_id, .. }) = caller.identity.as_deref() else { return Ok(()) };
+        let Some(PrincipalRef::Session(account, role, _)) = PrincipalRef::parse(&caller.principal_arn) else {
+            return Err(IamError::InvalidClientTokenId);
+        };
+        let ck = PrincipalKey::Role(account.clone(), role.clone()).cache_key();
+        let cached = self.role_ids.read().unwrap_or_else(|p| p.into_inner()).get(&ck).cloned();
+        let current = match cached {
+            Some(id) => id,
+            None => {
+                use std::sync::atomic::Ordering;
+                let generation = self.role_generation.load(Ordering::SeqCst);
+                let id = self.iam.role(&account, &role)?.map(|r| r.id);
+                let mut ids = self.role_ids.write().unwrap_or_else(|p| p.into_inner());
+                if self.role_generation.load(Ordering::SeqCst) == generation {
+                    if ids.len() >= CACHE_CAPACITY {
+                        ids.clear();
+                    }
+                    ids.insert(ck, id.clone());
+                }
+                id
+            }
+        };
+        if current.as_deref() == Some(role_id.as_str()) { Ok(()) } else { Err(IamError::InvalidClientTokenId) }
+    }
+
+    /// Issues temporary credentials of `role` acting as `principal_arn` (its assumed-role ARN) for
+    /// `duration_secs`, bound to the role's unique id.
     pub(crate) fn issue_session(
         &self,
-        account: &AccountId,
+        role: &crate::iam::RoleRecord,
         principal_arn: &str,
         duration_secs: u32,
     ) -> Result<SessionCredentials, IamError> {
         let access_key_id = crate::iam::new_id("ASIA")?;
         let secret = new_secret().map_err(IamError::internal)?;
-        let expires = Timestamp(self.clock.now().0 + i64::from(duration_secs) * 1000);
+        let issued = self.clock.now();
+        let expires = Timestamp(issued.0 + i64::from(duration_secs) * 1000);
         // The claims hold a copy of the secret only long enough to be sealed into the token.
         let claims = SessionClaims {
-            account: account.clone(),
+            account: role.account.clone(),
             principal_arn: principal_arn.to_owned(),
+            role_id: role.id.clone(),
+            role_arn: role.arn.clone(),
+            issued,
             expires,
             secret: SecretBytes::new(secret.expose_secret().to_vec()),
         };
         let session_token = session::seal(&self.root, &access_key_id, &claims)?;
-        Ok(SessionCredentials { access_key_id, secret, session_token, expires })
+        Ok(SessionCredentials { access_key_id, secret, session_token, issued, expires })
     }
 
     /// The identity-based policies of a principal: a user's inline policies, or for a role and each of its
@@ -287,6 +370,10 @@ impl Identities {
     fn forget(&self, cache_key: &str) {
         self.policies.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
         self.tags.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
+        // Bump first, then drop under the lock: a racing lookup either sees the new generation and does not
+        // cache, or cached before this removal and is removed with it.
+        self.role_generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.role_ids.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
     }
 
     /// Drops a cached access key after it was deactivated or deleted, so its next use is refused.
@@ -371,6 +458,7 @@ fn new_secret() -> Result<SecretBytes, KmsError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::clock::SystemClock;

@@ -155,12 +155,15 @@ pub(crate) fn validate_tags(existing: &Tags, new: &[(String, String)]) -> Result
     Ok(())
 }
 
-/// A unique id in AWS's shape: a 4-letter prefix (`AIDA` user, `AROA` role, `AKIA` long-term key, `ASIA`
-/// temporary key) and 16 characters of the base32 alphabet.
+/// A unique id in AWS's shape: a 4-letter prefix and characters of the uppercase base32 alphabet. IAM's unique
+/// ids of users (`AIDA`) and roles (`AROA`) are 21 characters long (the IAM guide's "Unique identifiers":
+/// `AIDAJQABLZS4A3QDU576Q`); access key ids (`AKIA` long-term, `ASIA` temporary) are 20.
 pub(crate) fn new_id(prefix: &str) -> Result<String, IamError> {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let bytes: [u8; 16] = random_array().map_err(IamError::internal)?;
+    let len = if matches!(prefix, "AIDA" | "AROA") { 21 } else { 20 };
+    let bytes: [u8; 17] = random_array().map_err(IamError::internal)?;
     let mut id = String::from(prefix);
-    id.extend(bytes.iter().map(|b| ALPHABET[(b & 31) as usize] as char));
+    // 256 is a multiple of 32: taking 5 bits of a uniform byte keeps each character uniform.
+    id.extend(bytes.iter().take(len - prefix.len()).map(|b| ALPHABET[(b & 31) as usize] as char));
     Ok(id)
 }

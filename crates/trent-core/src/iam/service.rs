@@ -12,7 +12,7 @@ use super::{
     DEFAULT_SESSION_SECS, IamError, MAX_ACCESS_KEYS_PER_USER, MAX_ROLE_SESSION_SECS, MIN_SESSION_SECS, PrincipalRef,
     assumed_role_arn, constraint_error, new_id, role_arn, user_arn, validate_name, validate_path, validate_tags,
 };
-use crate::identity::{Identities, SessionCredentials};
+use crate::identity::{Identities, PrincipalIdentity, SessionCredentials};
 use crate::ids::AccountId;
 use crate::model::AccessKeyRecord;
 use crate::policy::document::PolicyKind;
@@ -549,6 +549,18 @@ impl Iam {
 
     /// Needs no permission, as in AWS.
     pub fn get_caller_identity(&self, caller: &Caller) -> Result<CallerIdentity, IamError> {
+        // As authenticated: a session shows the id of the role it was issued for.
+        let known = match (caller.identity.as_deref(), PrincipalRef::parse(&caller.principal_arn)) {
+            (Some(PrincipalIdentity::Root), _) => Some(caller.account.to_string()),
+            (Some(PrincipalIdentity::User { user_id }), _) => Some(user_id.clone()),
+            (Some(PrincipalIdentity::Session { role_id, .. }), Some(PrincipalRef::Session(_, _, session))) => {
+                Some(format!("{role_id}:{session}"))
+            }
+            _ => None,
+        };
+        if let Some(user_id) = known {
+            return Ok(CallerIdentity { account: caller.account.clone(), arn: caller.principal_arn.clone(), user_id });
+        }
         let user_id = match PrincipalRef::parse(&caller.principal_arn) {
             Some(PrincipalRef::User(a, n)) => self.ids.iam_store().user(&a, &n)?.map(|u| u.id),
             Some(PrincipalRef::Session(a, role, session)) => {
@@ -619,7 +631,7 @@ impl Iam {
             return Err(denied_assume(caller, role_arn));
         }
         let arn = assumed_role_arn(&account, &role.name, session_name);
-        let credentials = self.ids.issue_session(&account, &arn, duration)?;
+        let credentials = self.ids.issue_session(&role, &arn, duration)?;
         Ok(AssumedRole { credentials, arn, assumed_role_id: format!("{}:{session_name}", role.id) })
     }
 }

@@ -30,7 +30,9 @@ fn users_keys_and_policies() {
     let (ids, iam, _, root) = setup();
     let u = iam.create_user(&root, "alice", Some("/eng/"), vec![("team".into(), "a".into())]).unwrap();
     assert_eq!(u.arn, "arn:aws:iam::111122223333:user/eng/alice");
-    assert!(u.id.starts_with("AIDA") && u.id.len() == 20);
+    // IAM's unique id shape: AIDA and 17 characters of the uppercase base32 alphabet.
+    assert!(u.id.starts_with("AIDA") && u.id.len() == 21, "{}", u.id);
+    assert!(u.id.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)), "{}", u.id);
     assert!(matches!(iam.create_user(&root, "ALICE", None, vec![]), Err(IamError::EntityAlreadyExists(_))));
     assert!(matches!(iam.get_user(&root, Some("bob")), Err(IamError::NoSuchEntity(_))));
     assert!(matches!(iam.create_user(&root, "bad name", None, vec![]), Err(IamError::Validation(_))));
@@ -145,6 +147,62 @@ fn assume_role_needs_trust_and_identity_policy_and_expires() {
     let root_trust = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#;
     let r2 = iam.create_role(&root, "Admin", None, root_trust, None, Some(7200), vec![]).unwrap();
     assert!(iam.assume_role(&root, &r2.arn, "root-session", Some(7200)).is_ok());
+}
+
+/// Security review finding 12: a session is bound to the role's unique id. Deleting the role ends it; a role
+/// created again under the same name (with more rights and a trust policy that names someone else) gives
+/// the old session nothing.
+#[test]
+fn sessions_die_with_their_role_and_do_not_inherit_a_recreated_one() {
+    let (ids, iam, _, root) = setup();
+    let trust = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#;
+    let role = iam.create_role(&root, "app", Some("/team/"), trust, None, None, vec![]).unwrap();
+    assert!(role.id.starts_with("AROA") && role.id.len() == 21, "{}", role.id);
+    iam.put_role_policy(
+        &root,
+        "app",
+        "list",
+        r#"{"Statement":{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}}"#,
+    )
+    .unwrap();
+    let s1 = iam.assume_role(&root, &role.arn, "s1", None).unwrap();
+    assert_eq!(s1.assumed_role_id, format!("{}:s1", role.id));
+    let c = &s1.credentials;
+    let active = ids.session(&c.access_key_id, &c.session_token).unwrap();
+    let who = iam.get_caller_identity(&active.caller).unwrap();
+    assert_eq!(who.user_id, format!("{}:s1", role.id));
+    assert_eq!(
+        active.caller.identity.as_deref(),
+        Some(&crate::identity::PrincipalIdentity::Session {
+            role_id: role.id.clone(),
+            role_arn: "arn:aws:iam::111122223333:role/team/app".into(),
+            issued: c.issued,
+        })
+    );
+
+    iam.delete_role_policy(&root, "app", "list").unwrap();
+    iam.delete_role(&root, "app").unwrap();
+    assert!(matches!(ids.session(&c.access_key_id, &c.session_token), Err(IamError::InvalidClientTokenId)));
+
+    let nobody = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/nobody"},"Action":"sts:AssumeRole"}}"#;
+    let again = iam.create_role(&root, "app", None, nobody, None, None, vec![]).unwrap();
+    assert_ne!(again.id, role.id);
+    iam.put_role_policy(&root, "app", "all", r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#)
+        .unwrap();
+    // The cached session and a fresh open of the same token are both refused.
+    assert!(matches!(ids.session(&c.access_key_id, &c.session_token), Err(IamError::InvalidClientTokenId)));
+    let fresh = Identities::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(RootKey::from_secret(&SecretBytes::new(vec![7; 32])).unwrap()),
+        Arc::new(OffsetClock::default()),
+    )
+    .with_iam_store(ids.iam_store().clone());
+    assert!(matches!(fresh.session(&c.access_key_id, &c.session_token), Err(IamError::InvalidClientTokenId)));
+    // A session of the new role works.
+    let root_trust = trust;
+    iam.update_assume_role_policy(&root, "app", root_trust).unwrap();
+    let s2 = iam.assume_role(&root, &again.arn, "s1", None).unwrap();
+    assert!(ids.session(&s2.credentials.access_key_id, &s2.credentials.session_token).is_ok());
 }
 
 #[test]

@@ -58,6 +58,9 @@ pub struct Caller {
     pub secure_transport: Option<bool>,
     /// Where a service acting for this caller notes the KMS calls it made, for the audit trail.
     pub delegated: Option<DelegatedCalls>,
+    /// The caller's unique ids as authentication found them (GetCallerIdentity, CloudTrail's `userIdentity`);
+    /// `None` for callers Trent makes up itself.
+    pub identity: Option<std::sync::Arc<crate::identity::PrincipalIdentity>>,
 }
 
 impl Caller {
@@ -69,6 +72,7 @@ impl Caller {
             source_ip: None,
             secure_transport: None,
             delegated: None,
+            identity: None,
         }
     }
 

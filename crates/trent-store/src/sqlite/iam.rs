@@ -408,4 +408,76 @@ mod tests {
         iam.delete_role(&admin, "App").unwrap();
         assert!(store.role(&account, "App").unwrap().is_none());
     }
+
+    /// A database of the previous schema (5) with a user and a role upgrades: their (20-character) ids are
+    /// kept, and a session of the role, bound to that id, works.
+    #[test]
+    fn upgrade_keeps_existing_ids_and_sessions_bind_to_them() {
+        let dir = std::env::temp_dir().join(format!("trent-iam-upgrade-{}", trent_core::ids::KeyId::random()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trent.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+            )
+            .unwrap();
+            for (version, sql) in super::super::migrations::MIGRATIONS.iter().filter(|m| m.0 <= 5) {
+                conn.execute_batch(sql).unwrap();
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).unwrap();
+            }
+            conn.execute(
+                "INSERT INTO iam_users (account, name, path, id, arn, created_ms) VALUES ('111122223333', 'old', '/', \
+                 'AIDAOLDOLDOLDOLDOLDO', 'arn:aws:iam::111122223333:user/old', 0)",
+                [],
+            )
+            .unwrap();
+            let trust =
+                r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#;
+            conn.execute(
+                "INSERT INTO iam_roles (account, name, path, id, arn, created_ms, max_session_secs, trust_policy) \
+                 VALUES ('111122223333', 'app', '/', 'AROAOLDOLDOLDOLDOLDO', 'arn:aws:iam::111122223333:role/app', 0, \
+                 3600, ?1)",
+                params![trust],
+            )
+            .unwrap();
+        }
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let account = AccountId::parse("111122223333").unwrap();
+        assert_eq!(store.user(&account, "old").unwrap().unwrap().id, "AIDAOLDOLDOLDOLDOLDO");
+        let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap());
+        let ids = Arc::new(Identities::new(store.clone(), root, Arc::new(SystemClock)).with_iam_store(store.clone()));
+        let iam = Iam::new(ids.clone());
+        let admin = Caller::new(account.clone(), root_arn(&account));
+        let s = iam.assume_role(&admin, "arn:aws:iam::111122223333:role/app", "s1", None).unwrap();
+        assert_eq!(s.assumed_role_id, "AROAOLDOLDOLDOLDOLDO:s1");
+        assert!(ids.session(&s.credentials.access_key_id, &s.credentials.session_token).is_ok());
+        drop((ids, iam, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Unique ids are stored, read back as created, and never shared by two roles or two users.
+    #[test]
+    fn unique_ids_persist_and_cannot_repeat() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap());
+        let ids = Arc::new(Identities::new(store.clone(), root, Arc::new(SystemClock)).with_iam_store(store.clone()));
+        let iam = Iam::new(ids);
+        let account = AccountId::parse("111122223333").unwrap();
+        let admin = Caller::new(account.clone(), root_arn(&account));
+        let trust = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#;
+        let role = iam.create_role(&admin, "App", None, trust, None, None, vec![]).unwrap();
+        assert_eq!(store.role(&account, "app").unwrap().unwrap().id, role.id);
+        let user = iam.create_user(&admin, "bob", None, vec![]).unwrap();
+        assert_eq!(store.user(&account, "bob").unwrap().unwrap().id, user.id);
+
+        let mut copy = role.clone();
+        copy.name = "Other".into();
+        let dup = store.update_role(&account, "Other", &mut |r| {
+            *r = Some(copy.clone());
+            Ok(())
+        });
+        assert!(dup.is_err(), "a second role with the same unique id was stored");
+        assert!(store.role(&account, "Other").unwrap().is_none());
+    }
 }

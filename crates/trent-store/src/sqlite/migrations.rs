@@ -206,4 +206,14 @@ CREATE TABLE grants (
 CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal) WHERE retiring_principal IS NOT NULL;
 "#,
     ),
+    (
+        6,
+        r#"
+-- IAM unique ids (AIDA... users, AROA... roles) name one entity for ever: STS sessions are bound to their
+-- role's id, so two roles must never share one. Every row has had an id since migration 4 (ids made before
+-- this version are 20 characters, later ones 21 as IAM's; both stay valid).
+CREATE UNIQUE INDEX iam_users_by_id ON iam_users (id);
+CREATE UNIQUE INDEX iam_roles_by_id ON iam_roles (id);
+"#,
+    ),
 ];
