@@ -30,8 +30,8 @@ use crate::store::Store;
 
 pub use aliases::{AliasEntry, ListAliasesRequest};
 pub use asymmetric::{DataKeyPair, PublicKeyInfo};
-pub(crate) use authz::Extra;
 pub use authz::{Action, PrincipalDirectory};
+pub(crate) use authz::{Authorized, Extra};
 pub use crypto::{
     DataKeySize, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, GenerateDataKeyRequest,
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
@@ -185,19 +185,30 @@ impl Kms {
         action: Action,
         extra: &Extra,
     ) -> Result<Arc<LiveKey>, KmsError> {
+        Ok(self.resolve_authorized(caller, key, action, extra)?.0)
+    }
+
+    /// `resolve_with`, also saying how the request was authorized (CreateGrant needs to know).
+    fn resolve_authorized(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        action: Action,
+        extra: &Extra,
+    ) -> Result<(Arc<LiveKey>, Authorized), KmsError> {
         let live = self.find(caller, key)?;
         // `kms:RequestAlias`: the alias the request named the key by, if it did.
         let alias = match key {
             KeyRef::Alias(a) | KeyRef::AliasArn { alias: a, .. } => Some(a.as_str()),
             _ => None,
         };
-        match alias {
+        let how = match alias {
             Some(a) => {
                 self.authorize_key(caller, action, &live, &extra.clone().with("kms:RequestAlias", vec![a.to_owned()]))?
             }
             None => self.authorize_key(caller, action, &live, extra)?,
-        }
-        Ok(live)
+        };
+        Ok((live, how))
     }
 
     /// Finds the key a reference names. Key ids and alias names are looked up in the caller's account; ARNs
@@ -450,3 +461,6 @@ impl PageRequest {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod security_tests;

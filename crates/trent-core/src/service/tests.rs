@@ -9,13 +9,13 @@ use crate::context::EncryptionContext;
 use crate::model::{DataKeySpec, KeyState, Timestamp};
 use crate::store::MemoryStore;
 
-struct Fixture {
-    kms: Kms,
-    clock: Arc<ManualClock>,
-    caller: Caller,
+pub(super) struct Fixture {
+    pub(super) kms: Kms,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) caller: Caller,
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let root = RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap();
     let kms =
@@ -24,16 +24,16 @@ fn fixture() -> Fixture {
     Fixture { kms, clock, caller: Caller::root(account) }
 }
 
-fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+pub(super) fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
     EncryptionContext::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
 }
 
-fn key_ref(s: &str) -> KeyRef {
+pub(super) fn key_ref(s: &str) -> KeyRef {
     KeyRef::parse(s).unwrap()
 }
 
 impl Fixture {
-    fn create(&self) -> KeyMetadata {
+    pub(super) fn create(&self) -> KeyMetadata {
         self.kms.create_key(&self.caller, CreateKeyRequest::default()).unwrap()
     }
 

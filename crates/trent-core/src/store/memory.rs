@@ -126,17 +126,18 @@ impl Store for MemoryStore {
         &self,
         account: &AccountId,
         name: &AliasName,
+        from: &KeyId,
         target: &KeyId,
         now_ms: i64,
     ) -> Result<bool, KmsError> {
         let mut s = self.inner();
         match s.aliases.get_mut(&(account.clone(), name.clone())) {
-            Some(a) => {
+            Some(a) if a.target == *from => {
                 a.target = *target;
                 a.updated = crate::model::Timestamp(now_ms);
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 

@@ -40,11 +40,13 @@ pub trait Store: Send + Sync {
 
     fn alias(&self, account: &AccountId, name: &AliasName) -> Result<Option<AliasRecord>, KmsError>;
 
-    /// Points an existing alias at another key. Returns false if the alias does not exist.
+    /// Points an alias that points at `from` at `target` instead, in one statement. Returns false if the alias
+    /// does not exist or no longer points at `from` (the caller authorized the change against `from`).
     fn update_alias(
         &self,
         account: &AccountId,
         name: &AliasName,
+        from: &KeyId,
         target: &KeyId,
         now_ms: i64,
     ) -> Result<bool, KmsError>;

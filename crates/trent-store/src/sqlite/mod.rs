@@ -279,14 +279,15 @@ impl Store for SqliteStore {
         &self,
         account: &AccountId,
         name: &AliasName,
+        from: &KeyId,
         target: &KeyId,
         now_ms: i64,
     ) -> Result<bool, KmsError> {
         let n = self
             .conn()
             .execute(
-                "UPDATE aliases SET target = ?3, updated_ms = ?4 WHERE account = ?1 AND name = ?2",
-                params![account.as_str(), name.as_str(), target.to_string(), now_ms],
+                "UPDATE aliases SET target = ?3, updated_ms = ?4 WHERE account = ?1 AND name = ?2 AND target = ?5",
+                params![account.as_str(), name.as_str(), target.to_string(), now_ms, from.to_string()],
             )
             .map_err(db)?;
         Ok(n == 1)
