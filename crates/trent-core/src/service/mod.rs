@@ -357,14 +357,27 @@ impl Kms {
 
     fn destroy_due_keys(&self) -> Result<Vec<String>, KmsError> {
         let now = self.clock.now();
+        let due = self.store.keys_due_for_deletion(now.0)?;
+        self.destroy_listed_keys(&due, now)
+    }
+
+    /// Destroys those of `ids` that are still due at `now`. The list is stale by the time it is acted on: a
+    /// CancelKeyDeletion may have committed since (and been answered with success), so each key is destroyed
+    /// only by a store transaction that re-checks it is pending deletion and due. Only keys actually destroyed
+    /// are reported, and so only they get a service event in the trail.
+    fn destroy_listed_keys(&self, ids: &[KeyId], now: crate::model::Timestamp) -> Result<Vec<String>, KmsError> {
         let mut done = Vec::new();
-        for id in self.store.keys_due_for_deletion(now.0)? {
-            let arn = self.store.key(&id)?.map(|k| self.arn(&k));
+        for id in ids {
+            let Some(record) = self.store.key(id)? else { continue };
+            let arn = self.arn(&record);
             let guard = self.cache.write_guard();
-            self.store.destroy_key(&id)?;
-            self.cache.remove_key(&id, &guard);
-            tracing::info!(key_id = %id, "key deleted at the end of its pending-deletion window");
-            done.extend(arn);
+            if self.store.destroy_key_if_due(id, now.0)? {
+                self.cache.remove_key(id, &guard);
+                tracing::info!(key_id = %id, "key deleted at the end of its pending-deletion window");
+                done.push(arn);
+            } else {
+                tracing::info!(key_id = %id, "key no longer due for deletion (cancelled meanwhile): kept");
+            }
         }
         Ok(done)
     }
@@ -464,3 +477,6 @@ mod tests;
 
 #[cfg(test)]
 mod security_tests;
+
+#[cfg(test)]
+mod schedule_tests;

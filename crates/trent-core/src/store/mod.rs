@@ -35,6 +35,11 @@ pub trait Store: Send + Sync {
     /// Erases a key for good: its material, its aliases, its tags and its record, in one transaction.
     fn destroy_key(&self, key_id: &KeyId) -> Result<(), KmsError>;
 
+    /// `destroy_key`, only if the key is still pending deletion with its window ended at or before `now_ms`,
+    /// checked in the same transaction. Returns whether it destroyed the key: a CancelKeyDeletion that
+    /// committed after the scheduler listed the key wins, and the key lives.
+    fn destroy_key_if_due(&self, key_id: &KeyId, now_ms: i64) -> Result<bool, KmsError>;
+
     /// Fails with `AlreadyExists` when the name is taken in the account.
     fn create_alias(&self, alias: &AliasRecord) -> Result<(), KmsError>;
 
