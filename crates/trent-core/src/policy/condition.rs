@@ -331,7 +331,12 @@ pub fn substitute(s: &str, ctx: &RequestContext) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
+
+    /// (operator, policy values, request values or None for absent, expected)
+    type Case<'a> = (&'a str, &'a [&'a str], Option<&'a [&'a str]>, bool);
 
     fn cond(op: &str, key: &str, values: &[&str]) -> Condition {
         Condition {
@@ -356,7 +361,7 @@ mod tests {
     /// (operator, policy values, request values or None for absent, expected)
     #[test]
     fn operator_table() {
-        let cases: &[(&str, &[&str], Option<&[&str]>, bool)] = &[
+        let cases: &[Case] = &[
             ("StringEquals", &["a"], Some(&["a"]), true),
             ("StringEquals", &["a"], Some(&["A"]), false),
             ("StringEquals", &["a", "b"], Some(&["b"]), true),
@@ -437,7 +442,7 @@ mod tests {
     fn negated_operators_under_set_operators() {
         let like: &[&str] = &["Owner:*", "State:??"];
         let eq: &[&str] = &["DataClass", "Owner"];
-        let cases: &[(&str, &[&str], Option<&[&str]>, bool)] = &[
+        let cases: &[Case] = &[
             ("ForAllValues:StringNotLike", like, None, true),
             ("ForAllValues:StringNotLike", like, Some(&[]), true),
             ("ForAllValues:StringNotLike", like, Some(&["Owner:Legal", "State:NY"]), false),

@@ -89,6 +89,7 @@ impl Kms {
         if live.record.state == KeyState::Disabled {
             return Err(KmsError::Disabled(format!("{} is disabled.", live.arn)));
         }
+        self.stop_if_dry_run(caller)?;
         // Same name and same parameters: the same grant, with a new token (AWS's idempotency rule).
         if let Some(name) = &req.name
             && let Some(g) = live.grants.iter().find(|g| {
@@ -219,6 +220,7 @@ impl Kms {
                 caller.principal_arn, live.arn
             )));
         }
+        self.stop_if_dry_run(caller)?;
         self.remove_grant(&live, &grant_id)
     }
 
@@ -227,6 +229,7 @@ impl Kms {
         if !live.grants.iter().any(|g| g.grant_id == grant_id) {
             return Err(KmsError::InvalidGrantId("The grant id is not valid.".into()));
         }
+        self.stop_if_dry_run(caller)?;
         self.remove_grant(&live, grant_id)
     }
 

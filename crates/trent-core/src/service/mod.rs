@@ -58,6 +58,10 @@ pub struct Caller {
     pub secure_transport: Option<bool>,
     /// Where a service acting for this caller notes the KMS calls it made, for the audit trail.
     pub delegated: Option<DelegatedCalls>,
+    /// The request asked only whether it would succeed (`DryRun`). Operations that take DryRun validate and
+    /// authorize as usual, then stop at [`Kms::stop_if_dry_run`] before changing anything or doing any
+    /// cryptography. It rides on the caller so that one flag reaches every stage of the operation.
+    pub dry_run: bool,
 }
 
 impl Caller {
@@ -69,7 +73,13 @@ impl Caller {
             source_ip: None,
             secure_transport: None,
             delegated: None,
+            dry_run: false,
         }
+    }
+
+    /// The same caller, asking a dry run when `dry_run` is set.
+    pub fn with_dry_run(&self, dry_run: bool) -> Self {
+        Self { dry_run, ..self.clone() }
     }
 
     /// The account's root user.
@@ -175,6 +185,17 @@ impl Kms {
     /// Resolves any of the four KeyId forms to a live key and authorizes `action` on it for `caller`.
     fn resolve(&self, caller: &Caller, key: &KeyRef, action: Action) -> Result<Arc<LiveKey>, KmsError> {
         self.resolve_with(caller, key, action, &Extra::none())
+    }
+
+    /// The end of a dry run: everything was validated and authorized, nothing is executed. Each operation that
+    /// takes DryRun calls this at the point where it would first change state or touch key material.
+    fn stop_if_dry_run(&self, caller: &Caller) -> Result<(), KmsError> {
+        if caller.dry_run {
+            return Err(KmsError::DryRunOperation(
+                "The request would have succeeded, but the DryRun option is set.".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// `resolve` with request-specific condition keys (encryption context, algorithm).
