@@ -89,7 +89,6 @@ impl Kms {
         if live.record.state == KeyState::Disabled {
             return Err(KmsError::Disabled(format!("{} is disabled.", live.arn)));
         }
-        self.stop_if_dry_run(caller)?;
         // Same name and same parameters: the same grant, with a new token (AWS's idempotency rule).
         if let Some(name) = &req.name
             && let Some(g) = live.grants.iter().find(|g| {
@@ -101,6 +100,7 @@ impl Kms {
                     && g.context_equals == req.context_equals
             })
         {
+            self.stop_if_dry_run(caller)?;
             return Ok((g.grant_id.clone(), self.new_token(&g.grant_id)?));
         }
         if live.grants.len() >= MAX_GRANTS_PER_KEY {
@@ -109,6 +109,7 @@ impl Kms {
                 live.arn
             )));
         }
+        self.stop_if_dry_run(caller)?;
         let grant_id = trent_crypto::digest::hex(&trent_crypto::random_array::<32>().map_err(KmsError::internal)?);
         let grant = GrantRecord {
             grant_id: grant_id.clone(),
