@@ -495,7 +495,7 @@ def test_key_arn_of_other_region(kms, key, server):
 def test_dry_run(kms, key):
     expect_error(kms.encrypt, "DryRunOperationException",
                  "The request would have succeeded, but the DryRun option is set.", KeyId=key["KeyId"],
-                 Plaintext=b"x", DryRun=True)
+                 Plaintext=b"x", DryRun=True, status=412)
 
 
 def test_asymmetric_algorithm_on_symmetric_key(kms, key):

@@ -59,6 +59,9 @@ impl ApiError {
             Self::Ssm(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Iam(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Auth(e) => e.status(),
+            // AWS's service model (Smithy `httpError` and `awsQueryError`) gives DryRunOperationException 412;
+            // botocore's JSON model omits the code, and SDKs go by `__type`, so the status is for fidelity.
+            Self::Kms(KmsError::DryRunOperation(_)) => StatusCode::PRECONDITION_FAILED,
             _ => StatusCode::BAD_REQUEST,
         }
     }

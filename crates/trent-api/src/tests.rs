@@ -279,3 +279,88 @@ async fn key_lifecycle_over_the_wire() {
     let l = a.ok("ListKeyPolicies", json!({"KeyId": key})).await;
     assert_eq!(l, json!({"PolicyNames": ["default"], "Truncated": false}));
 }
+
+async fn grant_count(a: &App, key: &str) -> usize {
+    a.ok("ListGrants", json!({"KeyId": key})).await["Grants"].as_array().unwrap().len()
+}
+
+/// DryRun (architecture review A11-1): every operation that takes it validates and authorizes, then answers
+/// DryRunOperationException (HTTP 412, as AWS's service model says) without executing: no grant created,
+/// retired or revoked, no ciphertext, plaintext, signature, MAC, data key or shared secret produced.
+#[tokio::test]
+async fn dry_run_authorizes_and_executes_nothing() {
+    let a = app();
+    let key = a.key().await;
+    let sign_key =
+        a.ok("CreateKey", json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"})).await["KeyMetadata"]["KeyId"]
+            .clone();
+    let mac_key =
+        a.ok("CreateKey", json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"})).await["KeyMetadata"]["KeyId"]
+            .clone();
+    let ecdh = json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"});
+    let agree_key = a.ok("CreateKey", ecdh.clone()).await["KeyMetadata"]["KeyId"].clone();
+    let peer_key = a.ok("CreateKey", ecdh).await["KeyMetadata"]["KeyId"].clone();
+    let peer = a.ok("GetPublicKey", json!({"KeyId": peer_key})).await["PublicKey"].clone();
+    let blob = a.ok("Encrypt", json!({"KeyId": key, "Plaintext": b64(b"secret")})).await["CiphertextBlob"].clone();
+    let msg = b64(b"message");
+    let signature = a
+        .ok("Sign", json!({"KeyId": sign_key, "Message": msg, "SigningAlgorithm": "RSASSA_PSS_SHA_256"}))
+        .await["Signature"]
+        .clone();
+    let mac =
+        a.ok("GenerateMac", json!({"KeyId": mac_key, "Message": msg, "MacAlgorithm": "HMAC_SHA_256"})).await["Mac"]
+            .clone();
+    let grantee = "arn:aws:iam::111122223333:root";
+    let grant_id = a
+        .ok("CreateGrant", json!({"KeyId": key, "GranteePrincipal": grantee, "Operations": ["Decrypt"]}))
+        .await["GrantId"]
+        .clone();
+    assert_eq!(grant_count(&a, &key).await, 1);
+
+    let cases: Vec<(&str, Value)> = vec![
+        ("Encrypt", json!({"KeyId": key, "Plaintext": b64(b"x")})),
+        ("Decrypt", json!({"CiphertextBlob": blob})),
+        ("ReEncrypt", json!({"CiphertextBlob": blob, "DestinationKeyId": key})),
+        ("GenerateDataKey", json!({"KeyId": key, "KeySpec": "AES_256"})),
+        ("GenerateDataKeyWithoutPlaintext", json!({"KeyId": key, "NumberOfBytes": 32})),
+        ("GenerateDataKeyPair", json!({"KeyId": key, "KeyPairSpec": "ECC_NIST_P256"})),
+        ("GenerateDataKeyPairWithoutPlaintext", json!({"KeyId": key, "KeyPairSpec": "RSA_2048"})),
+        ("Sign", json!({"KeyId": sign_key, "Message": msg, "SigningAlgorithm": "RSASSA_PSS_SHA_256"})),
+        (
+            "Verify",
+            json!({"KeyId": sign_key, "Message": msg, "Signature": signature, "SigningAlgorithm": "RSASSA_PSS_SHA_256"}),
+        ),
+        ("GenerateMac", json!({"KeyId": mac_key, "Message": msg, "MacAlgorithm": "HMAC_SHA_256"})),
+        ("VerifyMac", json!({"KeyId": mac_key, "Message": msg, "Mac": mac, "MacAlgorithm": "HMAC_SHA_256"})),
+        ("DeriveSharedSecret", json!({"KeyId": agree_key, "KeyAgreementAlgorithm": "ECDH", "PublicKey": peer})),
+        ("CreateGrant", json!({"KeyId": key, "GranteePrincipal": grantee, "Operations": ["Encrypt"]})),
+        ("RetireGrant", json!({"KeyId": key, "GrantId": grant_id})),
+        ("RevokeGrant", json!({"KeyId": key, "GrantId": grant_id})),
+    ];
+    for (op, mut body) in cases {
+        body["DryRun"] = json!(true);
+        let r = a.call(op, body).await;
+        assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{op}: {}", r.json);
+        assert_eq!(r.json["__type"], "DryRunOperationException", "{op}: {}", r.json);
+        assert_eq!(r.json["message"], "The request would have succeeded, but the DryRun option is set.", "{op}");
+        for member in
+            ["CiphertextBlob", "Plaintext", "Signature", "Mac", "SharedSecret", "PrivateKeyPlaintext", "GrantId"]
+        {
+            assert!(r.json.get(member).is_none(), "{op} returned {member}: {}", r.json);
+        }
+    }
+    // The grant the dry runs retired and revoked is still there, and no grant was added.
+    assert_eq!(grant_count(&a, &key).await, 1);
+
+    // A dry run still fails as the real call would: validation, state and key usage come first.
+    let r = a.call("Encrypt", json!({"KeyId": sign_key, "Plaintext": b64(b"x"), "DryRun": true})).await;
+    assert_eq!((r.status, r.json["__type"].as_str()), (StatusCode::BAD_REQUEST, Some("InvalidKeyUsageException")));
+    let r = a.call("RevokeGrant", json!({"KeyId": key, "GrantId": "0".repeat(64), "DryRun": true})).await;
+    assert_error(&r, "InvalidGrantIdException", Some("The grant id is not valid."));
+    a.ok("DisableKey", json!({"KeyId": key})).await;
+    let r = a.call("GenerateDataKey", json!({"KeyId": key, "KeySpec": "AES_256", "DryRun": true})).await;
+    assert_eq!(r.json["__type"], "DisabledException", "{}", r.json);
+    // DryRun false is the ordinary call.
+    a.ok("EnableKey", json!({"KeyId": key})).await;
+    a.ok("Encrypt", json!({"KeyId": key, "Plaintext": b64(b"x"), "DryRun": false})).await;
+}

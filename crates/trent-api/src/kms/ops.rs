@@ -1,6 +1,8 @@
 //! One handler per implemented operation: parse the wire members into domain types (with AWS's validation
 //! texts), call the service, encode the response.
 
+use std::borrow::Cow;
+
 use serde_json::json;
 use trent_core::KmsError;
 use trent_core::context::EncryptionContext;
@@ -77,13 +79,18 @@ fn algorithm(check: &mut Check, v: Option<&str>, field: &str) -> Option<Encrypti
     check.enumeration(v, field, EncryptionAlgorithm::parse, EncryptionAlgorithm::enum_constraint)
 }
 
+/// The caller, carrying the request's DryRun flag into the service, which validates and authorizes, then
+/// answers DryRunOperationException without executing anything.
+pub(super) fn dry_caller(caller: &Caller, dry_run: Option<bool>) -> Cow<'_, Caller> {
+    if dry_run == Some(true) { Cow::Owned(caller.with_dry_run(true)) } else { Cow::Borrowed(caller) }
+}
+
+/// The service's answer to a request that may be a dry run. A dry run the service let run to completion is a
+/// bug (its effect has happened): it is reported as an internal error, never as a result.
 pub(super) fn dry_run<T>(dry_run: Option<bool>, result: Result<T, KmsError>) -> Result<T, ApiError> {
     let value = result?;
     if dry_run == Some(true) {
-        return Err(KmsError::DryRunOperation(
-            "The request would have succeeded, but the DryRun option is set.".into(),
-        )
-        .into());
+        return Err(KmsError::internal("a DryRun request was executed").into());
     }
     Ok(value)
 }
@@ -240,7 +247,7 @@ pub(crate) fn encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let res = dry_run(
         r.dry_run,
         kms.encrypt(
-            caller,
+            &dry_caller(caller, r.dry_run),
             EncryptRequest { key: key_ref(&raw)?, plaintext, context: context(r.encryption_context), algorithm: alg },
         ),
     )?;
@@ -287,7 +294,7 @@ pub(crate) fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let res = dry_run(
         r.dry_run,
         kms.decrypt(
-            caller,
+            &dry_caller(caller, r.dry_run),
             DecryptRequest {
                 ciphertext: blob.unwrap_or_default(),
                 context: context(r.encryption_context),
@@ -320,7 +327,7 @@ pub(crate) fn re_encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let res = dry_run(
         r.dry_run,
         kms.re_encrypt(
-            caller,
+            &dry_caller(caller, r.dry_run),
             ReEncryptRequest {
                 ciphertext: blob.unwrap_or_default(),
                 source_context: context(r.source_encryption_context),
@@ -373,7 +380,7 @@ pub(crate) fn generate_data_key(kms: &Kms, caller: &Caller, body: &[u8], with_pl
     let res = dry_run(
         r.dry_run,
         kms.generate_data_key(
-            caller,
+            &dry_caller(caller, r.dry_run),
             GenerateDataKeyRequest {
                 key: key_ref(&raw.unwrap_or_default())?,
                 size,

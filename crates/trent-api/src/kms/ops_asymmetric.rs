@@ -9,7 +9,7 @@ use trent_core::model::{
 use trent_core::service::{Caller, Kms};
 use trent_crypto::SecretBytes;
 
-use super::ops::{Out, dry_run, key_id, key_ref};
+use super::ops::{Out, dry_caller, dry_run, key_id, key_ref};
 use super::validate::{Check, decode_blob};
 use super::wire::{self, B64, SecretB64, parse, to_body};
 use crate::error::ApiError;
@@ -57,7 +57,10 @@ pub(crate) fn sign(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let (alg, mt) = signing_members(&r, &mut c);
     c.finish()?;
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let (arn, signature) = dry_run(r.dry_run, kms.sign(caller, &key_ref(&m.key)?, m.message.expose_secret(), mt, alg))?;
+    let (arn, signature) = dry_run(
+        r.dry_run,
+        kms.sign(&dry_caller(caller, r.dry_run), &key_ref(&m.key)?, m.message.expose_secret(), mt, alg),
+    )?;
     to_body(&json!({ "KeyId": arn, "Signature": B64(&signature), "SigningAlgorithm": alg.as_str() }))
 }
 
@@ -75,8 +78,10 @@ pub(crate) fn verify(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     }
     c.finish()?;
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let arn =
-        dry_run(r.dry_run, kms.verify(caller, &key_ref(&m.key)?, m.message.expose_secret(), mt, &signature, alg))?;
+    let arn = dry_run(
+        r.dry_run,
+        kms.verify(&dry_caller(caller, r.dry_run), &key_ref(&m.key)?, m.message.expose_secret(), mt, &signature, alg),
+    )?;
     to_body(&json!({ "KeyId": arn, "SignatureValid": true, "SigningAlgorithm": alg.as_str() }))
 }
 
@@ -122,7 +127,10 @@ pub(crate) fn generate_mac(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let alg = mac_members(&r, &mut c);
     c.finish()?;
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let (arn, mac) = dry_run(r.dry_run, kms.generate_mac(caller, &key_ref(&m.key)?, m.message.expose_secret(), alg))?;
+    let (arn, mac) = dry_run(
+        r.dry_run,
+        kms.generate_mac(&dry_caller(caller, r.dry_run), &key_ref(&m.key)?, m.message.expose_secret(), alg),
+    )?;
     to_body(&json!({ "Mac": B64(&mac), "MacAlgorithm": alg.as_str(), "KeyId": arn }))
 }
 
@@ -140,7 +148,10 @@ pub(crate) fn verify_mac(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     }
     c.finish()?;
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let arn = dry_run(r.dry_run, kms.verify_mac(caller, &key_ref(&m.key)?, m.message.expose_secret(), alg, &tag))?;
+    let arn = dry_run(
+        r.dry_run,
+        kms.verify_mac(&dry_caller(caller, r.dry_run), &key_ref(&m.key)?, m.message.expose_secret(), alg, &tag),
+    )?;
     to_body(&json!({ "KeyId": arn, "MacValid": true, "MacAlgorithm": alg.as_str() }))
 }
 
@@ -170,8 +181,10 @@ pub(crate) fn derive_shared_secret(kms: &Kms, caller: &Caller, body: &[u8]) -> O
         .into());
     }
     let alg = alg.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let (arn, secret, origin) =
-        dry_run(r.dry_run, kms.derive_shared_secret(caller, &key_ref(&raw.unwrap_or_default())?, &peer))?;
+    let (arn, secret, origin) = dry_run(
+        r.dry_run,
+        kms.derive_shared_secret(&dry_caller(caller, r.dry_run), &key_ref(&raw.unwrap_or_default())?, &peer),
+    )?;
     to_body(&json!({
         "KeyId": arn,
         "SharedSecret": SecretB64(&secret),
@@ -202,7 +215,13 @@ pub(crate) fn generate_data_key_pair(kms: &Kms, caller: &Caller, body: &[u8], wi
     let context = trent_core::context::EncryptionContext::new(r.encryption_context.unwrap_or_default());
     let pair = dry_run(
         r.dry_run,
-        kms.generate_data_key_pair(caller, &key_ref(&raw.unwrap_or_default())?, spec, &context, with_plaintext),
+        kms.generate_data_key_pair(
+            &dry_caller(caller, r.dry_run),
+            &key_ref(&raw.unwrap_or_default())?,
+            spec,
+            &context,
+            with_plaintext,
+        ),
     )?;
     let mut out = json!({
         "PrivateKeyCiphertextBlob": B64(&pair.private_key_ciphertext),

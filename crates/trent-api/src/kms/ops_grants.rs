@@ -8,7 +8,7 @@ use trent_core::KmsError;
 use trent_core::model::GrantOperation;
 use trent_core::service::{Caller, CreateGrantRequest, GrantView, Kms, ListPage};
 
-use super::ops::{Out, dry_run, key_id, key_ref, page};
+use super::ops::{Out, dry_caller, dry_run, key_id, key_ref, page};
 use super::validate::Check;
 use super::wire::{epoch, parse, to_body};
 
@@ -71,7 +71,7 @@ pub(crate) fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let (grant_id, token) = dry_run(
         r.dry_run,
         kms.create_grant(
-            caller,
+            &dry_caller(caller, r.dry_run),
             &key_ref(&raw)?,
             &raw,
             CreateGrantRequest {
@@ -162,7 +162,7 @@ pub(crate) fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     dry_run(
         r.dry_run,
         kms.retire_grant(
-            caller,
+            &dry_caller(caller, r.dry_run),
             r.grant_token.as_deref(),
             key.as_ref().map(|(k, raw)| (k, raw.as_str())),
             r.grant_id.as_deref(),
@@ -179,6 +179,6 @@ pub(crate) fn revoke_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     c.finish()?;
     let raw = raw.unwrap_or_default();
     let grant_id = r.grant_id.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    dry_run(r.dry_run, kms.revoke_grant(caller, &key_ref(&raw)?, &raw, &grant_id))?;
+    dry_run(r.dry_run, kms.revoke_grant(&dry_caller(caller, r.dry_run), &key_ref(&raw)?, &raw, &grant_id))?;
     Ok(b"{}".to_vec())
 }

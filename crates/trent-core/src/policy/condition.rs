@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::document::Effect;
 use super::eval::RequestContext;
 use super::pattern::{arn_match, wildcard_match};
 
@@ -139,9 +140,34 @@ pub struct Condition {
 }
 
 impl Condition {
-    /// Whether this condition holds for the request.
+    /// Whether this condition holds for the request, in an Allow statement.
     pub fn holds(&self, ctx: &RequestContext) -> bool {
-        let request = ctx.values(&self.key);
+        self.holds_in(ctx, Effect::Allow)
+    }
+
+    /// Whether this condition holds for the request in a statement with `effect`.
+    ///
+    /// The effect matters only for a key the request gave several values by accident of case
+    /// ([`RequestContext::is_ambiguous`]: encryption-context keys `Classification` and `classification` are one
+    /// condition key). Which value the policy author meant is unknown, so each value is tested as if it were
+    /// the only one, and the answer that fails closed wins: a Deny applies if any value triggers it, an Allow
+    /// only if every value satisfies it. AWS documents no rule for such contexts beyond advising against them;
+    /// this one cannot let a case variant slip past a Deny, nor let one satisfy an Allow the other does not.
+    pub fn holds_in(&self, ctx: &RequestContext, effect: Effect) -> bool {
+        if self.operator.set.is_none()
+            && ctx.is_ambiguous(&self.key)
+            && let Some(values) = ctx.values(&self.key)
+        {
+            let one = |v: &String| self.holds_for(Some(std::slice::from_ref(v)), ctx);
+            return match effect {
+                Effect::Deny => values.iter().any(one),
+                Effect::Allow => values.iter().all(one),
+            };
+        }
+        self.holds_for(ctx.values(&self.key).map(Vec::as_slice), ctx)
+    }
+
+    fn holds_for(&self, request: Option<&[String]>, ctx: &RequestContext) -> bool {
         if self.operator.base == Base::Null {
             let want_absent = self.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
             let absent = request.is_none_or(|v| v.is_empty());
@@ -158,14 +184,21 @@ impl Condition {
                 None => self.operator.if_exists || base.negated(),
             };
         };
+        // Each request value is tested on its own, the negated operators included ("this value matches none
+        // of the policy values"), and only then aggregated over the request's values. Negating the aggregate
+        // instead swaps the set operators: ForAnyValue:StringNotEquals would mean "no value is listed" where
+        // IAM means "some value is not listed", and the usual "deny unapproved context keys" guard would let a
+        // request through by adding one approved key.
         let positive = base.positive();
-        let one = |r: &str| policy.iter().any(|p| value_matches(positive, p, r));
-        let matched = match self.operator.set {
-            Some(SetOperator::ForAllValues) => request.iter().all(|r| one(r)),
-            // Without a set operator a multi-valued key behaves as "any".
-            Some(SetOperator::ForAnyValue) | None => request.iter().any(|r| one(r)),
+        let one = |r: &String| {
+            let matched = policy.iter().any(|p| value_matches(positive, p, r));
+            if base.negated() { !matched } else { matched }
         };
-        if base.negated() { !matched } else { matched }
+        match self.operator.set {
+            Some(SetOperator::ForAllValues) => request.iter().all(one),
+            // Without a set operator a multi-valued key behaves as "any".
+            Some(SetOperator::ForAnyValue) | None => request.iter().any(one),
+        }
     }
 }
 
@@ -298,7 +331,12 @@ pub fn substitute(s: &str, ctx: &RequestContext) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
+
+    /// (operator, policy values, request values or None for absent, expected)
+    type Case<'a> = (&'a str, &'a [&'a str], Option<&'a [&'a str]>, bool);
 
     fn cond(op: &str, key: &str, values: &[&str]) -> Condition {
         Condition {
@@ -320,12 +358,9 @@ mod tests {
         c
     }
 
-    /// (operator, policy values, request values or None for absent, expected)
-    type OperatorCase<'a> = (&'a str, &'a [&'a str], Option<&'a [&'a str]>, bool);
-
     #[test]
     fn operator_table() {
-        let cases: &[OperatorCase] = &[
+        let cases: &[Case] = &[
             ("StringEquals", &["a"], Some(&["a"]), true),
             ("StringEquals", &["a"], Some(&["A"]), false),
             ("StringEquals", &["a", "b"], Some(&["b"]), true),
@@ -397,6 +432,76 @@ mod tests {
             };
             assert_eq!(c.holds(&ctx), *want, "{op} {policy:?} vs {request:?}");
         }
+    }
+
+    /// The IAM User Guide's examples for set operators with negated operators (policy values `Owner:*`,
+    /// `State:??` on `aws:TagKeys`; `DataClass`, `Owner` for the NotEquals forms): a negated operator is
+    /// evaluated per request value ("this value matches none of the policy values"), then aggregated.
+    #[test]
+    fn negated_operators_under_set_operators() {
+        let like: &[&str] = &["Owner:*", "State:??"];
+        let eq: &[&str] = &["DataClass", "Owner"];
+        let cases: &[Case] = &[
+            ("ForAllValues:StringNotLike", like, None, true),
+            ("ForAllValues:StringNotLike", like, Some(&[]), true),
+            ("ForAllValues:StringNotLike", like, Some(&["Owner:Legal", "State:NY"]), false),
+            ("ForAllValues:StringNotLike", like, Some(&["Owner:Legal", "owner:Legal"]), false),
+            ("ForAllValues:StringNotLike", like, Some(&["owner:Legal"]), true),
+            ("ForAllValues:StringNotLike", like, Some(&["owner:Legal", "State:NewYork"]), true),
+            ("ForAnyValue:StringNotLike", like, None, false),
+            ("ForAnyValue:StringNotLike", like, Some(&[]), false),
+            ("ForAnyValue:StringNotLike", like, Some(&["Owner:Legal", "State:NY"]), false),
+            ("ForAnyValue:StringNotLike", like, Some(&["owner:Legal", "Owner:Legal"]), true),
+            ("ForAnyValue:StringNotLike", like, Some(&["owner:Legal", "State:NewYork"]), true),
+            ("ForAnyValue:StringNotLike", like, Some(&["owner:Legal", "State:NewYork", "Owner:Legal"]), true),
+            ("ForAllValues:StringNotEquals", eq, None, true),
+            ("ForAllValues:StringNotEquals", eq, Some(&["DataClass", "Owner"]), false),
+            ("ForAllValues:StringNotEquals", eq, Some(&["Environment", "Owner"]), false),
+            ("ForAllValues:StringNotEquals", eq, Some(&["Environment"]), true),
+            ("ForAllValues:StringNotEquals", eq, Some(&["Environment", "CostCenter"]), true),
+            ("ForAnyValue:StringNotEquals", eq, None, false),
+            ("ForAnyValue:StringNotEquals", eq, Some(&["DataClass", "Owner"]), false),
+            ("ForAnyValue:StringNotEquals", eq, Some(&["Environment", "Owner"]), true),
+            ("ForAnyValue:StringNotEquals", eq, Some(&["Environment"]), true),
+            ("ForAnyValue:StringNotEquals", eq, Some(&["Department", "Project"]), true),
+            // The review's case: the "deny unapproved context keys" guard with one approved key added.
+            ("ForAnyValue:StringNotEquals", &["Department", "Project"], Some(&["Department", "Evil"]), true),
+            ("ForAllValues:StringNotLike", &["tenant*"], Some(&["tenantA", "other"]), false),
+            ("ForAnyValue:StringNotEqualsIgnoreCase", &["owner"], Some(&["OWNER", "x"]), true),
+            ("ForAllValues:StringNotEqualsIgnoreCase", &["owner"], Some(&["OWNER", "x"]), false),
+            ("ForAnyValue:ArnNotLike", &["arn:aws:iam::*:role/*"], Some(&["arn:aws:iam::1:role/a"]), false),
+            ("ForAllValues:NumericNotEquals", &["1", "2"], Some(&["3", "4"]), true),
+            ("ForAnyValue:NotIpAddress", &["10.0.0.0/8"], Some(&["10.1.1.1", "192.0.2.1"]), true),
+            ("ForAllValues:NotIpAddress", &["10.0.0.0/8"], Some(&["10.1.1.1", "192.0.2.1"]), false),
+        ];
+        for (op, policy, request, want) in cases {
+            let c = cond(op, "aws:TagKeys", policy);
+            let ctx = match request {
+                Some(r) => ctx(&[("aws:TagKeys", r)]),
+                None => ctx(&[]),
+            };
+            assert_eq!(c.holds(&ctx), *want, "{op} {policy:?} vs {request:?}");
+        }
+    }
+
+    /// A key with several values only by accident of case: a Deny applies if any value triggers it, an
+    /// Allow only if all values satisfy it.
+    #[test]
+    fn ambiguous_keys_fail_closed_for_either_effect() {
+        let mut c = ctx(&[]);
+        c.set_ambiguous("kms:EncryptionContext:Classification", vec!["TopSecret".into(), "x".into()]);
+        let eq = cond("StringEquals", "kms:encryptioncontext:classification", &["TopSecret"]);
+        assert!(eq.holds_in(&c, Effect::Deny));
+        assert!(!eq.holds_in(&c, Effect::Allow));
+        let ne = cond("StringNotEquals", "kms:EncryptionContext:Classification", &["TopSecret"]);
+        assert!(ne.holds_in(&c, Effect::Deny));
+        assert!(!ne.holds_in(&c, Effect::Allow));
+        let null = cond("Null", "kms:EncryptionContext:Classification", &["false"]);
+        assert!(null.holds_in(&c, Effect::Allow));
+        // `set` replaces the values and the ambiguity.
+        c.set("kms:EncryptionContext:Classification", vec!["TopSecret".into()]);
+        assert!(!c.is_ambiguous("kms:EncryptionContext:Classification"));
+        assert!(eq.holds_in(&c, Effect::Allow));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Evaluating policies against one request: explicit deny wins, then any allow, else the implicit deny.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::condition::substitute;
 use super::document::{Effect, Patterns, Policy, Principals, Statement};
@@ -15,6 +15,9 @@ pub struct RequestContext {
     pub resource: String,
     /// Condition keys, lower-cased (IAM compares condition key names case-insensitively).
     values: HashMap<String, Vec<String>>,
+    /// Lower-cased keys whose several values come from request fields that differ only by case (encryption
+    /// context keys `Dept` and `dept`), not from a multi-valued key: see `Condition::holds_in`.
+    ambiguous: HashSet<String>,
 }
 
 impl RequestContext {
@@ -24,11 +27,32 @@ impl RequestContext {
             action: action.to_owned(),
             resource: resource.to_owned(),
             values: HashMap::new(),
+            ambiguous: HashSet::new(),
         }
     }
 
+    /// Sets a key (replacing any earlier values).
     pub fn set(&mut self, key: &str, values: Vec<String>) {
-        self.values.insert(key.to_lowercase(), values);
+        let key = key.to_lowercase();
+        self.ambiguous.remove(&key);
+        self.values.insert(key, values);
+    }
+
+    /// Sets a single-valued key that the request supplied several times under names equal but for case: it
+    /// keeps every value, and conditions on it fail closed (`Condition::holds_in`).
+    pub fn set_ambiguous(&mut self, key: &str, values: Vec<String>) {
+        let key = key.to_lowercase();
+        if values.len() > 1 {
+            self.ambiguous.insert(key.clone());
+        } else {
+            self.ambiguous.remove(&key);
+        }
+        self.values.insert(key, values);
+    }
+
+    /// Whether `key` holds several values only because request fields differed by case.
+    pub fn is_ambiguous(&self, key: &str) -> bool {
+        !self.ambiguous.is_empty() && self.ambiguous.contains(&key.to_lowercase())
     }
 
     pub fn values(&self, key: &str) -> Option<&Vec<String>> {
@@ -148,7 +172,7 @@ fn statement_applies(s: &Statement, ctx: &RequestContext) -> bool {
         Some(Patterns::Match(v)) => v.iter().filter_map(|p| substitute(p, ctx)).any(|p| arn_match(&p, &ctx.resource)),
         Some(Patterns::Not(v)) => !v.iter().filter_map(|p| substitute(p, ctx)).any(|p| arn_match(&p, &ctx.resource)),
     };
-    resource_ok && s.conditions.iter().all(|c| c.holds(ctx))
+    resource_ok && s.conditions.iter().all(|c| c.holds_in(ctx, s.effect))
 }
 
 #[cfg(test)]

@@ -29,7 +29,11 @@ pub enum DenyReason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KmsDecision {
+    /// The key policy (with IAM where it delegates) allows the request.
     Allow,
+    /// Only a grant allows it. CreateGrant then limits what the new grant may contain (see `service::grants`),
+    /// so the caller must know which of the two allowed it.
+    AllowByGrant,
     Deny(DenyReason),
 }
 
@@ -51,8 +55,11 @@ pub fn authorize(i: &KmsAuthzInput<'_>) -> KmsDecision {
         ResourceDecision::AllowAccount => iam_says == Decision::Allow,
         ResourceDecision::NoMatch | ResourceDecision::Deny => false,
     };
-    if allowed || i.grant_allows {
+    if allowed {
         return KmsDecision::Allow;
+    }
+    if i.grant_allows {
+        return KmsDecision::AllowByGrant;
     }
     KmsDecision::Deny(match key_says {
         ResourceDecision::NoMatch => NoResourcePolicyAllows,
@@ -153,7 +160,8 @@ mod tests {
                 false,
                 KmsDecision::Deny(NoResourcePolicyAllows),
             ),
-            (alice, "111122223333", &no_root, vec![], true, KmsDecision::Allow),
+            (alice, "111122223333", &no_root, vec![], true, KmsDecision::AllowByGrant),
+            (alice, "111122223333", &default, vec![allow_encrypt.clone()], true, KmsDecision::Allow),
             (
                 alice,
                 "111122223333",

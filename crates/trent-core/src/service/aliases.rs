@@ -3,6 +3,7 @@
 use super::keys::ListPage;
 use super::{Action, Caller, Kms, PageRequest, refuse_pending_deletion};
 use crate::KmsError;
+use crate::cache::LiveKey;
 use crate::ids::{AliasName, KeyId, KeyRef, alias_arn};
 use crate::model::{AliasRecord, Timestamp};
 
@@ -28,7 +29,10 @@ impl Kms {
     pub fn create_alias(&self, caller: &Caller, name: &str, target: &str) -> Result<(), KmsError> {
         let name = AliasName::parse_for_create(name)?;
         let target_key = alias_target_key(target)?;
+        // AWS: kms:CreateAlias on the alias (IAM policy: aliases have no key policy) and on the key.
+        self.authorize_alias(caller, Action::CreateAlias, &name)?;
         let live = self.resolve(caller, &target_key, Action::CreateAlias)?;
+        self.refuse_other_account(caller, &live)?;
         refuse_pending_deletion(&live)?;
         if self.store.count_aliases(&live.record.key_id)? >= MAX_ALIASES_PER_KEY {
             return Err(KmsError::LimitExceeded(format!(
@@ -59,23 +63,34 @@ impl Kms {
     pub fn update_alias(&self, caller: &Caller, name: &str, target: &str) -> Result<(), KmsError> {
         let name = AliasName::parse_for_create(name)?;
         let target_key = alias_target_key(target)?;
+        // AWS: kms:UpdateAlias on the alias (IAM policy), on the key it points to now and on the new key.
+        // Permission on the new key alone would let anyone with a key of their own repoint every alias of the
+        // account to it and read what applications encrypt through the alias.
+        self.authorize_alias(caller, Action::UpdateAlias, &name)?;
         let live = self.resolve(caller, &target_key, Action::UpdateAlias)?;
+        self.refuse_other_account(caller, &live)?;
         refuse_pending_deletion(&live)?;
         let Some(current) = self.store.alias(&caller.account, &name)? else {
             return Err(self.alias_not_found(caller, &name));
         };
-        // Only keys of the same type and usage can share an alias, so code using it keeps working.
-        if let Some(old) = self.live_key(&current.target)?
-            && (old.record.key_spec != live.record.key_spec || old.record.key_usage != live.record.key_usage)
-        {
-            return Err(KmsError::Validation(format!(
-                "{} key usage or key spec does not match the key currently associated with {name}.",
-                live.arn
-            )));
+        if let Some(old) = self.live_key(&current.target)? {
+            self.authorize_key(caller, Action::UpdateAlias, &old, &super::Extra::none())?;
+            // Only keys of the same type and usage can share an alias, so code using it keeps working.
+            if old.record.key_spec != live.record.key_spec || old.record.key_usage != live.record.key_usage {
+                return Err(KmsError::Validation(format!(
+                    "{} key usage or key spec does not match the key currently associated with {name}.",
+                    live.arn
+                )));
+            }
         }
         let guard = self.cache.write_guard();
-        if !self.store.update_alias(&caller.account, &name, &live.record.key_id, self.clock.now().0)? {
-            return Err(self.alias_not_found(caller, &name));
+        // Only if the alias still points where it did when the current key was authorized: a concurrent
+        // UpdateAlias must not make this call act on a key it was never checked against.
+        if !self.store.update_alias(&caller.account, &name, &current.target, &live.record.key_id, self.clock.now().0)? {
+            return Err(KmsError::Conflict(format!(
+                "Alias {} changed while it was being updated. Retry the request.",
+                alias_arn(&self.region, &caller.account, &name)
+            )));
         }
         self.cache.put_alias(&caller.account, &name, live.record.key_id, &guard);
         Ok(())
@@ -83,7 +98,8 @@ impl Kms {
 
     pub fn delete_alias(&self, caller: &Caller, name: &str) -> Result<(), KmsError> {
         let name = AliasName::parse(name)?;
-        // Deleting an alias needs permission on the key it points to, as in AWS.
+        // AWS: kms:DeleteAlias on the alias (IAM policy) and on the key it points to.
+        self.authorize_alias(caller, Action::DeleteAlias, &name)?;
         let Some(current) = self.store.alias(&caller.account, &name)? else {
             return Err(self.alias_not_found(caller, &name));
         };
@@ -132,6 +148,21 @@ impl Kms {
             })
             .collect();
         Ok(ListPage { items, next_marker })
+    }
+
+    /// The alias half of Create/Update/DeleteAlias: IAM policies on the alias ARN decide (key policies
+    /// cannot name aliases); an account root may manage every alias of its account.
+    fn authorize_alias(&self, caller: &Caller, action: Action, name: &AliasName) -> Result<(), KmsError> {
+        let arn = alias_arn(&self.region, &caller.account, name);
+        self.authorize_identity(caller, action, &arn, &super::Extra::none())
+    }
+
+    /// An alias and its key must be in the same account (AWS: "Cross-account use: No").
+    fn refuse_other_account(&self, caller: &Caller, live: &LiveKey) -> Result<(), KmsError> {
+        if live.record.account != caller.account {
+            return Err(KmsError::NotFound(format!("Key '{}' does not exist", live.arn)));
+        }
+        Ok(())
     }
 
     fn alias_not_found(&self, caller: &Caller, name: &AliasName) -> KmsError {

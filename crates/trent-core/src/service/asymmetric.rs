@@ -55,6 +55,7 @@ impl Kms {
         )?;
         let (private, alg) = signing_key(&live, algorithm, "Sign")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
+        self.stop_if_dry_run(caller)?;
         let signature = private.sign(alg, input).map_err(KmsError::internal)?;
         Ok((live.arn.clone(), signature))
     }
@@ -79,6 +80,7 @@ impl Kms {
         )?;
         let (private, alg) = signing_key(&live, algorithm, "Verify")?;
         let input = sign_input(message, message_type, alg, algorithm)?;
+        self.stop_if_dry_run(caller)?;
         match private.verify(alg, input, signature) {
             Ok(true) => Ok(live.arn.clone()),
             _ => Err(KmsError::InvalidSignature),
@@ -117,6 +119,7 @@ impl Kms {
             &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]),
         )?;
         let mac = mac_key(&live, algorithm, "GenerateMac")?;
+        self.stop_if_dry_run(caller)?;
         Ok((live.arn.clone(), mac.mac(message)))
     }
 
@@ -136,6 +139,7 @@ impl Kms {
             &super::Extra::none().with("kms:MacAlgorithm", vec![algorithm.to_string()]),
         )?;
         let mac = mac_key(&live, algorithm, "VerifyMac")?;
+        self.stop_if_dry_run(caller)?;
         if mac.verify(message, tag) { Ok(live.arn.clone()) } else { Err(KmsError::InvalidMac) }
     }
 
@@ -154,6 +158,7 @@ impl Kms {
         )?;
         require_usable(&live)?;
         require_usage(&live, KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
+        self.stop_if_dry_run(caller)?;
         let Some((_, current)) = live.current() else { return Err(KmsError::internal("no key material")) };
         let Material::Private(private) = &current.material else {
             return Err(KmsError::internal(format!("{} has no private key", live.arn)));
@@ -198,6 +203,7 @@ impl Kms {
             }
         };
         require_symmetric_encryption_key(&live, op)?;
+        self.stop_if_dry_run(caller)?;
         let pkcs8 = generate_pkcs8(asym, Purpose::Sign).map_err(KmsError::internal)?;
         let public_key = asymmetric::PrivateKey::from_pkcs8(asym, Purpose::Sign, &pkcs8)
             .map_err(KmsError::internal)?

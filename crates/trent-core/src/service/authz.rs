@@ -11,6 +11,7 @@ use crate::KmsError;
 use crate::authz::is_account_root;
 use crate::cache::LiveKey;
 use crate::context::EncryptionContext;
+use crate::model::GrantRecord;
 use crate::policy::Policy;
 use crate::policy::document::Patterns;
 use crate::policy::eval::{Decision, RequestContext, evaluate};
@@ -87,6 +88,15 @@ actions! {
     VerifyMac = "kms:VerifyMac";
 }
 
+/// How an authorized request was allowed.
+#[derive(Debug, Clone)]
+pub(crate) enum Authorized {
+    /// By the key policy, with the caller's IAM policies where it delegates to them.
+    ByPolicy,
+    /// Only by these grants (never empty). CreateGrant limits the grants such a caller can create.
+    ByGrants(Vec<GrantRecord>),
+}
+
 /// Where the caller's IAM policies and tags come from (the IAM users and roles of `Identities`).
 pub trait PrincipalDirectory: Send + Sync {
     fn identity_policies(&self, principal_arn: &str) -> Result<Arc<Vec<Policy>>, KmsError>;
@@ -128,7 +138,7 @@ impl Directory {
 /// Condition keys a request adds beyond the ones every request has, and its encryption context (for grant
 /// constraints).
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Extra(Vec<(String, Vec<String>)>, Option<BTreeMap<String, String>>);
+pub(crate) struct Extra(Vec<(String, Vec<String>)>, Option<BTreeMap<String, String>>, Vec<String>);
 
 impl Extra {
     pub(crate) fn none() -> Self {
@@ -146,20 +156,43 @@ impl Extra {
         let mut v: Vec<(String, Vec<String>)> =
             tags.iter().map(|(k, val)| (format!("aws:RequestTag/{k}"), vec![val.clone()])).collect();
         v.push(("aws:TagKeys".into(), tags.iter().map(|(k, _)| k.clone()).collect()));
-        Self(v, None)
+        Self(v, None, Vec::new())
     }
 
     /// `kms:EncryptionContext:<key>`, `kms:EncryptionContextKeys` and, when given, `kms:EncryptionAlgorithm`.
+    ///
+    /// Condition key names are case-insensitive, so context keys equal but for case (`Classification` and
+    /// `classification`, both allowed in a context) are one condition key: it gets all their values and is
+    /// marked ambiguous, so that neither value can hide the other from a Deny (`Condition::holds_in`).
     pub(crate) fn context(context: &EncryptionContext, algorithm: Option<&str>) -> Self {
-        let mut v: Vec<(String, Vec<String>)> =
-            context.pairs().iter().map(|(k, val)| (format!("kms:EncryptionContext:{k}"), vec![val.clone()])).collect();
+        let mut grouped: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        for (k, val) in context.pairs() {
+            grouped
+                .entry(k.to_lowercase())
+                .or_insert_with(|| (format!("kms:EncryptionContext:{k}"), Vec::new()))
+                .1
+                .push(val.clone());
+        }
+        let ambiguous = grouped.values().filter(|(_, vals)| vals.len() > 1).map(|(k, _)| k.clone()).collect();
+        let mut v: Vec<(String, Vec<String>)> = grouped.into_values().collect();
         if !context.is_empty() {
             v.push(("kms:EncryptionContextKeys".into(), context.pairs().keys().cloned().collect()));
         }
         if let Some(a) = algorithm {
             v.push(("kms:EncryptionAlgorithm".into(), vec![a.to_owned()]));
         }
-        Self(v, Some(context.pairs().clone()))
+        Self(v, Some(context.pairs().clone()), ambiguous)
+    }
+
+    /// Adds these condition keys to `ctx`.
+    fn apply(&self, ctx: &mut RequestContext) {
+        for (k, v) in &self.0 {
+            if self.2.contains(k) {
+                ctx.set_ambiguous(k, v.clone());
+            } else {
+                ctx.set(k, v.clone());
+            }
+        }
     }
 }
 
@@ -191,13 +224,14 @@ impl Kms {
     }
 
     /// Decides whether `caller` may perform `action` on `live`; `AccessDeniedException` with AWS's text if not.
+    /// Says whether the key policy (with IAM) allowed it or only grants did, and which grants.
     pub(crate) fn authorize_key(
         &self,
         caller: &Caller,
         action: Action,
         live: &LiveKey,
         extra: &Extra,
-    ) -> Result<(), KmsError> {
+    ) -> Result<Authorized, KmsError> {
         let directory = self.directory.get();
         let is_root = is_account_root(caller);
         let Some(key_policy) = live.policy.as_deref() else {
@@ -219,6 +253,7 @@ impl Kms {
         } else {
             RequestContext::new(&caller.principal_arn, action.as_str(), &live.arn)
         };
+        let grants = self.matching_grants(caller, action, live, extra.1.as_ref());
         let decision = authorize(&KmsAuthzInput {
             ctx: &ctx,
             caller_account: caller.account.as_str(),
@@ -226,10 +261,11 @@ impl Kms {
             key_account: live.record.account.as_str(),
             key_policy,
             identity_policies: &policies,
-            grant_allows: self.grant_allows(caller, action, live, extra.1.as_ref()),
+            grant_allows: !grants.is_empty(),
         });
         match decision {
-            KmsDecision::Allow => Ok(()),
+            KmsDecision::Allow => Ok(Authorized::ByPolicy),
+            KmsDecision::AllowByGrant => Ok(Authorized::ByGrants(grants)),
             KmsDecision::Deny(reason) => Err(KmsError::AccessDenied(access_denied_message(
                 &caller.principal_arn,
                 action.as_str(),
@@ -264,9 +300,7 @@ impl Kms {
             // such service, makes none, so a policy requiring it denies direct grant calls, as in AWS.
             ctx.set("kms:GrantIsForAWSResource", vec![caller.via_service.is_some().to_string()]);
         }
-        for (k, v) in &extra.0 {
-            ctx.set(k, v.clone());
-        }
+        extra.apply(&mut ctx);
         // The key's aliases cost a store read: only when a policy that applies tests them.
         if tests_key(key_policy, RESOURCE_ALIASES) || policies.iter().any(|p| tests_key(p, RESOURCE_ALIASES)) {
             let aliases =
@@ -321,7 +355,7 @@ impl Kms {
             grant_allows: false,
         });
         match decision {
-            KmsDecision::Allow => Ok(()),
+            KmsDecision::Allow | KmsDecision::AllowByGrant => Ok(()),
             KmsDecision::Deny(_) => Err(KmsError::MalformedPolicyDocument(
                 "The new key policy will not allow you to update the key policy in the future.".into(),
             )),
@@ -355,29 +389,30 @@ impl Kms {
         action: Action,
         extra: &Extra,
     ) -> Result<(), KmsError> {
+        self.authorize_identity(caller, action, "*", extra)
+    }
+
+    /// Actions IAM policies alone decide, on `resource`: an alias ARN (aliases have no key policy), the
+    /// retiring principal of ListRetirableGrants, or `*`. An account root may do them all in its account.
+    pub(crate) fn authorize_identity(
+        &self,
+        caller: &Caller,
+        action: Action,
+        resource: &str,
+        extra: &Extra,
+    ) -> Result<(), KmsError> {
         if is_account_root(caller) {
             return Ok(());
         }
         let directory = self.directory.get();
-        let mut ctx = self.request_context(caller, action.as_str(), "*", &*directory)?;
-        for (k, v) in &extra.0 {
-            ctx.set(k, v.clone());
-        }
-        match evaluate(&directory.identity_policies(&caller.principal_arn)?, &ctx) {
-            Decision::Allow => Ok(()),
-            Decision::ExplicitDeny => Err(KmsError::AccessDenied(access_denied_message(
-                &caller.principal_arn,
-                action.as_str(),
-                "*",
-                DenyReason::ExplicitDenyInIdentityPolicy,
-            ))),
-            Decision::ImplicitDeny => Err(KmsError::AccessDenied(access_denied_message(
-                &caller.principal_arn,
-                action.as_str(),
-                "*",
-                DenyReason::NoIdentityPolicyAllows,
-            ))),
-        }
+        let mut ctx = self.request_context(caller, action.as_str(), resource, &*directory)?;
+        extra.apply(&mut ctx);
+        let reason = match evaluate(&directory.identity_policies(&caller.principal_arn)?, &ctx) {
+            Decision::Allow => return Ok(()),
+            Decision::ExplicitDeny => DenyReason::ExplicitDenyInIdentityPolicy,
+            Decision::ImplicitDeny => DenyReason::NoIdentityPolicyAllows,
+        };
+        Err(KmsError::AccessDenied(access_denied_message(&caller.principal_arn, action.as_str(), resource, reason)))
     }
 
     /// The shared request context (`crate::authz::request_context`) of `caller` doing `action` on `resource`.

@@ -121,6 +121,9 @@ impl Kms {
     pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> Result<EncryptResponse, KmsError> {
         let extra = Extra::context(&req.context, req.algorithm.map(|a| a.as_str()));
         let live = self.resolve_with(caller, &req.key, Action::Encrypt, &extra)?;
+        require_encryption_key(&live, "Encrypt")?;
+        check_algorithm(&live, req.algorithm)?;
+        self.stop_if_dry_run(caller)?;
         let (ciphertext, material_id, algorithm) =
             encrypt_with(&live, req.plaintext.expose_secret(), &req.context, req.algorithm, "Encrypt")?;
         Ok(EncryptResponse { ciphertext, key_arn: live.arn.clone(), algorithm, material_id })
@@ -129,6 +132,8 @@ impl Kms {
     pub fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> Result<DecryptResponse, KmsError> {
         let (live, plaintext, material_id, algorithm) =
             self.open(caller, &req.ciphertext, &req.context, req.key.as_ref(), req.algorithm, "Decrypt")?;
+        // `None`: a dry run, stopped before decrypting.
+        let Some(plaintext) = plaintext else { return self.stop_if_dry_run(caller).and(Err(dry_run_escaped())) };
         Ok(DecryptResponse { plaintext, key_arn: live.arn.clone(), algorithm, material_id })
     }
 
@@ -143,6 +148,11 @@ impl Kms {
         )?;
         let extra = Extra::context(&req.destination_context, req.destination_algorithm.map(|a| a.as_str()));
         let dest = self.resolve_with(caller, &req.destination_key, Action::ReEncryptTo, &extra)?;
+        require_encryption_key(&dest, "ReEncrypt")?;
+        check_algorithm(&dest, req.destination_algorithm)?;
+        self.stop_if_dry_run(caller)?;
+        // Only a dry run leaves the source undecrypted, and it stopped above.
+        let plaintext = plaintext.ok_or_else(dry_run_escaped)?;
         let (ciphertext, destination_material_id, destination_algorithm) = encrypt_with(
             &dest,
             plaintext.expose_secret(),
@@ -171,6 +181,7 @@ impl Kms {
         let action = if with_plaintext { Action::GenerateDataKey } else { Action::GenerateDataKeyWithoutPlaintext };
         let live = self.resolve_with(caller, &req.key, action, &Extra::context(&req.context, None))?;
         require_symmetric_encryption_key(&live, op)?;
+        self.stop_if_dry_run(caller)?;
         let data_key = random_secret(req.size.len()).map_err(KmsError::internal)?;
         let (ciphertext, material_id) = seal(&live, data_key.expose_secret(), &req.context)?;
         Ok(GenerateDataKeyResponse {
@@ -187,7 +198,9 @@ impl Kms {
     }
 
     /// Authenticates and decrypts: for a symmetric blob the key comes from the blob and a KeyId in the request
-    /// must agree; RSA ciphertext names no key, so the request's KeyId picks it.
+    /// must agree; RSA ciphertext names no key, so the request's KeyId picks it. For a dry run it stops after
+    /// authorization and validation and returns no plaintext: the caller (ReEncrypt) may have more to check.
+    #[allow(clippy::type_complexity)]
     pub(super) fn open(
         &self,
         caller: &Caller,
@@ -196,13 +209,20 @@ impl Kms {
         expected: Option<&KeyRef>,
         algorithm: Option<EncryptionAlgorithm>,
         op: &str,
-    ) -> Result<(Arc<LiveKey>, SecretBytes, String, EncryptionAlgorithm), KmsError> {
+    ) -> Result<(Arc<LiveKey>, Option<SecretBytes>, String, EncryptionAlgorithm), KmsError> {
         let action = if op == "ReEncrypt" { Action::ReEncryptFrom } else { Action::Decrypt };
         let extra = Extra::context(context, algorithm.map(|a| a.as_str()));
         let named = expected.map(|k| self.resolve_with(caller, k, action, &extra)).transpose()?;
         if let Some(named) = named.as_ref().filter(|k| k.record.key_spec != KeySpec::SymmetricDefault) {
+            if caller.dry_run {
+                require_encryption_key(named, op)?;
+                let algorithm = check_algorithm(named, algorithm)?;
+                reject_context(context)?;
+                let material_id = named.current().map(|(_, v)| v.material_id.clone()).unwrap_or_default();
+                return Ok((named.clone(), None, material_id, algorithm));
+            }
             let (plaintext, material_id, algorithm) = rsa_decrypt(named, ciphertext, context, algorithm, op)?;
-            return Ok((named.clone(), plaintext, material_id, algorithm));
+            return Ok((named.clone(), Some(plaintext), material_id, algorithm));
         }
         let parsed = Blob::parse(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
         let blob_key = KeyId::from_bytes(parsed.key_id());
@@ -229,10 +249,18 @@ impl Kms {
         let version = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;
         let Material::Symmetric(key) = &version.material else { return Err(KmsError::InvalidCiphertext) };
         let aad = context.aad()?;
-        let plaintext = parsed.open(key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
         let material_id = version.material_id.clone();
-        Ok((live, plaintext, material_id, EncryptionAlgorithm::SymmetricDefault))
+        if caller.dry_run {
+            return Ok((live, None, material_id, EncryptionAlgorithm::SymmetricDefault));
+        }
+        let plaintext = parsed.open(key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
+        Ok((live, Some(plaintext), material_id, EncryptionAlgorithm::SymmetricDefault))
     }
+}
+
+/// A dry run that got past its stop: a bug. Fails closed rather than answering with half a result.
+fn dry_run_escaped() -> KmsError {
+    KmsError::internal("a dry run reached execution")
 }
 
 fn ciphertext_key_denied() -> KmsError {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::keys::ListPage;
-use super::{Action, Caller, Kms, PageRequest};
+use super::{Action, Authorized, Caller, Kms, PageRequest};
 use crate::KmsError;
 use crate::cache::LiveKey;
 use crate::identity::root_arn;
@@ -68,7 +68,21 @@ impl Kms {
         if let Some(r) = &req.retiring_principal {
             extra = extra.with("kms:RetiringPrincipal", vec![r.clone()]);
         }
-        let live = self.resolve_key_only_with(caller, key, raw, Action::CreateGrant, &extra)?;
+        if !key.is_key() {
+            return Err(KmsError::invalid_key_id(raw));
+        }
+        let (live, how) = self.resolve_authorized(caller, key, Action::CreateGrant, &extra)?;
+        // A principal that may create grants only because a grant says so may not widen it (AWS: "Principals
+        // who get permission to create grants from a grant are limited in the grants that they can create").
+        if let Authorized::ByGrants(parents) = &how
+            && !parents.iter().any(|p| derived_grant_within(&req, p))
+        {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: kms:CreateGrant on resource: {} because the grant that \
+                 allows kms:CreateGrant does not allow these operations or constraints",
+                caller.principal_arn, live.arn
+            )));
+        }
         if !matches!(live.record.state, KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport) {
             return Err(KmsError::InvalidState(format!("{} is {}.", live.arn, state_text(live.record.state))));
         }
@@ -86,6 +100,7 @@ impl Kms {
                     && g.context_equals == req.context_equals
             })
         {
+            self.stop_if_dry_run(caller)?;
             return Ok((g.grant_id.clone(), self.new_token(&g.grant_id)?));
         }
         if live.grants.len() >= MAX_GRANTS_PER_KEY {
@@ -94,6 +109,7 @@ impl Kms {
                 live.arn
             )));
         }
+        self.stop_if_dry_run(caller)?;
         let grant_id = trent_crypto::digest::hex(&trent_crypto::random_array::<32>().map_err(KmsError::internal)?);
         let grant = GrantRecord {
             grant_id: grant_id.clone(),
@@ -139,7 +155,18 @@ impl Kms {
         retiring: &str,
         page: &PageRequest,
     ) -> Result<ListPage<GrantView>, KmsError> {
-        self.authorize_account(caller, Action::ListRetirableGrants)?;
+        // AWS: the retiring principal must be in the caller's account, and it is the resource IAM policies
+        // authorize against. Any other principal is refused before the store is read: its grants may be on
+        // other accounts' keys and would disclose their ids, names, grantees and constraints.
+        if principal_account(retiring) != Some(caller.account.as_str()) {
+            return Err(KmsError::AccessDenied(crate::policy::kms::access_denied_message(
+                &caller.principal_arn,
+                Action::ListRetirableGrants.as_str(),
+                retiring,
+                crate::policy::kms::DenyReason::NoIdentityPolicyAllows,
+            )));
+        }
+        self.authorize_identity(caller, Action::ListRetirableGrants, retiring, &super::Extra::none())?;
         let mut out = Vec::new();
         for g in self.store.grants_retirable_by(retiring)? {
             if let Some(live) = self.live_key(&g.key_id)? {
@@ -194,6 +221,7 @@ impl Kms {
                 caller.principal_arn, live.arn
             )));
         }
+        self.stop_if_dry_run(caller)?;
         self.remove_grant(&live, &grant_id)
     }
 
@@ -202,26 +230,38 @@ impl Kms {
         if !live.grants.iter().any(|g| g.grant_id == grant_id) {
             return Err(KmsError::InvalidGrantId("The grant id is not valid.".into()));
         }
+        self.stop_if_dry_run(caller)?;
         self.remove_grant(&live, grant_id)
     }
 
-    /// Whether a grant on `live` lets `caller` perform `action` with this request's encryption context.
-    pub(super) fn grant_allows(
+    /// The grants on `live` that let `caller` perform `action` with this request's encryption context.
+    ///
+    /// For CreateGrant the parent's encryption-context constraints are not tested against the request (a
+    /// CreateGrant request has no encryption context; AWS applies constraints to cryptographic operations
+    /// only). They bind the grant being created instead: see [`derived_grant_within`].
+    pub(super) fn matching_grants(
         &self,
         caller: &Caller,
         action: Action,
         live: &LiveKey,
         context: Option<&BTreeMap<String, String>>,
-    ) -> bool {
-        let Some(op) = grant_operation(action) else { return false };
+    ) -> Vec<GrantRecord> {
+        let Some(op) = grant_operation(action) else { return Vec::new() };
         let empty = BTreeMap::new();
         let ctx = context.unwrap_or(&empty);
-        live.grants.iter().any(|g| {
-            grantee_matches(&g.grantee_principal, &caller.principal_arn)
-                && g.operations.contains(&op)
-                && g.context_equals.as_ref().is_none_or(|eq| eq == ctx)
-                && g.context_subset.as_ref().is_none_or(|sub| sub.iter().all(|(k, v)| ctx.get(k) == Some(v)))
-        })
+        live.grants
+            .iter()
+            .filter(|g| {
+                grantee_matches(&g.grantee_principal, &caller.principal_arn)
+                    && g.operations.contains(&op)
+                    && (op == GrantOperation::CreateGrant
+                        || (g.context_equals.as_ref().is_none_or(|eq| eq == ctx)
+                            && g.context_subset
+                                .as_ref()
+                                .is_none_or(|sub| sub.iter().all(|(k, v)| ctx.get(k) == Some(v)))))
+            })
+            .cloned()
+            .collect()
     }
 
     fn remove_grant(&self, live: &LiveKey, grant_id: &str) -> Result<(), KmsError> {
@@ -276,6 +316,48 @@ fn state_text(s: KeyState) -> &'static str {
         KeyState::PendingReplicaDeletion => "pending replica deletion",
         KeyState::Enabled => "enabled",
         KeyState::Disabled => "disabled",
+    }
+}
+
+/// Whether a grant created under the authority of grant `parent` stays within it: its operations are a subset
+/// of the parent's, and its encryption-context constraints are the parent's or stricter.
+///
+/// One parent must cover the whole new grant. Taking the union over several parent grants would let a caller
+/// combine the operations of an unconstrained parent with the constraints of another and get an unconstrained
+/// grant for operations only a constrained parent gave.
+fn derived_grant_within(new: &CreateGrantRequest, parent: &GrantRecord) -> bool {
+    if !new.operations.iter().all(|op| parent.operations.contains(op)) {
+        return false;
+    }
+    // EncryptionContextEquals allows exactly one context: only the same constraint is as strict.
+    if let Some(eq) = &parent.context_equals
+        && new.context_equals.as_ref() != Some(eq)
+    {
+        return false;
+    }
+    // EncryptionContextSubset allows every context containing its pairs: the new grant must require them too,
+    // either in its own subset constraint or in an equals constraint (which then fixes a context with them).
+    if let Some(sub) = &parent.context_subset {
+        let contains_all = |m: &BTreeMap<String, String>| sub.iter().all(|(k, v)| m.get(k) == Some(v));
+        let by_subset = new.context_subset.as_ref().is_some_and(contains_all);
+        let by_equals = new.context_equals.as_ref().is_some_and(contains_all);
+        if !by_subset && !by_equals {
+            return false;
+        }
+    }
+    true
+}
+
+/// The account of a principal ARN (`arn:aws:iam::<account>:...`, `arn:aws:sts::<account>:...`) or of a bare
+/// account id.
+fn principal_account(principal: &str) -> Option<&str> {
+    if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(principal);
+    }
+    let mut parts = principal.splitn(6, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_partition), Some("iam" | "sts"), Some(""), Some(account)) => Some(account),
+        _ => None,
     }
 }
 

@@ -13,7 +13,7 @@ use trent_crypto::{BackingKey, KEY_LEN, import as wrap, random_array};
 use super::{Action, Caller, Kms};
 use crate::KmsError;
 use crate::cache::{LiveKey, LiveVersion, Material};
-use crate::ids::KeyRef;
+use crate::ids::{KeyId, KeyRef};
 use crate::model::{
     ExpirationModel, ImportParamsRecord, ImportState, KeySpec, KeyState, Origin, Timestamp, WrappingAlgorithm,
     WrappingKeySpec,
@@ -212,11 +212,20 @@ impl Kms {
 
     /// Erases material whose ValidTo has passed. Returns the ARNs of the keys that lost their material.
     pub(super) fn expire_imported_material(&self) -> Result<Vec<String>, KmsError> {
-        let due = self.store.keys_with_expiring_material(self.clock.now().0)?;
+        let now = self.clock.now();
+        let due = self.store.keys_with_expiring_material(now.0)?;
+        self.expire_listed_material(&due, now)
+    }
+
+    /// Erases the material of those of `ids` whose ValidTo is still passed at `now`, re-checked inside the
+    /// store transaction that erases it: material re-imported (with a new ValidTo, or none) after the list was
+    /// made must survive. Returns the keys actually erased.
+    pub(super) fn expire_listed_material(&self, ids: &[KeyId], now: Timestamp) -> Result<Vec<String>, KmsError> {
         let mut done = Vec::new();
-        for id in &due {
-            if let Some(live) = self.live_key(id)? {
-                self.erase_material(&live)?;
+        for id in ids {
+            if let Some(live) = self.live_key(id)?
+                && self.erase_material_if(&live, Some(now))?
+            {
                 tracing::info!(key = %live.arn, "imported key material expired");
                 done.push(live.arn.clone());
             }
@@ -225,21 +234,36 @@ impl Kms {
     }
 
     fn erase_material(&self, live: &LiveKey) -> Result<(), KmsError> {
+        self.erase_material_if(live, None).map(|_| ())
+    }
+
+    /// Erases the key's material; with `expired_by`, only if its ValidTo is at or before that time when the
+    /// transaction runs. Returns whether it erased.
+    fn erase_material_if(&self, live: &LiveKey, expired_by: Option<Timestamp>) -> Result<bool, KmsError> {
         let guard = self.cache.write_guard();
-        let updated = self
-            .store
-            .delete_key_versions(&live.record.key_id, &mut |r| {
-                if r.state != KeyState::PendingDeletion {
-                    r.state = KeyState::PendingImport;
-                }
-                if let Some(i) = r.import.as_mut() {
-                    i.valid_to = None;
-                }
-                Ok(())
-            })?
-            .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?;
+        let mut not_due = false;
+        let result = self.store.delete_key_versions(&live.record.key_id, &mut |r| {
+            if let Some(now) = expired_by
+                && r.import.as_ref().and_then(|i| i.valid_to).is_none_or(|t| t > now)
+            {
+                // Abort the transaction; the marker tells this refusal from a store error.
+                not_due = true;
+                return Err(KmsError::Conflict("imported material no longer due to expire".into()));
+            }
+            if r.state != KeyState::PendingDeletion {
+                r.state = KeyState::PendingImport;
+            }
+            if let Some(i) = r.import.as_mut() {
+                i.valid_to = None;
+            }
+            Ok(())
+        });
+        let updated = match result {
+            Err(_) if not_due => return Ok(false),
+            other => other?.ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", live.arn)))?,
+        };
         self.cache.put_key(Arc::new(LiveKey { versions: HashMap::new(), ..live.with_record(updated) }), &guard);
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -30,8 +30,8 @@ use crate::store::Store;
 
 pub use aliases::{AliasEntry, ListAliasesRequest};
 pub use asymmetric::{DataKeyPair, PublicKeyInfo};
-pub(crate) use authz::Extra;
 pub use authz::{Action, PrincipalDirectory};
+pub(crate) use authz::{Authorized, Extra};
 pub use crypto::{
     DataKeySize, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, GenerateDataKeyRequest,
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
@@ -61,6 +61,10 @@ pub struct Caller {
     /// The caller's unique ids as authentication found them (GetCallerIdentity, CloudTrail's `userIdentity`);
     /// `None` for callers Trent makes up itself.
     pub identity: Option<std::sync::Arc<crate::identity::PrincipalIdentity>>,
+    /// The request asked only whether it would succeed (`DryRun`). Operations that take DryRun validate and
+    /// authorize as usual, then stop at [`Kms::stop_if_dry_run`] before changing anything or doing any
+    /// cryptography. It rides on the caller so that one flag reaches every stage of the operation.
+    pub dry_run: bool,
 }
 
 impl Caller {
@@ -73,7 +77,13 @@ impl Caller {
             secure_transport: None,
             delegated: None,
             identity: None,
+            dry_run: false,
         }
+    }
+
+    /// The same caller, asking a dry run when `dry_run` is set.
+    pub fn with_dry_run(&self, dry_run: bool) -> Self {
+        Self { dry_run, ..self.clone() }
     }
 
     /// The account's root user.
@@ -181,6 +191,17 @@ impl Kms {
         self.resolve_with(caller, key, action, &Extra::none())
     }
 
+    /// The end of a dry run: everything was validated and authorized, nothing is executed. Each operation that
+    /// takes DryRun calls this at the point where it would first change state or touch key material.
+    fn stop_if_dry_run(&self, caller: &Caller) -> Result<(), KmsError> {
+        if caller.dry_run {
+            return Err(KmsError::DryRunOperation(
+                "The request would have succeeded, but the DryRun option is set.".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// `resolve` with request-specific condition keys (encryption context, algorithm).
     fn resolve_with(
         &self,
@@ -189,19 +210,30 @@ impl Kms {
         action: Action,
         extra: &Extra,
     ) -> Result<Arc<LiveKey>, KmsError> {
+        Ok(self.resolve_authorized(caller, key, action, extra)?.0)
+    }
+
+    /// `resolve_with`, also saying how the request was authorized (CreateGrant needs to know).
+    fn resolve_authorized(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        action: Action,
+        extra: &Extra,
+    ) -> Result<(Arc<LiveKey>, Authorized), KmsError> {
         let live = self.find(caller, key)?;
         // `kms:RequestAlias`: the alias the request named the key by, if it did.
         let alias = match key {
             KeyRef::Alias(a) | KeyRef::AliasArn { alias: a, .. } => Some(a.as_str()),
             _ => None,
         };
-        match alias {
+        let how = match alias {
             Some(a) => {
                 self.authorize_key(caller, action, &live, &extra.clone().with("kms:RequestAlias", vec![a.to_owned()]))?
             }
             None => self.authorize_key(caller, action, &live, extra)?,
-        }
-        Ok(live)
+        };
+        Ok((live, how))
     }
 
     /// Finds the key a reference names. Key ids and alias names are looked up in the caller's account; ARNs
@@ -350,14 +382,27 @@ impl Kms {
 
     fn destroy_due_keys(&self) -> Result<Vec<String>, KmsError> {
         let now = self.clock.now();
+        let due = self.store.keys_due_for_deletion(now.0)?;
+        self.destroy_listed_keys(&due, now)
+    }
+
+    /// Destroys those of `ids` that are still due at `now`. The list is stale by the time it is acted on: a
+    /// CancelKeyDeletion may have committed since (and been answered with success), so each key is destroyed
+    /// only by a store transaction that re-checks it is pending deletion and due. Only keys actually destroyed
+    /// are reported, and so only they get a service event in the trail.
+    fn destroy_listed_keys(&self, ids: &[KeyId], now: crate::model::Timestamp) -> Result<Vec<String>, KmsError> {
         let mut done = Vec::new();
-        for id in self.store.keys_due_for_deletion(now.0)? {
-            let arn = self.store.key(&id)?.map(|k| self.arn(&k));
+        for id in ids {
+            let Some(record) = self.store.key(id)? else { continue };
+            let arn = self.arn(&record);
             let guard = self.cache.write_guard();
-            self.store.destroy_key(&id)?;
-            self.cache.remove_key(&id, &guard);
-            tracing::info!(key_id = %id, "key deleted at the end of its pending-deletion window");
-            done.extend(arn);
+            if self.store.destroy_key_if_due(id, now.0)? {
+                self.cache.remove_key(id, &guard);
+                tracing::info!(key_id = %id, "key deleted at the end of its pending-deletion window");
+                done.push(arn);
+            } else {
+                tracing::info!(key_id = %id, "key no longer due for deletion (cancelled meanwhile): kept");
+            }
         }
         Ok(done)
     }
@@ -454,3 +499,9 @@ impl PageRequest {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod security_tests;
+
+#[cfg(test)]
+mod schedule_tests;

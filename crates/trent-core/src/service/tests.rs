@@ -9,13 +9,13 @@ use crate::context::EncryptionContext;
 use crate::model::{DataKeySpec, KeyState, Timestamp};
 use crate::store::MemoryStore;
 
-struct Fixture {
-    kms: Kms,
-    clock: Arc<ManualClock>,
-    caller: Caller,
+pub(super) struct Fixture {
+    pub(super) kms: Kms,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) caller: Caller,
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let root = RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap();
     let kms =
@@ -24,27 +24,32 @@ fn fixture() -> Fixture {
     Fixture { kms, clock, caller: Caller::root(account) }
 }
 
-fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+pub(super) fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
     EncryptionContext::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
 }
 
-fn key_ref(s: &str) -> KeyRef {
+pub(super) fn key_ref(s: &str) -> KeyRef {
     KeyRef::parse(s).unwrap()
 }
 
 impl Fixture {
-    fn create(&self) -> KeyMetadata {
+    pub(super) fn create(&self) -> KeyMetadata {
         self.kms.create_key(&self.caller, CreateKeyRequest::default()).unwrap()
     }
 
-    fn encrypt(&self, key: &str, pt: &[u8], c: EncryptionContext) -> Result<EncryptResponse, KmsError> {
+    pub(super) fn encrypt(&self, key: &str, pt: &[u8], c: EncryptionContext) -> Result<EncryptResponse, KmsError> {
         self.kms.encrypt(
             &self.caller,
             EncryptRequest { key: key_ref(key), plaintext: SecretBytes::new(pt.to_vec()), context: c, algorithm: None },
         )
     }
 
-    fn decrypt(&self, blob: &[u8], c: EncryptionContext, key: Option<&str>) -> Result<DecryptResponse, KmsError> {
+    pub(super) fn decrypt(
+        &self,
+        blob: &[u8],
+        c: EncryptionContext,
+        key: Option<&str>,
+    ) -> Result<DecryptResponse, KmsError> {
         self.kms.decrypt(
             &self.caller,
             DecryptRequest { ciphertext: blob.to_vec(), context: c, key: key.map(key_ref), algorithm: None },
@@ -384,7 +389,7 @@ fn automatic_rotation_fires_when_the_clock_passes_the_period() {
     assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, &id, None), Err(KmsError::Disabled(_))));
 }
 
-mod import {
+pub(super) mod import {
     use aws_lc_rs_free::*;
 
     use super::*;
@@ -397,7 +402,7 @@ mod import {
         pub(super) use trent_crypto::import::test_support::oaep_sha256_encrypt;
     }
 
-    fn external(f: &Fixture) -> (String, KeyRef) {
+    pub(crate) fn external(f: &Fixture) -> (String, KeyRef) {
         let m = f
             .kms
             .create_key(
@@ -412,7 +417,7 @@ mod import {
         (id, k)
     }
 
-    fn import(
+    pub(crate) fn import(
         f: &Fixture,
         id: &str,
         k: &KeyRef,

@@ -33,6 +33,15 @@ impl MemoryStore {
         // Every mutation below completes before the guard drops; a poisoned lock holds consistent data.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Everything of a key, under the caller's lock.
+    fn erase(s: &mut Inner, key_id: &KeyId) {
+        s.keys.remove(key_id);
+        s.versions.remove(key_id);
+        s.import_params.remove(key_id);
+        s.grants.retain(|g| g.key_id != *key_id);
+        s.aliases.retain(|_, a| a.target != *key_id);
+    }
 }
 
 impl Store for MemoryStore {
@@ -98,13 +107,21 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn destroy_key_if_due(&self, key_id: &KeyId, now_ms: i64) -> Result<bool, KmsError> {
+        let mut s = self.inner();
+        let due = s
+            .keys
+            .get(key_id)
+            .is_some_and(|k| k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d.0 <= now_ms));
+        if due {
+            Self::erase(&mut s, key_id);
+        }
+        Ok(due)
+    }
+
     fn destroy_key(&self, key_id: &KeyId) -> Result<(), KmsError> {
         let mut s = self.inner();
-        s.keys.remove(key_id);
-        s.versions.remove(key_id);
-        s.import_params.remove(key_id);
-        s.grants.retain(|g| g.key_id != *key_id);
-        s.aliases.retain(|_, a| a.target != *key_id);
+        Self::erase(&mut s, key_id);
         Ok(())
     }
 
@@ -126,17 +143,18 @@ impl Store for MemoryStore {
         &self,
         account: &AccountId,
         name: &AliasName,
+        from: &KeyId,
         target: &KeyId,
         now_ms: i64,
     ) -> Result<bool, KmsError> {
         let mut s = self.inner();
         match s.aliases.get_mut(&(account.clone(), name.clone())) {
-            Some(a) => {
+            Some(a) if a.target == *from => {
                 a.target = *target;
                 a.updated = crate::model::Timestamp(now_ms);
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 

@@ -35,16 +35,23 @@ pub trait Store: Send + Sync {
     /// Erases a key for good: its material, its aliases, its tags and its record, in one transaction.
     fn destroy_key(&self, key_id: &KeyId) -> Result<(), KmsError>;
 
+    /// `destroy_key`, only if the key is still pending deletion with its window ended at or before `now_ms`,
+    /// checked in the same transaction. Returns whether it destroyed the key: a CancelKeyDeletion that
+    /// committed after the scheduler listed the key wins, and the key lives.
+    fn destroy_key_if_due(&self, key_id: &KeyId, now_ms: i64) -> Result<bool, KmsError>;
+
     /// Fails with `AlreadyExists` when the name is taken in the account.
     fn create_alias(&self, alias: &AliasRecord) -> Result<(), KmsError>;
 
     fn alias(&self, account: &AccountId, name: &AliasName) -> Result<Option<AliasRecord>, KmsError>;
 
-    /// Points an existing alias at another key. Returns false if the alias does not exist.
+    /// Points an alias that points at `from` at `target` instead, in one statement. Returns false if the alias
+    /// does not exist or no longer points at `from` (the caller authorized the change against `from`).
     fn update_alias(
         &self,
         account: &AccountId,
         name: &AliasName,
+        from: &KeyId,
         target: &KeyId,
         now_ms: i64,
     ) -> Result<bool, KmsError>;

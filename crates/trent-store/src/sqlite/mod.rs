@@ -221,24 +221,11 @@ impl Store for SqliteStore {
     }
 
     fn destroy_key(&self, key_id: &KeyId) -> Result<(), KmsError> {
-        let mut conn = self.conn();
-        let id = key_id.to_string();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-        for sql in [
-            "DELETE FROM aliases WHERE target = ?1",
-            "DELETE FROM import_params WHERE key_id = ?1",
-            "DELETE FROM grants WHERE key_id = ?1",
-            "DELETE FROM key_tags WHERE key_id = ?1",
-            "DELETE FROM key_versions WHERE key_id = ?1",
-            "DELETE FROM keys WHERE key_id = ?1",
-        ] {
-            tx.execute(sql, params![id]).map_err(db)?;
-        }
-        tx.commit().map_err(db)?;
-        // Move the WAL's copy of the deleted pages into the (secure_delete) main file and truncate the log,
-        // so the material is gone from disk, not only from the schema.
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").map_err(db)?;
-        Ok(())
+        self.destroy(key_id, None).map(|_| ())
+    }
+
+    fn destroy_key_if_due(&self, key_id: &KeyId, now_ms: i64) -> Result<bool, KmsError> {
+        self.destroy(key_id, Some(now_ms))
     }
 
     fn create_alias(&self, alias: &AliasRecord) -> Result<(), KmsError> {
@@ -279,14 +266,15 @@ impl Store for SqliteStore {
         &self,
         account: &AccountId,
         name: &AliasName,
+        from: &KeyId,
         target: &KeyId,
         now_ms: i64,
     ) -> Result<bool, KmsError> {
         let n = self
             .conn()
             .execute(
-                "UPDATE aliases SET target = ?3, updated_ms = ?4 WHERE account = ?1 AND name = ?2",
-                params![account.as_str(), name.as_str(), target.to_string(), now_ms],
+                "UPDATE aliases SET target = ?3, updated_ms = ?4 WHERE account = ?1 AND name = ?2 AND target = ?5",
+                params![account.as_str(), name.as_str(), target.to_string(), now_ms, from.to_string()],
             )
             .map_err(db)?;
         Ok(n == 1)
@@ -468,6 +456,48 @@ impl Store for SqliteStore {
             .map_err(db)?;
         let rows = stmt.query_map(params![principal_arn], access_key_from_row).map_err(db)?;
         rows.map(|r| r.map_err(db)?.take().map_err(KmsError::internal)).collect()
+    }
+}
+
+impl SqliteStore {
+    /// Erases a key in one IMMEDIATE transaction; with `due_at`, only if the key is still pending deletion with
+    /// its window ended by then. The check runs inside the transaction, which holds the write lock, so no
+    /// CancelKeyDeletion can commit between the check and the deletes.
+    fn destroy(&self, key_id: &KeyId, due_at: Option<i64>) -> Result<bool, KmsError> {
+        let mut conn = self.conn();
+        let id = key_id.to_string();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        if let Some(now_ms) = due_at {
+            let due = tx
+                .query_row(
+                    "SELECT 1 FROM keys WHERE key_id = ?1 AND state = 'PendingDeletion'
+                       AND deletion_ms IS NOT NULL AND deletion_ms <= ?2",
+                    params![id, now_ms],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(db)?
+                .is_some();
+            if !due {
+                // Dropping the transaction rolls it back; nothing was written.
+                return Ok(false);
+            }
+        }
+        for sql in [
+            "DELETE FROM aliases WHERE target = ?1",
+            "DELETE FROM import_params WHERE key_id = ?1",
+            "DELETE FROM grants WHERE key_id = ?1",
+            "DELETE FROM key_tags WHERE key_id = ?1",
+            "DELETE FROM key_versions WHERE key_id = ?1",
+            "DELETE FROM keys WHERE key_id = ?1",
+        ] {
+            tx.execute(sql, params![id]).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        // Move the WAL's copy of the deleted pages into the (secure_delete) main file and truncate the log,
+        // so the material is gone from disk, not only from the schema.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").map_err(db)?;
+        Ok(true)
     }
 }
 

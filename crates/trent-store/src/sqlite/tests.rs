@@ -258,3 +258,65 @@ fn versions_rotation_and_import_columns_round_trip() {
     s.destroy_key(&id).unwrap();
     assert!(s.import_params(&id).unwrap().is_none());
 }
+
+/// The scheduler's destroy re-checks, in its own transaction, that the key is still pending deletion and due.
+#[test]
+fn destroy_key_if_due_is_conditional() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let id = KeyId::random();
+    let (k, v) = key(id);
+    s.create_key(&k, Some(&v)).unwrap();
+    assert!(!s.destroy_key_if_due(&id, i64::MAX).unwrap(), "not pending deletion");
+    let schedule = |r: &mut KeyRecord| {
+        r.state = KeyState::PendingDeletion;
+        r.deletion_date = Some(Timestamp(5000));
+        Ok(())
+    };
+    s.update_key(&id, &mut { schedule }).unwrap();
+    assert!(!s.destroy_key_if_due(&id, 4999).unwrap(), "window not over");
+    // CancelKeyDeletion commits after the scheduler listed the key.
+    assert_eq!(s.keys_due_for_deletion(5000).unwrap(), vec![id]);
+    s.update_key(&id, &mut |r| {
+        r.state = KeyState::Disabled;
+        r.deletion_date = None;
+        Ok(())
+    })
+    .unwrap();
+    assert!(!s.destroy_key_if_due(&id, 5000).unwrap());
+    assert_eq!(s.key(&id).unwrap().unwrap().state, KeyState::Disabled);
+    assert_eq!(s.key_versions(&id).unwrap().len(), 1, "material kept");
+    s.update_key(&id, &mut { schedule }).unwrap();
+    assert!(s.destroy_key_if_due(&id, 5000).unwrap());
+    assert!(s.key(&id).unwrap().is_none());
+    assert!(s.key_versions(&id).unwrap().is_empty());
+    assert!(!s.destroy_key_if_due(&id, 5000).unwrap(), "already gone");
+}
+
+/// The race of issue 14 item 15 through the service on SQLite: CancelKeyDeletion commits between the
+/// scheduler's list and its destroy; the key lives and later scheduler runs leave it alone.
+#[test]
+fn cancel_between_list_and_destroy_keeps_the_key_on_sqlite() {
+    use std::sync::Arc;
+
+    use trent_core::clock::{Clock, ManualClock};
+    use trent_core::ids::KeyRef;
+    use trent_core::service::{Caller, CreateKeyRequest, Kms};
+    use trent_crypto::{RootKey, SecretBytes};
+
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![3; 32])).unwrap());
+    let kms = Kms::new(store.clone(), root, clock.clone(), Region::parse("us-east-1").unwrap());
+    let caller = Caller::root(account());
+    let key = kms.create_key(&caller, CreateKeyRequest::default()).unwrap();
+    let r = KeyRef::parse(&key.arn).unwrap();
+    kms.schedule_key_deletion(&caller, &r, &key.arn, Some(7)).unwrap();
+    clock.advance_ms(7 * Timestamp::DAY_MS);
+    let now = clock.now();
+    let listed = store.keys_due_for_deletion(now.0).unwrap();
+    assert_eq!(listed, vec![key.record.key_id]);
+    kms.cancel_key_deletion(&caller, &r, &key.arn).unwrap();
+    assert!(!store.destroy_key_if_due(&listed[0], now.0).unwrap());
+    assert_eq!(kms.run_due_jobs().unwrap().deleted, 0);
+    assert_eq!(kms.describe_key(&caller, &r).unwrap().record.state, KeyState::Disabled);
+}
