@@ -266,34 +266,20 @@ fn cidr_contains(cidr: &str, ip: &str) -> bool {
 /// Milliseconds since the epoch from `2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.123Z`, `2026-01-31` or epoch
 /// seconds, the forms IAM accepts.
 pub fn parse_date(s: &str) -> Option<i64> {
+    use time::macros::format_description;
     let s = s.trim();
     if let Ok(secs) = s.parse::<i64>() {
         return secs.checked_mul(1000);
     }
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let mut d = date.splitn(3, '-');
-    let (y, m, day): (i64, u32, u32) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
-    let time = time.strip_suffix('Z').unwrap_or(time);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.splitn(3, ':');
-    let (h, min, sec): (i64, i64, i64) =
-        (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next().unwrap_or("0").parse().ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let ms: i64 = format!("{:0<3}", &frac[..frac.len().min(3)]).parse().ok()?;
-    Some(((days_from_civil(y, m, day) * 24 + h) * 60 + min) * 60_000 + sec * 1000 + ms)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let t = match s.split_once('T') {
+        Some(_) => time::PrimitiveDateTime::parse(
+            s.strip_suffix('Z').unwrap_or(s),
+            format_description!("[year]-[month]-[day]T[hour]:[minute][optional [:[second][optional [.[subsecond]]]]]"),
+        )
+        .ok()?,
+        None => time::Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?.midnight(),
+    };
+    i64::try_from(t.assume_utc().unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// Replaces `${key}` policy variables with the request's (single) value; `${*}`, `${?}`, `${$}` are the
