@@ -26,6 +26,11 @@ pub(crate) enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// A request quota or a server limit was reached: `ThrottlingException`, which the SDKs back off from and
+    /// retry. The message is the service's own.
+    Throttling(String),
+    /// The request body did not arrive within the server's deadline; the connection is closed with this reply.
+    RequestTimeout(String),
 }
 
 impl From<KmsError> for ApiError {
@@ -50,6 +55,8 @@ impl ApiError {
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::CloudTrail { code, .. } => code,
+            Self::Throttling(_) => "ThrottlingException",
+            Self::RequestTimeout(_) => "RequestTimeoutException",
         }
     }
 
@@ -59,6 +66,8 @@ impl ApiError {
             Self::Ssm(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Iam(e) if e.is_server_fault() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Auth(e) => e.status(),
+            // 408 tells clients the request may be retried as it is.
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -72,6 +81,7 @@ impl ApiError {
             Self::Serialization(m) => m.clone(),
             Self::UnknownOperation => None,
             Self::CloudTrail { message, .. } => Some(message.clone()),
+            Self::Throttling(m) | Self::RequestTimeout(m) => Some(m.clone()),
         }
     }
 

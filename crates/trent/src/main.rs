@@ -7,6 +7,7 @@ mod admin;
 mod audit_cli;
 mod esdk_cli;
 mod instance;
+mod lock;
 mod server;
 mod tls;
 
@@ -189,6 +190,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
         None => Arc::new(SystemClock),
     };
+    // Before anything in the directory is opened: a second server on it would corrupt the trail and serve stale keys.
+    dir.create()?;
+    let _lock = lock::acquire(&dir.root)?;
     let opened = open(&dir, args.account_id.as_deref(), args.region.as_deref(), clock)?;
     let audit_dir = audit_cli::audit_dir(&dir.root, args.audit_dir.as_ref());
     let audit = if args.dangerous_no_audit {

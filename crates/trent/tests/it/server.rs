@@ -22,7 +22,7 @@ use aws_sdk_kms::config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::{BehaviorVersion, Region, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
-const TRENT: &str = env!("CARGO_BIN_EXE_trent");
+pub const TRENT: &str = env!("CARGO_BIN_EXE_trent");
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -121,7 +121,7 @@ pub fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
 }
@@ -237,9 +237,23 @@ impl Server {
 
     /// Sends SIGTERM and waits for trent to exit; returns its exit status (as relayed by the watchdog).
     pub fn stop(&mut self) -> ExitStatus {
+        self.signal_and_wait("-TERM")
+    }
+
+    /// Kills trent with SIGKILL (no shutdown of any kind) and waits for it to be gone.
+    pub fn kill9(&mut self) -> ExitStatus {
+        self.signal_and_wait("-KILL")
+    }
+
+    /// trent's process id.
+    pub fn pid(&self) -> u32 {
+        self.trent_pid
+    }
+
+    fn signal_and_wait(&mut self, signal: &str) -> ExitStatus {
         assert!(!self.stopped, "server already stopped");
         self.stopped = true;
-        let _ = Command::new("kill").arg("-TERM").arg(self.trent_pid.to_string()).status();
+        let _ = Command::new("kill").arg(signal).arg(self.trent_pid.to_string()).status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         let status = loop {
             match self.watchdog.try_wait() {
@@ -304,6 +318,19 @@ impl Drop for Server {
             if !status.success() && !std::thread::panicking() {
                 eprintln!("trent exited with {status}; log:\n{}", tail(&self.log, 60));
             }
+        }
+    }
+}
+
+/// Removes a test's base directory when the test passes; keeps it for inspection when it fails.
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            eprintln!("keeping {} for inspection", self.0.display());
         }
     }
 }
