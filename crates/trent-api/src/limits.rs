@@ -121,31 +121,45 @@ async fn read_within_budget(budget: &Arc<Semaphore>, body: Body) -> Result<Bytes
         )))
     };
     let mut body = body;
-    let mut buf = bytes::BytesMut::new();
-    let mut seen = 0usize;
     // Held until the body is returned: verification follows at once, without awaiting anything.
     let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut charged = 0usize;
+    let mut charge = |upto: usize, held: &mut Option<OwnedSemaphorePermit>| -> Result<(), ApiError> {
+        // Only the part beyond the allowance is charged to the shared budget.
+        let due = upto.saturating_sub(BODY_ALLOWANCE).saturating_sub(charged);
+        if due == 0 {
+            return Ok(());
+        }
+        let n = u32::try_from(due).map_err(|_| too_large())?;
+        // Failing fast: waiting would let a few slow bodies stall every large request behind them.
+        let permit = Arc::clone(budget).try_acquire_many_owned(n).map_err(|_| throttled())?;
+        charged += due;
+        match held {
+            Some(h) => h.merge(permit),
+            None => *held = Some(permit),
+        }
+        Ok(())
+    };
+    // With a Content-Length, the whole body is charged and allocated at once: no buffer doubling past what
+    // was paid for, and a request the budget cannot take is refused before any of its body is read.
+    let mut buf = match axum::body::HttpBody::size_hint(&body).exact().and_then(|n| usize::try_from(n).ok()) {
+        Some(n) if n <= MAX_BODY_BYTES => {
+            charge(n, &mut held)?;
+            bytes::BytesMut::with_capacity(n)
+        }
+        _ => bytes::BytesMut::new(),
+    };
+    let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ApiError::Serialization(Some("The request body could not be read.".into())))?;
         let Ok(data) = frame.into_data() else { continue };
-        let before = seen;
         seen = seen.saturating_add(data.len());
         if seen > DRAIN_LIMIT {
             // Past this, stop reading; hyper closes the connection since the body was not consumed.
             return Err(too_large());
         }
         if seen <= MAX_BODY_BYTES {
-            // Only the part beyond the allowance is charged to the shared budget.
-            let charge = seen.saturating_sub(BODY_ALLOWANCE) - before.saturating_sub(BODY_ALLOWANCE);
-            if charge > 0 {
-                let n = u32::try_from(charge).map_err(|_| too_large())?;
-                // Failing fast: waiting would let a few slow bodies stall every large request behind them.
-                let permit = Arc::clone(budget).try_acquire_many_owned(n).map_err(|_| throttled())?;
-                match &mut held {
-                    Some(h) => h.merge(permit),
-                    None => held = Some(permit),
-                }
-            }
+            charge(seen, &mut held)?;
             buf.extend_from_slice(&data);
         }
     }

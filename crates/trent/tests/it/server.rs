@@ -30,8 +30,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Prints trent's pid first so the harness can signal it directly. `$0` is the base directory.
 const WATCHDOG: &str = r#"
 base="$0"; trent="$1"; dir="$2"; listen="$3"; log="$4"; cleanup="$5"
+shift 5
 exec 3<&0
-"$trent" serve --data-dir "$dir" --listen "$listen" </dev/null >>"$log" 2>&1 &
+"$trent" serve --data-dir "$dir" --listen "$listen" "$@" </dev/null >>"$log" 2>&1 &
 pid=$!
 echo "$pid"
 ( read -r _ <&3; kill -TERM "$pid" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
@@ -130,13 +131,21 @@ impl Server {
     /// Starts `trent serve` with its data directory at `base/data` (created on first start, kept across
     /// restarts). With `cleanup`, `base` is removed once the server has stopped.
     pub fn start(base: &Path, cleanup: bool) -> Server {
+        // The suite creates keys by the hundred in parallel, without retries: AWS's request quotas (CreateKey 5
+        // per second) would throttle it. The quotas have tests of their own, on servers of their own.
+        Self::start_with(base, cleanup, &["--request-quotas", "off"], true)
+    }
+
+    /// Like [`Server::start`], with extra `trent serve` arguments; `no_color` sets NO_COLOR for the server.
+    pub fn start_with(base: &Path, cleanup: bool, extra_args: &[&str], no_color: bool) -> Server {
         install_panic_hook();
         let data_dir = base.join("data");
         let log = base.join("server.log");
         // A previous run's serving.json must not be mistaken for this one's.
         let _ = fs::remove_file(data_dir.join("serving.json"));
         let listen = format!("127.0.0.1:{}", free_port());
-        let mut watchdog = Command::new("sh")
+        let mut watchdog = Command::new("sh");
+        watchdog
             .arg("-c")
             .arg(WATCHDOG)
             .arg(base)
@@ -145,18 +154,21 @@ impl Server {
             .arg(&listen)
             .arg(&log)
             .arg(if cleanup { "1" } else { "0" })
+            .args(extra_args)
             .env_remove("TRENT_INSECURE_HTTP")
             .env_remove("TRENT_ACCOUNT_ID")
             .env_remove("TRENT_REGION")
             .env_remove("TRENT_DATA_DIR")
             .env_remove("TRENT_LISTEN")
             .env("TRENT_LOG", "info")
-            .env("NO_COLOR", "1")
+            .env_remove("NO_COLOR")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning the sh watchdog");
+            .stderr(Stdio::null());
+        if no_color {
+            watchdog.env("NO_COLOR", "1");
+        }
+        let mut watchdog = watchdog.spawn().expect("spawning the sh watchdog");
         let watchdog_stdin = watchdog.stdin.take();
         let mut line = String::new();
         let stdout = watchdog.stdout.take().expect("watchdog stdout");
