@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The lock file's name inside the data directory.
 pub(crate) const LOCK_FILE: &str = "serve.lock";
@@ -41,7 +41,7 @@ pub(crate) fn acquire(data_dir: &Path) -> Result<ServeLock, String> {
     Ok(ServeLock { _file: file })
 }
 
-fn held_by(file: &mut File, data_dir: &Path, path: &PathBuf) -> String {
+fn held_by(file: &mut File, data_dir: &Path, path: &Path) -> String {
     let mut text = String::new();
     let pid = file.read_to_string(&mut text).ok().and_then(|_| text.trim().parse::<u32>().ok());
     let holder = match pid {
