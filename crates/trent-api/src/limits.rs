@@ -218,4 +218,54 @@ mod tests {
         drop(a);
         let _c = l.in_flight().unwrap();
     }
+
+    /// Requests that cannot authenticate are answered from their headers while their body is still (forever)
+    /// arriving: nothing of it is waited for or buffered. A well-signed request, by contrast, waits for its body.
+    #[tokio::test]
+    async fn unauthenticatable_requests_are_refused_before_the_body_is_read() {
+        use tower::ServiceExt as _;
+
+        let (router, creds) = crate::test_support::app_in("us-east-1");
+        let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "TrentService.Encrypt")];
+        let sign = |c: &crate::test_support::Creds| crate::test_support::signed("kms", "us-east-1", &headers, b"{}", c);
+        let unknown = crate::test_support::Creds {
+            akid: "AKIAUNKNOWNUNKNOWN00".into(),
+            secret: creds.secret.clone(),
+            token: None,
+        };
+
+        let mut missing = sign(&creds);
+        missing.headers_mut().remove("authorization");
+        let mut stale = sign(&creds);
+        stale.headers_mut().insert("x-amz-date", "20000101T000000Z".parse().unwrap());
+        let mut malformed = sign(&creds);
+        malformed.headers_mut().insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=host, Signature=00".parse().unwrap(),
+        );
+        let cases = [
+            (missing, "MissingAuthenticationTokenException"),
+            (sign(&unknown), "UnrecognizedClientException"),
+            (stale, "InvalidSignatureException"),
+            (malformed, "IncompleteSignatureException"),
+        ];
+        let mut senders = Vec::new();
+        for (req, want) in cases {
+            // A body that never ends: its sender is kept, and sends nothing.
+            let (tx, body) = http_body_util::Channel::<Bytes, std::convert::Infallible>::new(1);
+            senders.push(tx);
+            let req = req.map(|_| Body::new(body));
+            let resp = tokio::time::timeout(Duration::from_secs(2), router.clone().oneshot(req))
+                .await
+                .unwrap_or_else(|_| panic!("{want}: not answered while the body was pending"))
+                .unwrap();
+            assert_eq!(resp.status(), 400, "{want}");
+            assert_eq!(resp.headers()["x-amzn-errortype"], want);
+        }
+
+        let (_tx, body) = http_body_util::Channel::<Bytes, std::convert::Infallible>::new(1);
+        let req = sign(&creds).map(|_| Body::new(body));
+        let pending = tokio::time::timeout(Duration::from_millis(300), router.clone().oneshot(req)).await;
+        assert!(pending.is_err(), "a well-signed request waits for its body");
+    }
 }

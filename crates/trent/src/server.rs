@@ -240,9 +240,11 @@ async fn connection(
     };
     // A TLS connection opens with a handshake record (0x16). Plain HTTP opens with a method name: answer it in
     // HTTP, saying what the port speaks, rather than fail a handshake the client never meant to make.
+    // One deadline for the first byte and the handshake together.
+    let deadline = tokio::time::Instant::now() + TLS_HANDSHAKE_TIMEOUT;
     let mut first = [0u8; 1];
     let peeked = tokio::select! {
-        peeked = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.peek(&mut first)) => peeked,
+        peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)) => peeked,
         _ = phase.wait_for(|p| *p != Phase::Running) => return,
     };
     match peeked {
@@ -257,7 +259,7 @@ async fn connection(
             return;
         }
     }
-    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
     let stream = tokio::select! {
         result = handshake => match result {
             Ok(Ok(stream)) => stream,
