@@ -110,11 +110,13 @@ struct Bucket {
 /// The buckets of every (account, quota) seen.
 pub(crate) struct Throttle {
     quotas: Quotas,
-    buckets: Mutex<HashMap<(String, &'static str), Bucket>>,
+    /// Account -> quota -> bucket. Looked up by `&str`, so a request allocates nothing once its account is known.
+    buckets: Mutex<HashMap<String, HashMap<&'static str, Bucket>>>,
 }
 
-/// Bound on buckets kept; a full table is cleared (a cleared bucket starts full, which only lets a burst through).
-const MAX_BUCKETS: usize = 100_000;
+/// Bound on accounts with buckets; a full table is cleared (a cleared bucket starts full, which only lets one
+/// burst through). Only authenticated callers get here, so this is reached only with that many accounts in use.
+const MAX_ACCOUNTS: usize = 100_000;
 
 impl Throttle {
     pub(crate) fn new(quotas: Quotas) -> Self {
@@ -143,10 +145,15 @@ impl Throttle {
         let capacity = rate.max(1.0);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&(account.to_owned(), quota)) {
-            buckets.clear();
+        if !buckets.contains_key(account) {
+            if buckets.len() >= MAX_ACCOUNTS {
+                buckets.clear();
+            }
+            buckets.insert(account.to_owned(), HashMap::new());
         }
-        let bucket = buckets.entry((account.to_owned(), quota)).or_insert(Bucket { tokens: capacity, last: now });
+        // Inserted just above, under the same lock; refusing is the fail-closed answer should that ever change.
+        let quotas = buckets.get_mut(account).ok_or_else(|| ApiError::Throttling(message.to_owned()))?;
+        let bucket = quotas.entry(quota).or_insert(Bucket { tokens: capacity, last: now });
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(capacity);
         bucket.last = now;
         if bucket.tokens >= 1.0 {

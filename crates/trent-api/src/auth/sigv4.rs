@@ -277,11 +277,15 @@ impl SigV4Verifier {
             ));
         }
         // An unsigned X-Amz-Target lets a captured request be replayed as another operation (an Encrypt as a
-        // DisableKey), an unsigned Content-Type as another protocol: every x-amz-* header present and the
-        // Content-Type must be signed, as every SDK signs them (security review finding 11).
-        if let Some(name) = headers.keys().map(http::HeaderName::as_str).find(|name| {
-            (name.starts_with("x-amz-") || *name == "content-type") && !is_signed(&params.signed_headers, name)
-        }) {
+        // DisableKey): every x-amz-* header present must be signed, as every SDK signs them (security review
+        // finding 11). Content-Type is not required: the AWS SDK for JavaScript v2 never signs it and AWS accepts
+        // that, and it cannot change the operation (JSON requests are routed by their signed X-Amz-Target, Query
+        // requests by their signed body, and the credential scope binds the service).
+        if let Some(name) = headers
+            .keys()
+            .map(http::HeaderName::as_str)
+            .find(|name| name.starts_with("x-amz-") && !is_signed(&params.signed_headers, name))
+        {
             // Not a captured AWS text; worded after the 'Host' one above.
             return Err(AuthError::InvalidSignature(format!(
                 "'{name}' must be a 'SignedHeader' in the AWS Authorization."
