@@ -105,7 +105,7 @@ struct ServeArgs {
     dangerous_no_audit: bool,
 }
 
-/// Limits on connections and requests (docs/operations.md, "Limits"). Past them, connections are closed
+/// Limits on connections and requests (README.md, "Limits"). Past them, connections are closed
 /// and requests answered with ThrottlingException at once, instead of queueing.
 #[derive(clap::Args)]
 struct LimitArgs {
