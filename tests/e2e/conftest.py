@@ -109,7 +109,10 @@ class TrentServer:
 
     def _start_once(self) -> None:
         port = free_port()
-        args = [str(trent_bin()), "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{port}"]
+        # AWS's request quotas (CreateKey 5 per second) would throttle a suite that creates keys back to back; the
+        # quotas have their own tests (crates/trent-api/src/throttle.rs, crates/trent/tests/it/limits.rs).
+        args = [str(trent_bin()), "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{port}",
+                "--request-quotas", "off"]
         http_port = None
         if self.insecure_http:
             http_port = free_port()

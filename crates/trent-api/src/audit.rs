@@ -370,6 +370,7 @@ fn error_message(err: &ApiError) -> Option<String> {
         ApiError::Serialization(m) => m.clone(),
         ApiError::UnknownOperation => None,
         ApiError::CloudTrail { message, .. } => Some(message.clone()),
+        ApiError::Throttling(m) | ApiError::RequestTimeout(m) => Some(m.clone()),
     }
 }
 

@@ -26,6 +26,11 @@ pub(crate) enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// A request quota or a server limit was reached: `ThrottlingException`, which the SDKs back off from and
+    /// retry. The message is the service's own.
+    Throttling(String),
+    /// The request body did not arrive within the server's deadline; the connection is closed with this reply.
+    RequestTimeout(String),
 }
 
 impl From<KmsError> for ApiError {
@@ -50,6 +55,8 @@ impl ApiError {
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::CloudTrail { code, .. } => code,
+            Self::Throttling(_) => "ThrottlingException",
+            Self::RequestTimeout(_) => "RequestTimeoutException",
         }
     }
 
@@ -62,6 +69,8 @@ impl ApiError {
             // AWS's service model (Smithy `httpError` and `awsQueryError`) gives DryRunOperationException 412;
             // botocore's JSON model omits the code, and SDKs go by `__type`, so the status is for fidelity.
             Self::Kms(KmsError::DryRunOperation(_)) => StatusCode::PRECONDITION_FAILED,
+            // 408 tells clients the request may be retried as it is.
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -75,6 +84,7 @@ impl ApiError {
             Self::Serialization(m) => m.clone(),
             Self::UnknownOperation => None,
             Self::CloudTrail { message, .. } => Some(message.clone()),
+            Self::Throttling(m) | Self::RequestTimeout(m) => Some(m.clone()),
         }
     }
 

@@ -17,13 +17,17 @@ pub mod fuzzing;
 mod iam;
 mod json;
 mod kms;
+mod limits;
 mod ssm;
+mod throttle;
+
+pub use limits::{BODY_ALLOWANCE, RequestLimits};
+pub use throttle::Quotas;
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,6 +56,10 @@ pub struct AppState {
     global_verifier: Option<SigV4Verifier>,
     /// The audit trail; `None` only in tests that do not look at it.
     audit: Option<Arc<trent_audit::AuditSink>>,
+    /// Body deadline and byte budget, requests in flight.
+    limiter: limits::Limiter,
+    /// Request quotas per account.
+    throttle: throttle::Throttle,
 }
 
 impl AppState {
@@ -60,7 +68,21 @@ impl AppState {
         let iam = Arc::new(trent_core::iam::Iam::new(identities.clone()));
         let global_verifier =
             (kms.region().as_str() != iam::GLOBAL_REGION).then(|| SigV4Verifier::new(iam::GLOBAL_REGION));
-        Self { kms, ssm, identities, verifier, iam, global_verifier, audit: None }
+        let limiter = limits::Limiter::new(RequestLimits::default());
+        let throttle = throttle::Throttle::new(Quotas::default());
+        Self { kms, ssm, identities, verifier, iam, global_verifier, audit: None, limiter, throttle }
+    }
+
+    /// Limits on request bodies and requests in flight (defaults: [`RequestLimits::default`]).
+    pub fn with_limits(mut self, limits: RequestLimits) -> Self {
+        self.limiter = limits::Limiter::new(limits);
+        self
+    }
+
+    /// Request quotas (default: AWS's).
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.throttle = throttle::Throttle::new(quotas);
+        self
     }
 
     /// Records every request in `sink`, durably before its reply (fail closed). `None`: no trail (tests and
@@ -118,7 +140,10 @@ async fn handle(
     request_id: &str,
 ) -> Result<Vec<u8>, ApiError> {
     let (parts, body) = req.into_parts();
-    let body = read_body(body).await?;
+    let _in_flight = state.limiter.in_flight()?;
+    // Whatever cannot authenticate is refused from its headers, before its body is waited for or buffered.
+    limits::preauthenticate(&state, &parts)?;
+    let body = limits::read_body(&state.limiter, body).await?;
     facts.body = Some(body.clone()); // a reference count, not a copy
 
     // The X-Amz-Target prefix picks the protocol and thus the SigV4 service name the request must be signed
@@ -145,6 +170,7 @@ async fn handle(
         facts.caller = Some(caller.clone());
         let op = ssm::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::ssm(op));
+        state.throttle.check(caller.account.as_str(), throttle::Service::Ssm, op_name)?;
         // The KMS calls Parameter Store makes for the caller become audit events of their own.
         let delegated = state.audit.as_ref().map(|_| DelegatedCalls::default());
         caller.delegated = delegated.clone();
@@ -161,6 +187,7 @@ async fn handle(
         facts.caller = Some(caller.clone());
         let op = cloudtrail::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::cloudtrail(op));
+        state.throttle.check(caller.account.as_str(), throttle::Service::CloudTrail, op_name)?;
         // LookupEvents scans trail files: keep it off the async workers.
         let st = state.clone();
         return tokio::task::spawn_blocking(move || {
@@ -175,6 +202,7 @@ async fn handle(
     let op_name = target.strip_prefix(kms::TARGET_PREFIX).ok_or(ApiError::UnknownOperation)?;
     let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
     facts.operation = Some(audit::Named::kms(op));
+    state.throttle.check(caller.account.as_str(), throttle::Service::Kms, op_name)?;
     if op.is_hot_path() {
         // Cached keys only: CPU work of a few microseconds, cheaper inline than a thread hop.
         kms::dispatch(&state.kms, &caller, op, &body)
@@ -189,40 +217,6 @@ async fn handle(
         .await
         .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
     }
-}
-
-/// How much of an oversize body is read and thrown away so that the client, which usually sends the whole
-/// body before reading the answer, receives the 400 instead of a reset connection.
-const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
-
-/// Reads the body under a size cap: an oversize body is refused with a clear message and never buffered.
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    use http_body_util::BodyExt as _;
-
-    let too_large = || {
-        ApiError::Kms(KmsError::Validation(format!(
-            "Request body is larger than the maximum of {MAX_BODY_BYTES} bytes."
-        )))
-    };
-    let mut body = body;
-    let mut buf = bytes::BytesMut::new();
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ApiError::Serialization(Some("The request body could not be read.".into())))?;
-        let Ok(data) = frame.into_data() else { continue };
-        seen = seen.saturating_add(data.len());
-        if seen > DRAIN_LIMIT {
-            // Past this, stop reading; hyper closes the connection since the body was not consumed.
-            return Err(too_large());
-        }
-        if seen <= MAX_BODY_BYTES {
-            buf.extend_from_slice(&data);
-        }
-    }
-    if seen > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
-    Ok(buf.freeze())
 }
 
 /// SigV4 against the access keys Trent knows. Returns the caller the request acts as.

@@ -21,7 +21,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use crate::AuditError;
-use crate::files::last_line;
+use crate::files::{create_private_dir, last_line};
 use crate::record::{self, ParsedRecord};
 use crate::writer::{data_len, list_segments};
 
@@ -140,7 +140,9 @@ fn export_segment(trail: &Path, segment: u64, cfg: &ExportConfig) -> Result<(usi
     for ((account, region, day), g) in &groups {
         let (y, m, d) = (&day[0..4], &day[5..7], &day[8..10]);
         let dir = cfg.dir.join("AWSLogs").join(account).join("CloudTrail").join(region).join(y).join(m).join(d);
-        fs::create_dir_all(&dir).map_err(|e| io_err(e, &dir))?;
+        // Exported events name principals, access key ids, source IPs and encryption contexts: the export gets the
+        // live trail's permissions (0700 directories, 0600 files), whatever the umask.
+        create_private_dir(&dir)?;
         let stamp: String = g.first_time[..16].chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
         let name = format!("{account}_CloudTrail_{region}_{stamp}Z_trent{segment:08}.json.gz");
         let target = dir.join(&name);
@@ -151,8 +153,8 @@ fn export_segment(trail: &Path, segment: u64, cfg: &ExportConfig) -> Result<(usi
     }
     let m = marker(cfg, segment);
     let state = cfg.dir.join(STATE_DIR);
-    fs::create_dir_all(&state).map_err(|e| io_err(e, &state))?;
-    File::create(&m).and_then(|f| f.sync_all()).map_err(|e| io_err(e, &m))?;
+    create_private_dir(&state)?;
+    private_file(&m).and_then(|f| f.sync_all()).map_err(|e| io_err(e, &m))?;
     Ok((files, events))
 }
 
@@ -161,8 +163,22 @@ struct Group {
     events: Vec<String>,
 }
 
+/// Creates (or truncates) a file with mode 0600. A leftover from an interrupted export is removed first, since
+/// the mode applies only to a file this call creates.
+fn private_file(path: &Path) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut o = fs::OpenOptions::new();
+    o.create_new(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
 fn write_gzip(path: &Path, format: ExportFormat, events: &[String]) -> io::Result<()> {
-    let file = File::create(path)?;
+    let file = private_file(path)?;
     let mut gz = GzEncoder::new(io::BufWriter::new(file), Compression::default());
     match format {
         ExportFormat::CloudTrail => {

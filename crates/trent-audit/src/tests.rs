@@ -334,6 +334,40 @@ async fn export_as_json_lines_of_a_stopped_trail() {
     assert_eq!(export_closed(&dir.0, &cfg).unwrap(), ExportSummary { already: 1, ..ExportSummary::default() });
 }
 
+/// Finding 13 of the security review: exported events name principals, access key ids and source IPs, so the
+/// export's directories are 0700 and its files 0600, like the live trail, whatever the umask (022 here gave
+/// 0755 and 0644 before).
+#[cfg(unix)]
+#[tokio::test]
+async fn export_is_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("export-modes");
+    let out = TempDir::new("export-modes-out");
+    write_events(&dir.0, &root(), 3).await;
+    let target = out.0.join("exported");
+    let cfg = ExportConfig { dir: target.clone(), format: ExportFormat::CloudTrail };
+    assert_eq!(export_closed(&dir.0, &cfg).unwrap().segments, 1);
+    let (mut dirs, mut files) = (0, 0);
+    let mut stack = vec![target];
+    while let Some(d) = stack.pop() {
+        let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", d.display());
+        dirs += 1;
+        for entry in fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{} is {mode:o}", p.display());
+                files += 1;
+            }
+        }
+    }
+    // AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD plus the state directory; one export file and a marker.
+    assert!(dirs >= 9 && files == 2, "{dirs} directories, {files} files");
+}
+
 fn key_event(name: &str, arn: &str) -> AuditEvent {
     let mut e = event(name);
     e.resources.push(Resource::kms_key(arn));

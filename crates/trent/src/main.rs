@@ -7,6 +7,7 @@ mod admin;
 mod audit_cli;
 mod esdk_cli;
 mod instance;
+mod lock;
 mod server;
 mod tls;
 
@@ -60,13 +61,16 @@ struct DataDirArg {
 struct ServeArgs {
     #[command(flatten)]
     data: DataDirArg,
-    /// HTTPS listen address.
+    /// HTTPS listen address: an IP address and port, or a host name and port (`localhost:8443`), which is
+    /// resolved and served on each of its addresses.
     #[arg(long, env = "TRENT_LISTEN", default_value = "127.0.0.1:8443")]
-    listen: SocketAddr,
+    listen: String,
     /// Also serve plain, unencrypted HTTP on this address. Only for trusted networks: credentials' signatures
     /// and every plaintext and data key cross it in the clear.
     #[arg(long, env = "TRENT_INSECURE_HTTP")]
-    insecure_http: Option<SocketAddr>,
+    insecure_http: Option<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// AWS account id of the root principal, fixed at first start (default 111122223333).
     #[arg(long, env = "TRENT_ACCOUNT_ID")]
     account_id: Option<String>,
@@ -99,6 +103,71 @@ struct ServeArgs {
     /// unaudited.
     #[arg(long, hide = true)]
     dangerous_no_audit: bool,
+}
+
+/// Limits on connections and requests (README.md, "Limits"). Past them, connections are closed
+/// and requests answered with ThrottlingException at once, instead of queueing.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Open connections at once, in total.
+    #[arg(long, env = "TRENT_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Open connections at once from one client IP address.
+    #[arg(long, env = "TRENT_MAX_CONNECTIONS_PER_IP", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections_per_ip: u64,
+    /// Requests being received or handled at once.
+    #[arg(long, env = "TRENT_MAX_REQUESTS_IN_FLIGHT", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_requests_in_flight: u64,
+    /// Seconds a client has to send a request body once its headers are in; a slower body is refused and its
+    /// connection closed.
+    #[arg(long, env = "TRENT_BODY_READ_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    body_read_timeout_secs: u64,
+    /// MiB of request bodies buffered at once by all requests together, beyond each request's first 16 KiB.
+    #[arg(long, env = "TRENT_BODY_BUFFER_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    body_buffer_mb: u64,
+    /// Request quotas per account: `aws` (AWS KMS's default request quotas, ThrottlingException past them) or
+    /// `off` (benchmarks).
+    #[arg(long, env = "TRENT_REQUEST_QUOTAS", value_enum, default_value_t = QuotaMode::Aws)]
+    request_quotas: QuotaMode,
+    /// Multiplies every request quota (2 doubles them; 0.01 makes them tiny).
+    #[arg(long, env = "TRENT_REQUEST_QUOTA_SCALE", default_value_t = 1.0)]
+    request_quota_scale: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum QuotaMode {
+    Aws,
+    Off,
+}
+
+impl LimitArgs {
+    fn connections(&self) -> server::ConnectionLimits {
+        server::ConnectionLimits {
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_connections_per_ip: usize::try_from(self.max_connections_per_ip).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn requests(&self) -> trent_api::RequestLimits {
+        trent_api::RequestLimits {
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_secs),
+            body_buffer_budget: usize::try_from(self.body_buffer_mb << 20).unwrap_or(usize::MAX),
+            max_in_flight: usize::try_from(self.max_requests_in_flight).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn quotas(&self) -> Result<trent_api::Quotas, String> {
+        match self.request_quotas {
+            QuotaMode::Off => Ok(trent_api::Quotas::Off),
+            QuotaMode::Aws if self.request_quota_scale.is_finite() && self.request_quota_scale > 0.0 => {
+                Ok(trent_api::Quotas::Scaled(self.request_quota_scale))
+            }
+            QuotaMode::Aws => Err(format!(
+                "--request-quota-scale must be a positive number, not {}; to turn quotas off use --request-quotas off",
+                self.request_quota_scale
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -143,7 +212,9 @@ fn main() -> ExitCode {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal: in a log file they are noise (and NO_COLOR turns them off).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -189,6 +260,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
         None => Arc::new(SystemClock),
     };
+    // Before anything in the directory is opened: a second server on it would corrupt the trail and serve stale keys.
+    dir.create()?;
+    let _lock = lock::acquire(&dir.root)?;
     let opened = open(&dir, args.account_id.as_deref(), args.region.as_deref(), clock)?;
     let audit_dir = audit_cli::audit_dir(&dir.root, args.audit_dir.as_ref());
     let audit = if args.dangerous_no_audit {
@@ -205,6 +279,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     .map_err(|e| e.to_string())?;
 
+    let quotas = args.limits.quotas()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -212,21 +287,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let audit_for_server = audit.clone();
     let served = runtime.block_on(async move {
         let mut listeners = Vec::new();
-        let https = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let https_url = client_url("https", https.local_addr().map_err(|e| e.to_string())?);
-        listeners.push(server::Listener::Https { listener: https, tls: tls_config });
+        let https = bind_all(&args.listen, "--listen").await?;
+        let https_url = client_url("https", https[0].local_addr().map_err(|e| e.to_string())?);
+        for listener in https {
+            listeners.push(server::Listener::Https { listener, tls: tls_config.clone() });
+        }
         let mut http_url = None;
-        if let Some(addr) = args.insecure_http {
-            let http = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let url = client_url("http", http.local_addr().map_err(|e| e.to_string())?);
+        if let Some(addr) = &args.insecure_http {
+            let http = bind_all(addr, "--insecure-http").await?;
+            let url = client_url("http", http[0].local_addr().map_err(|e| e.to_string())?);
             tracing::warn!(
                 url,
                 "PLAIN HTTP IS ON: requests, plaintexts and data keys cross this listener unencrypted. Use it only on a trusted network."
             );
             http_url = Some(url);
-            listeners.push(server::Listener::Http { listener: http });
+            listeners.extend(http.into_iter().map(|listener| server::Listener::Http { listener }));
         }
         instance::write_serving(&dir, &Serving { https: Some(https_url.clone()), http: http_url.clone() })?;
 
@@ -238,7 +313,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             Duration::from_secs(args.scheduler_interval_secs),
             test_clock,
         );
-        let state = Arc::new(AppState::new(opened.kms.clone(), opened.ssm.clone(), opened.identities.clone()).with_audit(audit_for_server));
+        let state = Arc::new(
+            AppState::new(opened.kms.clone(), opened.ssm.clone(), opened.identities.clone())
+                .with_audit(audit_for_server)
+                .with_limits(args.limits.requests())
+                .with_quotas(quotas),
+        );
         tracing::info!(
             https = %https_url,
             http = http_url.as_deref().unwrap_or("off"),
@@ -249,7 +329,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             "Trent is serving; point clients at it with: eval \"$(trent env --data-dir {})\"",
             dir.root.display()
         );
-        server::serve(trent_api::router(state), listeners, server::shutdown_signal())
+        server::serve(trent_api::router(state), listeners, args.limits.connections(), server::shutdown_signal())
             .await
             .map_err(|e| format!("server failed: {e}"))?;
         tracing::info!("Trent stopped");
@@ -260,6 +340,39 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         a.close();
     }
     served
+}
+
+/// Binds every address `spec` names: `IP:port`, or `host:port`, resolved (`localhost` gives 127.0.0.1 and ::1).
+/// An address of a resolved name that cannot be bound (::1 where IPv6 is off) is skipped if another one binds.
+async fn bind_all(spec: &str, flag: &str) -> Result<Vec<tokio::net::TcpListener>, String> {
+    if let Ok(addr) = spec.parse::<SocketAddr>() {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        return Ok(vec![listener]);
+    }
+    let hint = "give an IP address and port, e.g. 127.0.0.1:8443, or a host name and port, e.g. localhost:8443";
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host(spec)
+        .await
+        .map_err(|e| format!("{flag} {spec}: cannot resolve it ({e}); {hint}"))?
+        .collect();
+    // IPv4 first: its URL is the one recorded for `trent env`, and the one every client reaches.
+    addrs.sort_by_key(SocketAddr::is_ipv6);
+    addrs.dedup();
+    let mut bound = Vec::new();
+    let mut errors = Vec::new();
+    for addr in addrs {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => bound.push(l),
+            Err(e) => errors.push(format!("{addr}: {e}")),
+        }
+    }
+    if bound.is_empty() {
+        return Err(format!("cannot listen on {spec} ({}); {hint}", errors.join("; ")));
+    }
+    for e in errors {
+        tracing::warn!(listen = spec, error = e, "skipping an address the name resolves to");
+    }
+    Ok(bound)
 }
 
 /// Runs the time-driven work (deletions at the end of their window, automatic rotations, expiry of imported

@@ -4,10 +4,11 @@
 //! A hand-written loop rather than `axum::serve` because we need TLS, per-connection timeouts and
 //! a bounded graceful shutdown, none of which `axum::serve` offers together.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,9 +18,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -29,10 +30,66 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// waits for its next request, so it doubles as the idle timeout; 30 s is well under the ~60 s
 /// idle limits SDK connection pools assume of AWS endpoints.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// hyper's per-connection read buffer cap, which also bounds a request's header block.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// How long in-flight requests get to finish after shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Pause after an accept error such as EMFILE, which would otherwise repeat in a hot loop.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Caps on connections, applied at accept: past them a connection is closed at once, before any TLS work, so
+/// that a flood of idle or slow connections cannot exhaust file descriptors or memory (security review
+/// finding 3). Requests in flight and bodies are capped in `trent_api` (`RequestLimits`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_ip: usize,
+}
+
+/// Open connections, in total and per peer address.
+struct ConnectionCounter {
+    limits: ConnectionLimits,
+    total: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in the counts, given back on drop.
+struct ConnectionSlot {
+    _total: OwnedSemaphorePermit,
+    counter: Arc<ConnectionCounter>,
+    ip: IpAddr,
+}
+
+impl ConnectionCounter {
+    fn new(limits: ConnectionLimits) -> Arc<Self> {
+        let total = Arc::new(Semaphore::new(limits.max_connections.clamp(1, Semaphore::MAX_PERMITS)));
+        Arc::new(Self { limits, total, per_ip: Mutex::new(HashMap::new()) })
+    }
+
+    /// A slot for a connection from `ip`, or why there is none.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, &'static str> {
+        let total = Arc::clone(&self.total).try_acquire_owned().map_err(|_| "too many connections")?;
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= self.limits.max_connections_per_ip {
+            return Err("too many connections from this address");
+        }
+        *n += 1;
+        Ok(ConnectionSlot { _total: total, counter: Arc::clone(self), ip })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut per_ip = self.counter.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// A bound socket to serve, with or without TLS.
 pub(crate) enum Listener {
@@ -57,8 +114,10 @@ enum Phase {
 pub(crate) async fn serve(
     router: Router,
     listeners: Vec<Listener>,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let counter = ConnectionCounter::new(limits);
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     // Shared with the accept loops, which register each connection before spawning it.
     let graceful = Arc::new(GracefulShutdown::new());
@@ -70,7 +129,14 @@ pub(crate) async fn serve(
         };
         let addr = listener.local_addr()?;
         tracing::info!(%addr, scheme, "listening");
-        accept_loops.spawn(accept_loop(listener, acceptor, router.clone(), phase_rx.clone(), Arc::clone(&graceful)));
+        accept_loops.spawn(accept_loop(
+            listener,
+            acceptor,
+            router.clone(),
+            phase_rx.clone(),
+            Arc::clone(&graceful),
+            Arc::clone(&counter),
+        ));
     }
     drop(phase_rx);
 
@@ -109,6 +175,7 @@ async fn accept_loop(
     router: Router,
     mut phase: watch::Receiver<Phase>,
     graceful: Arc<GracefulShutdown>,
+    counter: Arc<ConnectionCounter>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -118,6 +185,14 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                let slot = match counter.admit(peer.ip()) {
+                    Ok(slot) => slot,
+                    Err(why) => {
+                        // Dropping the stream closes it: the cheapest answer there is.
+                        tracing::debug!(%peer, why, "connection refused");
+                        continue;
+                    }
+                };
                 // Small request/response exchanges; Nagle would add latency for no gain.
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
@@ -126,7 +201,10 @@ async fn accept_loop(
                 // waits for this connection.
                 let watcher = graceful.watcher();
                 let conn = connection(stream, peer, tls.clone(), router.clone(), phase.clone(), watcher);
-                tokio::spawn(conn);
+                tokio::spawn(async move {
+                    conn.await;
+                    drop(slot);
+                });
             }
             // The peer gave up between its SYN and our accept: nothing wrong with the listener.
             Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {
@@ -160,7 +238,28 @@ async fn connection(
         let transport = trent_api::Transport { secure: false, tls: None };
         return serve_http(TokioIo::new(stream), peer, transport, router, phase, watcher).await;
     };
-    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    // A TLS connection opens with a handshake record (0x16). Plain HTTP opens with a method name: answer it in
+    // HTTP, saying what the port speaks, rather than fail a handshake the client never meant to make.
+    // One deadline for the first byte and the handshake together.
+    let deadline = tokio::time::Instant::now() + TLS_HANDSHAKE_TIMEOUT;
+    let mut first = [0u8; 1];
+    let peeked = tokio::select! {
+        peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)) => peeked,
+        _ = phase.wait_for(|p| *p != Phase::Running) => return,
+    };
+    match peeked {
+        Ok(Ok(1..)) if first[0].is_ascii_uppercase() => return plain_http_on_tls_port(stream, peer).await,
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "connection failed before the TLS handshake");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    }
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
     let stream = tokio::select! {
         result = handshake => match result {
             Ok(Ok(stream)) => stream,
@@ -178,6 +277,43 @@ async fn connection(
     };
     let transport = trent_api::Transport { secure: true, tls: tls_session(stream.get_ref().1) };
     serve_http(TokioIo::new(stream), peer, transport, router, phase, watcher).await;
+}
+
+/// The body of the 400 sent to plain HTTP on the HTTPS port.
+pub(crate) const PLAIN_HTTP_MESSAGE: &str = "This port speaks HTTPS, not plain HTTP: use an https:// endpoint URL \
+     (eval \"$(trent env)\" sets AWS_ENDPOINT_URL and AWS_CA_BUNDLE).\n";
+
+/// Answers a plain-HTTP request on the HTTPS port with a 400 that says so, and logs it.
+async fn plain_http_on_tls_port(mut stream: TcpStream, peer: SocketAddr) {
+    tracing::warn!(%peer, "plain HTTP received on the HTTPS port; answered 400 (clients must use https://)");
+    // Read what the client sent (its headers, most often all of the request) before answering: closing a
+    // socket with unread data resets the connection, and the client would see the reset, not the answer.
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut seen = 0;
+    let read_request = async {
+        while seen < buf.len() {
+            match stream.read(&mut buf[seen..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen += n,
+            }
+            if buf[..seen].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), read_request).await;
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{PLAIN_HTTP_MESSAGE}",
+        PLAIN_HTTP_MESSAGE.len()
+    );
+    let write = async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    if let Err(e) = tokio::time::timeout(Duration::from_secs(2), write).await.unwrap_or(Ok(())) {
+        tracing::debug!(%peer, error = %e, "could not answer plain HTTP");
+    }
 }
 
 /// The negotiated version and suite, spelled as CloudTrail's `tlsDetails` spells them: `TLSv1.2`/`TLSv1.3`,
@@ -223,7 +359,13 @@ async fn serve_http<I>(
         tower::Service::call(&mut router.clone(), request)
     });
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).keep_alive(true).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // hyper's read buffer grows to ~400 KiB by default, per connection, whatever the handler buffers: a
+        // stalled body held that much each. 64 KiB still takes any header block AWS clients send.
+        .max_buf_size(READ_BUFFER_BYTES);
     // On shutdown the watcher lets the current request finish, then closes the connection.
     let conn = watcher.watch(builder.serve_connection(io, service));
     tokio::select! {
@@ -287,9 +429,18 @@ mod tests {
             )
     }
 
+    const LIMITS: ConnectionLimits = ConnectionLimits { max_connections: 64, max_connections_per_ip: 64 };
+
     /// Starts `serve` on one listener; returns its address, the shutdown trigger and the task.
     async fn start(
         tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<io::Result<()>>) {
+        start_limited(tls, LIMITS).await
+    }
+
+    async fn start_limited(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        limits: ConnectionLimits,
     ) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<io::Result<()>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -298,7 +449,7 @@ mod tests {
             None => Listener::Http { listener },
         };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(app(), vec![listener], async move {
+        let task = tokio::spawn(serve(app(), vec![listener], limits, async move {
             let _ = stop_rx.await;
         }));
         (addr, stop_tx, task)
@@ -392,5 +543,48 @@ mod tests {
         assert!(get_raw(stream, "/healthz").await.ends_with("ok"));
         stop(stop_tx, task).await;
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn plain_http_on_the_https_port_gets_a_400_that_says_so() {
+        let dir = crate::tls::tests::scratch_dir("server-plain-on-tls");
+        let paths = crate::tls::ensure_tls_material(&dir).unwrap();
+        let tls = crate::tls::server_config(&paths.cert, &paths.key).unwrap();
+        let (addr, stop_tx, task) = start(Some(tls)).await;
+        let response = get_raw(TcpStream::connect(addr).await.unwrap(), "/healthz").await;
+        assert!(response.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{response}");
+        assert!(response.ends_with(PLAIN_HTTP_MESSAGE), "{response}");
+        assert!(response.contains("This port speaks HTTPS"), "{response}");
+        // TLS clients are still served.
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let stream = connector(&paths.ca_cert).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        assert!(get_raw(stream, "/healthz").await.ends_with("ok"));
+        stop(stop_tx, task).await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Connections past the caps are closed at once; a slot freed by a closed connection is reused.
+    #[tokio::test]
+    async fn connections_are_capped_per_address_and_in_total() {
+        let limits = ConnectionLimits { max_connections: 3, max_connections_per_ip: 2 };
+        let (addr, stop_tx, task) = start_limited(None, limits).await;
+        let held: Vec<TcpStream> =
+            vec![TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap()];
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A third connection from 127.0.0.1 is accepted by the kernel, then closed by the server unanswered.
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buf)).await.unwrap();
+        assert!(read.is_err() || buf.is_empty(), "{:?}", String::from_utf8_lossy(&buf));
+        // Another address (127.0.0.2 is loopback too) still gets in, up to the total.
+        let other = tokio::net::TcpSocket::new_v4().unwrap();
+        other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let other = other.connect(addr).await.unwrap();
+        assert!(get_raw(other, "/healthz").await.ends_with("ok"));
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(get_raw(TcpStream::connect(addr).await.unwrap(), "/healthz").await.ends_with("ok"));
+        stop(stop_tx, task).await;
     }
 }

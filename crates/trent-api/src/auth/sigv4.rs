@@ -29,7 +29,8 @@ const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
 
 /// AWS accepts requests dated up to 15 minutes either side of its clock.
 const MAX_SKEW_SECS: i64 = 15 * 60;
-/// SigV4 caps presigned URLs at seven days.
+/// SigV4 caps presigned URLs at seven days; a larger X-Amz-Expires is malformed. (Trent honours 15 minutes of
+/// it at most: see `check_time`.)
 const MAX_PRESIGN_EXPIRES_SECS: i64 = 7 * 24 * 60 * 60;
 /// Bound on access keys with cached signing keys. Only keys `secret_of` knows get an entry, so this is
 /// reached only with that many active keys in use; clearing then costs one HMAC chain per key.
@@ -128,6 +129,17 @@ struct SignatureParams<'a> {
     session_token: Option<Cow<'a, str>>,
 }
 
+/// A request that passed every check not needing its body or its secret.
+struct Unsigned<'a> {
+    params: SignatureParams<'a>,
+    /// The request time in ISO 8601 basic format, as the string to sign carries it.
+    amz_date: String,
+}
+
+fn is_signed(signed_headers: &str, name: &str) -> bool {
+    signed_headers.split(';').any(|h| h.eq_ignore_ascii_case(name))
+}
+
 impl SigV4Verifier {
     pub(crate) fn new(region: &str) -> Self {
         Self { region: region.to_owned(), cache: RwLock::new(HashMap::new()) }
@@ -149,57 +161,10 @@ impl SigV4Verifier {
         secret_of: impl FnOnce(&str) -> Option<Arc<SecretBytes>>,
     ) -> Result<VerifiedRequest, AuthError> {
         let query = parse_query(uri.query().unwrap_or(""));
-        let params = match (headers.get(AUTHORIZATION), query_param(&query, "X-Amz-Algorithm")) {
-            (Some(_), Some(_)) => {
-                return Err(AuthError::InvalidSignature(
-                    "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
-                        .to_owned(),
-                ));
-            }
-            (None, None) => return Err(AuthError::MissingAuthenticationToken),
-            (Some(auth), None) => header_params(auth, headers)?,
-            (None, Some(_)) => query_params(&query)?,
-        };
-
-        let now = unix_seconds(now);
-        let (amz_date, request_time) = parse_request_date(&params.date)?;
-        check_time(&params, &amz_date, request_time, now)?;
-
-        if !params.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case("host")) {
-            return Err(AuthError::InvalidSignature(
-                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
-            ));
-        }
-        if params.algorithm != ALGORITHM {
-            return Err(AuthError::IncompleteSignature(format!(
-                "Unsupported AWS 'algorithm': '{}' (only AWS4-HMAC-SHA256 for now). ",
-                params.algorithm
-            )));
-        }
-
+        let Unsigned { params, amz_date } = self.check_unsigned(headers, &query, now, service)?;
         let credential = params.credential.trim_end_matches('/');
         let mut parts = credential.split('/');
-        let (Some(access_key_id), Some(scope_date), Some(scope_region), Some(scope_service), Some(terminator), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(AuthError::IncompleteSignature(format!(
-                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, \
-                 got '{credential}'"
-            )));
-        };
-        self.check_scope(scope_date, scope_region, scope_service, terminator, service, &amz_date)?;
-
-        // The SDKs sign the session token; an unsigned one could be swapped without breaking the
-        // signature. Presigned tokens sit in the query string, which is always signed.
-        if !params.presigned
-            && headers.contains_key(X_AMZ_SECURITY_TOKEN)
-            && !params.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case(X_AMZ_SECURITY_TOKEN))
-        {
-            // Not a captured AWS text; worded after the 'Host' one above.
-            return Err(AuthError::InvalidSignature(
-                "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
-            ));
-        }
+        let (access_key_id, scope_date) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
 
         let secret = secret_of(access_key_id).ok_or(AuthError::UnrecognizedClient)?;
 
@@ -234,6 +199,99 @@ impl SigV4Verifier {
             region: self.region.clone(),
             service: service.to_owned(),
         })
+    }
+
+    /// The checks that need neither the body nor the secret, in AWS's order: signature parameters present and
+    /// well-formed, request time within the window, credential scope, required headers signed. Run before the
+    /// body is read, so a request that cannot authenticate costs no buffering. Returns the access key id.
+    pub(crate) fn precheck(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        now: SystemTime,
+        service: &str,
+    ) -> Result<String, AuthError> {
+        let query = parse_query(uri.query().unwrap_or(""));
+        let Unsigned { params, .. } = self.check_unsigned(headers, &query, now, service)?;
+        let credential = params.credential.trim_end_matches('/');
+        Ok(credential.split('/').next().unwrap_or("").to_owned())
+    }
+
+    fn check_unsigned<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        query: &'a [(Cow<'a, str>, Cow<'a, str>)],
+        now: SystemTime,
+        service: &str,
+    ) -> Result<Unsigned<'a>, AuthError> {
+        let params = match (headers.get(AUTHORIZATION), query_param(query, "X-Amz-Algorithm")) {
+            (Some(_), Some(_)) => {
+                return Err(AuthError::InvalidSignature(
+                    "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
+                        .to_owned(),
+                ));
+            }
+            (None, None) => return Err(AuthError::MissingAuthenticationToken),
+            (Some(auth), None) => header_params(auth, headers)?,
+            (None, Some(_)) => query_params(query)?,
+        };
+
+        let now = unix_seconds(now);
+        let (amz_date, request_time) = parse_request_date(&params.date)?;
+        let amz_date = amz_date.into_owned();
+        check_time(&params, &amz_date, request_time, now)?;
+
+        if !params.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case("host")) {
+            return Err(AuthError::InvalidSignature(
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+            ));
+        }
+        if params.algorithm != ALGORITHM {
+            return Err(AuthError::IncompleteSignature(format!(
+                "Unsupported AWS 'algorithm': '{}' (only AWS4-HMAC-SHA256 for now). ",
+                params.algorithm
+            )));
+        }
+
+        let credential = params.credential.trim_end_matches('/');
+        let mut parts = credential.split('/');
+        let (Some(_), Some(scope_date), Some(scope_region), Some(scope_service), Some(terminator), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::IncompleteSignature(format!(
+                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, \
+                 got '{credential}'"
+            )));
+        };
+        self.check_scope(scope_date, scope_region, scope_service, terminator, service, &amz_date)?;
+
+        // The SDKs sign the session token; an unsigned one could be swapped without breaking the
+        // signature. Presigned tokens sit in the query string, which is always signed.
+        if !params.presigned
+            && headers.contains_key(X_AMZ_SECURITY_TOKEN)
+            && !is_signed(&params.signed_headers, X_AMZ_SECURITY_TOKEN)
+        {
+            // Not a captured AWS text; worded after the 'Host' one above.
+            return Err(AuthError::InvalidSignature(
+                "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+            ));
+        }
+        // An unsigned X-Amz-Target lets a captured request be replayed as another operation (an Encrypt as a
+        // DisableKey): every x-amz-* header present must be signed, as every SDK signs them (security review
+        // finding 11). Content-Type is not required: the AWS SDK for JavaScript v2 never signs it and AWS accepts
+        // that, and it cannot change the operation (JSON requests are routed by their signed X-Amz-Target, Query
+        // requests by their signed body, and the credential scope binds the service).
+        if let Some(name) = headers
+            .keys()
+            .map(http::HeaderName::as_str)
+            .find(|name| name.starts_with("x-amz-") && !is_signed(&params.signed_headers, name))
+        {
+            // Not a captured AWS text; worded after the 'Host' one above.
+            return Err(AuthError::InvalidSignature(format!(
+                "'{name}' must be a 'SignedHeader' in the AWS Authorization."
+            )));
+        }
+        Ok(Unsigned { params, amz_date })
     }
 
     /// All scope errors at once, space-separated, as AWS reports them.
@@ -482,6 +540,9 @@ fn check_time(params: &SignatureParams<'_>, amz_date: &str, request_time: i64, n
     }
     match params.expires {
         Some(expires) => {
+            // JSON and Query services honour a presigned request for 15 minutes at most, whatever X-Amz-Expires
+            // says (only S3 honours up to 7 days): a leaked URL must not be a week-long credential.
+            let expires = expires.min(MAX_SKEW_SECS);
             if now > request_time + expires {
                 // A guess modelled on the clock-skew text: no captured AWS text for an expired presigned
                 // request to a JSON service (S3 says "Request has expired").
@@ -505,13 +566,15 @@ fn check_time(params: &SignatureParams<'_>, amz_date: &str, request_time: i64, n
     Ok(())
 }
 
-/// The payload hash for the canonical request: the body's, or the client's `x-amz-content-sha256`.
+/// The payload hash for the canonical request: always the body's own. Like AWS's non-S3 services, Trent hashes
+/// the payload itself, so `UNSIGNED-PAYLOAD` (or any claim that is not the body's hash) cannot verify: a request
+/// signed that way could be replayed with another body (security review finding 11).
 fn payload_hash<'a>(headers: &'a HeaderMap, body: &[u8]) -> Result<Cow<'a, str>, AuthError> {
     let Some(claimed) = headers.get(X_AMZ_CONTENT_SHA256) else {
         return Ok(Cow::Owned(hex(&sha256(body))));
     };
     if claimed == UNSIGNED_PAYLOAD {
-        return Ok(Cow::Borrowed(UNSIGNED_PAYLOAD));
+        return Err(AuthError::SignatureDoesNotMatch);
     }
     let computed = hex(&sha256(body));
     // The client signs its own claim; it must also be true of the body, or the body went unsigned.

@@ -219,10 +219,107 @@ fn x_amz_content_sha256_is_honoured_and_checked() {
     *req.body_mut() = br#"{"KeyId":"alias/other"}"#.to_vec();
     assert_eq!(verify(&req, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
 
+    // UNSIGNED-PAYLOAD: the server hashes the body itself, as AWS's non-S3 services do, so this never verifies.
     let mut req = kms_request(BODY);
     Signer { settings: settings(), body: Some(SignableBody::UnsignedPayload), ..Signer::default() }.sign(&mut req);
     assert_eq!(req.headers()["x-amz-content-sha256"], "UNSIGNED-PAYLOAD");
+    assert_eq!(verify(&req, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
+}
+
+/// The review's t6: a DisableKey for key K1 signed with `UNSIGNED-PAYLOAD`, replayed with K2 in the body, disabled
+/// K2. The payload is always hashed by the server, so the original and the replay are both refused.
+#[test]
+fn unsigned_payload_replayed_with_another_body_is_refused() {
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let mut req = kms_request(br#"{"KeyId":"K1"}"#);
+    set_header(&mut req, "x-amz-target", "TrentService.DisableKey");
+    Signer { settings, body: Some(SignableBody::UnsignedPayload), ..Signer::default() }.sign(&mut req);
+    assert_eq!(verify(&req, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
+    *req.body_mut() = br#"{"KeyId":"K2"}"#.to_vec();
+    assert_eq!(verify(&req, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
+}
+
+/// The review's t5: an Encrypt signed without X-Amz-Target in SignedHeaders was replayed as DescribeKey and
+/// DisableKey. Every x-amz-* header present must be signed.
+#[test]
+fn unsigned_x_amz_headers_are_refused() {
+    for (name, value) in [
+        ("x-amz-target", "TrentService.DisableKey"),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ("x-amz-anything", "1"),
+    ] {
+        let mut req = kms_request(BODY);
+        req.headers_mut().remove(name);
+        Signer::default().sign(&mut req);
+        assert!(!authorization(&req).contains(name), "{name} left out of SignedHeaders");
+        // Header added after signing: the replay.
+        set_header(&mut req, name, value);
+        let err = verify(&req, t0()).unwrap_err();
+        assert_eq!(err.aws_type(), "InvalidSignatureException", "{name}");
+        assert_eq!(err.message(), format!("'{name}' must be a 'SignedHeader' in the AWS Authorization."));
+    }
+    // The SDK signs them all, and headers outside x-amz-* may stay unsigned (see extra_unsigned_header_is_ignored).
+    let req = signed(BODY);
+    let auth = authorization(&req);
+    assert!(auth.contains("content-type") && auth.contains("x-amz-target"), "{auth}");
     verify(&req, t0()).unwrap();
+}
+
+/// The AWS SDK for JavaScript v2 signs every x-amz-* header but never Content-Type (its `unsignableHeaders`), and
+/// AWS accepts its requests: so does Trent.
+#[test]
+fn unsigned_content_type_is_accepted_as_from_the_javascript_sdk_v2() {
+    let mut req = kms_request(BODY);
+    req.headers_mut().remove("content-type");
+    Signer::default().sign(&mut req);
+    set_header(&mut req, "content-type", "application/x-amz-json-1.1");
+    assert!(!authorization(&req).contains("content-type"));
+    verify(&req, t0()).unwrap();
+}
+
+/// The review's t15c: a presigned URL signing only `host`, with `UNSIGNED-PAYLOAD` and a 7-day expiry, was used
+/// with three different targets and bodies. The added X-Amz-Target is unsigned, and the body is hashed anyway.
+#[test]
+fn host_only_presigned_url_is_not_a_bearer_credential() {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri(format!("https://{HOST}/"))
+        .header("host", HOST)
+        .body(Vec::new())
+        .unwrap();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(604_800));
+    Signer { settings, body: Some(SignableBody::UnsignedPayload), ..Signer::default() }.sign(&mut req);
+    assert!(req.uri().query().unwrap().contains("X-Amz-SignedHeaders=host&"), "{}", req.uri());
+
+    let mut replay = req.clone();
+    *replay.body_mut() = br#"{"NumberOfBytes":32}"#.to_vec();
+    set_header(&mut replay, "x-amz-target", "TrentService.GenerateRandom");
+    set_header(&mut replay, "content-type", "application/x-amz-json-1.1");
+    let err = verify(&replay, t0()).unwrap_err();
+    assert_eq!(err.aws_type(), "InvalidSignatureException");
+    assert!(err.message().ends_with("' must be a 'SignedHeader' in the AWS Authorization."), "{err}");
+    // Even with no header added, the payload was not signed.
+    assert_eq!(verify(&req, t0()).unwrap_err(), AuthError::SignatureDoesNotMatch);
+}
+
+/// The review's t15b: a body-bound presigned Decrypt URL dated 6 days ago still decrypted. A presigned request is
+/// honoured for 15 minutes at most, as AWS's non-S3 services do.
+#[test]
+fn presigned_url_is_capped_at_fifteen_minutes() {
+    let mut req = kms_request(BODY);
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(7 * 24 * 3600));
+    Signer { settings, ..Signer::default() }.sign(&mut req);
+    verify(&req, t0() + mins(15)).unwrap();
+    let err = verify(&req, t0() + mins(16)).unwrap_err();
+    assert!(err.message().starts_with("Signature expired: 20260101T120000Z is now earlier than"), "{err}");
+    assert!(err.message().ends_with(" - 900 sec.)"), "{err}");
+    let err = verify(&req, t0() + Duration::from_secs(6 * 24 * 3600)).unwrap_err();
+    assert_eq!(err.aws_type(), "InvalidSignatureException");
 }
 
 #[test]
@@ -531,15 +628,15 @@ fn presigned(expires: Duration, token: Option<&str>) -> Request<Vec<u8>> {
 
 #[test]
 fn presigned_url_verifies_until_it_expires() {
-    let req = presigned(Duration::from_secs(3600), None);
-    verify(&req, t0() + mins(59)).unwrap();
-    verify(&req, t0() + mins(60)).unwrap();
+    let req = presigned(Duration::from_secs(600), None);
+    verify(&req, t0() + mins(9)).unwrap();
+    verify(&req, t0() + mins(10)).unwrap();
 
-    let err = verify(&req, t0() + mins(61)).unwrap_err();
+    let err = verify(&req, t0() + mins(11)).unwrap_err();
     assert_eq!(err.aws_type(), "InvalidSignatureException");
     assert_eq!(
         err.message(),
-        "Signature expired: 20260101T120000Z is now earlier than 20260101T120100Z (20260101T130100Z - 3600 sec.)"
+        "Signature expired: 20260101T120000Z is now earlier than 20260101T120100Z (20260101T121100Z - 600 sec.)"
     );
 
     let err = verify(&req, t0() - mins(16)).unwrap_err();

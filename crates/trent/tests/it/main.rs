@@ -11,6 +11,8 @@ mod auth;
 mod errors;
 mod esdk;
 mod kms;
+mod limits;
+mod lock;
 mod restart;
 mod server;
 

@@ -3,7 +3,7 @@
 
 use aws_sdk_kms::Client;
 
-use crate::server::{Server, unique_base_dir};
+use crate::server::{RemoveOnDrop, Server, unique_base_dir};
 use crate::{blob, key_arn, ok, tag};
 
 #[tokio::test]
@@ -62,16 +62,4 @@ async fn state_survives_a_restart() {
     assert_eq!(keys.keys().len(), 2);
     let aliases = ok!(c.list_aliases().send());
     assert_eq!(aliases.aliases().len(), 1);
-}
-
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        } else {
-            eprintln!("keeping {} for inspection", self.0.display());
-        }
-    }
 }

@@ -22,7 +22,7 @@ use aws_sdk_kms::config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::{BehaviorVersion, Region, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
-const TRENT: &str = env!("CARGO_BIN_EXE_trent");
+pub const TRENT: &str = env!("CARGO_BIN_EXE_trent");
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -30,8 +30,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Prints trent's pid first so the harness can signal it directly. `$0` is the base directory.
 const WATCHDOG: &str = r#"
 base="$0"; trent="$1"; dir="$2"; listen="$3"; log="$4"; cleanup="$5"
+shift 5
 exec 3<&0
-"$trent" serve --data-dir "$dir" --listen "$listen" </dev/null >>"$log" 2>&1 &
+"$trent" serve --data-dir "$dir" --listen "$listen" "$@" </dev/null >>"$log" 2>&1 &
 pid=$!
 echo "$pid"
 ( read -r _ <&3; kill -TERM "$pid" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
@@ -121,7 +122,7 @@ pub fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
 }
@@ -130,13 +131,21 @@ impl Server {
     /// Starts `trent serve` with its data directory at `base/data` (created on first start, kept across
     /// restarts). With `cleanup`, `base` is removed once the server has stopped.
     pub fn start(base: &Path, cleanup: bool) -> Server {
+        // The suite creates keys by the hundred in parallel, without retries: AWS's request quotas (CreateKey 5
+        // per second) would throttle it. The quotas have tests of their own, on servers of their own.
+        Self::start_with(base, cleanup, &["--request-quotas", "off"], true)
+    }
+
+    /// Like [`Server::start`], with extra `trent serve` arguments; `no_color` sets NO_COLOR for the server.
+    pub fn start_with(base: &Path, cleanup: bool, extra_args: &[&str], no_color: bool) -> Server {
         install_panic_hook();
         let data_dir = base.join("data");
         let log = base.join("server.log");
         // A previous run's serving.json must not be mistaken for this one's.
         let _ = fs::remove_file(data_dir.join("serving.json"));
         let listen = format!("127.0.0.1:{}", free_port());
-        let mut watchdog = Command::new("sh")
+        let mut watchdog = Command::new("sh");
+        watchdog
             .arg("-c")
             .arg(WATCHDOG)
             .arg(base)
@@ -145,18 +154,21 @@ impl Server {
             .arg(&listen)
             .arg(&log)
             .arg(if cleanup { "1" } else { "0" })
+            .args(extra_args)
             .env_remove("TRENT_INSECURE_HTTP")
             .env_remove("TRENT_ACCOUNT_ID")
             .env_remove("TRENT_REGION")
             .env_remove("TRENT_DATA_DIR")
             .env_remove("TRENT_LISTEN")
             .env("TRENT_LOG", "info")
-            .env("NO_COLOR", "1")
+            .env_remove("NO_COLOR")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning the sh watchdog");
+            .stderr(Stdio::null());
+        if no_color {
+            watchdog.env("NO_COLOR", "1");
+        }
+        let mut watchdog = watchdog.spawn().expect("spawning the sh watchdog");
         let watchdog_stdin = watchdog.stdin.take();
         let mut line = String::new();
         let stdout = watchdog.stdout.take().expect("watchdog stdout");
@@ -237,9 +249,23 @@ impl Server {
 
     /// Sends SIGTERM and waits for trent to exit; returns its exit status (as relayed by the watchdog).
     pub fn stop(&mut self) -> ExitStatus {
+        self.signal_and_wait("-TERM")
+    }
+
+    /// Kills trent with SIGKILL (no shutdown of any kind) and waits for it to be gone.
+    pub fn kill9(&mut self) -> ExitStatus {
+        self.signal_and_wait("-KILL")
+    }
+
+    /// trent's process id.
+    pub fn pid(&self) -> u32 {
+        self.trent_pid
+    }
+
+    fn signal_and_wait(&mut self, signal: &str) -> ExitStatus {
         assert!(!self.stopped, "server already stopped");
         self.stopped = true;
-        let _ = Command::new("kill").arg("-TERM").arg(self.trent_pid.to_string()).status();
+        let _ = Command::new("kill").arg(signal).arg(self.trent_pid.to_string()).status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         let status = loop {
             match self.watchdog.try_wait() {
@@ -304,6 +330,19 @@ impl Drop for Server {
             if !status.success() && !std::thread::panicking() {
                 eprintln!("trent exited with {status}; log:\n{}", tail(&self.log, 60));
             }
+        }
+    }
+}
+
+/// Removes a test's base directory when the test passes; keeps it for inspection when it fails.
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            eprintln!("keeping {} for inspection", self.0.display());
         }
     }
 }
