@@ -1,6 +1,8 @@
 //! Round trips across suites, frame sizes, contexts and streaming chunkings; rejection of tampered,
 //! truncated and random input; policies and limits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::sync::Arc;

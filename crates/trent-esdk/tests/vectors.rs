@@ -1,6 +1,8 @@
 //! The official ESDK decrypt vectors (`../shared/esdk-vectors/` next to the workspace). Skips with a
 //! message when the folder is absent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
