@@ -96,6 +96,7 @@ struct ExportArgs {
     /// Where to write the export.
     #[arg(long)]
     to: PathBuf,
+    /// Exported file content.
     #[arg(long, value_enum, default_value_t = ExportFormatArg::Cloudtrail)]
     format: ExportFormatArg,
 }
@@ -137,6 +138,7 @@ struct LookupArgs {
     /// Continue after a previous page (the token it printed).
     #[arg(long)]
     next_token: Option<String>,
+    /// JSON lines (the recorded CloudTrail events, in full) or a table of the main fields.
     #[arg(long, value_enum, default_value_t = Output::Json)]
     output: Output,
 }

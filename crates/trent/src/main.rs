@@ -6,6 +6,8 @@
 mod admin;
 mod audit_cli;
 mod esdk_cli;
+#[cfg(test)]
+mod help_tests;
 mod instance;
 mod server;
 mod tls;
@@ -62,7 +64,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct DataDirArg {
-    /// Where keys, the database, TLS material and credentials live. Created on first start (mode 0700).
+    /// Where keys, the database, TLS material and credentials live: `trent serve` creates it on first start
+    /// (mode 0700); the other commands use the one a server created.
     #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
     data_dir: PathBuf,
 }
