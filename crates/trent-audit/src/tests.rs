@@ -276,6 +276,18 @@ async fn a_live_trail_verifies_up_to_its_last_digest_and_tampering_is_still_caug
     // A batch being written as the verifier reads: half a record before the zeros is not an error.
     rewrite(&records, br#"{"seq":99,"pr"#);
     assert_eq!(live(&dir.0).unwrap(), r);
+    // A NUL written into a signed record cannot pass the records behind it off as the open end...
+    let mut nul = original.clone();
+    let second = original.iter().position(|&b| b == b'\n').unwrap() + 10;
+    nul[second] = 0;
+    fs::write(&seg, &nul).unwrap();
+    assert!(matches!(live(&dir.0), Err(VerifyError::Malformed { .. })), "{:?}", live(&dir.0));
+    // ... nor can data written behind the zeros.
+    let mut behind = original.clone();
+    let n = behind.len();
+    behind[n - 100..n - 90].copy_from_slice(b"{\"seq\":42}");
+    fs::write(&seg, &behind).unwrap();
+    assert!(matches!(live(&dir.0), Err(VerifyError::Malformed { .. })), "{:?}", live(&dir.0));
     // One changed byte in a signed event.
     let mut edited = records.clone();
     edited[1] = edited[1].replacen("Live1", "Live9", 1);

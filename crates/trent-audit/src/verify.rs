@@ -20,7 +20,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Seek as _};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -126,7 +126,13 @@ struct Records<'a> {
     live: bool,
     /// The last segment was open: its records ended in zeros.
     last_open: bool,
+    /// Re-reads of the open segment's end after data showed up behind its zeros.
+    rereads: u32,
 }
+
+/// How often live verification reads the open segment's end again when data follows zeros (a batch being
+/// written as it is read) before calling it tampering: 1 s in all.
+const LIVE_REREADS: u32 = 50;
 
 impl<'a> Records<'a> {
     fn new(dir: &'a Path, segments: &'a [u64], live: bool) -> Self {
@@ -139,6 +145,7 @@ impl<'a> Records<'a> {
             line: Vec::new(),
             live,
             last_open: false,
+            rereads: 0,
         }
     }
 
@@ -160,12 +167,29 @@ impl<'a> Records<'a> {
             }
             let at = Location { segment: name.clone(), line: self.line_no + 1, offset: self.offset };
             let last = self.segments.len() == 0;
-            if self.live && last && self.line.contains(&0) {
-                // The open segment of a running server: records end at the zeros. A line cut short by zeros
-                // is a batch being written right now (it is unsigned; the next run sees it whole).
-                self.last_open = true;
-                self.current = None;
-                continue;
+            if self.live
+                && last
+                && let Some(nul) = self.line.iter().position(|&b| b == 0)
+            {
+                // The open segment of a running server: records end at the zeros, which run to the end of the
+                // file (no newline follows them, so `line` holds the rest of the file). A line cut short by
+                // zeros is a batch being written right now (unsigned; the next run sees it whole).
+                if self.line[nul..].iter().all(|&b| b == 0) {
+                    self.last_open = true;
+                    self.current = None;
+                    continue;
+                }
+                // Data after zeros: a batch landed while this was read, or something was written into them
+                // (a NUL cannot hide signed records behind it). Read this place again; what stays is tampering.
+                if self.rereads < LIVE_REREADS {
+                    self.rereads += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    reader
+                        .seek(std::io::SeekFrom::Start(self.offset))
+                        .map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
+                    continue;
+                }
+                return Err(VerifyError::Malformed { at });
             }
             if self.line[0] == 0 {
                 // The preallocated space of a segment still being written (or whose writer crashed): zeros
