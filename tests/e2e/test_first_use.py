@@ -153,7 +153,7 @@ def test_no_overwrite_and_interactive_like_aws_encryption_cli(side_by_side, tool
     assert r.returncode == 0 and (d / "ct").read_bytes() == old, r
 
     # --interactive: "n", an empty line or any other answer keep the file; "y" replaces it.
-    for answer in (b"n\n", b"\n", b"nope\n"):
+    for answer in (b"n\n", b"\n", b"nope\n", b" y\n"):
         r = encrypt(tool, "ct", "--interactive", stdin=answer)
         assert r.returncode == 0 and (d / "ct").read_bytes() == old, (answer, r)
     assert b"Overwrite existing output file" in r.stdout + r.stderr, r

@@ -1,6 +1,6 @@
 //! `--interactive` and `--no-overwrite`, with aws-encryption-cli's rules: they apply to output files that
 //! already exist as regular files (standard output, devices and pipes are always written); `--no-overwrite`
-//! wins over `--interactive`; at the prompt only an answer starting with `y` or `Y` overwrites, anything
+//! wins over `--interactive`; at the prompt only an answer whose first character is `y` or `Y` overwrites, anything
 //! else (an empty line, end of input) skips the file. A skipped file is reported on standard error, gets no
 //! metadata line and does not fail the run.
 //!
@@ -53,7 +53,7 @@ pub(super) fn may_write(policy: Policy, dest: &Path, stdin_is_data: bool) -> Res
     } else {
         ask(&question, &mut std::io::stdin().lock())?
     };
-    if answer.trim_start().starts_with(['y', 'Y']) {
+    if answer.starts_with(['y', 'Y']) {
         return Ok(true);
     }
     eprintln!("trent: skipping existing output file {} (not confirmed)", dest.display());
