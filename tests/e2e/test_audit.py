@@ -49,9 +49,9 @@ def secret_needles(secret: bytes):
     return needles
 
 
-def verify(data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(trent_bin()), "audit", "verify", "--data-dir", str(data_dir)], capture_output=True,
-                          text=True, env=clean_base_env(), timeout=60)
+def verify(data_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(trent_bin()), "audit", "verify", "--data-dir", str(data_dir), *extra],
+                          capture_output=True, text=True, env=clean_base_env(), timeout=60)
 
 
 def test_trail_records_every_call_without_secrets_and_verifies(make_server):
@@ -161,6 +161,44 @@ def test_trail_records_every_call_without_secrets_and_verifies(make_server):
     bad = verify(srv.data_dir)
     assert bad.returncode != 0
     assert seg.name in bad.stderr and "line 2" in bad.stderr, bad.stderr
+
+
+def test_verify_on_a_running_server_and_strict_once_stopped(make_server):
+    """Issue 15 item 4: a live trail verifies (exit 0) up to its last signed digest and names the records after
+    it as not signed yet; --strict keeps the stopped-server rule; tampering is caught in both modes."""
+    srv = make_server()
+    kms = srv.client()
+    for _ in range(3):
+        kms.generate_random(NumberOfBytes=8)
+    live = verify(srv.data_dir)
+    assert live.returncode == 0, live.stdout + live.stderr
+    assert live.stdout.startswith("OK") and "3 event(s)" in live.stdout, live.stdout
+    assert "The trail is open" in live.stdout and "record(s) after it are not signed yet" in live.stdout, live.stdout
+    strict = verify(srv.data_dir, "--strict")
+    assert strict.returncode == 1 and "truncated tail" in strict.stderr, strict.stdout + strict.stderr
+
+    # A changed byte in the live trail fails the default mode too, naming the place.
+    seg = sorted((srv.data_dir / "audit").glob("trail-*.jsonl"))[-1]
+    original = seg.read_bytes()
+    data = bytearray(original)
+    pos = data.index(b'"eventName":"') + len(b'"eventName":"')
+    data[pos] ^= 0x20
+    seg.write_bytes(bytes(data))
+    bad = verify(srv.data_dir)
+    assert bad.returncode == 1 and seg.name in bad.stderr and "line 1" in bad.stderr, bad.stdout + bad.stderr
+    seg.write_bytes(original)
+
+    assert srv.stop() == 0
+    for mode in ([], ["--strict"]):
+        ok = verify(srv.data_dir, *mode)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert "ends with its shutdown digest" in ok.stdout, ok.stdout
+    # A stopped trail whose tail was cut (shutdown digest and the last event removed): both modes refuse it.
+    lines = seg.read_bytes().splitlines(keepends=True)
+    seg.write_bytes(b"".join(lines[:-2]))
+    for mode in ([], ["--strict"]):
+        cut = verify(srv.data_dir, *mode)
+        assert cut.returncode == 1 and "truncated tail" in cut.stderr, (mode, cut.stdout + cut.stderr)
 
 
 def test_trail_continues_across_restart(make_server, tmp_path):

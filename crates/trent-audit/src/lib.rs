@@ -34,7 +34,7 @@ pub use event::{
     TlsDetails, UserIdentity,
 };
 pub use export::{ExportConfig, ExportFormat, ExportSummary, export_closed};
-pub use verify::{Location, VerifyError, VerifyReport, verify, verify_with_progress};
+pub use verify::{Location, VerifyError, VerifyMode, VerifyReport, verify, verify_with};
 pub use writer::{AuditConfig, AuditSink, AuditStats};
 
 /// Why an event could not be recorded. Every variant fails the request that produced the event.

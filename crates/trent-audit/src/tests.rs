@@ -58,6 +58,21 @@ async fn write_events(dir: &Path, root: &RootKey, n: usize) {
     sink.close();
 }
 
+/// Verifies in both modes. A stopped trail's tampering is caught the same way by both; live mode names a
+/// cut tail (no shutdown digest in a closed segment) `CutTail` where strict mode says `TruncatedTail`.
+fn verify_both(dir: &Path) -> Result<VerifyReport, VerifyError> {
+    let strict = verify(dir);
+    let live = verify_with(dir, VerifyMode::Live, &mut |_, _| {});
+    match (&strict, &live) {
+        (
+            Err(VerifyError::TruncatedTail { at, after_digest }),
+            Err(VerifyError::CutTail { at: live_at, after_digest: live_after }),
+        ) => assert_eq!((at, after_digest), (live_at, live_after)),
+        _ => assert_eq!(strict, live, "strict and live verification disagree"),
+    }
+    strict
+}
+
 fn segment(dir: &Path, n: u64) -> PathBuf {
     dir.join(record::segment_name(n))
 }
@@ -82,7 +97,7 @@ async fn sample_trail(name: &str) -> (TempDir, PathBuf) {
 #[tokio::test]
 async fn untouched_trail_verifies_with_chain_and_digests() {
     let (dir, seg) = sample_trail("ok").await;
-    let report = verify(&dir.0).unwrap();
+    let report = verify_both(&dir.0).unwrap();
     assert_eq!(report.events, 10);
     assert!(report.digests >= 3, "interval digests plus the shutdown digest: {report:?}");
     assert_eq!(report.records, report.events + report.digests);
@@ -108,7 +123,7 @@ async fn one_edited_byte_is_named() {
     let pos = line3_start + fs::read_to_string(&seg).unwrap()[line3_start..].find("\"Op2\"").unwrap() + 2;
     bytes[pos] ^= 0x01;
     fs::write(&seg, bytes).unwrap();
-    match verify(&dir.0) {
+    match verify_both(&dir.0) {
         Err(VerifyError::Changed { at, seq, .. }) => assert_eq!((at.line, seq), (3, 3)),
         other => panic!("{other:?}"),
     }
@@ -120,7 +135,7 @@ async fn a_deleted_record_is_named() {
     let mut all = lines(&seg);
     all.remove(4);
     write_lines(&seg, &all);
-    match verify(&dir.0) {
+    match verify_both(&dir.0) {
         Err(VerifyError::Removed { at, expected, found }) => assert_eq!((at.line, expected, found), (5, 5, 6)),
         other => panic!("{other:?}"),
     }
@@ -132,7 +147,7 @@ async fn swapped_records_are_named() {
     let mut all = lines(&seg);
     all.swap(1, 2);
     write_lines(&seg, &all);
-    match verify(&dir.0) {
+    match verify_both(&dir.0) {
         Err(VerifyError::Reordered { at, expected, found }) => assert_eq!((at.line, expected, found), (2, 2, 3)),
         other => panic!("{other:?}"),
     }
@@ -145,7 +160,7 @@ async fn an_inserted_record_is_named() {
     let copy = all[1].clone();
     all.insert(6, copy);
     write_lines(&seg, &all);
-    match verify(&dir.0) {
+    match verify_both(&dir.0) {
         Err(VerifyError::Inserted { at, .. }) => assert_eq!(at.line, 7),
         other => panic!("{other:?}"),
     }
@@ -159,10 +174,10 @@ async fn truncation_is_detected() {
     let mut all = lines(&seg);
     all.truncate(all.len() - 2);
     write_lines(&seg, &all);
-    assert!(matches!(verify(&dir.0), Err(VerifyError::TruncatedTail { .. })), "{:?}", verify(&dir.0));
+    assert!(matches!(verify_both(&dir.0), Err(VerifyError::TruncatedTail { .. })), "{:?}", verify_both(&dir.0));
     // Cut in the middle of a line.
     fs::write(&seg, &original[..original.len() - 10]).unwrap();
-    match verify(&dir.0) {
+    match verify_both(&dir.0) {
         Err(VerifyError::PartialLine { at }) => assert_eq!(at.line as usize, lines(&seg).len()),
         other => panic!("{other:?}"),
     }
@@ -175,7 +190,7 @@ async fn a_forged_digest_is_refused() {
     let last = all.len() - 1;
     all[last] = all[last].replace("\"reason\":\"shutdown\"", "\"reason\":\"interval\"");
     write_lines(&seg, &all);
-    assert!(matches!(verify(&dir.0), Err(VerifyError::BadSignature { .. })));
+    assert!(matches!(verify_both(&dir.0), Err(VerifyError::BadSignature { .. })));
 }
 
 #[tokio::test]
@@ -184,7 +199,7 @@ async fn chain_continues_across_restarts_and_crashes() {
     let root = root();
     write_events(&dir.0, &root, 3).await;
     write_events(&dir.0, &root, 2).await;
-    let r = verify(&dir.0).unwrap();
+    let r = verify_both(&dir.0).unwrap();
     assert_eq!((r.segments, r.events, r.recoveries), (2, 5, 0));
     // A crash: the shutdown digest never made it, and half a record is left.
     let seg2 = segment(&dir.0, 2);
@@ -195,7 +210,7 @@ async fn chain_continues_across_restarts_and_crashes() {
     io::Write::write_all(&mut f, b"{\"seq\":").unwrap();
     drop(f);
     write_events(&dir.0, &root, 1).await;
-    let r = verify(&dir.0).unwrap();
+    let r = verify_both(&dir.0).unwrap();
     assert_eq!((r.segments, r.events, r.recoveries), (3, 6, 1));
 }
 
@@ -214,13 +229,114 @@ async fn an_open_segment_ends_in_zeros_that_readers_and_recovery_skip() {
     let page = crate::search::search(&dir.0, &crate::search::Filter::default(), 10, None).unwrap();
     assert_eq!(page.events.len(), 3);
     assert!(matches!(verify(&dir.0), Err(VerifyError::TruncatedTail { .. })), "no shutdown digest yet");
+    // Live: verified up to the last digest, the events after it not signed yet.
+    let r = verify_with(&dir.0, VerifyMode::Live, &mut |_, _| {}).unwrap();
+    assert_eq!((r.events, r.sealed, r.unsigned), (3, false, 3), "{r:?}");
     // A crash: the writer never closes its segment. The next start cuts the zeros and seals the head.
     std::mem::forget(sink);
     write_events(&dir.0, &root, 1).await;
-    let r = verify(&dir.0).unwrap();
+    let r = verify_both(&dir.0).unwrap();
     assert_eq!((r.segments, r.events, r.recoveries), (2, 4, 1));
     assert!(!fs::read(&seg).unwrap().contains(&0), "the crashed segment was cut back to its records");
     assert!(!fs::read(segment(&dir.0, 2)).unwrap().contains(&0), "a closed segment has no zeros");
+}
+
+/// A running server's trail: verified up to its last digest in live mode, the events after it reported as
+/// not signed yet; tampering with it is still caught, and so is a cut tail once the segment is closed.
+#[tokio::test]
+async fn a_live_trail_verifies_up_to_its_last_digest_and_tampering_is_still_caught() {
+    let dir = TempDir::new("live");
+    // No interval digest on a timer while the test edits the file.
+    let cfg = AuditConfig { digest_every: Duration::from_secs(3600), ..config() };
+    let sink = AuditSink::open(&dir.0, &root(), cfg).unwrap();
+    for i in 0..6 {
+        sink.record(&event(&format!("Live{i}"))).await.unwrap();
+    }
+    let live = |dir: &Path| verify_with(dir, VerifyMode::Live, &mut |_, _| {});
+    let seg = segment(&dir.0, 1);
+    let original = fs::read(&seg).unwrap();
+    let end = original.iter().position(|&b| b == 0).unwrap();
+    let records: Vec<String> = std::str::from_utf8(&original[..end]).unwrap().lines().map(str::to_owned).collect();
+    let digest_line = records.iter().rposition(|l| l.contains(r#""digest""#)).expect("a digest after 4 records");
+    let unsigned = (records.len() - 1 - digest_line) as u64;
+    assert!(unsigned > 0, "{records:?}");
+
+    let r = live(&dir.0).unwrap();
+    assert_eq!((r.events, r.sealed, r.unsigned), (6, false, unsigned), "{r:?}");
+    assert_eq!(r.last_digest.as_ref().map(|d| d.0), Some(digest_line as u64 + 1));
+    assert!(matches!(verify(&dir.0), Err(VerifyError::TruncatedTail { .. })), "strict: a stopped server's rule");
+
+    // The open segment: the records, then the preallocated zeros kept as they are.
+    let rewrite = |lines: &[String], extra: &[u8]| {
+        let mut bytes: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+        bytes.extend_from_slice(extra);
+        bytes.resize(bytes.len().max(original.len()), 0);
+        fs::write(&seg, bytes).unwrap();
+    };
+    // A batch being written as the verifier reads: half a record before the zeros is not an error.
+    rewrite(&records, br#"{"seq":99,"pr"#);
+    assert_eq!(live(&dir.0).unwrap(), r);
+    // A NUL written into a signed record cannot pass the records behind it off as the open end...
+    let mut nul = original.clone();
+    let second = original.iter().position(|&b| b == b'\n').unwrap() + 10;
+    nul[second] = 0;
+    fs::write(&seg, &nul).unwrap();
+    assert!(matches!(live(&dir.0), Err(VerifyError::Malformed { .. })), "{:?}", live(&dir.0));
+    // ... nor can data written behind the zeros.
+    let mut behind = original.clone();
+    let n = behind.len();
+    behind[n - 100..n - 90].copy_from_slice(b"{\"seq\":42}");
+    fs::write(&seg, &behind).unwrap();
+    assert!(matches!(live(&dir.0), Err(VerifyError::Malformed { .. })), "{:?}", live(&dir.0));
+    // One changed byte in a signed event.
+    let mut edited = records.clone();
+    edited[1] = edited[1].replacen("Live1", "Live9", 1);
+    rewrite(&edited, b"");
+    assert!(matches!(live(&dir.0), Err(VerifyError::Changed { seq: 2, .. })), "{:?}", live(&dir.0));
+    // ... and in an unsigned event that another record chains to.
+    let mut edited = records.clone();
+    let n = edited.len();
+    edited[n - 2] = edited[n - 2].replacen("Live4", "Live8", 1);
+    rewrite(&edited, b"");
+    assert!(matches!(live(&dir.0), Err(VerifyError::Changed { .. })), "{:?}", live(&dir.0));
+    // A removed record.
+    let mut removed = records.clone();
+    removed.remove(2);
+    rewrite(&removed, b"");
+    assert!(matches!(live(&dir.0), Err(VerifyError::Removed { .. })), "{:?}", live(&dir.0));
+    // Data written into the zeros of a closed (not last) segment stays malformed: see the rotation tests.
+    // The tail cut and the segment closed (no zeros left): no running or crashed server leaves that.
+    write_lines(&seg, &records[..records.len() - 1]);
+    assert!(matches!(live(&dir.0), Err(VerifyError::CutTail { .. })), "{:?}", live(&dir.0));
+    // Cut right after the signed digest: a closed segment ending in an interval digest is a cut too.
+    write_lines(&seg, &records[..=digest_line]);
+    assert!(matches!(live(&dir.0), Err(VerifyError::CutTail { after_digest: 0, .. })), "{:?}", live(&dir.0));
+    fs::write(&seg, &original).unwrap();
+    assert_eq!(live(&dir.0).unwrap(), r);
+    std::mem::forget(sink);
+}
+
+/// Between segments (the last one closed by its `segment-close` digest, the next not written yet) a live
+/// trail has nothing unsigned; strict verification still wants the shutdown digest.
+#[tokio::test]
+async fn a_live_trail_between_segments_verifies() {
+    let dir = TempDir::new("live-rotate");
+    write_events_with(&dir.0, &root(), 20, small_segments()).await;
+    let segments = crate::writer::list_segments(&dir.0).unwrap();
+    let last = segment(&dir.0, *segments.last().unwrap());
+    // Make the trail end at the last segment-close digest: drop the final segment's records.
+    let mut all = lines(&last);
+    while all.last().is_some_and(|l| !l.contains(r#""reason":"segment-close""#)) {
+        all.pop();
+    }
+    if all.is_empty() {
+        fs::remove_file(&last).unwrap();
+    } else {
+        write_lines(&last, &all);
+    }
+    let r = verify_with(&dir.0, VerifyMode::Live, &mut |_, _| {}).unwrap();
+    assert_eq!((r.sealed, r.unsigned), (false, 0), "{r:?}");
+    assert!(matches!(verify(&dir.0), Err(VerifyError::TruncatedTail { after_digest: 0, .. })));
 }
 
 fn small_segments() -> AuditConfig {
@@ -231,7 +347,7 @@ fn small_segments() -> AuditConfig {
 async fn segments_rotate_by_size_and_the_chain_spans_them() {
     let dir = TempDir::new("rotate");
     write_events_with(&dir.0, &root(), 20, small_segments()).await;
-    let r = verify(&dir.0).unwrap();
+    let r = verify_both(&dir.0).unwrap();
     assert!(r.segments >= 5, "{r:?}");
     assert_eq!((r.events, r.trail_start), (20, 1));
     let segments = crate::writer::list_segments(&dir.0).unwrap();
@@ -241,7 +357,7 @@ async fn segments_rotate_by_size_and_the_chain_spans_them() {
     }
     // Removing the oldest segment without a retention digest is a removal.
     fs::remove_file(segment(&dir.0, 1)).unwrap();
-    assert!(matches!(verify(&dir.0), Err(VerifyError::Removed { expected: 1, .. })), "{:?}", verify(&dir.0));
+    assert!(matches!(verify_both(&dir.0), Err(VerifyError::Removed { expected: 1, .. })), "{:?}", verify_both(&dir.0));
 }
 
 async fn write_events_with(dir: &Path, root: &RootKey, n: usize, cfg: AuditConfig) {
@@ -291,7 +407,7 @@ async fn closed_segments_export_in_cloudtrail_layout_and_retention_is_signed_for
     }
     sink.record(&event("AfterRetention")).await.unwrap();
     sink.close();
-    let r = verify(&dir.0).unwrap();
+    let r = verify_both(&dir.0).unwrap();
     assert!(r.trail_start > 20, "{r:?}");
     assert_eq!(r.events, 1);
 
@@ -453,7 +569,7 @@ async fn group_commit_acknowledges_many_with_few_fsyncs() {
     let fsyncs = syncs.load(Ordering::Relaxed);
     assert!(fsyncs < 32, "64 events took {fsyncs} fsyncs");
     sink.close();
-    assert_eq!(verify(&dir.0).unwrap().events, 64);
+    assert_eq!(verify_both(&dir.0).unwrap().events, 64);
 }
 
 #[tokio::test]
@@ -474,7 +590,7 @@ async fn unwritable_trail_fails_requests_and_recovers() {
     fail.store(false, Ordering::Relaxed);
     sink.record(&event("After")).await.unwrap();
     sink.close();
-    let r = verify(&dir.0).unwrap();
+    let r = verify_both(&dir.0).unwrap();
     assert_eq!(r.events, 2, "refused events are not in the trail");
     let text = fs::read_to_string(segment(&dir.0, 1)).unwrap();
     assert!(!text.contains("Refused"));

@@ -8,18 +8,36 @@
 //! - `prev` is the SHA-256 of the previous record's line (otherwise the previous record was changed);
 //! - every digest carries a valid Ed25519 signature by the key in `public-key.pem`;
 //! - the trail starts at seq 1, or at (or before) the `trailStart` of its latest `retention` digest;
-//! - the trail ends with a shutdown digest (otherwise its tail was cut, or the server is still running or
-//!   crashed; a restart after a crash is sealed by a `recovered` digest and counted in the report).
+//! - [`VerifyMode::Strict`] (a stopped server): the trail ends with a shutdown digest (otherwise its tail was
+//!   cut, or the server is still running or crashed; a restart after a crash is sealed by a `recovered`
+//!   digest and counted in the report);
+//! - [`VerifyMode::Live`] (the server may be running): as CloudTrail's log validation checks what has been
+//!   delivered, the trail is verified up to its last signed digest and the records after it are reported as
+//!   not signed yet. A running (or crashed) server keeps its last segment open, ending in preallocated zeros;
+//!   a trail without a shutdown digest whose last segment is closed (no zeros, not ending at a
+//!   `segment-close` digest) had its tail cut, and that is still an error. What live verification cannot
+//!   catch is a cut of the not-yet-signed records themselves: nothing has signed for them yet.
 
 use std::fmt;
 use std::fs;
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Seek as _};
 use std::path::Path;
 
 use base64::Engine as _;
 
 use crate::record::{self, DigestFields, DigestReason, ParsedRecord};
 use crate::writer::list_segments;
+
+/// How [`verify_with`] treats a trail that does not end with a shutdown digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyMode {
+    /// The server may be running: records after the last signed digest of an open trail are reported as not
+    /// signed yet ([`VerifyReport::unsigned`]), not as an error.
+    #[default]
+    Live,
+    /// The server is stopped: the trail must end with its shutdown digest.
+    Strict,
+}
 
 /// A record's place: segment file, 1-based line, byte offset of the line's start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +66,13 @@ pub struct VerifyReport {
     pub trail_start: u64,
     /// Fingerprint of the signing key; compare it with the one published for this Trent.
     pub key_fingerprint: String,
+    /// The trail ends with a shutdown digest: the server stopped cleanly and every record is signed.
+    pub sealed: bool,
+    /// Records after the last signed digest (only in [`VerifyMode::Live`]; 0 when the trail ends with a
+    /// digest). Chained to the signed records but not signed for yet.
+    pub unsigned: u64,
+    /// The last digest: its seq and signing time.
+    pub last_digest: Option<(u64, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +99,10 @@ pub enum VerifyError {
         "truncated tail: {after_digest} record(s) after the last digest and no shutdown digest (last record at {at}); the tail was cut, or the server is running or crashed"
     )]
     TruncatedTail { at: Location, after_digest: u64 },
+    #[error(
+        "truncated tail: {after_digest} record(s) after the last digest and no shutdown digest, but the last segment is closed (a running or crashed server keeps it open, ending in preallocated zeros); last record at {at}: the tail was cut"
+    )]
+    CutTail { at: Location, after_digest: u64 },
 }
 
 /// One record as read from a segment.
@@ -92,11 +121,32 @@ struct Records<'a> {
     line_no: u64,
     offset: u64,
     line: Vec<u8>,
+    /// Live mode: the last segment may be written while it is read, so its records end at the first zero
+    /// byte (what follows is being written or not yet written, and unsigned either way).
+    live: bool,
+    /// The last segment was open: its records ended in zeros.
+    last_open: bool,
+    /// Re-reads of the open segment's end after data showed up behind its zeros.
+    rereads: u32,
 }
 
+/// How often live verification reads the open segment's end again when data follows zeros (a batch being
+/// written as it is read) before calling it tampering: 1 s in all.
+const LIVE_REREADS: u32 = 50;
+
 impl<'a> Records<'a> {
-    fn new(dir: &'a Path, segments: &'a [u64]) -> Self {
-        Self { dir, segments: segments.iter().copied(), current: None, line_no: 0, offset: 0, line: Vec::new() }
+    fn new(dir: &'a Path, segments: &'a [u64], live: bool) -> Self {
+        Self {
+            dir,
+            segments: segments.iter().copied(),
+            current: None,
+            line_no: 0,
+            offset: 0,
+            line: Vec::new(),
+            live,
+            last_open: false,
+            rereads: 0,
+        }
     }
 
     fn next_entry(&mut self) -> Result<Option<Entry>, VerifyError> {
@@ -116,6 +166,31 @@ impl<'a> Records<'a> {
                 continue;
             }
             let at = Location { segment: name.clone(), line: self.line_no + 1, offset: self.offset };
+            let last = self.segments.len() == 0;
+            if self.live
+                && last
+                && let Some(nul) = self.line.iter().position(|&b| b == 0)
+            {
+                // The open segment of a running server: records end at the zeros, which run to the end of the
+                // file (no newline follows them, so `line` holds the rest of the file). A line cut short by
+                // zeros is a batch being written right now (unsigned; the next run sees it whole).
+                if self.line[nul..].iter().all(|&b| b == 0) {
+                    self.last_open = true;
+                    self.current = None;
+                    continue;
+                }
+                // Data after zeros: a batch landed while this was read, or something was written into them
+                // (a NUL cannot hide signed records behind it). Read this place again; what stays is tampering.
+                if self.rereads < LIVE_REREADS {
+                    self.rereads += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    reader
+                        .seek(std::io::SeekFrom::Start(self.offset))
+                        .map_err(|e| VerifyError::Io(format!("{name}: {e}")))?;
+                    continue;
+                }
+                return Err(VerifyError::Malformed { at });
+            }
             if self.line[0] == 0 {
                 // The preallocated space of a segment still being written (or whose writer crashed): zeros
                 // to the end of the file, or something was written into it.
@@ -132,6 +207,7 @@ impl<'a> Records<'a> {
                 if !rest_zero {
                     return Err(VerifyError::Malformed { at });
                 }
+                self.last_open = last;
                 self.current = None;
                 continue;
             }
@@ -145,14 +221,18 @@ impl<'a> Records<'a> {
     }
 }
 
-/// Verifies the trail in `dir` (segments plus `public-key.pem`).
+/// Verifies the trail in `dir` (segments plus `public-key.pem`) of a stopped server ([`VerifyMode::Strict`]).
 pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
-    verify_with_progress(dir, &mut |_, _| {})
+    verify_with(dir, VerifyMode::Strict, &mut |_, _| {})
 }
 
-/// As [`verify`], calling `progress(segments done, segments in all)` as it moves from one segment to the
-/// next (a long trail takes seconds per gigabyte).
-pub fn verify_with_progress(dir: &Path, progress: &mut dyn FnMut(usize, usize)) -> Result<VerifyReport, VerifyError> {
+/// As [`verify`] in the given mode, calling `progress(segments done, segments in all)` as it moves from one
+/// segment to the next (a long trail takes seconds per gigabyte).
+pub fn verify_with(
+    dir: &Path,
+    mode: VerifyMode,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<VerifyReport, VerifyError> {
     let pem = fs::read_to_string(dir.join(record::PUBLIC_KEY_FILE))
         .map_err(|e| VerifyError::PublicKey(format!("{}: {e}", dir.join(record::PUBLIC_KEY_FILE).display())))?;
     let public_key = record::parse_public_key_pem(&pem)
@@ -168,8 +248,11 @@ pub fn verify_with_progress(dir: &Path, progress: &mut dyn FnMut(usize, usize)) 
         recoveries: 0,
         trail_start: 1,
         key_fingerprint: fingerprint.clone(),
+        sealed: false,
+        unsigned: 0,
+        last_digest: None,
     };
-    let mut records = Records::new(dir, &segments);
+    let mut records = Records::new(dir, &segments, mode == VerifyMode::Live);
     // The trail starts at seq 1, or later when retention deleted the oldest segments; that is accepted at
     // the end if a signed retention digest covers the first record found (whose `prev` is then taken as
     // found: its predecessor is gone).
@@ -180,6 +263,7 @@ pub fn verify_with_progress(dir: &Path, progress: &mut dyn FnMut(usize, usize)) 
     let mut previous: Option<Location> = None;
     let mut last: Option<Location> = None;
     let mut last_clean = true;
+    let mut last_reason = None;
     let mut after_digest = 0u64;
     let mut index = 0u64;
     let mut segments_done = 0usize;
@@ -232,6 +316,8 @@ pub fn verify_with_progress(dir: &Path, progress: &mut dyn FnMut(usize, usize)) 
                 _ => {}
             }
             last_clean = reason == Some(DigestReason::Shutdown);
+            last_reason = reason;
+            report.last_digest = Some((r.seq, d.time.clone()));
             after_digest = 0;
         } else {
             report.events += 1;
@@ -252,8 +338,19 @@ pub fn verify_with_progress(dir: &Path, progress: &mut dyn FnMut(usize, usize)) 
         report.trail_start = seq;
     }
     progress(segments.len(), segments.len());
+    report.sealed = last.is_some() && last_clean;
     if let Some(at) = last.filter(|_| !last_clean) {
-        return Err(VerifyError::TruncatedTail { at, after_digest });
+        match mode {
+            VerifyMode::Strict => return Err(VerifyError::TruncatedTail { at, after_digest }),
+            // Open: the writer's segment ends in zeros. A `segment-close` digest last: the writer is between
+            // segments (the next one is empty or not created yet). Anything else no writer leaves behind.
+            VerifyMode::Live
+                if records.last_open || (after_digest == 0 && last_reason == Some(DigestReason::SegmentClose)) =>
+            {
+                report.unsigned = after_digest;
+            }
+            VerifyMode::Live => return Err(VerifyError::CutTail { at, after_digest }),
+        }
     }
     Ok(report)
 }
@@ -264,7 +361,7 @@ fn misplaced(dir: &Path, segments: &[u64], i: u64, at: Location, expected: u64, 
     let mut occurrences = 0u64;
     let mut expected_later = false;
     let (mut next1, mut next2) = (None, None);
-    let mut records = Records::new(dir, segments);
+    let mut records = Records::new(dir, segments, false);
     let mut j = 0u64;
     // A read error in this pass only weakens the classification; the record stays misplaced.
     while let Ok(Some(e)) = records.next_entry() {

@@ -83,6 +83,7 @@ pub(crate) fn restrict(context: &EncryptionContext, keys: &BTreeSet<String>) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

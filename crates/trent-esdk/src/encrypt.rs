@@ -1,9 +1,12 @@
 //! Streaming encryption: an [`Encryptor`] is a `Write` that emits a framed message.
 //!
 //! Memory is one frame: plaintext is collected into a frame buffer, sealed in place and written out.
-//! A full buffer is only sealed as a regular frame once more plaintext arrives, so at `finish` the
-//! last frame is always the final frame (full length when the plaintext is an exact multiple, as the
-//! Dafny/.NET SDKs write; empty only for empty plaintext).
+//! A full buffer is sealed as a regular frame at once, so the final frame written by `finish` is
+//! always shorter than the frame length: empty when the plaintext is an exact multiple of it (or
+//! empty). The message format also allows a full-length final frame (the Dafny/.NET SDKs write one),
+//! but the encrypt specification's algorithm and the Python SDK (aws-encryption-cli 4.x) end with a
+//! shorter frame, and Python refuses a full one ("Invalid final frame length: 4096 >= 4096").
+//! Decryption accepts both.
 
 use std::io::Write;
 
@@ -46,6 +49,9 @@ pub struct Encryptor<W: Write> {
     written: u64,
     expected_len: Option<u64>,
     failed: bool,
+    /// Tests only: hold a full buffer until more plaintext arrives, so an exact multiple ends with a
+    /// full-length final frame as the Dafny/.NET SDKs write it (decryption must keep accepting those).
+    full_final_frame: bool,
 }
 
 impl<W: Write> Encryptor<W> {
@@ -128,7 +134,15 @@ impl<W: Write> Encryptor<W> {
             written: 0,
             expected_len: options.plaintext_length,
             failed: false,
+            full_final_frame: false,
         })
+    }
+
+    /// Tests only: end an exact multiple of the frame length with a full-length final frame.
+    #[cfg(test)]
+    pub(crate) fn with_full_final_frame(mut self) -> Self {
+        self.full_final_frame = true;
+        self
     }
 
     /// The header written (the stored encryption context includes `aws-crypto-public-key` for signed
@@ -188,11 +202,16 @@ impl<W: Write> Encryptor<W> {
         }
         while !data.is_empty() {
             if self.buf.len() == self.frame_len {
-                self.write_frame(false)?;
+                self.write_frame(false)?; // only reached when full_final_frame held it
             }
             let n = (self.frame_len - self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
+            // Seal a full frame now: `finish` then writes the rest (< frame length, maybe nothing) as
+            // the final frame, as the encrypt specification does.
+            if self.buf.len() == self.frame_len && !self.full_final_frame {
+                self.write_frame(false)?;
+            }
         }
         Ok(())
     }
@@ -231,5 +250,108 @@ impl<W: Write> Write for Encryptor<W> {
     /// Flushes the underlying writer; buffered plaintext stays until its frame is complete.
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::io::Read;
+    use std::sync::Arc;
+
+    use trent_crypto::SecretBytes;
+
+    use super::*;
+    use crate::{CommitmentPolicy, DecryptOptions, DefaultMaterialsManager, RawAesKeyring};
+
+    fn cmm() -> DefaultMaterialsManager {
+        let ring = RawAesKeyring::new("trent-test", "k", SecretBytes::new(vec![3; 32])).unwrap();
+        DefaultMaterialsManager::new(Arc::new(ring))
+    }
+
+    fn client() -> Client {
+        Client::new().with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
+    }
+
+    fn encrypt(suite: AlgorithmSuite, frame: u32, pt: &[u8], full_final: bool, chunk: usize) -> Vec<u8> {
+        let opts = EncryptOptions { suite: Some(suite), frame_length: frame, plaintext_length: None };
+        let mut e = client().encryptor(&cmm(), &EncryptionContext::new(), &opts, Vec::new()).unwrap();
+        if full_final {
+            e = e.with_full_final_frame();
+        }
+        for c in pt.chunks(chunk.max(1)) {
+            e.write_all(c).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    /// The body's frames as (is final, sequence number, content length).
+    fn frames(msg: &[u8], frame: usize) -> Vec<(bool, u32, usize)> {
+        let (_, _, mut at) = crate::header::parse_header(msg).unwrap();
+        let u32_at = |i: usize| u32::from_be_bytes(msg[i..i + 4].try_into().unwrap());
+        let mut out = Vec::new();
+        loop {
+            if u32_at(at) == FINAL_FRAME_MARKER {
+                let len = u32_at(at + 4 + 4 + 12) as usize;
+                out.push((true, u32_at(at + 4), len));
+                return out;
+            }
+            out.push((false, u32_at(at), frame));
+            at += 4 + 12 + frame + TAG_LEN;
+        }
+    }
+
+    #[test]
+    fn final_frame_is_shorter_than_the_frame_length() {
+        let frame = 16usize;
+        for suite in
+            [AlgorithmSuite::Aes256GcmHkdfSha512CommitKey, AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384]
+        {
+            for len in [0, 1, frame - 1, frame, frame + 1, 2 * frame, 5 * frame] {
+                // Whole, byte by byte, and in chunks that straddle frame boundaries: the same frames.
+                for chunk in [len, 1, 7] {
+                    let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                    let msg = encrypt(suite, frame as u32, &pt, false, chunk);
+                    let f = frames(&msg, frame);
+                    let regular = len / frame;
+                    assert_eq!(f.len(), regular + 1, "len {len} chunk {chunk}: {f:?}");
+                    for (i, (is_final, seq, _)) in f.iter().enumerate() {
+                        assert_eq!((*is_final, *seq), (i == regular, i as u32 + 1), "len {len}: {f:?}");
+                    }
+                    assert_eq!(f[regular].2, len % frame, "final frame length, len {len}");
+                    assert_eq!(client().decrypt(&cmm(), &msg, &DecryptOptions::default()).unwrap().plaintext, pt);
+                }
+            }
+        }
+    }
+
+    /// Other writers (Dafny, .NET) end an exact multiple with a full-length final frame: still decrypted,
+    /// whole and streaming with small reads.
+    #[test]
+    fn full_length_final_frames_still_decrypt() {
+        let frame = 16usize;
+        for suite in
+            [AlgorithmSuite::Aes256GcmHkdfSha512CommitKey, AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384]
+        {
+            for len in [frame, 2 * frame, 5 * frame] {
+                let pt: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+                let msg = encrypt(suite, frame as u32, &pt, true, 5);
+                let f = frames(&msg, frame);
+                assert_eq!(f.len(), len / frame, "{f:?}");
+                assert_eq!(f.last(), Some(&(true, (len / frame) as u32, frame)), "a full final frame: {f:?}");
+                assert_eq!(client().decrypt(&cmm(), &msg, &DecryptOptions::default()).unwrap().plaintext, pt);
+                let c = client();
+                let mut d = c.decryptor(&cmm(), msg.as_slice(), &DecryptOptions::default()).unwrap();
+                let (mut out, mut buf) = (Vec::new(), [0u8; 3]);
+                loop {
+                    let n = d.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(out, pt);
+            }
+        }
     }
 }

@@ -211,6 +211,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<(HeaderBody, HeaderAuth, usize)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -23,6 +23,7 @@ pub(crate) fn decode(pem: &str) -> Result<(String, SecretBytes)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -147,11 +147,13 @@ fn exact_multiple_and_empty_plaintexts() {
         let msg = encrypt(AlgorithmSuite::Aes256GcmHkdfSha512CommitKey, frame, &EncryptionContext::new(), &pt);
         let d = Client::new().decrypt(&aes_cmm("k", 1), &msg, &DecryptOptions::default()).unwrap();
         assert_eq!(d.plaintext, pt);
-        // Header 1+2+32+2+2+EDK+1+4+32, tag 16; body: ceil(len/frame) frames, the last one final.
-        let frames = len.div_ceil(frame as usize).max(1);
+        // Header 1+2+32+2+2+EDK+1+4+32, tag 16; body: floor(len/frame) regular frames, then a final
+        // frame shorter than the frame length (empty for an exact multiple), as the encrypt spec and
+        // the Python SDK write it.
+        let regular = len / frame as usize;
         let edk = 2 + 10 + 2 + (1 + 8 + 12) + 2 + 48;
         let header = 1 + 2 + 32 + 2 + 2 + edk + 1 + 4 + 32 + 16;
-        let body = (frames - 1) * (4 + 12 + 16) + (4 + 4 + 12 + 4 + 16) + len;
+        let body = regular * (4 + 12 + 16) + (4 + 4 + 12 + 4 + 16) + len;
         assert_eq!(msg.len(), header + body, "len {len} frame {frame}");
     }
 }
@@ -258,7 +260,8 @@ fn required_context_is_authenticated_but_not_stored() {
 #[test]
 fn decrypt_modes_for_signed_messages() {
     let cmm = aes_cmm("k", 1);
-    let pt = vec![7u8; 100];
+    // 10 regular frames and a 5-byte final frame.
+    let pt = vec![7u8; 105];
     let signed = encrypt(AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384, 10, &EncryptionContext::new(), &pt);
     let unsigned = encrypt(AlgorithmSuite::Aes256GcmHkdfSha512CommitKey, 10, &EncryptionContext::new(), &pt);
     let only = DecryptOptions { mode: DecryptMode::UnsignedOnly, ..Default::default() };
@@ -280,7 +283,7 @@ fn decrypt_modes_for_signed_messages() {
             Err(e) => break e,
         }
     };
-    assert_eq!(out.len(), 90, "only the 9 regular frames");
+    assert_eq!(out.len(), 100, "only the 10 regular frames");
     assert!(err.to_string().contains("signature"));
     let buffered = DecryptOptions { mode: DecryptMode::BufferUntilVerified, ..Default::default() };
     let mut d = Client::new().decryptor(&cmm, bad.as_slice(), &buffered).unwrap();

@@ -15,7 +15,9 @@ pub(crate) struct AuditArgs {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check the trail from its files alone: hash chain, signed digests, no cut tail. Prints OK with counts,
-    /// or the first record that was changed, removed, reordered or inserted, and exits non-zero.
+    /// or the first record that was changed, removed, reordered or inserted, and exits non-zero. Safe while
+    /// the server runs: the records after the last signed digest are then reported as not signed yet (use
+    /// --strict on a stopped server's trail).
     Verify(VerifyArgs),
     /// Search the trail, newest first: every filter given must match. Prints JSON lines (the recorded
     /// CloudTrail events) or a table; when more events match than `--max`, the token for the next page is
@@ -94,6 +96,7 @@ struct ExportArgs {
     /// Where to write the export.
     #[arg(long)]
     to: PathBuf,
+    /// Exported file content.
     #[arg(long, value_enum, default_value_t = ExportFormatArg::Cloudtrail)]
     format: ExportFormatArg,
 }
@@ -135,6 +138,7 @@ struct LookupArgs {
     /// Continue after a previous page (the token it printed).
     #[arg(long)]
     next_token: Option<String>,
+    /// JSON lines (the recorded CloudTrail events, in full) or a table of the main fields.
     #[arg(long, value_enum, default_value_t = Output::Json)]
     output: Output,
 }
@@ -157,6 +161,11 @@ struct VerifyArgs {
     /// The trail's directory, if not `<data-dir>/audit`.
     #[arg(long)]
     audit_dir: Option<PathBuf>,
+    /// The server is stopped: the trail must end with its shutdown digest, so records after the last signed
+    /// digest are an error (a cut tail, or a server that is running or crashed). Without it, an open trail
+    /// verifies up to its last signed digest.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// A segments-done bar on standard error when it is a terminal (scripts and CI logs stay silent).
@@ -186,7 +195,8 @@ pub(crate) fn run(args: AuditArgs) -> Result<(), String> {
                 return Err(format!("no audit trail at {}", dir.display()));
             }
             let bar = segment_bar();
-            let result = trent_audit::verify_with_progress(&dir, &mut |done, total| {
+            let mode = if v.strict { trent_audit::VerifyMode::Strict } else { trent_audit::VerifyMode::Live };
+            let result = trent_audit::verify_with(&dir, mode, &mut |done, total| {
                 if let Some(b) = &bar {
                     b.set_length(total as u64);
                     b.set_position(done as u64);
@@ -204,6 +214,18 @@ pub(crate) fn run(args: AuditArgs) -> Result<(), String> {
                 println!(
                     "The trail starts at record {}: older segments were deleted by retention (signed for).",
                     r.trail_start
+                );
+            }
+            if r.sealed {
+                println!("The trail ends with its shutdown digest: every record is signed.");
+            } else {
+                let last = match &r.last_digest {
+                    Some((seq, time)) => format!("record {seq}, signed at {time}"),
+                    None => "none yet".to_owned(),
+                };
+                println!(
+                    "The trail is open (the server is running, or stopped without its shutdown digest): verified up to the last signed digest ({last}); {} record(s) after it are not signed yet. Verify again later, or with --strict once the server is stopped.",
+                    r.unsigned
                 );
             }
             Ok(())

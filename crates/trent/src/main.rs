@@ -6,6 +6,8 @@
 mod admin;
 mod audit_cli;
 mod esdk_cli;
+#[cfg(test)]
+mod help_tests;
 mod instance;
 mod lock;
 mod server;
@@ -28,7 +30,15 @@ use trent_store::SqliteStore;
 use instance::{DataDir, Serving, client_url};
 
 #[derive(Parser)]
-#[command(name = "trent", version, about = "A self-hosted key management service that speaks the AWS KMS API")]
+#[command(
+    name = "trent",
+    version,
+    about = "A self-hosted key management service that speaks the AWS KMS API",
+    after_help = "Quick start: `trent serve` (creates ./trent-data on first start), then in another shell\n\
+                  `eval \"$(trent env)\"` and use the AWS CLI or an SDK as usual (`aws kms create-key`).\n\
+                  Logs go to standard error; TRENT_LOG sets their level (`debug`, `warn,trent=debug`; default info).\n\
+                  Health check: GET /healthz answers 200 `ok` without credentials."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,23 +46,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server.
+    /// Run the server: HTTPS (its own CA and certificate, made on first start) with SigV4, the data directory
+    /// created on first start. `GET /healthz` answers `ok` without credentials; TRENT_LOG sets the log level.
     Serve(ServeArgs),
-    /// Print `export` lines for the AWS CLI and SDKs: eval "$(trent env)".
+    /// Print `export` lines for the AWS CLI and SDKs: eval "$(trent env)". Endpoint, CA bundle
+    /// (AWS_CA_BUNDLE, and NODE_EXTRA_CA_CERTS for Node.js), the root credentials, region. Needs a data
+    /// directory a server created.
     Env(EnvArgs),
     /// Encrypt a file in the AWS Encryption SDK message format (like aws-encryption-cli --encrypt).
     Encrypt(esdk_cli::EncryptArgs),
     /// Decrypt an AWS Encryption SDK message (like aws-encryption-cli --decrypt).
     Decrypt(esdk_cli::DecryptArgs),
-    /// Audit trail commands: `trent audit verify`, `trent audit lookup`.
+    /// Audit trail commands: `trent audit verify`, `lookup`, `export`.
     Audit(audit_cli::AuditArgs),
-    /// Operator commands on principals: `trent admin create-account`.
+    /// Operator commands: `trent admin create-account`, `schedule`.
     Admin(admin::AdminArgs),
 }
 
 #[derive(clap::Args)]
 struct DataDirArg {
-    /// Where keys, the database, TLS material and credentials live. Created on first start (mode 0700).
+    /// Where keys, the database, TLS material and credentials live: `trent serve` creates it on first start
+    /// (mode 0700); the other commands use the one a server created.
     #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
     data_dir: PathBuf,
 }
@@ -488,6 +502,8 @@ pub(crate) fn print_exports(
     let secret = String::from_utf8_lossy(secret.expose_secret()).into_owned();
     println!("export AWS_ENDPOINT_URL={}", shell_quote(&endpoint));
     println!("export AWS_CA_BUNDLE={}", shell_quote(&ca.display().to_string()));
+    // Node.js (the JavaScript SDK v3) does not read AWS_CA_BUNDLE; it adds this file to its roots at start.
+    println!("export NODE_EXTRA_CA_CERTS={}", shell_quote(&ca.display().to_string()));
     println!("export AWS_ACCESS_KEY_ID={}", shell_quote(access_key_id));
     println!("export AWS_SECRET_ACCESS_KEY={}", shell_quote(&secret));
     println!("export AWS_DEFAULT_REGION={}", shell_quote(region));

@@ -16,7 +16,9 @@ use zeroize::Zeroizing;
 #[command(group = clap::ArgGroup::new("raw_key").multiple(false).requires_all(["key_namespace", "key_name"]))]
 pub(crate) struct KeyArgs {
     /// AWS KMS wrapping keys: `key=<id>` (repeatable), `provider=aws-kms`; on decrypt also
-    /// `discovery=true`, `discovery-account=<id>`, `discovery-partition=<p>`.
+    /// `discovery=true`, `discovery-account=<id>`, `discovery-partition=<p>`. Encrypt takes a key ARN, key
+    /// id, alias name or alias ARN; decrypt needs key ARNs (the message records key ARNs, which an alias or
+    /// a key id never matches), or `--discovery`.
     #[arg(short = 'w', long = "wrapping-keys", num_args = 1.., action = clap::ArgAction::Append)]
     pub(super) wrapping_keys: Vec<String>,
     /// File holding a raw AES wrapping key (16, 24 or 32 bytes).
@@ -39,6 +41,29 @@ pub(crate) struct KeyArgs {
     /// Key name of the raw key.
     #[arg(long, requires = "raw_key")]
     key_name: Option<String>,
+}
+
+/// The decryption error, with what to do when no encrypted data key matched and a `-w key=` was given as
+/// an alias or a key id: those never match on decrypt, as the message records key ARNs (as in the AWS
+/// Encryption SDK's strict KMS keyring).
+pub(super) fn explain(k: &KeyArgs, e: trent_esdk::Error) -> String {
+    let text = e.to_string();
+    if !matches!(e, trent_esdk::Error::NoDecryptableKey(_)) {
+        return text;
+    }
+    let not_arns: Vec<&str> = k
+        .wrapping_keys
+        .iter()
+        .filter_map(|w| w.strip_prefix("key="))
+        .filter(|id| trent_esdk::keyring::KmsArn::parse(id).is_none_or(|a| a.resource_type != "key"))
+        .collect();
+    let Some(first) = not_arns.first() else { return text };
+    let what = if first.starts_with("alias/") || first.contains(":alias/") { "an alias" } else { "not a key ARN" };
+    format!(
+        "{text}. key={first} is {what}: decryption matches the key ARNs the message records, never aliases or \
+         key ids. Pass the key ARN (aws kms describe-key --key-id {first} --query KeyMetadata.Arn --output text) \
+         or use --discovery"
+    )
 }
 
 fn parse_padding(s: &str) -> Result<RsaPadding, String> {
@@ -200,5 +225,32 @@ mod tests {
         assert_eq!(pem_label("x\n-----BEGIN RSA PRIVATE KEY-----\nAA\n").as_deref(), Some("RSA PRIVATE KEY"));
         assert_eq!(pem_label("nothing"), None);
         assert!(pem_hint(Some("RSA PRIVATE KEY"), "PRIVATE KEY").contains("openssl pkcs8"));
+    }
+
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        keys: KeyArgs,
+    }
+
+    fn keys(args: &[&str]) -> KeyArgs {
+        <Args as clap::Parser>::parse_from(std::iter::once("trent").chain(args.iter().copied())).keys
+    }
+
+    #[test]
+    fn an_alias_on_decrypt_gets_the_way_out() {
+        let none = || trent_esdk::Error::NoDecryptableKey("AWS KMS keyring: no encrypted data key matches".into());
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        for alias in ["alias/demo", "arn:aws:kms:us-east-1:111122223333:alias/demo"] {
+            let text = explain(&keys(&["-w", &format!("key={alias}")]), none());
+            assert!(text.contains(&format!("key={alias} is an alias")), "{text}");
+            assert!(text.contains("Pass the key ARN") && text.contains("--discovery"), "{text}");
+        }
+        let text = explain(&keys(&["-w", "key=1234abcd-12ab-34cd-56ef-1234567890ab"]), none());
+        assert!(text.contains("is not a key ARN"), "{text}");
+        // A key ARN that did not match, or another error: the error as it is.
+        assert_eq!(explain(&keys(&["-w", &format!("key={arn}")]), none()), none().to_string());
+        let other = explain(&keys(&["-w", "key=alias/demo"]), trent_esdk::Error::HeaderAuthentication);
+        assert_eq!(other, trent_esdk::Error::HeaderAuthentication.to_string());
     }
 }

@@ -12,6 +12,8 @@
 //! - Output goes to a temporary file next to the destination (mode 0600), renamed into place only
 //!   after the whole message was processed and verified, so a failure never leaves a partial file
 //!   (`output.rs`). With `-o -` nothing can be taken back: use `--buffer` when that matters.
+//! - `--interactive` / `--no-overwrite` protect existing output files as in aws-encryption-cli
+//!   (`overwrite.rs`).
 //! - Exactly one of `-S` and `--metadata-output` (as aws-encryption-cli requires): one JSON line per
 //!   file in aws-encryption-cli's layout (`metadata.rs`).
 //! - A progress bar on standard error for large files when it is a terminal, none when piped
@@ -21,6 +23,7 @@ mod input;
 mod keys;
 mod metadata;
 mod output;
+mod overwrite;
 mod paths;
 mod progress;
 
@@ -83,6 +86,12 @@ pub(crate) struct CommonArgs {
     /// Base64-decode the input before processing (standard alphabet, padded, no line breaks).
     #[arg(long)]
     decode: bool,
+    /// Ask before overwriting an existing output file; only an answer starting with y overwrites it.
+    #[arg(long)]
+    interactive: bool,
+    /// Never overwrite an existing output file: skip it with a message (wins over --interactive).
+    #[arg(long)]
+    no_overwrite: bool,
 }
 
 #[derive(clap::Args)]
@@ -132,9 +141,10 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), String> {
     let (jobs, mut metadata) = prepare(c, ".encrypted").map_err(ctx)?;
     for job in &jobs {
         let ctx = |e: String| format!("encrypt {}: {e}", job.source.shown());
+        let Some(no_replace) = overwrite_check(c, job).map_err(ctx)? else { continue };
         let (mut input, length, _progress) = open_source(&job.source, c.decode, "encrypt").map_err(ctx)?;
         let options = EncryptOptions { suite, frame_length: args.frame_length, plaintext_length: length };
-        let mut output = create_output(&job.dest).map_err(ctx)?;
+        let mut output = create_output(&job.dest, no_replace).map_err(ctx)?;
         let mut header = None;
         encoded(&mut output, c.encode, |out| {
             let mut enc = client.encryptor(&cmm, &context, &options, out).map_err(|e| e.to_string())?;
@@ -163,6 +173,8 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
     let (jobs, mut metadata) = prepare(c, ".decrypted").map_err(ctx)?;
     for job in &jobs {
         let ctx = |e: String| format!("decrypt {}: {e}", job.source.shown());
+        // Before the input is read: a skipped file costs no KMS call.
+        let Some(no_replace) = overwrite_check(c, job).map_err(ctx)? else { continue };
         // A file output is already all-or-nothing (temporary file, renamed after the signature verified),
         // so `--buffer` only changes standard output; buffering a file would hold it all in memory.
         let mode = match (args.buffer && job.dest == Endpoint::Std, args.decrypt_unsigned) {
@@ -172,7 +184,7 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
         };
         let options = DecryptOptions { mode, max_length: args.max_length, ..DecryptOptions::default() };
         let (input, _, _progress) = open_source(&job.source, c.decode, "decrypt").map_err(ctx)?;
-        let mut dec = client.decryptor(&cmm, input, &options).map_err(|e| ctx(e.to_string()))?;
+        let mut dec = client.decryptor(&cmm, input, &options).map_err(|e| ctx(keys::explain(&c.keys, e)))?;
         let record = metadata::record(mode_name, &job.source, &job.dest, dec.header(), Some(dec.header_auth()));
         if let Err((e, missing)) = check_context(&expected, dec.encryption_context()) {
             // As aws-encryption-cli: the file is skipped and the metadata says why. Unlike it, the run
@@ -180,7 +192,7 @@ pub(crate) fn decrypt(args: DecryptArgs) -> Result<(), String> {
             metadata.write(&skipped(record, missing)).map_err(ctx)?;
             return Err(ctx(e));
         }
-        let mut output = create_output(&job.dest).map_err(ctx)?;
+        let mut output = create_output(&job.dest, no_replace).map_err(ctx)?;
         encoded(&mut output, c.encode, |out| copy(&mut dec, out)).map_err(ctx)?;
         output.commit().map_err(ctx)?;
         metadata.write(&record).map_err(ctx)?;
@@ -308,7 +320,19 @@ fn open_source(source: &Endpoint, decode: bool, verb: &str) -> Result<Source, St
     Ok((Box::new(SecretBufReader::new(b64)), None, progress))
 }
 
-fn create_output(dest: &Endpoint) -> Result<Output, String> {
+/// `--interactive` / `--no-overwrite` for one job: `None` to skip it, else whether its output must not replace
+/// a file at commit (one that appears while it is processed, or any file when no overwrite was confirmed).
+fn overwrite_check(c: &CommonArgs, job: &Job) -> Result<Option<bool>, String> {
+    let policy = overwrite::Policy::from_flags(c.interactive, c.no_overwrite);
+    let Endpoint::File(dest) = &job.dest else { return Ok(Some(false)) };
+    let existed = dest.is_file();
+    if !overwrite::may_write(policy, dest, job.source == Endpoint::Std)? {
+        return Ok(None);
+    }
+    Ok(Some(policy != overwrite::Policy::Overwrite && !existed))
+}
+
+fn create_output(dest: &Endpoint, no_replace: bool) -> Result<Output, String> {
     match dest {
         Endpoint::Std => Ok(Output::stdout()),
         Endpoint::File(path) => {
@@ -316,7 +340,8 @@ fn create_output(dest: &Endpoint) -> Result<Output, String> {
             if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
             }
-            Output::file(path)
+            let output = Output::file(path)?;
+            Ok(if no_replace { output.no_replace() } else { output })
         }
     }
 }

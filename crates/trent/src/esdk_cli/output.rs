@@ -71,7 +71,7 @@ pub(super) fn io_cause(e: std::io::Error) -> String {
 /// with a file.
 pub(super) enum Output {
     Stdout(BufWriter<std::io::Stdout>),
-    File { file: Option<BufWriter<File>>, tmp: PathBuf, dest: PathBuf },
+    File { file: Option<BufWriter<File>>, tmp: PathBuf, dest: PathBuf, no_replace: bool },
     Special(BufWriter<File>),
 }
 
@@ -116,25 +116,56 @@ impl Output {
             opts.mode(0o600);
         }
         let file = opts.open(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        Ok(Self::File { file: Some(BufWriter::with_capacity(CHUNK, file)), tmp, dest: dest.to_owned() })
+        Ok(Self::File {
+            file: Some(BufWriter::with_capacity(CHUNK, file)),
+            tmp,
+            dest: dest.to_owned(),
+            no_replace: false,
+        })
+    }
+
+    /// Commit only if the destination still does not exist (`--no-overwrite`, or `--interactive` for a file
+    /// that was not there when asked): a file created meanwhile is kept, and the commit fails.
+    pub(super) fn no_replace(mut self) -> Self {
+        if let Self::File { no_replace, .. } = &mut self {
+            *no_replace = true;
+        }
+        self
     }
 
     pub(super) fn commit(mut self) -> Result<(), String> {
         match &mut self {
             Self::Stdout(w) => w.flush().map_err(|e| format!("writing standard output: {e}")),
             Self::Special(w) => w.flush().map_err(|e| format!("writing the output: {e}")),
-            Self::File { file, tmp, dest } => {
+            Self::File { file, tmp, dest, no_replace } => {
                 let w = file.take().ok_or("output already committed")?;
                 let f = w.into_inner().map_err(|e| format!("writing {}: {}", tmp.display(), e.error()))?;
                 f.sync_all().map_err(|e| format!("writing {}: {e}", tmp.display()))?;
                 drop(f);
-                std::fs::rename(&*tmp, &*dest)
-                    .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), dest.display()))?;
+                if *no_replace {
+                    link_no_replace(tmp, dest)?;
+                } else {
+                    std::fs::rename(&*tmp, &*dest)
+                        .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), dest.display()))?;
+                }
                 // Nothing left to clean up on drop.
                 *tmp = PathBuf::new();
                 Ok(())
             }
         }
+    }
+}
+
+/// Puts `tmp` in place as `dest` unless `dest` exists: a hard link is created atomically or not at all (no
+/// window between a check and a rename); where the filesystem has no hard links, check, then rename.
+fn link_no_replace(tmp: &Path, dest: &Path) -> Result<(), String> {
+    let exists = || format!("{} exists (created while this file was processed); not overwritten", dest.display());
+    match std::fs::hard_link(tmp, dest) {
+        Ok(()) => std::fs::remove_file(tmp).map_err(|e| format!("cannot remove {}: {e}", tmp.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists()),
+        Err(_) if std::fs::symlink_metadata(dest).is_ok() => Err(exists()),
+        Err(_) => std::fs::rename(tmp, dest)
+            .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), dest.display())),
     }
 }
 
@@ -197,6 +228,25 @@ mod tests {
         o.commit().unwrap();
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read(&dest).unwrap(), b"again");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn no_replace_keeps_a_file_that_appeared_meanwhile() {
+        let dir = std::env::temp_dir().join(format!("trent-esdk-cli-noreplace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join("out.bin");
+        let mut o = Output::file(&dest).unwrap().no_replace();
+        o.write_all(b"new").unwrap();
+        std::fs::write(&dest, b"someone else's").unwrap();
+        assert!(o.commit().unwrap_err().contains("not overwritten"));
+        assert_eq!(std::fs::read(&dest).unwrap(), b"someone else's");
+        std::fs::remove_file(&dest).unwrap();
+        let mut o = Output::file(&dest).unwrap().no_replace();
+        o.write_all(b"new").unwrap();
+        o.commit().unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
