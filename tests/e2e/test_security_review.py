@@ -149,3 +149,59 @@ def test_dry_run_changes_nothing(server, kms):
     assert [g["GrantId"] for g in kms.list_grants(KeyId=key)["Grants"]] == [grant_id]
     dry(kms.generate_data_key, KeyId=key, KeySpec="AES_256")
     dry(kms.encrypt, KeyId=key, Plaintext=b"x")
+
+
+def signed_post(server, service: str, headers: dict, body: bytes):
+    """A request signed by botocore's own SigV4 signer with the root credentials, sent as is: for bodies no SDK
+    would send. Returns (status, body)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = server.aws_vars["AWS_ENDPOINT_URL"].rstrip("/") + "/"
+    creds = Credentials(server.aws_vars["AWS_ACCESS_KEY_ID"], server.aws_vars["AWS_SECRET_ACCESS_KEY"])
+    req = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(creds, service, server.region).add_auth(req)
+    raw = urllib.request.Request(url, data=body, headers=dict(req.headers.items()), method="POST")
+    try:
+        with urllib.request.urlopen(raw, context=ssl.create_default_context(cafile=server.ca_bundle)) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def events(server, **attribute):
+    trail = server._aws_client("cloudtrail")
+    (key, value), = attribute.items()
+    return trail.lookup_events(LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}],
+                               MaxResults=50)["Events"]
+
+
+def test_finding_7_a_query_request_is_recorded_under_the_operation_that_ran(server):
+    name = unique("nobody")
+    server.iam_client().create_user(UserName=name)
+    body = f"Act%69on=CreateAccessKey&Action=ListUsers&Version=2010-05-08&UserName={name}".encode()
+    status, reply = signed_post(server, "iam", {"Content-Type": "application/x-www-form-urlencoded"}, body)
+    # The first decoded Action ran (as before); the trail must now say so.
+    assert status == 200 and b"<CreateAccessKeyResponse" in reply, reply
+    recorded = [json.loads(e["CloudTrailEvent"]) for e in events(server, Username="root")]
+    mine = [e for e in recorded if (e.get("requestParameters") or {}).get("userName") == name
+            and e["eventName"] != "CreateUser"]
+    assert [(e["eventName"], e["readOnly"]) for e in mine] == [("CreateAccessKey", False)], mine
+
+
+def test_finding_8_a_wrong_typed_member_does_not_erase_the_record(server, kms):
+    key = kms.create_key()["KeyMetadata"]
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.DisableKey"}
+    body = json.dumps({"KeyId": key["KeyId"], "Limit": "not-a-number"}).encode()
+    status, reply = signed_post(server, "kms", headers, body)
+    assert status == 200, reply
+    recorded = [json.loads(e["CloudTrailEvent"]) for e in events(server, ResourceName=key["Arn"])]
+    disable = [e for e in recorded if e["eventName"] == "DisableKey"]
+    assert len(disable) == 1, [e["eventName"] for e in recorded]
+    assert disable[0]["requestParameters"]["keyId"] == key["KeyId"]
+    assert disable[0]["resources"][0]["ARN"] == key["Arn"]
