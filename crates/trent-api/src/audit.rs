@@ -25,8 +25,8 @@ use crate::kms::Operation;
 /// What is known about a request before it is handled; taken from the request only when auditing is on.
 pub(crate) struct RequestInfo {
     target: Option<String>,
-    /// `iam` or `sts` for a Query-protocol (form body) request.
-    query_service: Option<&'static str>,
+    /// The request's protocol, as the router worked it out.
+    protocol: crate::protocol::Protocol,
     user_agent: Option<String>,
     source_ip: Option<String>,
     /// As claimed in the signature's credential scope; recorded only once the signature verified.
@@ -36,12 +36,12 @@ pub(crate) struct RequestInfo {
 }
 
 impl RequestInfo {
-    pub(crate) fn from_request(req: &axum::extract::Request) -> Self {
+    pub(crate) fn from_request(req: &axum::extract::Request, route: crate::protocol::Route) -> Self {
         let headers = req.headers();
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Self {
             target: text("x-amz-target"),
-            query_service: crate::iam::query_service(headers, req.uri()),
+            protocol: route.protocol,
             user_agent: text("user-agent"),
             source_ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
             access_key_id: credential_access_key(headers, req.uri().query()),
@@ -188,9 +188,9 @@ fn build_event(
     }
     // Parameters only of an authenticated request: an unsigned body is anyone's text.
     let body = facts.caller.as_ref().and(facts.body.as_deref());
-    let params = match info.query_service {
-        None => body.and_then(RequestParameters::from_kms_json),
-        Some(_) => body.map(|b| RequestParameters::from_query_form(&crate::iam::xml::parse_form(b))),
+    let params = match info.protocol.is_query() {
+        false => body.and_then(RequestParameters::from_kms_json),
+        true => body.map(|b| RequestParameters::from_query_form(&crate::iam::xml::parse_form(b))),
     };
     let mut key_arn = None;
     match result {
@@ -386,24 +386,19 @@ fn is_key_uuid(s: &str) -> bool {
 /// (refused before it was parsed, or naming no operation Trent has). The name is client-supplied: it is kept
 /// only if it looks like an operation name, else recorded as `Unknown`.
 fn claimed_operation(info: &RequestInfo, body: Option<&[u8]>) -> (&'static str, String) {
+    use crate::protocol::Protocol;
     let target = info.target.as_deref().unwrap_or("");
-    let (source, claimed): (&'static str, Option<String>) = match (info.query_service, target.split_once('.')) {
+    let claimed = match info.protocol {
         // The same decoding the dispatcher uses, so what is recorded is what would have run.
-        (Some(service), _) => (
-            if service == crate::iam::STS_SIGNING_NAME { "sts.amazonaws.com" } else { "iam.amazonaws.com" },
-            body.and_then(crate::iam::QueryRequest::raw_action),
-        ),
-        (None, Some(("TrentService", op))) => (KMS_EVENT_SOURCE, Some(op.to_owned())),
-        (None, Some(("AmazonSSM", op))) => ("ssm.amazonaws.com", Some(op.to_owned())),
-        (None, _) => match crate::cloudtrail::operation(target) {
-            Some(op) => ("cloudtrail.amazonaws.com", Some(op.to_owned())),
-            None => (KMS_EVENT_SOURCE, None),
-        },
+        Protocol::Iam | Protocol::Sts => body.and_then(crate::iam::QueryRequest::raw_action),
+        Protocol::Kms => target.strip_prefix(crate::kms::TARGET_PREFIX).map(str::to_owned),
+        Protocol::Ssm => target.strip_prefix(crate::ssm::TARGET_PREFIX).map(str::to_owned),
+        Protocol::CloudTrail => crate::cloudtrail::operation(target).map(str::to_owned),
     };
     let name = claimed
         .filter(|n| !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric()))
         .unwrap_or_else(|| "Unknown".to_owned());
-    (source, name)
+    (info.protocol.event_source(), name)
 }
 
 /// The access key id of `Credential=AKID/date/region/service/aws4_request` (header or presigned query).
@@ -424,10 +419,18 @@ mod tests {
     use super::*;
     use trent_core::ids::AccountId;
 
+    fn target_header(target: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if !target.is_empty() {
+            h.insert("x-amz-target", target.parse().unwrap());
+        }
+        h
+    }
+
     fn info(target: &str) -> RequestInfo {
         RequestInfo {
             target: Some(target.into()),
-            query_service: None,
+            protocol: crate::protocol::Route::of(&target_header(target), &"/".parse().unwrap()).protocol,
             user_agent: Some("ua".into()),
             source_ip: Some("127.0.0.1".into()),
             access_key_id: Some("AKIATEST".into()),
@@ -494,7 +497,7 @@ mod tests {
         };
         let mut i = info("");
         i.target = None;
-        i.query_service = Some("iam");
+        i.protocol = crate::protocol::Protocol::Iam;
         let e = build_event("us-east-1", i, facts, "r3", &Ok(Vec::new()));
         let json = e.to_json().unwrap();
         assert!(!json.contains("hunter2") && !json.contains("Statement"), "{json}");
@@ -519,7 +522,7 @@ mod tests {
         };
         let mut i = info("");
         i.target = None;
-        i.query_service = Some("iam");
+        i.protocol = crate::protocol::Protocol::Iam;
         let e = build_event("us-east-1", i, facts, "r5", &Ok(b"<xml/>".to_vec()));
         assert_eq!((e.event_name.as_str(), e.read_only), ("CreateAccessKey", false));
         // A request that never parsed is recorded under the same decoding.
@@ -530,7 +533,7 @@ mod tests {
         };
         let mut i = info("");
         i.target = None;
-        i.query_service = Some("iam");
+        i.protocol = crate::protocol::Protocol::Iam;
         let e = build_event("us-east-1", i, facts, "r6", &Err(ApiError::UnknownOperation));
         assert_eq!((e.event_name.as_str(), e.read_only), ("CreateAccessKey", false));
     }
@@ -690,7 +693,7 @@ mod tests {
             </AssumeRoleResponse>";
         let mut i = info("");
         i.target = None;
-        i.query_service = Some("sts");
+        i.protocol = crate::protocol::Protocol::Sts;
         let body = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fapp&RoleSessionName=s1";
         let facts = Facts {
             body: Some(Bytes::from_static(body.as_bytes())),
@@ -741,7 +744,7 @@ mod tests {
     fn query_requests_are_named_by_action_with_allow_listed_parameters() {
         let mut i = info("");
         i.target = None;
-        i.query_service = Some("iam");
+        i.protocol = crate::protocol::Protocol::Iam;
         let body = Bytes::from_static(b"Action=CreateUser&UserName=alice&Version=2010-05-08");
         let facts = Facts { body: Some(body), caller: Some(caller()), delegated: Vec::new(), operation: None };
         let e = build_event("us-east-1", i, facts, "r4", &Ok(b"<xml/>".to_vec()));

@@ -18,6 +18,7 @@ mod iam;
 mod json;
 mod kms;
 mod limits;
+mod protocol;
 mod ssm;
 mod throttle;
 
@@ -40,6 +41,7 @@ use trent_core::ssm::{Ssm, SsmError};
 use auth::SigV4Verifier;
 use error::{ApiError, JSON_CONTENT_TYPE};
 use kms::Operation;
+use protocol::Protocol;
 
 /// Largest request body accepted. The largest KMS request (a 128 KiB key policy, JSON-escaped) fits.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -104,10 +106,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let request_id = trent_audit::event::fresh_uuid();
-    let info = state.audit.as_ref().map(|_| audit::RequestInfo::from_request(&req));
+    // The one place a request's protocol is worked out; every later stage takes it from here.
+    let route = protocol::Route::of(req.headers(), req.uri());
+    let info = state.audit.as_ref().map(|_| audit::RequestInfo::from_request(&req, route));
     let mut facts = audit::Facts::default();
-    let query_service = iam::query_service(req.headers(), req.uri());
-    let mut result = handle(state.clone(), req, &mut facts, &request_id).await;
+    let mut result = handle(state.clone(), req, route, &mut facts, &request_id).await;
     if let (Some(sink), Some(info)) = (&state.audit, info) {
         // Every request, allowed or failed, is on disk before its reply; if not, the reply is an error.
         result = audit::record(sink, state.kms.region().as_str(), info, facts, &request_id, result).await;
@@ -116,7 +119,7 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
         Ok(body) => {
             let mut resp = (StatusCode::OK, body).into_response();
             let h = resp.headers_mut();
-            let content_type = if query_service.is_some() { iam::XML_CONTENT_TYPE } else { JSON_CONTENT_TYPE };
+            let content_type = if route.protocol.is_query() { iam::XML_CONTENT_TYPE } else { JSON_CONTENT_TYPE };
             h.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 h.insert("x-amzn-requestid", v);
@@ -125,9 +128,10 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
         }
         Err(e) => {
             tracing::debug!(request_id, error = e.aws_type(), "request failed");
-            match query_service {
-                Some(service) => iam::error_response(&e, service, &request_id),
-                None => e.into_response(&request_id),
+            if route.protocol.is_query() {
+                iam::error_response(&e, route.protocol.signing_name(), &request_id)
+            } else {
+                e.into_response(&request_id)
             }
         }
     }
@@ -136,25 +140,25 @@ async fn aws_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
 async fn handle(
     state: Arc<AppState>,
     req: Request,
+    route: protocol::Route,
     facts: &mut audit::Facts,
     request_id: &str,
 ) -> Result<Vec<u8>, ApiError> {
     let (parts, body) = req.into_parts();
     let _in_flight = state.limiter.in_flight()?;
     // Whatever cannot authenticate is refused from its headers, before its body is waited for or buffered.
-    limits::preauthenticate(&state, &parts)?;
+    limits::preauthenticate(&state, &parts, route)?;
     let body = limits::read_body(&state.limiter, body).await?;
     facts.body = Some(body.clone()); // a reference count, not a copy
 
-    // The X-Amz-Target prefix picks the protocol and thus the SigV4 service name the request must be signed
-    // for (`AmazonSSM.` -> ssm, `...CloudTrail_20131101.` -> cloudtrail, anything else -> kms; IAM and STS
-    // come as form bodies). Authenticating before looking at the operation means an unsigned probe learns
-    // nothing but that it must sign.
+    // The protocol (`route`) fixes the SigV4 service name the request must be signed for. Authenticating
+    // before looking at the operation means an unsigned probe learns nothing but that it must sign.
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if let Some(service) = iam::query_service(&parts.headers, &parts.uri) {
-        // IAM and STS: the scope names the service; its region may be us-east-1 (see `iam`).
-        let global = iam::scope(&parts.headers, &parts.uri).is_some_and(|(region, _)| region == iam::GLOBAL_REGION);
-        let verifier = state.global_verifier.as_ref().filter(|_| global).unwrap_or(&state.verifier);
+    let protocol = route.protocol;
+    if protocol.is_query() {
+        // IAM and STS: the scope's region may be us-east-1 (see `iam`).
+        let verifier = state.global_verifier.as_ref().filter(|_| route.global_scope).unwrap_or(&state.verifier);
+        let service = protocol.signing_name();
         let caller = authenticate_with(&state, verifier, &parts, &body, service)?;
         facts.caller = Some(caller.clone());
         let request = iam::QueryRequest::parse(service, &body)?;
@@ -165,8 +169,9 @@ async fn handle(
             .await
             .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
     }
-    if let Some(op_name) = target.strip_prefix(ssm::TARGET_PREFIX) {
+    if protocol == Protocol::Ssm {
         let mut caller = authenticate(&state, &parts, &body, ssm::SIGNING_NAME)?;
+        let op_name = target.strip_prefix(ssm::TARGET_PREFIX).unwrap_or_default();
         facts.caller = Some(caller.clone());
         let op = ssm::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::ssm(op));
@@ -182,8 +187,9 @@ async fn handle(
         facts.delegated = delegated.map(|d| d.take()).unwrap_or_default();
         return result?;
     }
-    if let Some(op_name) = cloudtrail::operation(target) {
+    if protocol == Protocol::CloudTrail {
         let caller = authenticate(&state, &parts, &body, cloudtrail::SIGNING_NAME)?;
+        let op_name = cloudtrail::operation(target).unwrap_or_default();
         facts.caller = Some(caller.clone());
         let op = cloudtrail::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::cloudtrail(op));

@@ -16,7 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use trent_core::KmsError;
 
 use crate::error::ApiError;
-use crate::{AppState, MAX_BODY_BYTES, auth, cloudtrail, iam, kms, ssm};
+use crate::protocol::Route;
+use crate::{AppState, MAX_BODY_BYTES, auth, iam};
 
 /// Limits on requests, set by `trent serve`'s flags.
 #[derive(Debug, Clone, Copy)]
@@ -68,17 +69,11 @@ fn throttled() -> ApiError {
 /// The refusals that need only the headers, in the order the full authentication makes them, so a client gets
 /// the same error either way: the signature parameters, date and scope (see `SigV4Verifier::precheck`), then
 /// the access key (and session token) looked up. The full check with the body follows in `authenticate`.
-pub(crate) fn preauthenticate(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let (verifier, service) = if let Some(service) = iam::query_service(&parts.headers, &parts.uri) {
-        let global = iam::scope(&parts.headers, &parts.uri).is_some_and(|(region, _)| region == iam::GLOBAL_REGION);
-        (state.global_verifier.as_ref().filter(|_| global).unwrap_or(&state.verifier), service)
-    } else if target.starts_with(ssm::TARGET_PREFIX) {
-        (&state.verifier, ssm::SIGNING_NAME)
-    } else if cloudtrail::operation(target).is_some() {
-        (&state.verifier, cloudtrail::SIGNING_NAME)
-    } else {
-        (&state.verifier, kms::SIGNING_NAME)
+pub(crate) fn preauthenticate(state: &AppState, parts: &Parts, route: Route) -> Result<(), ApiError> {
+    let service = route.protocol.signing_name();
+    let verifier = match route.protocol.is_query() && route.global_scope {
+        true => state.global_verifier.as_ref().unwrap_or(&state.verifier),
+        false => &state.verifier,
     };
     let access_key_id = verifier.precheck(&parts.uri, &parts.headers, SystemTime::now(), service)?;
     let known = match iam::session_token(&parts.headers, &parts.uri) {
