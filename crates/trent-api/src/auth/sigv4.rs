@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{AUTHORIZATION, DATE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use trent_crypto::SecretBytes;
 use trent_crypto::digest::{HmacSha256Key, constant_time_eq, hex, hmac_sha256, sha256};
 
@@ -697,70 +698,26 @@ fn canonical_query(query: &[(Cow<'_, str>, Cow<'_, str>)], presigned: bool, out:
     }
 }
 
-/// SigV4 URI encoding: everything but unreserved characters (and '/', unless `encode_slash`).
+/// Everything but RFC 3986's unreserved characters, as SigV4 encodes; `KEEP_SLASH` also leaves '/'.
+const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SIGV4_ENCODE_KEEP_SLASH: &AsciiSet = &SIGV4_ENCODE.remove(b'/');
+
+/// SigV4 URI encoding: everything but unreserved characters (and '/', unless `encode_slash`), upper-case hex.
 fn uri_encode(input: &[u8], encode_slash: bool, out: &mut Vec<u8>) {
-    const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in input {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (b == b'/' && !encode_slash) {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', HEX_UPPER[usize::from(b >> 4)], HEX_UPPER[usize::from(b & 0xf)]]);
-        }
+    let set = if encode_slash { SIGV4_ENCODE } else { SIGV4_ENCODE_KEEP_SLASH };
+    for chunk in percent_encode(input, set) {
+        out.extend_from_slice(chunk.as_bytes());
     }
 }
 
 /// Splits a raw query string into decoded pairs, as `application/x-www-form-urlencoded` (which is
 /// how aws-sigv4 reads it; botocore never sends a bare '+' or unencoded reserved characters).
 fn parse_query(raw: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
-    if raw.is_empty() {
-        return Vec::new();
-    }
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect()
+    form_urlencoded::parse(raw.as_bytes()).collect()
 }
 
 fn query_param<'q, 'a>(query: &'q [(Cow<'a, str>, Cow<'a, str>)], name: &str) -> Option<&'q Cow<'a, str>> {
     query.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-}
-
-/// Decodes `%XX` escapes and `+` (a space), as query strings and form bodies encode them. Invalid escapes
-/// are kept as sent.
-pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains(['%', '+']) {
-        return Cow::Borrowed(s);
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Replaces the value of `Signature=` so an echoed header never carries a signature.
@@ -782,108 +739,35 @@ fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+/// `X-Amz-Date`'s form, ISO 8601 basic: `YYYYMMDDTHHMMSSZ`.
+const ISO8601_BASIC: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
-/// Inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn seconds_from_fields(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Option<i64> {
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    // Rejects dates such as February 30th, which would otherwise roll into the next month.
-    if civil_from_days(days) != (year, month, day) {
-        return None;
-    }
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-fn digits(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(s.iter().fold(0, |acc, &d| acc * 10 + i64::from(d - b'0')))
-}
-
-/// `YYYYMMDDTHHMMSSZ`.
+/// `YYYYMMDDTHHMMSSZ` to Unix seconds; `None` for anything else, including dates that do not exist.
 fn parse_iso8601_basic(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    // The format alone would also take a signed or longer year.
+    if s.len() != 16 || !s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    seconds_from_fields(
-        digits(&b[0..4])?,
-        digits(&b[4..6])?,
-        digits(&b[6..8])?,
-        digits(&b[9..11])?,
-        digits(&b[11..13])?,
-        digits(&b[13..15])?,
-    )
+    Some(time::PrimitiveDateTime::parse(s, ISO8601_BASIC).ok()?.assume_utc().unix_timestamp())
 }
 
 /// IMF-fixdate, the `Date` header's form: `Sun, 06 Nov 1994 08:49:37 GMT`.
 fn parse_http_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 29 || b[3] != b',' || b[4] != b' ' || b[7] != b' ' || b[11] != b' ' || b[16] != b' ' {
-        return None;
-    }
-    if b[19] != b':' || b[22] != b':' || &b[25..] != b" GMT" {
-        return None;
-    }
-    const MONTHS: [&[u8; 3]; 12] =
-        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
-    let month = MONTHS.iter().position(|m| m[..] == b[8..11])?;
-    seconds_from_fields(
-        digits(&b[12..16])?,
-        i64::try_from(month).ok()? + 1,
-        digits(&b[5..7])?,
-        digits(&b[17..19])?,
-        digits(&b[20..22])?,
-        digits(&b[23..25])?,
-    )
+    let t = httpdate::parse_http_date(s).ok()?;
+    i64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()
 }
 
 fn format_iso8601_basic(secs: i64) -> String {
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    // Only a clock beyond year 9999 fails to format.
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).ok();
+    t.and_then(|t| t.format(ISO8601_BASIC).ok()).unwrap_or_else(|| "99991231T235959Z".to_owned())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod unit_tests {
     use super::*;
-
-    #[test]
-    fn civil_round_trip_and_known_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        for days in [-800_000, -1, 0, 1, 11_016, 11_017, 20_000, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-    }
 
     #[test]
     fn parses_and_formats_dates() {
