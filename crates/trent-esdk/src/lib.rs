@@ -43,7 +43,6 @@ mod error;
 pub mod header;
 pub mod keyring;
 mod materials;
-mod pem;
 mod suite;
 mod wire;
 

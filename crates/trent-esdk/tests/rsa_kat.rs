@@ -49,3 +49,23 @@ fn python_wrapped_keys_unwrap_with_each_padding() {
         assert!(renamed.on_decrypt(&materials, &[edk]).is_err(), "{name}");
     }
 }
+
+#[test]
+fn pem_that_is_not_an_rsa_key_is_refused_with_a_reason() {
+    let kat: Value = serde_json::from_str(include_str!("fixtures/rsa-2048-kat.json")).unwrap();
+    let pem = kat["private_key_pem"].as_str().unwrap();
+    let pad = RsaPadding::OaepSha256;
+    for (text, want) in [
+        ("", "no PEM block"),
+        ("junk", "no PEM block"),
+        ("-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n", "no PEM block"),
+        ("-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----\n", "not a PEM file"),
+        ("-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n", "not an RSA PKCS#8 private key"),
+        ("-----BEGIN PUBLIC KEY-----\nAAEC\n-----END PUBLIC KEY-----\n", "not an RSA public key"),
+    ] {
+        let err = RawRsaKeyring::from_pem("ns", "k", pad, text).err().expect("refused");
+        assert!(err.to_string().contains(want), "{text:?}: {err}");
+    }
+    // Text around the block is ignored, as RFC 7468 allows.
+    assert!(RawRsaKeyring::from_pem("ns", "k", pad, &format!("comment\n{pem}\ntrailer")).is_ok());
+}

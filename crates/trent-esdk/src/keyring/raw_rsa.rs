@@ -8,7 +8,7 @@ use trent_crypto::esdk::RsaPadding;
 use trent_crypto::esdk::{RsaPrivateKey, RsaPublicKey};
 
 use super::{Keyring, check_namespace, generate_data_key};
-use crate::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials, Error, Result, pem};
+use crate::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials, Error, Result};
 
 pub struct RawRsaKeyring {
     namespace: String,
@@ -38,19 +38,31 @@ impl RawRsaKeyring {
 
     /// A keyring from one PEM block: `PRIVATE KEY` (PKCS#8) or `PUBLIC KEY` (SubjectPublicKeyInfo).
     pub fn from_pem(namespace: &str, name: &str, padding: RsaPadding, pem_text: &str) -> Result<Self> {
-        let (label, der) = pem::decode(pem_text)?;
-        match label.as_str() {
-            "PRIVATE KEY" => {
+        use rustls_pki_types::pem::{Error as PemError, PemObject};
+        use rustls_pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
+
+        let bad_pem = |e: PemError| Error::InvalidKey(format!("not a PEM file: {e}"));
+        match PrivatePkcs8KeyDer::from_pem_slice(pem_text.as_bytes()) {
+            Ok(der) => {
+                // The parsed DER is copied once into a zeroizing buffer; the key object keeps its own copy.
+                let der = SecretBytes::new(der.secret_pkcs8_der().to_vec());
                 let private = RsaPrivateKey::from_pkcs8_der(&der)
                     .map_err(|_| Error::InvalidKey("not an RSA PKCS#8 private key".into()))?;
-                Self::new(namespace, name, padding, None, Some(private))
+                return Self::new(namespace, name, padding, None, Some(private));
             }
-            "PUBLIC KEY" => {
-                let public = RsaPublicKey::from_spki_der(der.expose_secret())
+            Err(PemError::NoItemsFound) => {}
+            Err(e) => return Err(bad_pem(e)),
+        }
+        match SubjectPublicKeyInfoDer::from_pem_slice(pem_text.as_bytes()) {
+            Ok(der) => {
+                let public = RsaPublicKey::from_spki_der(der.as_ref())
                     .map_err(|_| Error::InvalidKey("not an RSA public key".into()))?;
                 Self::new(namespace, name, padding, Some(public), None)
             }
-            other => Err(Error::InvalidKey(format!("unsupported PEM block {other:?}"))),
+            Err(PemError::NoItemsFound) => {
+                Err(Error::InvalidKey("no PEM block \"PRIVATE KEY\" (PKCS#8) or \"PUBLIC KEY\" found".into()))
+            }
+            Err(e) => Err(bad_pem(e)),
         }
     }
 }
