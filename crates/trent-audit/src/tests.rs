@@ -626,6 +626,72 @@ async fn a_stuck_disk_times_out_and_a_full_queue_refuses_at_once() {
     assert!(sink.stats().queue_full.load(Ordering::Relaxed) >= 1);
 }
 
+/// A state-changing request reserves its record's slot before it runs: with the queue full it is refused
+/// before it changes anything, and once it holds a reservation its record is taken even though the queue is
+/// full for everyone else and the disk is slower than `ack_timeout` (the change has committed by then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_is_refused_up_front_or_honoured_after_the_commit() {
+    let dir = TempDir::new("reserve");
+    let cfg = AuditConfig { queue_capacity: 2, ack_timeout: Duration::from_millis(100), ..config() };
+    let sink = Arc::new(
+        AuditSink::open_with(&dir.0, &root(), cfg, |f| {
+            Box::new(Faulty {
+                file: f,
+                fail: Arc::new(AtomicBool::new(false)),
+                sync_delay: Duration::from_millis(400),
+                syncs: Arc::new(AtomicU64::new(0)),
+            })
+        })
+        .unwrap(),
+    );
+    assert_eq!(sink.record(&event("Slow")).await, Err(AuditFailure::Timeout));
+    // The writer is in its 400 ms fsync; the queue's two slots are free: a CreateKey reserves both (its event
+    // and, say, the key owner's copy).
+    let reservation = sink.reserve(2).expect("free slots");
+    // Now the queue is full: a second state-changing request is refused before it runs...
+    assert_eq!(sink.reserve(1).err(), Some(AuditFailure::QueueFull));
+    // ...and so is any other record.
+    assert_eq!(sink.record(&event("Other")).await, Err(AuditFailure::QueueFull));
+    // The reserved record is taken, and waited for past `ack_timeout`: the change it records happened.
+    let t = Instant::now();
+    sink.record_committed(&[event("CreateKey"), event("Copy")], reservation).await.expect("recorded");
+    assert!(t.elapsed() > Duration::from_millis(100), "{:?}", t.elapsed());
+    drop(sink);
+    // Newest first: the two reserved records are the last ones written.
+    let page = crate::search::search(&dir.0, &crate::search::Filter::default(), 50, None).unwrap();
+    let names: Vec<&str> = page.events.iter().map(|f| f.event["eventName"].as_str().unwrap()).collect();
+    assert_eq!(names[..2], ["Copy", "CreateKey"], "{names:?}");
+}
+
+/// After a failed write, state-changing requests are refused before they run until the writer has repaired
+/// the segment, which it tries on its own when idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_trail_refuses_changes_up_front_until_repaired() {
+    let dir = TempDir::new("unwritable");
+    let fail = Arc::new(AtomicBool::new(true));
+    let cfg = AuditConfig { digest_every: Duration::from_millis(50), ..config() };
+    let f2 = fail.clone();
+    let sink = AuditSink::open_with(&dir.0, &root(), cfg, move |f| {
+        Box::new(Faulty { file: f, fail: f2.clone(), sync_delay: Duration::ZERO, syncs: Arc::new(AtomicU64::new(0)) })
+    })
+    .unwrap();
+    assert_eq!(sink.record(&event("Lost")).await, Err(AuditFailure::Write));
+    assert_eq!(sink.reserve(1).err(), Some(AuditFailure::Write));
+    fail.store(false, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let reservation = loop {
+        match sink.reserve(1) {
+            Ok(r) => break r,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e, AuditFailure::Write);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the trail never became writable again: {e}"),
+        }
+    };
+    sink.record_committed(&[event("CreateKey")], reservation).await.expect("recorded");
+}
+
 /// A segment file that fails (after writing half the data, as a full disk might) while `fail` is set, and
 /// whose fsync takes `sync_delay`.
 struct Faulty {

@@ -20,13 +20,13 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use trent_crypto::RootKey;
 use trent_crypto::signing::SigningKey;
 
@@ -56,6 +56,10 @@ pub struct AuditConfig {
     pub queue_capacity: usize,
     pub max_batch: usize,
     pub ack_timeout: Duration,
+    /// How long the record of a change that already committed may take to become durable. Answering such a
+    /// request with an error would tell the client the change did not happen, so it waits longer than
+    /// `ack_timeout` (see [`AuditSink::reserve`]).
+    pub committed_ack_timeout: Duration,
     pub digest_every_records: u64,
     pub digest_every: Duration,
     /// Under load (the previous batch held more than one event), how long the writer lingers after the
@@ -80,6 +84,7 @@ impl Default for AuditConfig {
             queue_capacity: 8192,
             max_batch: 2048,
             ack_timeout: Duration::from_secs(2),
+            committed_ack_timeout: Duration::from_secs(30),
             digest_every_records: 1000,
             digest_every: Duration::from_secs(10),
             commit_delay: Duration::ZERO,
@@ -114,6 +119,16 @@ pub(crate) struct Submission {
     /// The key use this event records, for the key-usage index (once durable).
     usage: Option<(String, KeyUsage)>,
     ack: oneshot::Sender<Result<(), AuditFailure>>,
+    /// The queue slot this event holds while it waits in the channel; the writer gives it back when it takes
+    /// the event (as the channel's own bound did).
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+/// Queue slots taken before a state-changing operation runs, so that its record cannot be refused for a full
+/// queue once the change has committed (see [`AuditSink::reserve`]). Dropping it unused gives the slots back.
+#[derive(Debug)]
+pub struct Reservation {
+    slots: OwnedSemaphorePermit,
 }
 
 pub(crate) enum Msg {
@@ -135,6 +150,12 @@ pub struct AuditSink {
     tx: SyncSender<Msg>,
     stats: Arc<AuditStats>,
     ack_timeout: Duration,
+    committed_ack_timeout: Duration,
+    /// One permit per event the queue may hold: taken when an event is queued, given back once it is written.
+    slots: Arc<Semaphore>,
+    /// False from a failed write until the writer has repaired the segment; state-changing requests are refused
+    /// before they run while it is false.
+    writable: Arc<AtomicBool>,
     worker: Mutex<Option<JoinHandle<()>>>,
     maintenance: Mutex<Option<JoinHandle<()>>>,
     dir: PathBuf,
@@ -181,7 +202,10 @@ impl AuditSink {
                 .map_err(|e| AuditError::Io(format!("cannot start the key-usage indexer: {e}")))?;
         }
         let current = Arc::new(AtomicU64::new(number));
-        let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let queue_capacity = config.queue_capacity.max(1);
+        // Events are bounded by `slots`; the channel also carries the rare control messages.
+        let (tx, rx) = mpsc::sync_channel(queue_capacity + 16);
+        let writable = Arc::new(AtomicBool::new(true));
         let (closed_tx, closed_rx) = mpsc::channel();
         let maintenance = (config.retention.is_some() || config.export.is_some())
             .then(|| crate::maintenance::Maintenance::new(dir, &config, current.clone(), tx.clone()));
@@ -206,6 +230,7 @@ impl AuditSink {
             digest_from: tail.last_seq + 1,
             last_digest_at: Instant::now(),
             needs_repair: false,
+            writable: writable.clone(),
             last_batch_len: 0,
             config: config.clone(),
             stats: stats.clone(),
@@ -236,6 +261,9 @@ impl AuditSink {
             tx,
             stats,
             ack_timeout: config.ack_timeout,
+            committed_ack_timeout: config.committed_ack_timeout,
+            slots: Arc::new(Semaphore::new(queue_capacity)),
+            writable,
             worker: Mutex::new(Some(worker)),
             maintenance: Mutex::new(maintenance),
             dir: dir.to_owned(),
@@ -246,27 +274,85 @@ impl AuditSink {
     /// Serializes `event` once, queues it and waits until it is on disk. An error means the event is not
     /// known to be durable and the request must fail.
     pub async fn record(&self, event: &AuditEvent) -> Result<(), AuditFailure> {
+        let slot = self.take_slots(1)?;
+        let done = self.submit(event, slot)?;
+        self.await_ack(done, self.ack_timeout).await
+    }
+
+    /// Takes `events` queue slots for a request that will change state, BEFORE it runs: the trail must be able
+    /// to take the request's record once the change has committed. Refused (and the request with it, having
+    /// changed nothing) when the queue is full or the trail's last write failed and is not repaired yet.
+    ///
+    /// What this closes: a full queue or a failing disk used to turn a committed CreateKey into an internal
+    /// error with no record, and the client's retry created a second key. What remains open: the process
+    /// dying between the commit and the record's write, and a disk that fails during that very write.
+    pub fn reserve(&self, events: u32) -> Result<Reservation, AuditFailure> {
+        if !self.writable.load(Ordering::Acquire) {
+            return Err(AuditFailure::Write);
+        }
+        Ok(Reservation { slots: self.take_slots(events.max(1))? })
+    }
+
+    /// Records the events of a request whose change committed, in the slots `reservation` holds (more are
+    /// taken if it needs more), and waits up to `committed_ack_timeout` for all of them to be durable.
+    pub async fn record_committed(&self, events: &[AuditEvent], reservation: Reservation) -> Result<(), AuditFailure> {
+        let Some((last, first)) = events.split_last() else { return Ok(()) };
+        let mut slots = reservation.slots;
+        let mut pending = Vec::with_capacity(events.len());
+        for event in first {
+            // One reserved slot each while more than one is left (the last event keeps the rest); past the
+            // reservation, a slot is taken like any other event's.
+            let slot = match slots.num_permits() > 1 {
+                true => slots.split(1).ok_or(AuditFailure::QueueFull)?,
+                false => self.take_slots(1)?,
+            };
+            pending.push(self.submit(event, slot)?);
+        }
+        pending.push(self.submit(last, slots)?);
+        for done in pending {
+            self.await_ack(done, self.committed_ack_timeout).await?;
+        }
+        Ok(())
+    }
+
+    fn take_slots(&self, n: u32) -> Result<OwnedSemaphorePermit, AuditFailure> {
+        self.slots.clone().try_acquire_many_owned(n).map_err(|_| {
+            if let Some(n) = throttled(&self.stats.queue_full) {
+                tracing::error!(count = n, "audit queue is full; refusing requests until the trail catches up");
+            }
+            AuditFailure::QueueFull
+        })
+    }
+
+    fn submit(
+        &self,
+        event: &AuditEvent,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<oneshot::Receiver<Result<(), AuditFailure>>, AuditFailure> {
         let json = event.to_json().map_err(|e| AuditFailure::Encode(e.to_string()))?;
         let usage = KeyUsage::of(event);
         let (ack, done) = oneshot::channel();
-        match self.tx.try_send(Msg::Event(Submission { json, usage, ack })) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                if let Some(n) = throttled(&self.stats.queue_full) {
-                    tracing::error!(count = n, "audit queue is full; refusing requests until the trail catches up");
-                }
-                return Err(AuditFailure::QueueFull);
-            }
-            Err(TrySendError::Disconnected(_)) => return Err(AuditFailure::Closed),
+        match self.tx.try_send(Msg::Event(Submission { json, usage, ack, slot: Some(slot) })) {
+            Ok(()) => Ok(done),
+            // Cannot happen while events hold slots (the channel has room for every slot), kept fail-closed.
+            Err(TrySendError::Full(_)) => Err(AuditFailure::QueueFull),
+            Err(TrySendError::Disconnected(_)) => Err(AuditFailure::Closed),
         }
-        match tokio::time::timeout(self.ack_timeout, done).await {
+    }
+
+    async fn await_ack(
+        &self,
+        done: oneshot::Receiver<Result<(), AuditFailure>>,
+        timeout: Duration,
+    ) -> Result<(), AuditFailure> {
+        match tokio::time::timeout(timeout, done).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(AuditFailure::Closed),
             Err(_) => {
                 if let Some(n) = throttled(&self.stats.timeouts) {
                     tracing::error!(
                         count = n,
-                        timeout_ms = self.ack_timeout.as_millis() as u64,
+                        timeout_ms = timeout.as_millis() as u64,
                         "audit write timed out; refusing the request"
                     );
                 }
@@ -352,6 +438,8 @@ struct Writer {
     last_digest_at: Instant,
     /// A batch failed part-way: `[committed_len, dirty_end)` may hold unacknowledged bytes to zero first.
     needs_repair: bool,
+    /// Shared with the sink: false while a failed write is not repaired.
+    writable: Arc<AtomicBool>,
     /// Size of the previous batch: more than one means requests are arriving concurrently.
     last_batch_len: usize,
     config: AuditConfig,
@@ -368,6 +456,11 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
+            if first.is_none() && self.needs_repair {
+                // Nothing queued (state-changing requests are refused while the trail is not writable): try
+                // the repair on the idle tick, so the trail becomes writable again without waiting for a read.
+                self.write_batch(Vec::new(), None);
+            }
             if first.is_some() && self.last_batch_len > 1 && !self.config.commit_delay.is_zero() {
                 std::thread::sleep(self.config.commit_delay);
             }
@@ -378,7 +471,10 @@ impl Writer {
                     // A caller that already gave up (timeout) has answered its client with an error; skip
                     // its event rather than record a call as succeeded that the client saw fail.
                     Msg::Event(s) if s.ack.is_closed() => {}
-                    Msg::Event(s) => batch.push(s),
+                    Msg::Event(mut s) => {
+                        s.slot = None;
+                        batch.push(s);
+                    }
                     Msg::Retention { keep_from, ack } => {
                         // Rare: write what is gathered so far first, so that the digest follows it.
                         self.write_batch(std::mem::take(&mut batch), None);
@@ -427,6 +523,7 @@ impl Writer {
                 Ok(()) => {
                     tracing::info!("audit trail writable again");
                     self.needs_repair = false;
+                    self.writable.store(true, Ordering::Release);
                     self.allocated_len = self.dirty_end;
                 }
                 Err(e) => return self.fail(batch, &e),
@@ -581,6 +678,7 @@ impl Writer {
     }
 
     fn fail(&self, batch: Vec<Submission>, e: &io::Error) {
+        self.writable.store(false, Ordering::Release);
         if let Some(n) = throttled(&self.stats.write_errors) {
             tracing::error!(error = %e, count = n, refused = batch.len(), "audit trail write failed; refusing requests until it can be written");
         }
