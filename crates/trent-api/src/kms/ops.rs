@@ -46,8 +46,8 @@ fn grant_tokens(check: &mut Check, v: &Option<Vec<String>>) {
     }
 }
 
-fn context(v: Option<std::collections::BTreeMap<String, String>>) -> EncryptionContext {
-    EncryptionContext::new(v.unwrap_or_default())
+fn context(v: Option<std::collections::BTreeMap<String, String>>) -> Result<EncryptionContext, ApiError> {
+    Ok(EncryptionContext::try_new(v.unwrap_or_default())?)
 }
 
 pub(super) fn page(check: &mut Check, limit: Option<i64>, marker: Option<String>) -> PageRequest {
@@ -170,14 +170,14 @@ pub(super) fn key_only(body: &[u8]) -> Result<(KeyRef, String), ApiError> {
 }
 
 pub(crate) fn enable_key(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (k, raw) = key_only(body)?;
-    kms.enable_key(caller, &k, &raw)?;
+    let (k, _raw) = key_only(body)?;
+    kms.enable_key(caller, &k)?;
     Ok(b"{}".to_vec())
 }
 
 pub(crate) fn disable_key(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (k, raw) = key_only(body)?;
-    kms.disable_key(caller, &k, &raw)?;
+    let (k, _raw) = key_only(body)?;
+    kms.disable_key(caller, &k)?;
     Ok(b"{}".to_vec())
 }
 
@@ -190,7 +190,7 @@ pub(crate) fn update_key_description(kms: &Kms, caller: &Caller, body: &[u8]) ->
     }
     c.finish()?;
     let raw = raw.unwrap_or_default();
-    kms.update_key_description(caller, &key_ref(&raw)?, &raw, r.description.unwrap_or_default())?;
+    kms.update_key_description(caller, &key_ref(&raw)?, r.description.unwrap_or_default())?;
     Ok(b"{}".to_vec())
 }
 
@@ -204,7 +204,7 @@ pub(crate) fn schedule_key_deletion(kms: &Kms, caller: &Caller, body: &[u8]) -> 
     c.finish()?;
     let raw = raw.unwrap_or_default();
     let days = r.pending_window_in_days.and_then(|d| u32::try_from(d).ok());
-    let res = kms.schedule_key_deletion(caller, &key_ref(&raw)?, &raw, days)?;
+    let res = kms.schedule_key_deletion(caller, &key_ref(&raw)?, days)?;
     to_body(&json!({
         "KeyId": res.key_arn,
         "DeletionDate": epoch(res.deletion_date),
@@ -214,8 +214,8 @@ pub(crate) fn schedule_key_deletion(kms: &Kms, caller: &Caller, body: &[u8]) -> 
 }
 
 pub(crate) fn cancel_key_deletion(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (k, raw) = key_only(body)?;
-    let arn = kms.cancel_key_deletion(caller, &k, &raw)?;
+    let (k, _raw) = key_only(body)?;
+    let arn = kms.cancel_key_deletion(caller, &k)?;
     to_body(&json!({ "KeyId": arn }))
 }
 
@@ -248,7 +248,7 @@ pub(crate) fn encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
         r.dry_run,
         kms.encrypt(
             &dry_caller(caller, r.dry_run),
-            EncryptRequest { key: key_ref(&raw)?, plaintext, context: context(r.encryption_context), algorithm: alg },
+            EncryptRequest { key: key_ref(&raw)?, plaintext, context: context(r.encryption_context)?, algorithm: alg },
         ),
     )?;
     to_body(&EncryptOut {
@@ -297,7 +297,7 @@ pub(crate) fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
             &dry_caller(caller, r.dry_run),
             DecryptRequest {
                 ciphertext: blob.unwrap_or_default(),
-                context: context(r.encryption_context),
+                context: context(r.encryption_context)?,
                 key,
                 algorithm: alg,
             },
@@ -330,11 +330,11 @@ pub(crate) fn re_encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
             &dry_caller(caller, r.dry_run),
             ReEncryptRequest {
                 ciphertext: blob.unwrap_or_default(),
-                source_context: context(r.source_encryption_context),
+                source_context: context(r.source_encryption_context)?,
                 source_key,
                 source_algorithm: src_alg,
                 destination_key: key_ref(&dest.unwrap_or_default())?,
-                destination_context: context(r.destination_encryption_context),
+                destination_context: context(r.destination_encryption_context)?,
                 destination_algorithm: dst_alg,
             },
         ),
@@ -384,7 +384,7 @@ pub(crate) fn generate_data_key(kms: &Kms, caller: &Caller, body: &[u8], with_pl
             GenerateDataKeyRequest {
                 key: key_ref(&raw.unwrap_or_default())?,
                 size,
-                context: context(r.encryption_context),
+                context: context(r.encryption_context)?,
             },
             with_plaintext,
         ),
@@ -454,10 +454,7 @@ pub(crate) fn list_aliases(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     }
     let p = page(&mut c, r.limit, r.marker);
     c.finish()?;
-    let key = match r.key_id {
-        Some(raw) => Some((key_ref(&raw)?, raw)),
-        None => None,
-    };
+    let key = r.key_id.as_deref().map(key_ref).transpose()?;
     let res = kms.list_aliases(caller, &ListAliasesRequest { key, page: p })?;
     let aliases: Vec<_> = res
         .items
@@ -487,7 +484,7 @@ pub(crate) fn tag_resource(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let t = tags(&mut c, &r.tags);
     c.finish()?;
     let raw = raw.unwrap_or_default();
-    kms.tag_resource(caller, &key_ref(&raw)?, &raw, &t)?;
+    kms.tag_resource(caller, &key_ref(&raw)?, &t)?;
     Ok(b"{}".to_vec())
 }
 
@@ -501,7 +498,7 @@ pub(crate) fn untag_resource(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     }
     c.finish()?;
     let raw = raw.unwrap_or_default();
-    kms.untag_resource(caller, &key_ref(&raw)?, &raw, &r.tag_keys.unwrap_or_default())?;
+    kms.untag_resource(caller, &key_ref(&raw)?, &r.tag_keys.unwrap_or_default())?;
     Ok(b"{}".to_vec())
 }
 
@@ -512,7 +509,7 @@ pub(crate) fn list_resource_tags(kms: &Kms, caller: &Caller, body: &[u8]) -> Out
     let p = page(&mut c, r.limit, r.marker);
     c.finish()?;
     let raw = raw.unwrap_or_default();
-    let res = kms.list_resource_tags(caller, &key_ref(&raw)?, &raw, &p)?;
+    let res = kms.list_resource_tags(caller, &key_ref(&raw)?, &p)?;
     let tags: Vec<_> = res.items.iter().map(|(k, v)| json!({ "TagKey": k, "TagValue": v })).collect();
     let mut out = json!({ "Tags": tags, "Truncated": res.next_marker.is_some() });
     if let Some(m) = res.next_marker {
@@ -538,17 +535,16 @@ fn policy_members(body: &[u8], need_policy: bool) -> Result<(wire::KeyPolicyIn, 
 }
 
 pub(crate) fn get_key_policy(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (r, k, raw) = policy_members(body, false)?;
-    let policy = kms.get_key_policy(caller, &k, &raw, r.policy_name.as_deref())?;
+    let (r, k, _raw) = policy_members(body, false)?;
+    let policy = kms.get_key_policy(caller, &k, r.policy_name.as_deref())?;
     to_body(&json!({ "Policy": policy, "PolicyName": r.policy_name.as_deref().unwrap_or("default") }))
 }
 
 pub(crate) fn put_key_policy(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (r, k, raw) = policy_members(body, true)?;
+    let (r, k, _raw) = policy_members(body, true)?;
     kms.put_key_policy(
         caller,
         &k,
-        &raw,
         r.policy_name.as_deref(),
         r.policy.unwrap_or_default(),
         r.bypass_policy_lockout_safety_check.unwrap_or(false),
@@ -557,10 +553,10 @@ pub(crate) fn put_key_policy(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
 }
 
 pub(crate) fn list_key_policies(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (r, k, raw) = policy_members(body, false)?;
+    let (r, k, _raw) = policy_members(body, false)?;
     let mut c = Check::default();
     page(&mut c, r.limit, r.marker);
     c.finish()?;
-    let names = kms.list_key_policies(caller, &k, &raw)?;
+    let names = kms.list_key_policies(caller, &k)?;
     to_body(&json!({ "PolicyNames": names, "Truncated": false }))
 }

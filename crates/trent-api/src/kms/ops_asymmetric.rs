@@ -212,7 +212,7 @@ pub(crate) fn generate_data_key_pair(kms: &Kms, caller: &Caller, body: &[u8], wi
         .into());
     }
     let spec = spec.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    let context = trent_core::context::EncryptionContext::new(r.encryption_context.unwrap_or_default());
+    let context = trent_core::context::EncryptionContext::try_new(r.encryption_context.unwrap_or_default())?;
     let pair = dry_run(
         r.dry_run,
         kms.generate_data_key_pair(

@@ -73,7 +73,6 @@ pub(crate) fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
         kms.create_grant(
             &dry_caller(caller, r.dry_run),
             &key_ref(&raw)?,
-            &raw,
             CreateGrantRequest {
                 grantee_principal: r.grantee_principal.unwrap_or_default(),
                 retiring_principal: r.retiring_principal,
@@ -133,14 +132,7 @@ pub(crate) fn list_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     principal(&mut c, &r.grantee_principal, "granteePrincipal");
     c.finish()?;
     let raw = raw.unwrap_or_default();
-    grants_page(kms.list_grants(
-        caller,
-        &key_ref(&raw)?,
-        &raw,
-        r.grant_id.as_deref(),
-        r.grantee_principal.as_deref(),
-        &p,
-    )?)
+    grants_page(kms.list_grants(caller, &key_ref(&raw)?, r.grant_id.as_deref(), r.grantee_principal.as_deref(), &p)?)
 }
 
 pub(crate) fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
@@ -155,18 +147,10 @@ pub(crate) fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> 
 
 pub(crate) fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     let r: GrantIn = parse(body)?;
-    let key = match &r.key_id {
-        Some(raw) => Some((key_ref(raw)?, raw.clone())),
-        None => None,
-    };
+    let key = r.key_id.as_deref().map(key_ref).transpose()?;
     dry_run(
         r.dry_run,
-        kms.retire_grant(
-            &dry_caller(caller, r.dry_run),
-            r.grant_token.as_deref(),
-            key.as_ref().map(|(k, raw)| (k, raw.as_str())),
-            r.grant_id.as_deref(),
-        ),
+        kms.retire_grant(&dry_caller(caller, r.dry_run), r.grant_token.as_deref(), key.as_ref(), r.grant_id.as_deref()),
     )?;
     Ok(b"{}".to_vec())
 }
@@ -179,6 +163,6 @@ pub(crate) fn revoke_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     c.finish()?;
     let raw = raw.unwrap_or_default();
     let grant_id = r.grant_id.ok_or_else(|| KmsError::internal("validated members missing"))?;
-    dry_run(r.dry_run, kms.revoke_grant(&dry_caller(caller, r.dry_run), &key_ref(&raw)?, &raw, &grant_id))?;
+    dry_run(r.dry_run, kms.revoke_grant(&dry_caller(caller, r.dry_run), &key_ref(&raw)?, &grant_id))?;
     Ok(b"{}".to_vec())
 }
