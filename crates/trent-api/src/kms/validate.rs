@@ -156,3 +156,46 @@ pub(crate) fn decode_blob(v: &str, member: &str) -> Result<Vec<u8>, ApiError> {
         ApiError::Serialization(Some(format!("Value of member {member} can not be converted to a Blob: {e}")))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(e: ApiError) -> String {
+        match e {
+            ApiError::Kms(k) => k.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn finish_with_gives_the_members_or_every_failure() {
+        let mut c = Check::default();
+        let a = c.required(&Some("a".to_owned()), "a").cloned();
+        let n: Checked<u32> = c.in_range(7, "n", 1, 365);
+        assert_eq!(c.finish_with((a, n)).unwrap(), ("a".to_owned(), 7));
+
+        let mut c = Check::default();
+        let a = c.required(&None::<String>, "a").cloned();
+        let n: Checked<u32> = c.in_range(0, "n", 1, 365);
+        let b = c.required(&Some(1), "b").copied();
+        assert_eq!(
+            message(c.finish_with(((a, n), b)).unwrap_err()),
+            "2 validation errors detected: Value null at 'a' failed to satisfy constraint: Member must not be null; \
+             Value '0' at 'n' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        );
+
+        // Present members do not hide a failure recorded for another one.
+        let mut c = Check::default();
+        c.len("", "s", 1, 10);
+        assert!(c.finish_with(Some(1)).is_err());
+    }
+
+    #[test]
+    fn optional_members_are_absent_or_checked_never_defaulted() {
+        let mut c = Check::default();
+        assert_eq!(c.optional_in_range::<u32>(None, "d", 1, 365), Some(None));
+        assert_eq!(c.optional_in_range::<u32>(Some(400), "d", 1, 365), None);
+        assert!(c.finish().is_err());
+    }
+}
