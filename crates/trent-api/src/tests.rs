@@ -364,3 +364,25 @@ async fn dry_run_authorizes_and_executes_nothing() {
     a.ok("EnableKey", json!({"KeyId": key})).await;
     a.ok("Encrypt", json!({"KeyId": key, "Plaintext": b64(b"x"), "DryRun": false})).await;
 }
+
+/// An encryption context too large to bind is refused when the request is parsed, before any key is looked up or
+/// the caller authorized: a key that does not exist gives the ValidationException, not NotFoundException.
+#[tokio::test]
+async fn oversize_encryption_context_is_refused_at_the_edge() {
+    let a = app();
+    let missing = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let huge = "v".repeat(usize::from(u16::MAX) + 1);
+    let too_large = Some("Encryption context is too large.");
+    let r =
+        a.call("Encrypt", json!({"KeyId": missing, "Plaintext": b64(b"x"), "EncryptionContext": {"k": huge}})).await;
+    assert_error(&r, "ValidationException", too_large);
+    let r = a
+        .call("GenerateDataKey", json!({"KeyId": missing, "KeySpec": "AES_256", "EncryptionContext": {"k": huge}}))
+        .await;
+    assert_error(&r, "ValidationException", too_large);
+    let r = a.call("Decrypt", json!({"CiphertextBlob": b64(&[1u8; 64]), "EncryptionContext": {"k": huge}})).await;
+    assert_error(&r, "ValidationException", too_large);
+    // The same request with a context that fits reaches the key lookup.
+    let r = a.call("Encrypt", json!({"KeyId": missing, "Plaintext": b64(b"x"), "EncryptionContext": {"k": "v"}})).await;
+    assert_eq!(r.json["__type"], "NotFoundException", "{}", r.json);
+}

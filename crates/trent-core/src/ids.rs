@@ -190,6 +190,21 @@ impl KeyRef {
     }
 }
 
+/// Writes the reference back exactly as the caller sent it. Parsing loses nothing: key ids are accepted only in
+/// their canonical form, ARNs keep their region and account text as sent, and alias names are kept whole. So
+/// AWS's messages that quote the caller's `KeyId` come from the `KeyRef` itself, with no raw string carried
+/// beside it that could disagree with it.
+impl fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Arn { region, account, key_id } => write!(f, "arn:aws:kms:{region}:{account}:key/{key_id}"),
+            Self::Alias(alias) => write!(f, "{alias}"),
+            Self::AliasArn { region, account, alias } => write!(f, "arn:aws:kms:{region}:{account}:{alias}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +226,26 @@ mod tests {
             assert!(matches!(KeyRef::parse(bad), Err(KmsError::NotFound(_))), "{bad}");
         }
         assert!(matches!(KeyRef::parse("arn:aws:kms:us-east-1"), Err(KmsError::InvalidArn(_))));
+    }
+
+    /// The service quotes the caller's KeyId from the parsed `KeyRef`: every accepted text must come back
+    /// unchanged, including odd region and account text in ARNs (the fuzz target `key_ref` checks the same).
+    #[test]
+    fn key_ref_writes_back_its_input() {
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        for text in [
+            id.to_owned(),
+            format!("arn:aws:kms:us-east-1:111122223333:key/{id}"),
+            format!("arn:aws:kms:::key/{id}"),
+            format!("arn:aws:kms:eu:x:key/{id}"),
+            "alias/my-key".to_owned(),
+            "alias/a:b/c_d-e".to_owned(),
+            "arn:aws:kms:us-east-1:111122223333:alias/my-key".to_owned(),
+            "arn:aws:kms:zz-9:not-an-account:alias/a:b".to_owned(),
+        ] {
+            let k = KeyRef::parse(&text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(k.to_string(), text);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod ops_asymmetric;
 mod ops_grants;
 mod ops_last_usage;
 mod ops_material;
+mod request;
 mod validate;
 mod wire;
 

@@ -13,18 +13,14 @@ use trent_core::KmsError;
 use trent_core::ids::KeyRef;
 use trent_core::service::{Caller, Kms};
 
-use super::ops::{Out, key_id, key_ref};
-use super::validate::Check;
-use super::wire::{self, epoch, parse, to_body};
+use super::ops::Out;
+use super::request::{FromBody, KeyOnly};
+use super::wire::{epoch, to_body};
 use crate::error::ApiError;
 
 /// `trail`: the audit trail; `None` when Trent runs without one (nothing is tracked then).
 pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail: Option<&AuditSink>) -> Out {
-    let r: wire::KeyIdIn = parse(body)?;
-    let mut c = Check::default();
-    let raw = key_id(&mut c, &r.key_id, "keyId");
-    c.finish()?;
-    let key = key_ref(&raw.unwrap_or_default())?;
+    let KeyOnly { key } = KeyOnly::from_body(body)?;
     if matches!(key, KeyRef::Alias(_) | KeyRef::AliasArn { .. }) {
         return Err(KmsError::Validation(
             "Alias names are not supported by GetKeyLastUsage; use the key ID or key ARN.".into(),

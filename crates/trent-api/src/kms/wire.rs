@@ -284,3 +284,29 @@ pub(crate) struct DataKeyPairIn {
     pub(crate) dry_run: Option<bool>,
     pub(crate) recipient: Option<serde_json::Value>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct ConstraintsIn {
+    pub(crate) encryption_context_subset: Option<BTreeMap<String, String>>,
+    pub(crate) encryption_context_equals: Option<BTreeMap<String, String>>,
+}
+
+/// The members of every grant operation (CreateGrant, ListGrants, ListRetirableGrants, RetireGrant,
+/// RevokeGrant).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct GrantIn {
+    pub(crate) key_id: Option<String>,
+    pub(crate) grantee_principal: Option<String>,
+    pub(crate) retiring_principal: Option<String>,
+    pub(crate) operations: Option<Vec<String>>,
+    pub(crate) constraints: Option<ConstraintsIn>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) name: Option<String>,
+    pub(crate) grant_id: Option<String>,
+    pub(crate) grant_token: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
+    pub(crate) dry_run: Option<bool>,
+}

@@ -21,7 +21,7 @@ pub struct AliasEntry {
 
 #[derive(Debug, Clone, Default)]
 pub struct ListAliasesRequest {
-    pub key: Option<(KeyRef, String)>,
+    pub key: Option<KeyRef>,
     pub page: PageRequest,
 }
 
@@ -117,10 +117,8 @@ impl Kms {
     pub fn list_aliases(&self, caller: &Caller, req: &ListAliasesRequest) -> Result<ListPage<AliasEntry>, KmsError> {
         self.authorize_account(caller, Action::ListAliases)?;
         let target = match &req.key {
-            Some((key, raw)) => {
-                if !key.is_key() {
-                    return Err(KmsError::invalid_key_id(raw));
-                }
+            Some(key) => {
+                super::refuse_alias(key)?;
                 Some(self.find(caller, key)?.record.key_id)
             }
             None => None,

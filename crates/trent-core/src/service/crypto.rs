@@ -248,12 +248,12 @@ impl Kms {
         check_algorithm(&live, algorithm)?;
         let version = live.versions.get(&parsed.version()).ok_or(KmsError::InvalidCiphertext)?;
         let Material::Symmetric(key) = &version.material else { return Err(KmsError::InvalidCiphertext) };
-        let aad = context.aad()?;
+        let aad = context.aad();
         let material_id = version.material_id.clone();
         if caller.dry_run {
             return Ok((live, None, material_id, EncryptionAlgorithm::SymmetricDefault));
         }
-        let plaintext = parsed.open(key, &aad).map_err(|_| KmsError::InvalidCiphertext)?;
+        let plaintext = parsed.open(key, aad).map_err(|_| KmsError::InvalidCiphertext)?;
         Ok((live, Some(plaintext), material_id, EncryptionAlgorithm::SymmetricDefault))
     }
 }
@@ -378,8 +378,7 @@ pub(super) fn seal(
         return Err(KmsError::internal(format!("{} is not a symmetric key", live.arn)));
     };
     let material_id = &current.material_id;
-    let aad = context.aad()?;
-    let ciphertext =
-        blob::seal(key, live.record.key_id.as_bytes(), version, plaintext, &aad).map_err(KmsError::internal)?;
+    let ciphertext = blob::seal(key, live.record.key_id.as_bytes(), version, plaintext, context.aad())
+        .map_err(KmsError::internal)?;
     Ok((ciphertext, material_id.to_owned()))
 }

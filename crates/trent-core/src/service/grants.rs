@@ -42,7 +42,6 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         req: CreateGrantRequest,
     ) -> Result<(String, String), KmsError> {
         if req.operations.is_empty() {
@@ -68,9 +67,7 @@ impl Kms {
         if let Some(r) = &req.retiring_principal {
             extra = extra.with("kms:RetiringPrincipal", vec![r.clone()]);
         }
-        if !key.is_key() {
-            return Err(KmsError::invalid_key_id(raw));
-        }
+        super::refuse_alias(key)?;
         let (live, how) = self.resolve_authorized(caller, key, Action::CreateGrant, &extra)?;
         // A principal that may create grants only because a grant says so may not widen it (AWS: "Principals
         // who get permission to create grants from a grant are limited in the grants that they can create").
@@ -133,12 +130,11 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         grant_id: Option<&str>,
         grantee: Option<&str>,
         page: &PageRequest,
     ) -> Result<ListPage<GrantView>, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::ListGrants)?;
+        let live = self.resolve_direct(caller, key, Action::ListGrants)?;
         let matching = live
             .grants
             .iter()
@@ -182,7 +178,7 @@ impl Kms {
         &self,
         caller: &Caller,
         token: Option<&str>,
-        key: Option<(&KeyRef, &str)>,
+        key: Option<&KeyRef>,
         grant_id: Option<&str>,
     ) -> Result<(), KmsError> {
         let (live, grant_id) = match (token, key, grant_id) {
@@ -194,10 +190,8 @@ impl Kms {
                 let found = self.find_grant_anywhere(caller, id)?;
                 (found, id.to_owned())
             }
-            (None, Some((k, raw)), Some(id)) => {
-                if !k.is_key() {
-                    return Err(KmsError::invalid_key_id(raw));
-                }
+            (None, Some(k), Some(id)) => {
+                super::refuse_alias(k)?;
                 (self.find(caller, k)?, id.to_owned())
             }
             _ => {
@@ -225,8 +219,8 @@ impl Kms {
         self.remove_grant(&live, &grant_id)
     }
 
-    pub fn revoke_grant(&self, caller: &Caller, key: &KeyRef, raw: &str, grant_id: &str) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::RevokeGrant)?;
+    pub fn revoke_grant(&self, caller: &Caller, key: &KeyRef, grant_id: &str) -> Result<(), KmsError> {
+        let live = self.resolve_direct(caller, key, Action::RevokeGrant)?;
         if !live.grants.iter().any(|g| g.grant_id == grant_id) {
             return Err(KmsError::InvalidGrantId("The grant id is not valid.".into()));
         }

@@ -177,14 +177,8 @@ impl Kms {
         Ok(ListPage { items, next_marker })
     }
 
-    pub fn update_key_description(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        raw: &str,
-        description: String,
-    ) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::UpdateKeyDescription)?;
+    pub fn update_key_description(&self, caller: &Caller, key: &KeyRef, description: String) -> Result<(), KmsError> {
+        let live = self.resolve_direct(caller, key, Action::UpdateKeyDescription)?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             r.description = description.clone();
@@ -193,17 +187,16 @@ impl Kms {
         Ok(())
     }
 
-    pub fn enable_key(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<(), KmsError> {
-        self.set_enabled(caller, key, raw, true)
+    pub fn enable_key(&self, caller: &Caller, key: &KeyRef) -> Result<(), KmsError> {
+        self.set_enabled(caller, key, true)
     }
 
-    pub fn disable_key(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<(), KmsError> {
-        self.set_enabled(caller, key, raw, false)
+    pub fn disable_key(&self, caller: &Caller, key: &KeyRef) -> Result<(), KmsError> {
+        self.set_enabled(caller, key, false)
     }
 
-    fn set_enabled(&self, caller: &Caller, key: &KeyRef, raw: &str, enabled: bool) -> Result<(), KmsError> {
-        let live =
-            self.resolve_key_only(caller, key, raw, if enabled { Action::EnableKey } else { Action::DisableKey })?;
+    fn set_enabled(&self, caller: &Caller, key: &KeyRef, enabled: bool) -> Result<(), KmsError> {
+        let live = self.resolve_direct(caller, key, if enabled { Action::EnableKey } else { Action::DisableKey })?;
         self.refuse_aws_managed(caller, &live, if enabled { "EnableKey" } else { "DisableKey" })?;
         let arn = live.arn.clone();
         self.update_key(&live, |r| {
@@ -226,7 +219,6 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         pending_window_days: Option<u32>,
     ) -> Result<ScheduleDeletionResponse, KmsError> {
         let days = pending_window_days.unwrap_or(DEFAULT_PENDING_DAYS);
@@ -235,7 +227,7 @@ impl Kms {
                 "PendingWindowInDays must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}"
             )));
         }
-        let live = self.resolve_key_only(caller, key, raw, Action::ScheduleKeyDeletion)?;
+        let live = self.resolve_direct(caller, key, Action::ScheduleKeyDeletion)?;
         self.refuse_aws_managed(caller, &live, "ScheduleKeyDeletion")?;
         refuse_pending_deletion(&live)?;
         let deletion_date = self.clock.now().plus_days(days);
@@ -256,8 +248,8 @@ impl Kms {
     }
 
     /// Returns the key ARN. The key comes back Disabled, as in AWS.
-    pub fn cancel_key_deletion(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<String, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::CancelKeyDeletion)?;
+    pub fn cancel_key_deletion(&self, caller: &Caller, key: &KeyRef) -> Result<String, KmsError> {
+        let live = self.resolve_direct(caller, key, Action::CancelKeyDeletion)?;
         let arn = live.arn.clone();
         self.update_key(&live, |r| {
             if r.state != KeyState::PendingDeletion {

@@ -41,15 +41,9 @@ fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
 }
 
 impl Kms {
-    pub fn get_key_policy(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        raw: &str,
-        name: Option<&str>,
-    ) -> Result<String, KmsError> {
+    pub fn get_key_policy(&self, caller: &Caller, key: &KeyRef, name: Option<&str>) -> Result<String, KmsError> {
         check_policy_name(name)?;
-        let live = self.resolve_key_only(caller, key, raw, Action::GetKeyPolicy)?;
+        let live = self.resolve_direct(caller, key, Action::GetKeyPolicy)?;
         Ok(live.record.policy.clone())
     }
 
@@ -57,7 +51,6 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         name: Option<&str>,
         policy: String,
         bypass_lockout_check: bool,
@@ -66,7 +59,7 @@ impl Kms {
         validate_policy(&policy)?;
         let extra =
             super::Extra::none().with("kms:BypassPolicyLockoutSafetyCheck", vec![bypass_lockout_check.to_string()]);
-        let live = self.resolve_key_only_with(caller, key, raw, Action::PutKeyPolicy, &extra)?;
+        let live = self.resolve_direct_with(caller, key, Action::PutKeyPolicy, &extra)?;
         self.refuse_aws_managed(caller, &live, "PutKeyPolicy")?;
         self.check_new_key_policy(caller, &policy, &live.arn, &live.record.account, bypass_lockout_check)?;
         // Allowed in every key state, pending deletion included (the key-state table).
@@ -77,8 +70,8 @@ impl Kms {
         Ok(())
     }
 
-    pub fn list_key_policies(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<Vec<String>, KmsError> {
-        self.resolve_key_only(caller, key, raw, Action::ListKeyPolicies)?;
+    pub fn list_key_policies(&self, caller: &Caller, key: &KeyRef) -> Result<Vec<String>, KmsError> {
+        self.resolve_direct(caller, key, Action::ListKeyPolicies)?;
         Ok(vec![DEFAULT_POLICY_NAME.to_owned()])
     }
 }

@@ -17,7 +17,7 @@ fn cancel_between_list_and_destroy_keeps_the_key() {
     let saved = f.create();
     let blob = f.encrypt(&saved.arn, b"keep me", ctx(&[])).unwrap().ciphertext;
     for k in [&doomed, &saved] {
-        f.kms.schedule_key_deletion(&f.caller, &key_ref(&k.arn), &k.arn, Some(7)).unwrap();
+        f.kms.schedule_key_deletion(&f.caller, &key_ref(&k.arn), Some(7)).unwrap();
     }
     f.clock.advance_ms(7 * Timestamp::DAY_MS);
     let now = f.clock.now();
@@ -26,7 +26,7 @@ fn cancel_between_list_and_destroy_keeps_the_key() {
     let listed = f.kms.store.keys_due_for_deletion(now.0).unwrap();
     assert_eq!(listed.len(), 2);
     // The race: CancelKeyDeletion commits (and is answered with success) after the list was made.
-    f.kms.cancel_key_deletion(&f.caller, &key_ref(&saved.arn), &saved.arn).unwrap();
+    f.kms.cancel_key_deletion(&f.caller, &key_ref(&saved.arn)).unwrap();
     // Step 2: destroy what was listed. Only the key still due goes, and only it is reported (and so audited).
     let done = f.kms.destroy_listed_keys(&listed, now).unwrap();
     assert_eq!(done, vec![doomed.arn.clone()]);
@@ -34,7 +34,7 @@ fn cancel_between_list_and_destroy_keeps_the_key() {
     assert!(matches!(f.kms.describe_key(&f.caller, &key_ref(&doomed.arn)), Err(KmsError::NotFound(_))));
     let kept = f.kms.describe_key(&f.caller, &key_ref(&saved.arn)).unwrap();
     assert_eq!(kept.record.state, KeyState::Disabled);
-    f.kms.enable_key(&f.caller, &key_ref(&saved.arn), &saved.arn).unwrap();
+    f.kms.enable_key(&f.caller, &key_ref(&saved.arn)).unwrap();
     assert_eq!(f.decrypt(&blob, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"keep me");
     // Later runs leave it alone too.
     f.clock.advance_ms(30 * Timestamp::DAY_MS);
@@ -46,12 +46,12 @@ fn rescheduled_later_between_list_and_destroy_waits_for_the_new_date() {
     let f = fixture();
     let k = f.create();
     let r = key_ref(&k.arn);
-    f.kms.schedule_key_deletion(&f.caller, &r, &k.arn, Some(7)).unwrap();
+    f.kms.schedule_key_deletion(&f.caller, &r, Some(7)).unwrap();
     f.clock.advance_ms(7 * Timestamp::DAY_MS);
     let now = f.clock.now();
     let listed = f.kms.store.keys_due_for_deletion(now.0).unwrap();
-    f.kms.cancel_key_deletion(&f.caller, &r, &k.arn).unwrap();
-    f.kms.schedule_key_deletion(&f.caller, &r, &k.arn, Some(30)).unwrap();
+    f.kms.cancel_key_deletion(&f.caller, &r).unwrap();
+    f.kms.schedule_key_deletion(&f.caller, &r, Some(30)).unwrap();
     assert!(f.kms.destroy_listed_keys(&listed, now).unwrap().is_empty());
     assert_eq!(f.kms.describe_key(&f.caller, &r).unwrap().record.state, KeyState::PendingDeletion);
     f.clock.advance_ms(30 * Timestamp::DAY_MS);

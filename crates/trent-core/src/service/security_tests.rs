@@ -195,24 +195,19 @@ fn grant_escalation_through_a_create_grant_grant_is_refused() {
     let key = f.create();
     let k = key_ref(&key.arn);
     let secret = encrypt(&f, &f.caller, &key.arn, ctx(&[])).unwrap().ciphertext;
-    f.kms.create_grant(&f.caller, &k, &key.arn, grant(&[Op::CreateGrant, Op::Encrypt], ALICE)).unwrap();
+    f.kms.create_grant(&f.caller, &k, grant(&[Op::CreateGrant, Op::Encrypt], ALICE)).unwrap();
     let alice = user(ALICE);
     denied(decrypt(&f, &alice, &secret, ctx(&[])));
     // The review's reproduction: a Decrypt grant for herself.
-    let msg = denied(f.kms.create_grant(
-        &alice,
-        &k,
-        &key.arn,
-        grant(&[Op::Decrypt, Op::ReEncryptFrom, Op::CreateGrant], ALICE),
-    ));
+    let msg = denied(f.kms.create_grant(&alice, &k, grant(&[Op::Decrypt, Op::ReEncryptFrom, Op::CreateGrant], ALICE)));
     assert!(msg.contains("kms:CreateGrant"), "{msg}");
-    denied(f.kms.create_grant(&alice, &k, &key.arn, grant(&[Op::Decrypt], BOB)));
+    denied(f.kms.create_grant(&alice, &k, grant(&[Op::Decrypt], BOB)));
     denied(decrypt(&f, &alice, &secret, ctx(&[])));
     // Within the parent grant she may pass on what she has.
-    f.kms.create_grant(&alice, &k, &key.arn, grant(&[Op::Encrypt], BOB)).unwrap();
-    f.kms.create_grant(&alice, &k, &key.arn, grant(&[Op::Encrypt, Op::CreateGrant], BOB)).unwrap();
+    f.kms.create_grant(&alice, &k, grant(&[Op::Encrypt], BOB)).unwrap();
+    f.kms.create_grant(&alice, &k, grant(&[Op::Encrypt, Op::CreateGrant], BOB)).unwrap();
     // Bob's derived grant limits him in turn.
-    denied(f.kms.create_grant(&user(BOB), &k, &key.arn, grant(&[Op::Decrypt], BOB)));
+    denied(f.kms.create_grant(&user(BOB), &k, grant(&[Op::Decrypt], BOB)));
 }
 
 #[test]
@@ -223,13 +218,13 @@ fn grants_created_from_a_grant_keep_its_constraints() {
     let alice = user(ALICE);
     let mut parent = grant(&[Op::CreateGrant, Op::Decrypt], ALICE);
     parent.context_subset = pairs(&[("tenant", "acme")]);
-    f.kms.create_grant(&f.caller, &k, &key.arn, parent).unwrap();
+    f.kms.create_grant(&f.caller, &k, parent).unwrap();
 
     let with = |subset: Option<BTreeMap<String, String>>, equals: Option<BTreeMap<String, String>>| {
         let mut g = grant(&[Op::Decrypt], BOB);
         g.context_subset = subset;
         g.context_equals = equals;
-        f.kms.create_grant(&alice, &k, &key.arn, g)
+        f.kms.create_grant(&alice, &k, g)
     };
     denied(with(None, None));
     denied(with(pairs(&[("tenant", "other")]), None));
@@ -242,14 +237,14 @@ fn grants_created_from_a_grant_keep_its_constraints() {
     // An EncryptionContextEquals parent admits only the same constraint.
     let mut strict = grant(&[Op::CreateGrant, Op::Decrypt], BOB);
     strict.context_equals = pairs(&[("tenant", "acme")]);
-    f.kms.create_grant(&f.caller, &k, &key.arn, strict).unwrap();
+    f.kms.create_grant(&f.caller, &k, strict).unwrap();
     let bob = user(BOB);
     let mut g = grant(&[Op::Decrypt], ALICE);
     g.context_subset = pairs(&[("tenant", "acme")]);
-    denied(f.kms.create_grant(&bob, &k, &key.arn, g.clone()));
+    denied(f.kms.create_grant(&bob, &k, g.clone()));
     g.context_subset = None;
     g.context_equals = pairs(&[("tenant", "acme")]);
-    f.kms.create_grant(&bob, &k, &key.arn, g).unwrap();
+    f.kms.create_grant(&bob, &k, g).unwrap();
 }
 
 #[test]
@@ -257,9 +252,9 @@ fn create_grant_allowed_by_policy_is_not_limited_by_grants() {
     let (f, dir) = with_directory();
     let key = f.create();
     let k = key_ref(&key.arn);
-    f.kms.create_grant(&f.caller, &k, &key.arn, grant(&[Op::CreateGrant], ALICE)).unwrap();
+    f.kms.create_grant(&f.caller, &k, grant(&[Op::CreateGrant], ALICE)).unwrap();
     dir.allow(ALICE, r#"{"Statement":{"Effect":"Allow","Action":"kms:CreateGrant","Resource":"*"}}"#);
-    f.kms.create_grant(&user(ALICE), &k, &key.arn, grant(&[Op::Decrypt, Op::Encrypt], BOB)).unwrap();
+    f.kms.create_grant(&user(ALICE), &k, grant(&[Op::Decrypt, Op::Encrypt], BOB)).unwrap();
 }
 
 // Finding 4: negated operators under ForAnyValue/ForAllValues.
@@ -347,7 +342,7 @@ fn list_retirable_grants_only_for_a_principal_of_the_callers_account() {
     let mut g = grant(&[Op::Decrypt], ALICE);
     g.retiring_principal = Some(ALICE.into());
     g.name = Some("secret-grant-name".into());
-    f.kms.create_grant(&f.caller, &key_ref(&key.arn), &key.arn, g).unwrap();
+    f.kms.create_grant(&f.caller, &key_ref(&key.arn), g).unwrap();
     let page = PageRequest::default();
     assert_eq!(f.kms.list_retirable_grants(&f.caller, ALICE, &page).unwrap().items.len(), 1);
     // The review's reproduction: another account's root asks for account A's principal.

@@ -11,14 +11,8 @@ use crate::ids::KeyRef;
 const MAX_TAGS_PER_KEY: usize = 50;
 
 impl Kms {
-    pub fn tag_resource(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        raw: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), KmsError> {
-        let live = self.resolve_key_only_with(caller, key, raw, Action::TagResource, &super::Extra::tags(tags))?;
+    pub fn tag_resource(&self, caller: &Caller, key: &KeyRef, tags: &[(String, String)]) -> Result<(), KmsError> {
+        let live = self.resolve_direct_with(caller, key, Action::TagResource, &super::Extra::tags(tags))?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             r.tags = validate_new_tags(&r.tags, tags)?;
@@ -27,15 +21,9 @@ impl Kms {
         Ok(())
     }
 
-    pub fn untag_resource(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        raw: &str,
-        tag_keys: &[String],
-    ) -> Result<(), KmsError> {
+    pub fn untag_resource(&self, caller: &Caller, key: &KeyRef, tag_keys: &[String]) -> Result<(), KmsError> {
         let extra = super::Extra::none().with("aws:TagKeys", tag_keys.to_vec());
-        let live = self.resolve_key_only_with(caller, key, raw, Action::UntagResource, &extra)?;
+        let live = self.resolve_direct_with(caller, key, Action::UntagResource, &extra)?;
         self.update_key(&live, |r| {
             refuse_pending_deletion_record(r, &live.arn)?;
             for k in tag_keys {
@@ -51,10 +39,9 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         page: &PageRequest,
     ) -> Result<ListPage<(String, String)>, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::ListResourceTags)?;
+        let live = self.resolve_direct(caller, key, Action::ListResourceTags)?;
         let tags = &live.record.tags;
         let start: Box<dyn Iterator<Item = (&String, &String)>> = match &page.marker {
             // The marker is the last tag key of the previous page; resume strictly after it.

@@ -25,7 +25,8 @@ pub(super) fn fixture() -> Fixture {
 }
 
 pub(super) fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-    EncryptionContext::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
+    EncryptionContext::try_new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
+        .unwrap()
 }
 
 pub(super) fn key_ref(s: &str) -> KeyRef {
@@ -108,24 +109,24 @@ fn disabled_and_pending_deletion_states() {
     let m = f.create();
     let id = m.record.key_id.to_string();
     let e = f.encrypt(&id, b"x", ctx(&[])).unwrap();
-    f.kms.disable_key(&f.caller, &key_ref(&id), &id).unwrap();
+    f.kms.disable_key(&f.caller, &key_ref(&id)).unwrap();
     let err = f.encrypt(&id, b"x", ctx(&[])).unwrap_err();
     assert_eq!(err.to_string(), format!("{} is disabled.", m.arn));
     assert!(matches!(f.decrypt(&e.ciphertext, ctx(&[]), None), Err(KmsError::Disabled(_))));
-    f.kms.enable_key(&f.caller, &key_ref(&id), &id).unwrap();
+    f.kms.enable_key(&f.caller, &key_ref(&id)).unwrap();
 
-    let s = f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, Some(7)).unwrap();
+    let s = f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), Some(7)).unwrap();
     assert_eq!(s.pending_window_days, 7);
     assert_eq!(s.deletion_date, f.clock.now().plus_days(7));
     assert!(matches!(f.encrypt(&id, b"x", ctx(&[])), Err(KmsError::InvalidState(_))));
-    assert!(matches!(f.kms.enable_key(&f.caller, &key_ref(&id), &id), Err(KmsError::InvalidState(_))));
-    assert!(matches!(f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, None), Err(KmsError::InvalidState(_))));
-    assert_eq!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id), &id).unwrap(), m.arn);
+    assert!(matches!(f.kms.enable_key(&f.caller, &key_ref(&id)), Err(KmsError::InvalidState(_))));
+    assert!(matches!(f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), None), Err(KmsError::InvalidState(_))));
+    assert_eq!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id)).unwrap(), m.arn);
     assert_eq!(f.kms.describe_key(&f.caller, &key_ref(&id)).unwrap().record.state, KeyState::Disabled);
-    assert!(matches!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id), &id), Err(KmsError::InvalidState(_))));
+    assert!(matches!(f.kms.cancel_key_deletion(&f.caller, &key_ref(&id)), Err(KmsError::InvalidState(_))));
     for bad in [6, 31] {
         assert!(matches!(
-            f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, Some(bad)),
+            f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), Some(bad)),
             Err(KmsError::Validation(_))
         ));
     }
@@ -137,7 +138,7 @@ fn deletion_window_end_destroys_key_and_aliases() {
     let m = f.create();
     let id = m.record.key_id.to_string();
     f.kms.create_alias(&f.caller, "alias/doomed", &id).unwrap();
-    f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), &id, Some(7)).unwrap();
+    f.kms.schedule_key_deletion(&f.caller, &key_ref(&id), Some(7)).unwrap();
     f.clock.advance_ms(7 * Timestamp::DAY_MS - 1);
     assert_eq!(f.kms.purge_due_keys().unwrap(), 0);
     f.clock.advance_ms(1);
@@ -250,33 +251,33 @@ fn tags_and_policies() {
     let m = f.create();
     let id = m.record.key_id.to_string();
     let k = key_ref(&id);
-    f.kms.tag_resource(&f.caller, &k, &id, &[("b".into(), "2".into()), ("a".into(), "1".into())]).unwrap();
-    f.kms.tag_resource(&f.caller, &k, &id, &[("a".into(), "one".into())]).unwrap();
-    let tags = f.kms.list_resource_tags(&f.caller, &k, &id, &PageRequest::default()).unwrap();
+    f.kms.tag_resource(&f.caller, &k, &[("b".into(), "2".into()), ("a".into(), "1".into())]).unwrap();
+    f.kms.tag_resource(&f.caller, &k, &[("a".into(), "one".into())]).unwrap();
+    let tags = f.kms.list_resource_tags(&f.caller, &k, &PageRequest::default()).unwrap();
     assert_eq!(tags.items, vec![("a".to_string(), "one".to_string()), ("b".to_string(), "2".to_string())]);
-    assert!(matches!(f.kms.tag_resource(&f.caller, &k, &id, &[("aws:x".into(), "1".into())]), Err(KmsError::Tag(_))));
-    f.kms.untag_resource(&f.caller, &k, &id, &["a".into()]).unwrap();
-    assert_eq!(f.kms.list_resource_tags(&f.caller, &k, &id, &PageRequest::default()).unwrap().items.len(), 1);
+    assert!(matches!(f.kms.tag_resource(&f.caller, &k, &[("aws:x".into(), "1".into())]), Err(KmsError::Tag(_))));
+    f.kms.untag_resource(&f.caller, &k, &["a".into()]).unwrap();
+    assert_eq!(f.kms.list_resource_tags(&f.caller, &k, &PageRequest::default()).unwrap().items.len(), 1);
     // Management operations take key ids and ARNs, not aliases.
     f.kms.create_alias(&f.caller, "alias/t", &id).unwrap();
-    assert!(matches!(f.kms.tag_resource(&f.caller, &key_ref("alias/t"), "alias/t", &[]), Err(KmsError::NotFound(_))));
+    assert!(matches!(f.kms.tag_resource(&f.caller, &key_ref("alias/t"), &[]), Err(KmsError::NotFound(_))));
 
     let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}"#;
     // A policy that would lock the caller out is refused unless the caller says it knows.
     let lockout = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Encrypt","Resource":"*"}]}"#;
-    let err = f.kms.put_key_policy(&f.caller, &k, &id, None, lockout.into(), false).unwrap_err();
+    let err = f.kms.put_key_policy(&f.caller, &k, None, lockout.into(), false).unwrap_err();
     assert_eq!(err.to_string(), "The new key policy will not allow you to update the key policy in the future.");
     let ghost = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/ghost"},"Action":"kms:*","Resource":"*"}]}"#;
-    let err = f.kms.put_key_policy(&f.caller, &k, &id, None, ghost.into(), true).unwrap_err();
+    let err = f.kms.put_key_policy(&f.caller, &k, None, ghost.into(), true).unwrap_err();
     assert_eq!(err.to_string(), "Policy contains a statement with one or more invalid principals.");
-    f.kms.put_key_policy(&f.caller, &k, &id, None, p.into(), false).unwrap();
-    assert_eq!(f.kms.get_key_policy(&f.caller, &k, &id, Some("default")).unwrap(), p);
-    assert!(matches!(f.kms.get_key_policy(&f.caller, &k, &id, Some("other")), Err(KmsError::NotFound(_))));
+    f.kms.put_key_policy(&f.caller, &k, None, p.into(), false).unwrap();
+    assert_eq!(f.kms.get_key_policy(&f.caller, &k, Some("default")).unwrap(), p);
+    assert!(matches!(f.kms.get_key_policy(&f.caller, &k, Some("other")), Err(KmsError::NotFound(_))));
     assert!(matches!(
-        f.kms.put_key_policy(&f.caller, &k, &id, None, "{not json".into(), false),
+        f.kms.put_key_policy(&f.caller, &k, None, "{not json".into(), false),
         Err(KmsError::MalformedPolicyDocument(_))
     ));
-    assert_eq!(f.kms.list_key_policies(&f.caller, &k, &id).unwrap(), vec!["default".to_string()]);
+    assert_eq!(f.kms.list_key_policies(&f.caller, &k).unwrap(), vec!["default".to_string()]);
 }
 
 #[test]
@@ -385,7 +386,7 @@ fn automatic_rotation_fires_when_the_clock_passes_the_period() {
     f.kms.disable_key_rotation(&f.caller, &k, &id).unwrap();
     f.clock.advance_ms(1000 * Timestamp::DAY_MS);
     assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 0);
-    f.kms.disable_key(&f.caller, &k, &id).unwrap();
+    f.kms.disable_key(&f.caller, &k).unwrap();
     assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, &id, None), Err(KmsError::Disabled(_))));
 }
 
@@ -776,7 +777,7 @@ mod authorization {
         // A key policy without the root statement ignores IAM policies.
         let no_root = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:PutKeyPolicy","Resource":"*"}}"#;
         let k = key_ref(&key.arn);
-        f.kms.put_key_policy(&f.caller, &k, &key.arn, None, no_root.into(), false).unwrap();
+        f.kms.put_key_policy(&f.caller, &k, None, no_root.into(), false).unwrap();
         let err = enc(&f, &alice, &key.arn, ctx(&[])).unwrap_err();
         assert!(
             err.to_string().ends_with("because no identity-based policy allows the kms:Encrypt action")
@@ -838,13 +839,13 @@ mod authorization {
                 "Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"}}}}"#,
         );
         let page = PageRequest::default();
-        assert!(matches!(f.kms.list_grants(&alice, &k, &key.arn, None, None, &page), Err(KmsError::AccessDenied(_))));
+        assert!(matches!(f.kms.list_grants(&alice, &k, None, None, &page), Err(KmsError::AccessDenied(_))));
         dir.allow(
             ALICE,
             r#"{"Statement":{"Effect":"Allow","Action":"kms:ListGrants","Resource":"*",
                 "Condition":{"Bool":{"kms:GrantIsForAWSResource":"false"}}}}"#,
         );
-        f.kms.list_grants(&alice, &k, &key.arn, None, None, &page).unwrap();
+        f.kms.list_grants(&alice, &k, None, None, &page).unwrap();
     }
 
     #[test]
@@ -860,7 +861,7 @@ mod authorization {
         let shared = r#"{"Statement":[
             {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
             {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}]}"#;
-        f.kms.put_key_policy(&f.caller, &key_ref(&key.arn), &key.arn, None, shared.into(), false).unwrap();
+        f.kms.put_key_policy(&f.caller, &key_ref(&key.arn), None, shared.into(), false).unwrap();
         assert!(
             matches!(enc(&f, &bob, &key.arn, ctx(&[])), Err(KmsError::AccessDenied(_))),
             "Bob's account must allow too"

@@ -123,8 +123,11 @@ impl Ssm {
         Ok(self.kms.authorize_iam(caller, action, &self.arn(caller, name))?)
     }
 
-    fn context(arn: &str) -> EncryptionContext {
-        EncryptionContext::new(BTreeMap::from([("PARAMETER_ARN".to_owned(), arn.to_owned())]))
+    /// One pair whose value is a parameter ARN (at most 2048 characters) always fits the context's limits,
+    /// so a failure here is an internal error, not the caller's.
+    fn context(arn: &str) -> Result<EncryptionContext, SsmError> {
+        EncryptionContext::try_new(BTreeMap::from([("PARAMETER_ARN".to_owned(), arn.to_owned())]))
+            .map_err(SsmError::internal)
     }
 
     fn load(&self, caller: &Caller, name: &str) -> Result<ParameterRecord, SsmError> {
@@ -207,7 +210,7 @@ impl Ssm {
             let key = self.key_ref(caller, &key_id)?;
             let plaintext = SecretBytes::new(req.value.expose_secret().to_vec()); // handed to KMS or the envelope
             let sealed = if tier == Tier::Standard {
-                let context = Self::context(&arn);
+                let context = Self::context(&arn)?;
                 let request = EncryptRequest { key, plaintext, context: context.clone(), algorithm: None };
                 let result = self.kms.encrypt(&self.via(caller), request);
                 caller.note_delegated(DelegatedCall::new("Encrypt", Some(key_id.clone()), &context, &result, |r| {
@@ -216,7 +219,7 @@ impl Ssm {
                 result?.ciphertext
             } else {
                 // Advanced values may exceed KMS's 4 KB: envelope encryption, as AWS does.
-                envelope::seal(&self.kms, &self.via(caller), key, &key_id, Self::context(&arn), &arn, &plaintext)?
+                envelope::seal(&self.kms, &self.via(caller), key, &key_id, Self::context(&arn)?, &arn, &plaintext)?
             };
             (sealed, Some(key_id))
         } else {
@@ -290,10 +293,10 @@ impl Ssm {
     fn value(&self, caller: &Caller, arn: &str, v: &VersionRecord, decrypt: bool) -> Result<ParameterValue, SsmError> {
         match v.kind {
             ParameterType::SecureString if decrypt && envelope::is_envelope(&v.value) => Ok(ParameterValue::Secret(
-                envelope::open(&self.kms, &self.via(caller), Self::context(arn), arn, &v.value)?,
+                envelope::open(&self.kms, &self.via(caller), Self::context(arn)?, arn, &v.value)?,
             )),
             ParameterType::SecureString if decrypt => {
-                let context = Self::context(arn);
+                let context = Self::context(arn)?;
                 let request = DecryptRequest {
                     ciphertext: v.value.clone(),
                     context: context.clone(),

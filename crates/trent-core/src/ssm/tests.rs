@@ -238,9 +238,10 @@ fn secure_string_uses_the_managed_key_and_the_parameter_arn_context() {
     assert!(!ct.windows(7).any(|w| w == b"hunter2"));
     // KMS accepts the ciphertext with the PARAMETER_ARN context and refuses it without. The managed key's
     // policy admits the account only through Parameter Store (kms:ViaService), as in AWS.
-    let context = EncryptionContext::new(
+    let context = EncryptionContext::try_new(
         [("PARAMETER_ARN".to_string(), "arn:aws:ssm:us-east-1:111122223333:parameter/db/password".to_string())].into(),
-    );
+    )
+    .unwrap();
     let request =
         |context: EncryptionContext| DecryptRequest { ciphertext: ct.clone(), context, key: None, algorithm: None };
     let direct = f.kms.decrypt(&f.caller, request(context.clone())).unwrap_err();
@@ -260,10 +261,10 @@ fn secure_string_uses_the_managed_key_and_the_parameter_arn_context() {
     assert_eq!(again.arn, managed.arn);
     // The account cannot disable, delete or re-police the service's key.
     let id = managed.record.key_id.to_string();
-    let e = f.kms.disable_key(&f.caller, &KeyRef::parse(&id).unwrap(), &id).unwrap_err();
+    let e = f.kms.disable_key(&f.caller, &KeyRef::parse(&id).unwrap()).unwrap_err();
     assert_eq!(e.aws_type(), "AccessDeniedException");
     assert!(e.to_string().contains("kms:DisableKey"), "{e}");
-    let e = f.kms.schedule_key_deletion(&f.caller, &KeyRef::parse(&id).unwrap(), &id, None).unwrap_err();
+    let e = f.kms.schedule_key_deletion(&f.caller, &KeyRef::parse(&id).unwrap(), None).unwrap_err();
     assert_eq!(e.aws_type(), "AccessDeniedException");
 }
 
@@ -276,7 +277,7 @@ fn disabled_customer_key_fails_decryption_but_not_strings() {
     p.key_id = Some(id.clone());
     f.ssm.put_parameter(&f.caller, p).unwrap();
     f.put("/plain", "visible");
-    f.kms.disable_key(&f.caller, &KeyRef::parse(&id).unwrap(), &id).unwrap();
+    f.kms.disable_key(&f.caller, &KeyRef::parse(&id).unwrap()).unwrap();
     let e = f.get("/s").unwrap_err();
     assert_eq!(e.aws_type(), "InvalidKeyId");
     assert!(e.to_string().contains("DisabledException"), "{e}");

@@ -177,7 +177,12 @@ fn golden_data_dir_still_decrypts() {
     let out = kms
         .decrypt(
             &caller,
-            DecryptRequest { ciphertext, context: EncryptionContext::new(ctx), key: None, algorithm: None },
+            DecryptRequest {
+                ciphertext,
+                context: EncryptionContext::try_new(ctx).unwrap(),
+                key: None,
+                algorithm: None,
+            },
         )
         .unwrap();
     assert_eq!(out.plaintext.expose_secret(), std::fs::read(fixture.join("plaintext.txt")).unwrap().as_slice());
@@ -185,7 +190,7 @@ fn golden_data_dir_still_decrypts() {
     let key = kms.describe_key(&caller, &KeyRef::parse("alias/golden").unwrap()).unwrap();
     assert_eq!(key.record.description, "golden");
     let id = key.record.key_id.to_string();
-    let tags = kms.list_resource_tags(&caller, &KeyRef::parse(&id).unwrap(), &id, &PageRequest::default()).unwrap();
+    let tags = kms.list_resource_tags(&caller, &KeyRef::parse(&id).unwrap(), &PageRequest::default()).unwrap();
     assert_eq!(tags.items, vec![("fixture".to_string(), "v0.1.0".to_string())]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -310,12 +315,12 @@ fn cancel_between_list_and_destroy_keeps_the_key_on_sqlite() {
     let caller = Caller::root(account());
     let key = kms.create_key(&caller, CreateKeyRequest::default()).unwrap();
     let r = KeyRef::parse(&key.arn).unwrap();
-    kms.schedule_key_deletion(&caller, &r, &key.arn, Some(7)).unwrap();
+    kms.schedule_key_deletion(&caller, &r, Some(7)).unwrap();
     clock.advance_ms(7 * Timestamp::DAY_MS);
     let now = clock.now();
     let listed = store.keys_due_for_deletion(now.0).unwrap();
     assert_eq!(listed, vec![key.record.key_id]);
-    kms.cancel_key_deletion(&caller, &r, &key.arn).unwrap();
+    kms.cancel_key_deletion(&caller, &r).unwrap();
     assert!(!store.destroy_key_if_due(&listed[0], now.0).unwrap());
     assert_eq!(kms.run_due_jobs().unwrap().deleted, 0);
     assert_eq!(kms.describe_key(&caller, &r).unwrap().record.state, KeyState::Disabled);
