@@ -12,8 +12,8 @@ use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 use trent_audit::event::{KMS_EVENT_SOURCE, fresh_uuid};
 use trent_audit::{
-    AssumedRoleUser, AuditEvent, AuditSink, IssuedCredentials, RequestParameters, Resource, ResponseElements,
-    TlsDetails, UserIdentity,
+    AssumedRoleUser, AuditEvent, AuditSink, IssuedCredentials, RequestParameters, Reservation, Resource,
+    ResponseElements, TlsDetails, UserIdentity,
 };
 use trent_core::KmsError;
 use trent_core::identity::PrincipalIdentity;
@@ -61,6 +61,8 @@ pub(crate) struct Facts {
     /// The operation the request was parsed into, once it was: the name it is recorded under is the one the
     /// dispatcher ran.
     pub(crate) operation: Option<Named>,
+    /// A state-changing operation's place in the trail, taken before it ran (`AuditSink::reserve`).
+    pub(crate) reservation: Option<Reservation>,
 }
 
 /// A parsed operation as the trail names it.
@@ -74,6 +76,11 @@ pub(crate) struct Named {
 }
 
 impl Named {
+    /// CloudTrail's `readOnly`: whether the operation changes no state.
+    pub(crate) fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     pub(crate) fn kms(op: Operation) -> Self {
         Self { source: KMS_EVENT_SOURCE, name: op.name(), read_only: op.is_read_only(), kms: Some(op) }
     }
@@ -100,16 +107,34 @@ pub(crate) async fn record(
     request_id: &str,
     result: Result<Vec<u8>, ApiError>,
 ) -> Result<Vec<u8>, ApiError> {
+    let mut facts = facts;
+    let reservation = facts.reservation.take();
     let mut events = delegated_events(region, &info, &facts, request_id);
     events.push(build_event(region, info, facts, request_id, &result));
     let events = with_owner_copies(events);
-    for event in &events {
-        if let Err(f) = sink.record(event).await {
-            // The detail goes to the log through the internal error; the caller gets the generic text.
-            return Err(ApiError::Kms(KmsError::internal(format!("audit trail: {f}"))));
+    let recorded = match reservation {
+        // The change committed: its record goes into the place reserved for it before it ran, and is waited for
+        // longer than a read's, since an error now would tell the client that nothing happened.
+        Some(reservation) if result.is_ok() => sink.record_committed(&events, reservation).await,
+        // Nothing changed (a read, or a change that failed): the events are recorded like any other, after the
+        // unused reservation has given its slots back.
+        unused => {
+            drop(unused);
+            record_all(sink, &events).await
         }
+    };
+    if let Err(f) = recorded {
+        // The detail goes to the log through the internal error; the caller gets the generic text.
+        return Err(ApiError::Kms(KmsError::internal(format!("audit trail: {f}"))));
     }
     result
+}
+
+async fn record_all(sink: &AuditSink, events: &[AuditEvent]) -> Result<(), trent_audit::AuditFailure> {
+    for event in events {
+        sink.record(event).await?;
+    }
+    Ok(())
 }
 
 /// The KMS events of the calls a service made for the caller, as CloudTrail shows them: the caller's identity
@@ -452,6 +477,7 @@ mod tests {
             caller: Some(caller()),
             delegated: Vec::new(),
             operation: Some(Named::kms(Operation::Encrypt)),
+            reservation: None,
         };
         let resp = br#"{"CiphertextBlob":"QkxPQg==","KeyId":"arn:aws:kms:us-east-1:111122223333:key/abc"}"#.to_vec();
         let e = build_event("us-east-1", info("TrentService.Encrypt"), facts, "r1", &Ok(resp));
@@ -475,6 +501,7 @@ mod tests {
             caller: None,
             delegated: Vec::new(),
             operation: None,
+            reservation: None,
         };
         let err = ApiError::Auth(crate::auth::AuthError::UnrecognizedClient);
         let e = build_event("us-east-1", info("TrentService.Decrypt"), facts, "r2", &Err(err));
@@ -494,6 +521,7 @@ mod tests {
             caller: Some(caller()),
             delegated: Vec::new(),
             operation: None,
+            reservation: None,
         };
         let mut i = info("");
         i.target = None;
@@ -519,6 +547,7 @@ mod tests {
             caller: Some(caller()),
             delegated: Vec::new(),
             operation: Some(Named::query(request.operation)),
+            reservation: None,
         };
         let mut i = info("");
         i.target = None;
@@ -549,6 +578,7 @@ mod tests {
             caller: Some(caller),
             delegated: Vec::new(),
             operation: None,
+            reservation: None,
         };
         let e = build_event("us-east-1", info(target), facts, "r", &result);
         serde_json::from_str(&e.to_json().unwrap()).unwrap()
@@ -614,6 +644,7 @@ mod tests {
                 caller: Some(bob.clone()),
                 delegated: Vec::new(),
                 operation: None,
+                reservation: None,
             };
             let events = with_owner_copies(vec![build_event(
                 "us-east-1",
@@ -644,6 +675,7 @@ mod tests {
             caller: Some(caller()),
             delegated: Vec::new(),
             operation: None,
+            reservation: None,
         };
         let events = with_owner_copies(vec![build_event(
             "us-east-1",
@@ -700,6 +732,7 @@ mod tests {
             caller: Some(caller()),
             delegated: Vec::new(),
             operation: None,
+            reservation: None,
         };
         let e = build_event("us-east-1", i, facts, "r", &Ok(xml.as_bytes().to_vec()));
         let json = e.to_json().unwrap();
@@ -732,8 +765,13 @@ mod tests {
     fn a_bare_key_id_becomes_the_resource_arn() {
         let id = "1d0a9b68-2d8f-4d8b-81a1-c3675a8441ab";
         let body = format!(r#"{{"KeyId":"{id}"}}"#);
-        let facts =
-            Facts { body: Some(Bytes::from(body)), caller: Some(caller()), delegated: Vec::new(), operation: None };
+        let facts = Facts {
+            body: Some(Bytes::from(body)),
+            caller: Some(caller()),
+            delegated: Vec::new(),
+            operation: None,
+            reservation: None,
+        };
         let e = build_event("eu-west-1", info("TrentService.DisableKey"), facts, "r3", &Ok(b"{}".to_vec()));
         assert_eq!(e.resources[0].arn, format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"));
         assert!(!e.read_only);
@@ -746,7 +784,13 @@ mod tests {
         i.target = None;
         i.protocol = crate::protocol::Protocol::Iam;
         let body = Bytes::from_static(b"Action=CreateUser&UserName=alice&Version=2010-05-08");
-        let facts = Facts { body: Some(body), caller: Some(caller()), delegated: Vec::new(), operation: None };
+        let facts = Facts {
+            body: Some(body),
+            caller: Some(caller()),
+            delegated: Vec::new(),
+            operation: None,
+            reservation: None,
+        };
         let e = build_event("us-east-1", i, facts, "r4", &Ok(b"<xml/>".to_vec()));
         assert_eq!((e.event_source.as_str(), e.event_name.as_str()), ("iam.amazonaws.com", "CreateUser"));
         let params = serde_json::to_value(e.request_parameters.as_ref().unwrap()).unwrap();

@@ -163,6 +163,7 @@ async fn handle(
         facts.caller = Some(caller.clone());
         let request = iam::QueryRequest::parse(service, &body)?;
         facts.operation = Some(audit::Named::query(request.operation));
+        reserve_record(&state, facts)?;
         // IAM writes go to the store (fsync): keep them off the async workers.
         let (st, request_id) = (state.clone(), request_id.to_owned());
         return tokio::task::spawn_blocking(move || iam::dispatch(&st.iam, &caller, &request, &request_id))
@@ -176,6 +177,7 @@ async fn handle(
         let op = ssm::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::ssm(op));
         state.throttle.check(caller.account.as_str(), throttle::Service::Ssm, op_name)?;
+        reserve_record(&state, facts)?;
         // The KMS calls Parameter Store makes for the caller become audit events of their own.
         let delegated = state.audit.as_ref().map(|_| DelegatedCalls::default());
         caller.delegated = delegated.clone();
@@ -194,6 +196,7 @@ async fn handle(
         let op = cloudtrail::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::cloudtrail(op));
         state.throttle.check(caller.account.as_str(), throttle::Service::CloudTrail, op_name)?;
+        reserve_record(&state, facts)?;
         // LookupEvents scans trail files: keep it off the async workers.
         let st = state.clone();
         return tokio::task::spawn_blocking(move || {
@@ -209,6 +212,7 @@ async fn handle(
     let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
     facts.operation = Some(audit::Named::kms(op));
     state.throttle.check(caller.account.as_str(), throttle::Service::Kms, op_name)?;
+    reserve_record(&state, facts)?;
     if op.is_hot_path() {
         // Cached keys only: CPU work of a few microseconds, cheaper inline than a thread hop.
         kms::dispatch(&state.kms, &caller, op, &body)
@@ -223,6 +227,20 @@ async fn handle(
         .await
         .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
     }
+}
+
+/// A state-changing operation takes its record's place in the trail before it runs: when the trail cannot
+/// take it (queue full, last write failed), the request is refused having changed nothing, instead of
+/// committing and then failing on its record (`trent_audit::AuditSink::reserve`). Two places: the event, and
+/// the copy a cross-account call leaves in the key owner's trail.
+fn reserve_record(state: &AppState, facts: &mut audit::Facts) -> Result<(), ApiError> {
+    let (Some(sink), Some(op)) = (&state.audit, &facts.operation) else { return Ok(()) };
+    if op.read_only() {
+        return Ok(());
+    }
+    let reservation = sink.reserve(2).map_err(|f| ApiError::Kms(KmsError::internal(format!("audit trail: {f}"))))?;
+    facts.reservation = Some(reservation);
+    Ok(())
 }
 
 /// SigV4 against the access keys Trent knows. Returns the caller the request acts as.
@@ -302,6 +320,8 @@ pub struct TlsSession {
     pub cipher_suite: &'static str,
 }
 
+#[cfg(test)]
+mod audit_failure_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

@@ -31,6 +31,12 @@ pub(crate) struct Creds {
 /// The router for a Trent serving `region`, with IAM policies wired into authorization, and the root's
 /// credentials of account 111122223333.
 pub(crate) fn app_in(region: &str) -> (axum::Router, Creds) {
+    let (state, creds) = state_in(region);
+    (router(Arc::new(state)), creds)
+}
+
+/// The state behind [`app_in`], for tests that add to it (an audit trail).
+pub(crate) fn state_in(region: &str) -> (AppState, Creds) {
     let store = Arc::new(MemoryStore::new());
     let root = Arc::new(RootKey::from_secret(&SecretBytes::new(vec![5; 32])).unwrap());
     let clock = Arc::new(SystemClock);
@@ -40,7 +46,7 @@ pub(crate) fn app_in(region: &str) -> (axum::Router, Creds) {
     let (akid, secret) = ids.ensure_root_access_key(&AccountId::parse("111122223333").unwrap()).unwrap();
     let secret = String::from_utf8(secret.expose_secret().to_vec()).unwrap();
     let ssm = Arc::new(Ssm::new(kms.clone(), Arc::new(MemoryParameterStore::new())));
-    (router(Arc::new(AppState::new(kms, ssm, ids))), Creds { akid, secret, token: None })
+    (AppState::new(kms, ssm, ids), Creds { akid, secret, token: None })
 }
 
 /// `POST /` with `headers` and `body`, signed for `service` in `region` with `c`.

@@ -20,6 +20,7 @@ pub mod export;
 mod files;
 mod identity;
 mod maintenance;
+mod outbox;
 pub mod record;
 pub mod search;
 pub mod usage;
@@ -35,7 +36,7 @@ pub use event::{
 };
 pub use export::{ExportConfig, ExportFormat, ExportSummary, export_closed};
 pub use verify::{Location, VerifyError, VerifyMode, VerifyReport, verify, verify_with};
-pub use writer::{AuditConfig, AuditSink, AuditStats};
+pub use writer::{AuditConfig, AuditSink, AuditStats, Reservation};
 
 /// Why an event could not be recorded. Every variant fails the request that produced the event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,4 +62,51 @@ pub enum AuditError {
     Key(String),
     #[error("audit trail: {0}")]
     Corrupt(String),
+}
+
+/// For tests of the layers above: a trail on a disk that fails on demand.
+#[cfg(feature = "test-util")]
+pub mod testing {
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    use trent_crypto::RootKey;
+
+    use crate::files::SegmentFile;
+    use crate::{AuditConfig, AuditError, AuditSink};
+
+    /// Opens a trail in `dir` whose segment writes fail (after writing half, as a full disk does) whenever
+    /// `fail` says so for the bytes about to be written.
+    pub fn open_failing(
+        dir: &Path,
+        root: &RootKey,
+        config: AuditConfig,
+        fail: impl Fn(&[u8]) -> bool + Clone + Send + Sync + 'static,
+    ) -> Result<AuditSink, AuditError> {
+        AuditSink::open_with(dir, root, config, move |file| Box::new(Failing { file, fail: fail.clone() }))
+    }
+
+    struct Failing<F> {
+        file: File,
+        fail: F,
+    }
+
+    impl<F: Fn(&[u8]) -> bool + Send> SegmentFile for Failing<F> {
+        fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+            if (self.fail)(data) {
+                self.file.write_at(offset, &data[..data.len() / 2])?;
+                return Err(io::Error::other("injected: no space left on device"));
+            }
+            self.file.write_at(offset, data)
+        }
+
+        fn sync(&mut self) -> io::Result<()> {
+            self.file.sync()
+        }
+
+        fn set_len_synced(&mut self, len: u64) -> io::Result<()> {
+            self.file.set_len_synced(len)
+        }
+    }
 }

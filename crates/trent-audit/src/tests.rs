@@ -692,6 +692,37 @@ async fn a_failing_trail_refuses_changes_up_front_until_repaired() {
     sink.record_committed(&[event("CreateKey")], reservation).await.expect("recorded");
 }
 
+/// The disk fails during the very write of a committed change's record: the record goes to the outbox and the
+/// request succeeds (its change happened); once the trail can be written again the writer appends the outbox
+/// on its own, and the trail verifies with the record in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_record_the_trail_cannot_take_goes_to_the_outbox_and_then_to_the_trail() {
+    let dir = TempDir::new("outbox");
+    let outbox = dir.0.join("outbox");
+    let fail = Arc::new(AtomicBool::new(false));
+    let cfg = AuditConfig { digest_every: Duration::from_millis(50), outbox: Some(outbox.clone()), ..config() };
+    let f2 = fail.clone();
+    let sink = AuditSink::open_with(&dir.0.join("trail"), &root(), cfg, move |f| {
+        Box::new(Faulty { file: f, fail: f2.clone(), sync_delay: Duration::ZERO, syncs: Arc::new(AtomicU64::new(0)) })
+    })
+    .unwrap();
+    let reservation = sink.reserve(1).expect("writable");
+    fail.store(true, Ordering::Relaxed); // the disk fails after the change committed
+    sink.record_committed(&[event("CreateKey")], reservation).await.expect("kept in the outbox");
+    assert_eq!(crate::outbox::pending(&outbox).len(), 1);
+    fail.store(false, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !crate::outbox::pending(&outbox).is_empty() {
+        assert!(Instant::now() < deadline, "the outbox was never appended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(sink);
+    let page = crate::search::search(&dir.0.join("trail"), &crate::search::Filter::default(), 50, None).unwrap();
+    let names: Vec<&str> = page.events.iter().map(|f| f.event["eventName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["CreateKey"]);
+    verify_both(&dir.0.join("trail")).expect("the trail verifies");
+}
+
 /// A segment file that fails (after writing half the data, as a full disk might) while `fail` is set, and
 /// whose fsync takes `sync_delay`.
 struct Faulty {

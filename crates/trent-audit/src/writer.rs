@@ -74,6 +74,9 @@ pub struct AuditConfig {
     /// Closed segments last written longer ago than this are deleted (after export, when exporting). `None`
     /// keeps everything.
     pub retention: Option<Duration>,
+    /// Where the records of committed changes go when the trail cannot take them (`outbox`), to be appended
+    /// to the trail once it can. `None`: such a request fails instead (its change has committed all the same).
+    pub outbox: Option<PathBuf>,
     /// Where closed segments are exported in CloudTrail's S3 layout. `None`: no export.
     pub export: Option<ExportConfig>,
 }
@@ -91,6 +94,7 @@ impl Default for AuditConfig {
             segment_max_bytes: 64 << 20,
             segment_max_age: Duration::from_secs(3600),
             retention: None,
+            outbox: None,
             export: None,
         }
     }
@@ -156,6 +160,7 @@ pub struct AuditSink {
     /// False from a failed write until the writer has repaired the segment; state-changing requests are refused
     /// before they run while it is false.
     writable: Arc<AtomicBool>,
+    outbox: Option<PathBuf>,
     worker: Mutex<Option<JoinHandle<()>>>,
     maintenance: Mutex<Option<JoinHandle<()>>>,
     dir: PathBuf,
@@ -231,6 +236,7 @@ impl AuditSink {
             last_digest_at: Instant::now(),
             needs_repair: false,
             writable: writable.clone(),
+            outbox: config.outbox.clone(),
             last_batch_len: 0,
             config: config.clone(),
             stats: stats.clone(),
@@ -264,6 +270,7 @@ impl AuditSink {
             committed_ack_timeout: config.committed_ack_timeout,
             slots: Arc::new(Semaphore::new(queue_capacity)),
             writable,
+            outbox: config.outbox.clone(),
             worker: Mutex::new(Some(worker)),
             maintenance: Mutex::new(maintenance),
             dir: dir.to_owned(),
@@ -309,10 +316,27 @@ impl AuditSink {
             pending.push(self.submit(event, slot)?);
         }
         pending.push(self.submit(last, slots)?);
+        let mut failed = None;
         for done in pending {
-            self.await_ack(done, self.committed_ack_timeout).await?;
+            if let Err(f) = self.await_ack(done, self.committed_ack_timeout).await {
+                failed.get_or_insert(f);
+            }
         }
-        Ok(())
+        let Some(failure) = failed else { return Ok(()) };
+        // The change has committed; its record must not be lost, nor the client told that nothing happened.
+        let Some(dir) = &self.outbox else { return Err(failure) };
+        let records = events.iter().map(AuditEvent::to_json).collect::<Result<Vec<_>, _>>();
+        let records = records.map_err(|e| AuditFailure::Encode(e.to_string()))?;
+        match crate::outbox::put(dir, &records) {
+            Ok(path) => {
+                tracing::warn!(%failure, file = %path.display(), "audit trail could not take a committed change's record; kept in the outbox until it can");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(%failure, error = %e, "audit outbox could not take a committed change's record either");
+                Err(failure)
+            }
+        }
     }
 
     fn take_slots(&self, n: u32) -> Result<OwnedSemaphorePermit, AuditFailure> {
@@ -440,6 +464,8 @@ struct Writer {
     needs_repair: bool,
     /// Shared with the sink: false while a failed write is not repaired.
     writable: Arc<AtomicBool>,
+    /// Records of committed changes waiting to be appended (see `outbox`).
+    outbox: Option<PathBuf>,
     /// Size of the previous batch: more than one means requests are arriving concurrently.
     last_batch_len: usize,
     config: AuditConfig,
@@ -448,6 +474,8 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, rx: Receiver<Msg>) {
+        // Records a previous run kept in the outbox come first: they are older than anything queued now.
+        self.redrive_outbox();
         let mut closing = false;
         while !closing {
             // Wake up at least every digest interval, so that a quiet trail still gets its timed digest.
@@ -460,6 +488,9 @@ impl Writer {
                 // Nothing queued (state-changing requests are refused while the trail is not writable): try
                 // the repair on the idle tick, so the trail becomes writable again without waiting for a read.
                 self.write_batch(Vec::new(), None);
+            }
+            if first.is_none() && !self.needs_repair {
+                self.redrive_outbox();
             }
             if first.is_some() && self.last_batch_len > 1 && !self.config.commit_delay.is_zero() {
                 std::thread::sleep(self.config.commit_delay);
@@ -594,6 +625,39 @@ impl Writer {
         for s in batch {
             // The caller may have timed out meanwhile; nothing to tell it then.
             let _ = s.ack.send(Ok(()));
+        }
+    }
+
+    /// Appends the outbox's records to the trail, oldest file first, deleting each file once its records are
+    /// durable. Stops at the first failure; the next idle tick tries again.
+    fn redrive_outbox(&mut self) {
+        let Some(dir) = self.outbox.clone() else { return };
+        for path in crate::outbox::pending(&dir) {
+            let records = match crate::outbox::read(&path) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read an audit outbox file; leaving it for the operator");
+                    continue;
+                }
+            };
+            let batch = records
+                .into_iter()
+                .map(|json| {
+                    // Nobody waits for these acks: the request was answered when the file was written.
+                    let (ack, _) = oneshot::channel();
+                    Submission { json, usage: None, ack, slot: None }
+                })
+                .collect();
+            self.write_batch(batch, None);
+            if self.needs_repair {
+                return;
+            }
+            match crate::outbox::remove(&path) {
+                Ok(()) => tracing::info!(file = %path.display(), "audit outbox records appended to the trail"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot remove an appended audit outbox file; its records may be appended again")
+                }
+            }
         }
     }
 

@@ -283,7 +283,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         eprintln!("trent: WARNING: --dangerous-no-audit is set; requests are NOT audited. Benchmarks only.");
         None
     } else {
-        let sink = trent_audit::AuditSink::open(&audit_dir, &opened.root, args.trail.config())
+        // The outbox sits beside the database: a change that committed there can keep its record there too
+        // while the trail (perhaps on another disk, with --audit-dir) cannot take it.
+        let config = trent_audit::AuditConfig { outbox: Some(dir.root.join("audit-outbox")), ..args.trail.config() };
+        let sink = trent_audit::AuditSink::open(&audit_dir, &opened.root, config)
             .map_err(|e| format!("opening the audit trail in {}: {e}", audit_dir.display()))?;
         Some(Arc::new(sink))
     };
