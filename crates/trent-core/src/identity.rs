@@ -5,8 +5,8 @@
 //! Secret access keys are needed in clear to verify SigV4, so they are stored wrapped under the root key and
 //! kept unwrapped in memory only, in a cache that serves every authenticated request.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::time::Duration;
 
 use trent_crypto::{RootKey, SecretBytes, random_array};
 
@@ -21,8 +21,19 @@ use crate::policy::{Policy, parse_policy};
 use crate::service::Caller;
 use crate::store::Store;
 
-/// Bound on cached sessions and principals; past it a cache is cleared (one unwrap or read per entry to refill).
-const CACHE_CAPACITY: usize = 10_000;
+/// Bound on each cache: past it the least useful entries are evicted (moka's TinyLFU), one at a time.
+const CACHE_CAPACITY: u64 = 10_000;
+/// How long an entry may serve before it is read from the store again. Every change this process makes
+/// drops its entries at once; the time-to-live bounds how long a change made elsewhere (`trent admin`, later
+/// another node) can go unseen.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// A bounded cache with a time-to-live, keyed by text.
+type Cache<V> = moka::sync::Cache<String, V>;
+
+fn new_cache<V: Clone + Send + Sync + 'static>() -> Cache<V> {
+    moka::sync::Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build()
+}
 
 /// An authenticated principal's credentials as the request pipeline needs them.
 pub struct ActiveAccessKey {
@@ -35,15 +46,18 @@ pub struct Identities {
     iam: Arc<dyn IamStore>,
     root: Arc<RootKey>,
     clock: Arc<dyn Clock>,
-    cache: RwLock<HashMap<String, Arc<ActiveAccessKey>>>,
+    cache: Cache<Arc<ActiveAccessKey>>,
     /// Temporary access key id -> the session it was opened as (token kept to compare on each use).
-    sessions: RwLock<HashMap<String, Arc<CachedSession>>>,
+    sessions: Cache<Arc<CachedSession>>,
     /// Principal cache key (`principal_key`) -> parsed inline policies / tags.
-    policies: RwLock<HashMap<String, Arc<Vec<Policy>>>>,
-    tags: RwLock<HashMap<String, Arc<Tags>>>,
+    policies: Cache<Arc<Vec<Policy>>>,
+    tags: Cache<Arc<Tags>>,
     /// Role cache key -> the unique id of the role of that name now (`None`: no such role), which every use of
     /// a session is checked against.
-    role_ids: RwLock<HashMap<String, Option<String>>>,
+    role_ids: Cache<Option<String>>,
+    /// Held to fill `role_ids` and to bump `role_generation` and drop an entry, so that neither can slip
+    /// between the other's check and write.
+    role_fill: std::sync::Mutex<()>,
     /// Bumped by every principal change before its cache entries are dropped: a role id read from the store
     /// while a change commits is cached only if no change happened meanwhile, so a deleted role's id cannot
     /// be put back into the cache by a lookup that raced with the deletion.
@@ -118,11 +132,12 @@ impl Identities {
             iam: Arc::new(MemoryIamStore::new()),
             root,
             clock,
-            cache: RwLock::default(),
-            sessions: RwLock::default(),
-            policies: RwLock::default(),
-            tags: RwLock::default(),
-            role_ids: RwLock::default(),
+            cache: new_cache(),
+            sessions: new_cache(),
+            policies: new_cache(),
+            tags: new_cache(),
+            role_ids: new_cache(),
+            role_fill: std::sync::Mutex::new(()),
             role_generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -135,8 +150,8 @@ impl Identities {
 
     /// The active access key with this id, or `None` if unknown or inactive. Cached after the first use.
     pub fn access_key(&self, access_key_id: &str) -> Result<Option<Arc<ActiveAccessKey>>, KmsError> {
-        if let Some(k) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(access_key_id) {
-            return Ok(Some(k.clone()));
+        if let Some(k) = self.cache.get(access_key_id) {
+            return Ok(Some(k));
         }
         // Access key ids have a fixed shape; refusing others early keeps junk out of the store's query path.
         if access_key_id.len() != 20 || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -171,7 +186,7 @@ impl Identities {
         let mut caller = Caller::new(rec.account.clone(), rec.principal_arn.clone());
         caller.identity = Some(Arc::new(identity));
         let active = Arc::new(ActiveAccessKey { caller, secret: Arc::new(secret) });
-        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(access_key_id.to_owned(), active.clone());
+        self.cache.insert(access_key_id.to_owned(), active.clone());
         Ok(Some(active))
     }
 
@@ -221,7 +236,7 @@ impl Identities {
     /// policies and grants naming the role or the session) without teaching each authorizer about role ids.
     pub fn session(&self, access_key_id: &str, token: &str) -> Result<Arc<ActiveAccessKey>, IamError> {
         let now = self.clock.now();
-        let cached = self.sessions.read().unwrap_or_else(|p| p.into_inner()).get(access_key_id).cloned();
+        let cached = self.sessions.get(access_key_id);
         if let Some(c) = cached.filter(|c| c.token == token) {
             if now.0 >= c.expires.0 {
                 return Err(IamError::ExpiredToken);
@@ -241,15 +256,8 @@ impl Identities {
         }));
         self.check_role_binding(&caller)?;
         let key = Arc::new(ActiveAccessKey { caller, secret: Arc::new(claims.secret) });
-        let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
-        if sessions.len() >= CACHE_CAPACITY {
-            sessions.retain(|_, c| c.expires.0 > now.0);
-            if sessions.len() >= CACHE_CAPACITY {
-                sessions.clear();
-            }
-        }
         let entry = CachedSession { token: token.to_owned(), expires: claims.expires, key: key.clone() };
-        sessions.insert(access_key_id.to_owned(), Arc::new(entry));
+        self.sessions.insert(access_key_id.to_owned(), Arc::new(entry));
         Ok(key)
     }
 
@@ -260,19 +268,15 @@ impl Identities {
             return Err(IamError::InvalidClientTokenId);
         };
         let ck = PrincipalKey::Role(account.clone(), role.clone()).cache_key();
-        let cached = self.role_ids.read().unwrap_or_else(|p| p.into_inner()).get(&ck).cloned();
-        let current = match cached {
+        let current = match self.role_ids.get(&ck) {
             Some(id) => id,
             None => {
                 use std::sync::atomic::Ordering;
                 let generation = self.role_generation.load(Ordering::SeqCst);
                 let id = self.iam.role(&account, &role)?.map(|r| r.id);
-                let mut ids = self.role_ids.write().unwrap_or_else(|p| p.into_inner());
+                let _fill = self.role_fill.lock().unwrap_or_else(|p| p.into_inner());
                 if self.role_generation.load(Ordering::SeqCst) == generation {
-                    if ids.len() >= CACHE_CAPACITY {
-                        ids.clear();
-                    }
-                    ids.insert(ck, id.clone());
+                    self.role_ids.insert(ck, id.clone());
                 }
                 id
             }
@@ -312,8 +316,8 @@ impl Identities {
     pub fn identity_policies(&self, principal_arn: &str) -> Result<Arc<Vec<Policy>>, IamError> {
         let Some(pk) = PrincipalKey::of(principal_arn) else { return Ok(Arc::new(Vec::new())) };
         let ck = pk.cache_key();
-        if let Some(p) = self.policies.read().unwrap_or_else(|p| p.into_inner()).get(&ck) {
-            return Ok(p.clone());
+        if let Some(p) = self.policies.get(&ck) {
+            return Ok(p);
         }
         let docs = match &pk {
             PrincipalKey::User(a, n) => self.iam.user(a, n)?.map(|u| u.policies),
@@ -329,7 +333,7 @@ impl Identities {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let parsed = Arc::new(parsed);
-        insert_bounded(&self.policies, ck, parsed.clone());
+        self.policies.insert(ck, parsed.clone());
         Ok(parsed)
     }
 
@@ -337,8 +341,8 @@ impl Identities {
     pub fn principal_tags(&self, principal_arn: &str) -> Result<Arc<Tags>, IamError> {
         let Some(pk) = PrincipalKey::of(principal_arn) else { return Ok(Arc::new(Tags::new())) };
         let ck = pk.cache_key();
-        if let Some(t) = self.tags.read().unwrap_or_else(|p| p.into_inner()).get(&ck) {
-            return Ok(t.clone());
+        if let Some(t) = self.tags.get(&ck) {
+            return Ok(t);
         }
         let tags = match &pk {
             PrincipalKey::User(a, n) => self.iam.user(a, n)?.map(|u| u.tags),
@@ -346,7 +350,7 @@ impl Identities {
         }
         .unwrap_or_default();
         let tags = Arc::new(tags);
-        insert_bounded(&self.tags, ck, tags.clone());
+        self.tags.insert(ck, tags.clone());
         Ok(tags)
     }
 
@@ -368,17 +372,18 @@ impl Identities {
     }
 
     fn forget(&self, cache_key: &str) {
-        self.policies.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
-        self.tags.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
-        // Bump first, then drop under the lock: a racing lookup either sees the new generation and does not
+        self.policies.invalidate(cache_key);
+        self.tags.invalidate(cache_key);
+        // Bump and drop under the fill lock: a racing lookup either sees the new generation and does not
         // cache, or cached before this removal and is removed with it.
+        let _fill = self.role_fill.lock().unwrap_or_else(|p| p.into_inner());
         self.role_generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.role_ids.write().unwrap_or_else(|p| p.into_inner()).remove(cache_key);
+        self.role_ids.invalidate(cache_key);
     }
 
     /// Drops a cached access key after it was deactivated or deleted, so its next use is refused.
     pub(crate) fn access_key_changed(&self, access_key_id: &str) {
-        self.cache.write().unwrap_or_else(|p| p.into_inner()).remove(access_key_id);
+        self.cache.invalidate(access_key_id);
     }
 
     /// A fresh user access key: id, secret, and the record with the secret wrapped under the root key.
@@ -426,14 +431,6 @@ impl crate::service::PrincipalDirectory for Identities {
             Some(PrincipalRef::Session(..)) | None => false,
         })
     }
-}
-
-fn insert_bounded<V>(map: &RwLock<HashMap<String, V>>, key: String, value: V) {
-    let mut m = map.write().unwrap_or_else(|p| p.into_inner());
-    if m.len() >= CACHE_CAPACITY {
-        m.clear();
-    }
-    m.insert(key, value);
 }
 
 fn secret_binding(access_key_id: &str) -> Vec<u8> {
