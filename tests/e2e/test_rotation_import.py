@@ -407,6 +407,15 @@ def test_rotate_imported_key_material_as_documented(server, tmp_path):
     assert deleted == {"KeyId": arn, "KeyMaterialId": first_id}
     assert cli_json(server, "describe-key", "--key-id", key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
     assert materials_by_id(server, key_id)[first_id]["ImportState"] == "PENDING_IMPORT"
+    # CloudTrail names the material in the request and the response, as AWS's DeleteImportedKeyMaterial event does.
+    trail = [rec["event"] for rec in trail_records(server.data_dir / "audit") if rec.get("event")]
+    event = next(e for e in reversed(trail) if e["eventName"] == "DeleteImportedKeyMaterial"
+                 and e["requestParameters"]["keyId"] == key_id)
+    assert event["requestParameters"]["keyMaterialId"] == first_id
+    assert event["responseElements"] == {"keyId": arn, "keyMaterialId": first_id}
+    imports = [e for e in trail if e["eventName"] == "ImportKeyMaterial" and e["requestParameters"]["keyId"] == key_id
+               and e["requestParameters"].get("importType") == "NEW_KEY_MATERIAL"]
+    assert imports and imports[0]["responseElements"] == {"keyId": arn, "keyMaterialId": new_id}
     assert b"KMSInvalidStateException" in cli_error(server, "decrypt", "--ciphertext-blob", "fileb://fresh.bin",
                                                     cwd=tmp_path)
     wrap_new_material(server, key_id, tmp_path, "PlaintextKeyMaterial.bin")
