@@ -452,3 +452,30 @@ def test_expiry_of_rotated_imported_material(clocked, tmp_path):
     wrap_new_material(srv, key_id, tmp_path, "Second.bin")
     import_material(srv, key_id, tmp_path, "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
     assert cli_decrypt(srv, tmp_path, "data")["Plaintext"] == b"under the second material"
+
+
+def test_import_rotation_members_are_validated(kms, key):
+    ext = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    params = kms.get_parameters_for_import(KeyId=ext, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                           WrappingKeySpec="RSA_2048")
+    base = dict(KeyId=ext, ImportToken=params["ImportToken"], EncryptedKeyMaterial=b"x" * 256,
+                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    for extra, member in [({"ImportType": "ROTATE"}, "importType"), ({"KeyMaterialId": "A" * 64}, "keyMaterialId"),
+                          ({"KeyMaterialDescription": "semi;colon"}, "keyMaterialDescription")]:
+        with pytest.raises(ClientError) as e:
+            kms.import_key_material(**base, **extra)
+        assert error_code(e) == "ValidationException" and member in str(e.value), (extra, str(e.value))
+    with pytest.raises(ClientError) as e:
+        kms.delete_imported_key_material(KeyId=ext, KeyMaterialId="g" * 64)
+    assert error_code(e) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        kms.list_key_rotations(KeyId=key["KeyId"], IncludeKeyMaterial="EVERYTHING")
+    assert error_code(e) == "ValidationException"
+
+    # A key with KMS-made material lists its first material too when asked, with the material states.
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    everything = kms.list_key_rotations(KeyId=key["KeyId"], IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+    assert [r["KeyMaterialState"] for r in everything] == ["NON_CURRENT", "CURRENT"]
+    assert "RotationType" not in everything[0] and "ImportState" not in everything[0]
+    assert everything[1]["RotationType"] == "ON_DEMAND"
+    assert kms.list_key_rotations(KeyId=key["KeyId"])["Rotations"] == everything[1:]
