@@ -211,3 +211,84 @@ fn expiry_erases_only_the_expired_material() {
     assert_eq!(import(&f, &id, &k, &B, None).unwrap(), b);
     assert_eq!(f.decrypt(&under_a, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"A");
 }
+
+/// Material imported before KeyMaterialIds were bound to keys has the material-only fingerprint as its id;
+/// it must still be recognised as the key's own, by material and by that id.
+#[test]
+fn material_imported_before_key_bound_ids_is_still_recognised() {
+    use trent_crypto::SecretBytes;
+    use trent_crypto::import::material_fingerprint;
+
+    let f = fixture();
+    let (id, k) = external(&f);
+    import(&f, &id, &k, &A, None).unwrap();
+    let legacy = material_fingerprint(&SecretBytes::new(A.to_vec()));
+    // Rewrite the record as migration 7 leaves an older data directory, then read it through a fresh service.
+    let key_id = describe(&f, &k).record.key_id;
+    f.kms
+        .store
+        .update_key(&key_id, &mut |r| {
+            r.materials[0].material_id = legacy.clone();
+            Ok(())
+        })
+        .unwrap();
+    let root = trent_crypto::RootKey::from_secret(&SecretBytes::new(vec![9; 32])).unwrap();
+    let g = Fixture {
+        kms: Kms::new(f.kms.store.clone(), std::sync::Arc::new(root), f.clock.clone(), f.kms.region.clone()),
+        clock: f.clock.clone(),
+        caller: f.caller.clone(),
+    };
+    assert_eq!(describe(&g, &k).current_material_id.as_deref(), Some(legacy.as_str()));
+    assert!(matches!(new(&g, &id, &k, &A), Err(KmsError::IncorrectKeyMaterial(_))));
+    let again = import_as(&g, &id, &k, &A, None, Some(ImportType::ExistingKeyMaterial), Some(&legacy)).unwrap();
+    assert_eq!(again, legacy);
+    g.kms.delete_imported_key_material(&g.caller, &k, &id, Some(&legacy)).unwrap();
+    assert_eq!(import(&g, &id, &k, &A, None).unwrap(), legacy);
+    assert_eq!(describe(&g, &k).record.state, KeyState::Enabled);
+}
+
+/// The quota of 25 on-demand rotations covers keys with imported material too.
+#[test]
+fn twenty_sixth_rotation_of_imported_material_is_refused() {
+    use crate::model::{WrappingAlgorithm, WrappingKeySpec};
+    use trent_crypto::import::test_support::oaep_sha256_encrypt;
+
+    let f = fixture();
+    let (id, k) = external(&f);
+    import(&f, &id, &k, &A, None).unwrap();
+    // One set of parameters for all the imports keeps the test fast (an RSA key pair per call otherwise).
+    let p = f
+        .kms
+        .get_parameters_for_import(&f.caller, &k, &id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+        .unwrap();
+    let import_new = |n: u8| {
+        f.kms.import_key_material(
+            &f.caller,
+            &k,
+            &id,
+            ImportMaterialRequest {
+                import_token: p.import_token.clone(),
+                encrypted_key_material: oaep_sha256_encrypt(&p.public_key, &[n; 32]),
+                expiration: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+                valid_to: None,
+                import_type: Some(ImportType::NewKeyMaterial),
+                material_id: None,
+                description: Some(format!("material {n}")),
+            },
+        )
+    };
+    for n in 1..=25 {
+        import_new(n).unwrap();
+        f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+    }
+    import_new(26).unwrap();
+    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::LimitExceeded(_))));
+    let listed =
+        f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(20), marker: None }, false).unwrap();
+    assert_eq!(listed.items.len(), 20);
+    let rest = f
+        .kms
+        .list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(20), marker: listed.next_marker }, false)
+        .unwrap();
+    assert_eq!((rest.items.len(), rest.next_marker), (5, None));
+}
