@@ -234,9 +234,10 @@ impl Kms {
                 )));
             }
             if let Some(p) = r.materials.iter().find(|m| m.state == KeyMaterialState::PendingRotation) {
+                // AWS's text (recorded against AWS by LocalStack's snapshot tests).
                 return Err(KmsError::InvalidState(format!(
-                    "{arn} already has key material {} in PENDING_ROTATION state. Rotate the key or delete that key material before importing new key material.",
-                    p.material_id
+                    "New key material (id: {}) cannot be imported into KMS key {arn}, because another key material (id: {}) is pending rotation.",
+                    new.ids.id, p.material_id
                 )));
             }
             Ok(())

@@ -48,8 +48,14 @@ fn new_material_pends_until_rotated_in_and_old_material_still_decrypts() {
     let old = f.encrypt(&id, b"under A", ctx(&[])).unwrap();
     assert_eq!(old.material_id, a);
 
-    // Nothing pending: nothing to rotate into.
-    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::InvalidState(_))));
+    // Nothing pending: nothing to rotate into (AWS's exception and text).
+    let arn = describe(&f, &k).arn;
+    match f.kms.rotate_key_on_demand(&f.caller, &k, &id) {
+        Err(KmsError::InvalidState(m)) => {
+            assert_eq!(m, format!("No available key material pending rotation for the key: {arn}."))
+        }
+        other => panic!("{other:?}"),
+    }
     // Different material without NEW_KEY_MATERIAL (the default is now EXISTING_KEY_MATERIAL) is refused...
     assert!(matches!(import(&f, &id, &k, &B, None), Err(KmsError::IncorrectKeyMaterial(_))));
     // ... and so is the same material as "new".
@@ -65,7 +71,16 @@ fn new_material_pends_until_rotated_in_and_old_material_still_decrypts() {
     assert_eq!(f.encrypt(&id, b"still A", ctx(&[])).unwrap().material_id, a);
     assert!(f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest::default(), false).unwrap().items.is_empty());
     // One pending material at a time.
-    assert!(matches!(new(&f, &id, &k, &C), Err(KmsError::InvalidState(_))));
+    match new(&f, &id, &k, &C) {
+        Err(KmsError::InvalidState(m)) => {
+            assert!(
+                m.starts_with("New key material (id: ")
+                    && m.ends_with(&format!("another key material (id: {b}) is pending rotation.")),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
 
     assert_eq!(f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap(), describe(&f, &k).arn);
     assert_eq!(describe(&f, &k).current_material_id.as_deref(), Some(b.as_str()));

@@ -220,8 +220,9 @@ impl Kms {
         let pending =
             |r: &KeyRecord| r.materials.iter().position(|m| m.state == KeyMaterialState::PendingRotation && m.imported);
         let Some(i) = pending(&live.record) else {
+            // AWS's text (recorded against AWS by LocalStack's snapshot tests).
             return Err(KmsError::InvalidState(format!(
-                "{arn} has no imported key material in PENDING_ROTATION state. Import new key material with ImportType NEW_KEY_MATERIAL before rotating the key."
+                "No available key material pending rotation for the key: {arn}."
             )));
         };
         let version = live.record.materials[i].version;
