@@ -209,7 +209,8 @@ impl Kms {
             )));
         }
         let backing = BackingKey::from_secret(material).map_err(KmsError::internal)?;
-        let import_type = req.import_type.unwrap_or(if live.record.materials.is_empty() {
+        // A KeyMaterialId names material the key already has: a re-import whatever the key holds.
+        let import_type = req.import_type.unwrap_or(if live.record.materials.is_empty() && req.material_id.is_none() {
             ImportType::NewKeyMaterial
         } else {
             ImportType::ExistingKeyMaterial
