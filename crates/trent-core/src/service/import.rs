@@ -349,7 +349,8 @@ impl Kms {
     }
 
     /// Deletes one material: the one named, or the current one. Deleting material bound to the key (CURRENT
-    /// or NON_CURRENT) makes the key PendingImport until the same material is imported again; deleting
+    /// or NON_CURRENT) makes the key PendingImport (unless it is pending deletion) until the same material is
+    /// imported again; deleting
     /// material pending rotation removes it from the key, which then takes different material in its place.
     pub fn delete_imported_key_material(
         &self,
@@ -360,9 +361,7 @@ impl Kms {
     ) -> Result<MaterialRef, KmsError> {
         let live = self.resolve_key_only(caller, key, raw, Action::DeleteImportedKeyMaterial)?;
         require_external(&live)?;
-        if live.record.state == KeyState::PendingDeletion {
-            return Err(KmsError::InvalidState(format!("{} is pending deletion.", live.arn)));
-        }
+        // Allowed while the key is pending deletion, as in AWS: the material goes now, the key state stays.
         let target =
             match material_id {
                 Some(id) => live.record.materials.iter().find(|m| m.material_id == id).ok_or_else(|| {

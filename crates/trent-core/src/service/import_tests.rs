@@ -307,3 +307,17 @@ fn twenty_sixth_rotation_of_imported_material_is_refused() {
         .unwrap();
     assert_eq!((rest.items.len(), rest.next_marker), (5, None));
 }
+
+/// As AWS documents: DeleteImportedKeyMaterial works on a key pending deletion and leaves its state alone.
+#[test]
+fn material_of_a_key_pending_deletion_can_be_deleted() {
+    let f = fixture();
+    let (id, k) = external(&f);
+    let a = import(&f, &id, &k, &A, None).unwrap();
+    let arn = describe(&f, &k).arn;
+    f.kms.schedule_key_deletion(&f.caller, &k, &arn, Some(7)).unwrap();
+    let gone = f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
+    assert_eq!(gone.material_id.as_deref(), Some(a.as_str()));
+    assert_eq!(describe(&f, &k).record.state, KeyState::PendingDeletion);
+    assert!(f.kms.store.key_versions(&describe(&f, &k).record.key_id).unwrap().is_empty());
+}
