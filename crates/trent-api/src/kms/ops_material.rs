@@ -140,8 +140,13 @@ pub(crate) fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> Ou
     }
     c.finish()?;
     check_material_id(r.key_material_id.as_deref(), "keyMaterialId")?;
+    // AWS's pattern `^[a-zA-Z0-9:/_\s.-]+$`: at least one character, `\s` as Java reads it (ASCII only).
     if let Some(d) = &r.key_material_description
-        && !d.chars().all(|ch| ch.is_ascii_alphanumeric() || ch.is_whitespace() || ":/_.-".contains(ch))
+        && (d.is_empty()
+            || !d.chars().all(|ch| {
+                ch.is_ascii_alphanumeric()
+                    || matches!(ch, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r' | ':' | '/' | '_' | '.' | '-')
+            }))
     {
         return Err(KmsError::validation_one(
             d,
