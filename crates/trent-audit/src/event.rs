@@ -351,6 +351,34 @@ pub struct RequestParameters {
     )]
     pub expiration_model: Option<String>,
     #[serde(
+        rename(serialize = "importType", deserialize = "ImportType"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub import_type: Option<String>,
+    #[serde(
+        rename(serialize = "keyMaterialId", deserialize = "KeyMaterialId"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_material_id: Option<String>,
+    #[serde(
+        rename(serialize = "keyMaterialDescription", deserialize = "KeyMaterialDescription"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_material_description: Option<String>,
+    #[serde(
+        rename(serialize = "includeKeyMaterial", deserialize = "IncludeKeyMaterial"),
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub include_key_material: Option<String>,
+    #[serde(
         rename(serialize = "signingAlgorithm", deserialize = "SigningAlgorithm"),
         default,
         deserialize_with = "lenient",
@@ -548,6 +576,13 @@ pub struct ResponseElements {
         skip_serializing_if = "Option::is_none"
     )]
     pub key_metadata: Option<KeyMetadata>,
+    /// ImportKeyMaterial and DeleteImportedKeyMaterial: the material imported or deleted.
+    #[serde(
+        rename(serialize = "keyMaterialId", deserialize = "KeyMaterialId"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_material_id: Option<String>,
     /// AssumeRole: the issued access key id and expiry, never the secret or the session token. Not read from
     /// KMS JSON: the STS layer sets it.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]

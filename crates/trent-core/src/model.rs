@@ -153,6 +153,33 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Whether ImportKeyMaterial brings material new to the key (a rotation to come, or the first material) or
+    /// material the key already has (a re-import, to restore it or change its expiry).
+    ImportType {
+        NewKeyMaterial = "NEW_KEY_MATERIAL",
+        ExistingKeyMaterial = "EXISTING_KEY_MATERIAL",
+    }
+);
+
+wire_enum!(
+    /// How a key uses one of its materials: CURRENT encrypts and decrypts, NON_CURRENT only decrypts,
+    /// PENDING_ROTATION (imported, not yet rotated in) does neither and is not yet bound to the key.
+    KeyMaterialState {
+        NonCurrent = "NON_CURRENT",
+        Current = "CURRENT",
+        PendingRotation = "PENDING_ROTATION",
+    }
+);
+
+wire_enum!(
+    /// Whether an imported material is present (`IMPORTED`) or was deleted or expired (`PENDING_IMPORT`).
+    MaterialImportState {
+        Imported = "IMPORTED",
+        PendingImport = "PENDING_IMPORT",
+    }
+);
+
+wire_enum!(
     WrappingAlgorithm {
         RsaesPkcs1V15 = "RSAES_PKCS1_V1_5",
         RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
@@ -294,9 +321,10 @@ pub struct KeyRecord {
     pub current_version: u32,
     /// Automatic rotation: `Some` while enabled.
     pub rotation: Option<RotationSchedule>,
-    /// Imported material (origin EXTERNAL): how it expires, and the fingerprint of the material ever
-    /// imported, which a re-import must match.
-    pub import: Option<ImportState>,
+    /// The materials of an EXTERNAL key, by version (empty for other origins and before the first import).
+    /// A record outlives its material: a deleted or expired material stays associated with the key until the
+    /// same material is imported again.
+    pub materials: Vec<ImportedMaterial>,
     /// `Aws` for the managed keys Trent's own services create (`alias/aws/ssm`).
     pub key_manager: KeyManager,
 }
@@ -307,11 +335,61 @@ pub struct RotationSchedule {
     pub next: Timestamp,
 }
 
+/// One imported key material of an EXTERNAL key. Public metadata only: the material itself is a key version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportState {
-    pub fingerprint: String,
+pub struct ImportedMaterial {
+    /// The backing-key version blobs made with this material name.
+    pub version: u32,
+    /// AWS's `KeyMaterialId`: 64 hex characters, derived from the key id and the material.
+    pub material_id: String,
+    pub description: Option<String>,
+    pub state: KeyMaterialState,
+    /// False once the material was deleted or expired (`ImportState` PENDING_IMPORT).
+    pub imported: bool,
     pub expiration: ExpirationModel,
+    /// Set only while imported with KEY_MATERIAL_EXPIRES.
     pub valid_to: Option<Timestamp>,
+    /// When an on-demand rotation made this material current (imported material only rotates on demand).
+    pub rotated: Option<Timestamp>,
+}
+
+impl ImportedMaterial {
+    pub fn import_state(&self) -> MaterialImportState {
+        if self.imported { MaterialImportState::Imported } else { MaterialImportState::PendingImport }
+    }
+
+    /// CURRENT and NON_CURRENT material is bound to the key for good: without it the key is unusable.
+    pub fn is_permanent(&self) -> bool {
+        self.state != KeyMaterialState::PendingRotation
+    }
+}
+
+impl KeyRecord {
+    /// The material new encryptions use, for an EXTERNAL key that has had one.
+    pub fn current_material(&self) -> Option<&ImportedMaterial> {
+        self.materials.iter().find(|m| m.state == KeyMaterialState::Current)
+    }
+
+    /// DescribeKey's ExpirationModel: present once material was imported; KEY_MATERIAL_EXPIRES if any material
+    /// bound to the key expires.
+    pub fn expiration_model(&self) -> Option<ExpirationModel> {
+        if self.materials.is_empty() {
+            return None;
+        }
+        let expires =
+            self.materials.iter().any(|m| m.is_permanent() && m.expiration == ExpirationModel::KeyMaterialExpires);
+        Some(if expires { ExpirationModel::KeyMaterialExpires } else { ExpirationModel::KeyMaterialDoesNotExpire })
+    }
+
+    /// DescribeKey's ValidTo: the earliest expiry of any material bound to the key.
+    pub fn earliest_valid_to(&self) -> Option<Timestamp> {
+        self.materials.iter().filter(|m| m.is_permanent() && m.imported).filter_map(|m| m.valid_to).min()
+    }
+
+    /// When the scheduler next has material of this key to erase (pending material included).
+    pub fn next_material_expiry(&self) -> Option<Timestamp> {
+        self.materials.iter().filter(|m| m.imported).filter_map(|m| m.valid_to).min()
+    }
 }
 
 /// One version of a key's backing material, wrapped under the root key.

@@ -124,6 +124,16 @@ pub fn material_fingerprint(material: &SecretBytes) -> String {
     hex(&HmacSha256Key::new(material.expose_secret()).sign(b"trent/key-material-id/v1"))
 }
 
+/// AWS's `KeyMaterialId` of imported material: HMAC-SHA256 keyed by the material over a label and the key id.
+/// As in AWS, the same material imported into two keys gets two unrelated ids (an id never links keys), and
+/// the same material in one key always gets the same id, which is how a re-import is recognised.
+/// Materials imported before Trent bound ids to keys keep their `material_fingerprint` id.
+pub fn key_material_id(key_id: &str, material: &SecretBytes) -> String {
+    let mut label = b"trent/key-material-id/v2\0".to_vec();
+    label.extend_from_slice(key_id.as_bytes());
+    hex(&HmacSha256Key::new(material.expose_secret()).sign(&label))
+}
+
 #[cfg(test)]
 mod tests {
     use aws_lc_rs::rsa::{OaepPublicEncryptingKey, Pkcs1PublicEncryptingKey, PublicEncryptingKey};
@@ -185,6 +195,12 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable_and_distinct() {
+        let m = SecretBytes::new(vec![1; 32]);
+        let bound = key_material_id("k1", &m);
+        assert_eq!(bound.len(), 64);
+        assert_eq!(bound, key_material_id("k1", &SecretBytes::new(vec![1; 32])));
+        assert_ne!(bound, key_material_id("k2", &m));
+        assert_ne!(bound, material_fingerprint(&m));
         let a = material_fingerprint(&SecretBytes::new(vec![1; 32]));
         assert_eq!(a, material_fingerprint(&SecretBytes::new(vec![1; 32])));
         assert_ne!(a, material_fingerprint(&SecretBytes::new(vec![2; 32])));

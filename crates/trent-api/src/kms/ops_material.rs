@@ -4,8 +4,8 @@
 
 use serde_json::json;
 use trent_core::KmsError;
-use trent_core::model::{ExpirationModel, Timestamp, WrappingAlgorithm, WrappingKeySpec};
-use trent_core::service::{Caller, ImportMaterialRequest, Kms};
+use trent_core::model::{ExpirationModel, ImportType, Timestamp, WrappingAlgorithm, WrappingKeySpec};
+use trent_core::service::{Caller, ImportMaterialRequest, Kms, MaterialRef};
 
 use super::ops::{Out, key_id, key_only, key_ref, page};
 use super::validate::{Check, decode_blob};
@@ -39,6 +39,9 @@ pub(crate) fn get_key_rotation_status(kms: &Kms, caller: &Caller, body: &[u8]) -
     if let Some(t) = s.next_rotation {
         out["NextRotationDate"] = epoch(t).into();
     }
+    if let Some(t) = s.on_demand_started {
+        out["OnDemandRotationStartDate"] = epoch(t).into();
+    }
     to_body(&out)
 }
 
@@ -53,26 +56,22 @@ pub(crate) fn list_key_rotations(kms: &Kms, caller: &Caller, body: &[u8]) -> Out
     let mut c = Check::default();
     let raw = key_id(&mut c, &r.key_id, "keyId");
     let p = page(&mut c, r.limit, r.marker);
-    if let Some(v) = r.include_key_material.as_deref()
-        && !matches!(v, "ALL_KEY_MATERIAL" | "ROTATIONS_ONLY")
-    {
-        c.len(v, "includeKeyMaterial", 0, 0);
-    }
     c.finish()?;
+    let all_material = match r.include_key_material.as_deref() {
+        None | Some("ROTATIONS_ONLY") => false,
+        Some("ALL_KEY_MATERIAL") => true,
+        Some(other) => {
+            return Err(KmsError::validation_one(
+                other,
+                "includeKeyMaterial",
+                "Member must satisfy enum value set: [ALL_KEY_MATERIAL, ROTATIONS_ONLY]",
+            )
+            .into());
+        }
+    };
     let raw = raw.unwrap_or_default();
-    let res = kms.list_key_rotations(caller, &key_ref(&raw)?, &raw, &p)?;
-    let rotations: Vec<_> = res
-        .items
-        .iter()
-        .map(|e| {
-            json!({
-                "KeyId": e.key_arn,
-                "KeyMaterialId": e.material_id,
-                "RotationDate": epoch(e.date),
-                "RotationType": e.rotation_type.as_str(),
-            })
-        })
-        .collect();
+    let res = kms.list_key_rotations(caller, &key_ref(&raw)?, &raw, &p, all_material)?;
+    let rotations: Vec<_> = res.items.iter().map(wire::RotationOut::new).collect();
     let mut out = json!({ "Rotations": rotations, "Truncated": res.next_marker.is_some() });
     if let Some(m) = res.next_marker {
         out["NextMarker"] = m.into();
@@ -131,27 +130,81 @@ pub(crate) fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> Ou
         ExpirationModel::parse,
         ExpirationModel::enum_constraint,
     );
+    let import_type =
+        c.enumeration(r.import_type.as_deref(), "importType", ImportType::parse, ImportType::enum_constraint);
+    if let Some(id) = &r.key_material_id {
+        c.len(id, "keyMaterialId", 64, 64);
+    }
+    if let Some(d) = &r.key_material_description {
+        c.len(d, "keyMaterialDescription", 0, 256);
+    }
     c.finish()?;
-    if r.import_type.as_deref().is_some_and(|t| t != "EXISTING_KEY_MATERIAL") {
-        return Err(KmsError::UnsupportedOperation(
-            "Importing new key material into a key that has material (rotation of imported keys) is not supported by Trent."
-                .into(),
+    check_material_id(r.key_material_id.as_deref(), "keyMaterialId")?;
+    // AWS's pattern `^[a-zA-Z0-9:/_\s.-]+$`: at least one character, `\s` as Java reads it (ASCII only).
+    if let Some(d) = &r.key_material_description
+        && (d.is_empty()
+            || !d.chars().all(|ch| {
+                ch.is_ascii_alphanumeric()
+                    || matches!(ch, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r' | ':' | '/' | '_' | '.' | '-')
+            }))
+    {
+        return Err(KmsError::validation_one(
+            d,
+            "keyMaterialDescription",
+            r"Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_\s.-]+$",
         )
         .into());
     }
     let raw = raw.unwrap_or_default();
     let valid_to = r.valid_to.map(|s| Timestamp((s * 1000.0) as i64));
-    kms.import_key_material(
+    let done = kms.import_key_material(
         caller,
         &key_ref(&raw)?,
         &raw,
-        ImportMaterialRequest { import_token: token, encrypted_key_material: material, expiration, valid_to },
+        ImportMaterialRequest {
+            import_token: token,
+            encrypted_key_material: material,
+            expiration,
+            valid_to,
+            import_type,
+            material_id: r.key_material_id,
+            description: r.key_material_description,
+        },
     )?;
-    Ok(b"{}".to_vec())
+    material_ref(&done)
 }
 
 pub(crate) fn delete_imported_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (k, raw) = key_only(body)?;
-    let arn = kms.delete_imported_key_material(caller, &k, &raw)?;
-    to_body(&json!({ "KeyId": arn }))
+    let r: wire::ImportIn = parse(body)?;
+    let mut c = Check::default();
+    let raw = key_id(&mut c, &r.key_id, "keyId");
+    if let Some(id) = &r.key_material_id {
+        c.len(id, "keyMaterialId", 64, 64);
+    }
+    c.finish()?;
+    check_material_id(r.key_material_id.as_deref(), "keyMaterialId")?;
+    let raw = raw.unwrap_or_default();
+    let done = kms.delete_imported_key_material(caller, &key_ref(&raw)?, &raw, r.key_material_id.as_deref())?;
+    material_ref(&done)
+}
+
+/// `KeyId` and, when there is one, `KeyMaterialId`: the answer of ImportKeyMaterial and
+/// DeleteImportedKeyMaterial.
+fn material_ref(m: &MaterialRef) -> Out {
+    let mut out = json!({ "KeyId": m.key_arn });
+    if let Some(id) = &m.material_id {
+        out["KeyMaterialId"] = id.as_str().into();
+    }
+    to_body(&out)
+}
+
+/// AWS's BackingKeyIdType pattern, `^[a-f0-9]+$` (the length is checked with the other members).
+fn check_material_id(id: Option<&str>, field: &str) -> Result<(), crate::error::ApiError> {
+    match id {
+        Some(id) if !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
+            Err(KmsError::validation_one(id, field, "Member must satisfy regular expression pattern: ^[a-f0-9]+$")
+                .into())
+        }
+        _ => Ok(()),
+    }
 }

@@ -218,9 +218,10 @@ impl<'a> KeyMetadataOut<'a> {
             key_agreement_algorithms: algorithms.key_agreement,
             multi_region: false,
             current_key_material_id: m.current_material_id.as_deref(),
-            // Present for imported material once imported, as AWS reports it.
-            expiration_model: r.import.as_ref().map(|i| i.expiration.as_str()),
-            valid_to: r.import.as_ref().and_then(|i| i.valid_to).map(epoch),
+            // Present for imported material once imported, as AWS reports it; ValidTo is the earliest expiry
+            // of the materials bound to the key.
+            expiration_model: r.expiration_model().map(|e| e.as_str()),
+            valid_to: r.earliest_valid_to().map(epoch),
         }
     }
 }
@@ -246,6 +247,46 @@ pub(crate) struct ImportIn {
     pub(crate) valid_to: Option<f64>,
     pub(crate) expiration_model: Option<String>,
     pub(crate) import_type: Option<String>,
+    pub(crate) key_material_id: Option<String>,
+    pub(crate) key_material_description: Option<String>,
+}
+
+/// A ListKeyRotations entry. The import members are present only for keys with imported material.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RotationOut<'a> {
+    key_id: &'a str,
+    key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_material_description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import_state: Option<&'static str>,
+    key_material_state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_model: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_to: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_type: Option<&'static str>,
+}
+
+impl<'a> RotationOut<'a> {
+    pub(crate) fn new(e: &'a trent_core::service::RotationEntry) -> Self {
+        let i = e.imported.as_ref();
+        Self {
+            key_id: &e.key_arn,
+            key_material_id: &e.material_id,
+            key_material_description: i.and_then(|i| i.description.as_deref()),
+            import_state: i.map(|i| i.import_state.as_str()),
+            key_material_state: e.state.as_str(),
+            expiration_model: i.map(|i| i.expiration.as_str()),
+            valid_to: i.and_then(|i| i.valid_to).map(epoch),
+            rotation_date: e.rotation.map(|(t, _)| epoch(t)),
+            rotation_type: e.rotation.map(|(_, t)| t.as_str()),
+        }
+    }
 }
 
 /// Debug is not derived: `message` may be secret.

@@ -38,7 +38,7 @@ impl Kms {
                 tags: BTreeMap::new(),
                 current_version: 1,
                 rotation: None,
-                import: None,
+                materials: Vec::new(),
                 key_manager: crate::model::KeyManager::Customer,
             };
             let arn = key_arn(&record.region, &record.account, &key_id);

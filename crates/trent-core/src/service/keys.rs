@@ -137,7 +137,7 @@ impl Kms {
             tags,
             current_version: if origin == Origin::External { 0 } else { 1 },
             rotation: None,
-            import: None,
+            materials: Vec::new(),
             key_manager: crate::model::KeyManager::Customer,
         };
         let arn = key_arn(&record.region, &record.account, &key_id);
@@ -269,7 +269,11 @@ pub(super) fn metadata(live: &Arc<crate::cache::LiveKey>) -> KeyMetadata {
     KeyMetadata {
         record: live.record.clone(),
         arn: live.arn.clone(),
-        current_material_id: live.current_material_id().map(str::to_owned),
+        // An imported key names its CURRENT material even while that material is deleted or expired.
+        current_material_id: match live.record.current_material() {
+            Some(m) => Some(m.material_id.clone()),
+            None => live.current_material_id().map(str::to_owned),
+        },
     }
 }
 

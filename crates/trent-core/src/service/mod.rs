@@ -37,7 +37,7 @@ pub use crypto::{
     GenerateDataKeyResponse, ReEncryptRequest, ReEncryptResponse,
 };
 pub use grants::{CreateGrantRequest, GrantView};
-pub use import::{ImportMaterialRequest, ImportParameters};
+pub use import::{ImportMaterialRequest, ImportParameters, MaterialRef};
 pub use keys::{CreateKeyRequest, KeyMetadata, ListPage, ScheduleDeletionResponse};
 pub use policy::default_key_policy;
 pub use rotation::{RotationEntry, RotationStatus};
@@ -517,3 +517,6 @@ mod security_tests;
 
 #[cfg(test)]
 mod schedule_tests;
+
+#[cfg(test)]
+mod import_tests;

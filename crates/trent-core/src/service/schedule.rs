@@ -48,7 +48,7 @@ impl Kms {
                 let due = match kind {
                     JobKind::Deletion => k.deletion_date,
                     JobKind::Rotation => k.rotation.map(|r| r.next),
-                    JobKind::MaterialExpiry => k.import.as_ref().and_then(|i| i.valid_to),
+                    JobKind::MaterialExpiry => k.next_material_expiry(),
                 };
                 if let Some(due) = due {
                     jobs.push(ScheduledJob { due, kind, key_arn: key_arn(&k.region, &k.account, &k.key_id) });

@@ -327,14 +327,17 @@ fn on_demand_rotation_keeps_old_ciphertexts_and_is_capped() {
         f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
     }
     assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::LimitExceeded(_))));
-    let page = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: None }).unwrap();
+    let page =
+        f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: None }, false).unwrap();
     assert_eq!(page.items.len(), 10);
-    assert!(page.items.iter().all(|r| r.rotation_type == crate::model::RotationType::OnDemand));
+    assert!(page.items.iter().all(|r| r.rotation.map(|(_, t)| t) == Some(crate::model::RotationType::OnDemand)));
     let mut total = page.items.len();
     let mut marker = page.next_marker;
     while let Some(m) = marker {
-        let p =
-            f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: Some(m) }).unwrap();
+        let p = f
+            .kms
+            .list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: Some(m) }, false)
+            .unwrap();
         total += p.items.len();
         marker = p.next_marker;
     }
@@ -378,9 +381,9 @@ fn automatic_rotation_fires_when_the_clock_passes_the_period() {
     assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 0, "the next rotation is a full period away");
     let s = f.kms.key_rotation_status(&f.caller, &k, &id).unwrap();
     assert_eq!(s.next_rotation, Some(f.clock.now().plus_days(90)));
-    let rotations = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest::default()).unwrap();
+    let rotations = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest::default(), false).unwrap();
     assert_eq!(rotations.items.len(), 1);
-    assert_eq!(rotations.items[0].rotation_type, crate::model::RotationType::Automatic);
+    assert_eq!(rotations.items[0].rotation.map(|(_, t)| t), Some(crate::model::RotationType::Automatic));
     assert_eq!(f.decrypt(&old.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"before");
 
     f.kms.disable_key_rotation(&f.caller, &k, &id).unwrap();
@@ -418,6 +421,7 @@ pub(super) mod import {
         (id, k)
     }
 
+    /// Imports `material` with the default ImportType; returns its KeyMaterialId.
     pub(crate) fn import(
         f: &Fixture,
         id: &str,
@@ -425,26 +429,43 @@ pub(super) mod import {
         material: &[u8],
         valid_to: Option<Timestamp>,
     ) -> Result<String, KmsError> {
+        import_as(f, id, k, material, valid_to, None, None)
+    }
+
+    pub(crate) fn import_as(
+        f: &Fixture,
+        id: &str,
+        k: &KeyRef,
+        material: &[u8],
+        valid_to: Option<Timestamp>,
+        import_type: Option<crate::model::ImportType>,
+        material_id: Option<&str>,
+    ) -> Result<String, KmsError> {
         let p = f
             .kms
             .get_parameters_for_import(&f.caller, k, id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
             .unwrap();
         let encrypted = oaep_sha256_encrypt(&p.public_key, material);
-        f.kms.import_key_material(
-            &f.caller,
-            k,
-            id,
-            ImportMaterialRequest {
-                import_token: p.import_token,
-                encrypted_key_material: encrypted,
-                expiration: Some(if valid_to.is_some() {
-                    ExpirationModel::KeyMaterialExpires
-                } else {
-                    ExpirationModel::KeyMaterialDoesNotExpire
-                }),
-                valid_to,
-            },
-        )
+        f.kms
+            .import_key_material(
+                &f.caller,
+                k,
+                id,
+                ImportMaterialRequest {
+                    import_token: p.import_token,
+                    encrypted_key_material: encrypted,
+                    expiration: Some(if valid_to.is_some() {
+                        ExpirationModel::KeyMaterialExpires
+                    } else {
+                        ExpirationModel::KeyMaterialDoesNotExpire
+                    }),
+                    valid_to,
+                    import_type,
+                    material_id: material_id.map(str::to_owned),
+                    description: None,
+                },
+            )
+            .map(|m| m.material_id.unwrap_or_default())
     }
 
     #[test]
@@ -456,10 +477,10 @@ pub(super) mod import {
         import(&f, &id, &k, &material, Some(f.clock.now().plus_days(30))).unwrap();
         let e = f.encrypt(&id, b"byok", ctx(&[])).unwrap();
         assert_eq!(f.decrypt(&e.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"byok");
-        // Same material, same id: the KeyMaterialId is a fingerprint of the material.
-        assert_eq!(e.material_id, trent_crypto::import::material_fingerprint(&SecretBytes::new(material.to_vec())));
+        // The KeyMaterialId is derived from the key and the material.
+        assert_eq!(e.material_id, trent_crypto::import::key_material_id(&id, &SecretBytes::new(material.to_vec())));
 
-        f.kms.delete_imported_key_material(&f.caller, &k, &id).unwrap();
+        f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
         assert_eq!(f.kms.describe_key(&f.caller, &k).unwrap().record.state, KeyState::PendingImport);
         assert!(matches!(f.decrypt(&e.ciphertext, ctx(&[]), None), Err(KmsError::InvalidState(_))));
         let other = import(&f, &id, &k, &[0x11; 32], None).unwrap_err();
@@ -468,7 +489,7 @@ pub(super) mod import {
         assert_eq!(f.decrypt(&e.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"byok");
 
         // Expiry: material with a ValidTo disappears when the clock passes it.
-        f.kms.delete_imported_key_material(&f.caller, &k, &id).unwrap();
+        f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
         import(&f, &id, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
         f.clock.advance_ms(Timestamp::DAY_MS - 1);
         assert_eq!(f.kms.run_due_jobs().unwrap().expired, 0);
@@ -490,6 +511,9 @@ pub(super) mod import {
             encrypted_key_material: material,
             expiration: None,
             valid_to,
+            import_type: None,
+            material_id: None,
+            description: None,
         };
         let good = oaep_sha256_encrypt(&p.public_key, &[1; 32]);
         let in_a_day = Some(f.clock.now().plus_days(1));
@@ -515,7 +539,7 @@ pub(super) mod import {
             f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token, good, Some(f.clock.now().plus_days(1)))),
             Err(KmsError::ExpiredImportToken(_))
         ));
-        // Not for keys with KMS-made material, and rotation is not for imported keys.
+        // Not for keys with KMS-made material; an imported key without material cannot rotate.
         let normal = f.create();
         let nid = normal.record.key_id.to_string();
         assert!(matches!(
@@ -528,7 +552,7 @@ pub(super) mod import {
             ),
             Err(KmsError::UnsupportedOperation(_))
         ));
-        assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::UnsupportedOperation(_))));
+        assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::InvalidState(_))));
     }
 }
 

@@ -204,12 +204,17 @@ impl Store for MemoryStore {
         Ok(Some(next))
     }
 
-    fn delete_key_versions(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError> {
+    fn delete_key_version(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+        update: KeyUpdate<'_>,
+    ) -> Result<Option<KeyRecord>, KmsError> {
         let mut s = self.inner();
         let Some(current) = s.keys.get(key_id) else { return Ok(None) };
         let mut next = current.clone();
         update(&mut next)?;
-        s.versions.insert(*key_id, Vec::new());
+        s.versions.entry(*key_id).or_default().retain(|v| v.version != version);
         s.keys.insert(*key_id, next.clone());
         Ok(Some(next))
     }
@@ -225,11 +230,11 @@ impl Store for MemoryStore {
     }
 
     fn keys_with_expiring_material(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
-        let s = self.inner();
-        Ok(s.keys
+        Ok(self
+            .inner()
+            .keys
             .values()
-            .filter(|k| k.import.as_ref().and_then(|i| i.valid_to).is_some_and(|t| t.0 <= now_ms))
-            .filter(|k| s.versions.get(&k.key_id).is_some_and(|v| !v.is_empty()))
+            .filter(|k| k.next_material_expiry().is_some_and(|t| t.0 <= now_ms))
             .map(|k| k.key_id)
             .collect())
     }

@@ -80,14 +80,19 @@ pub trait Store: Send + Sync {
         update: KeyUpdate<'_>,
     ) -> Result<Option<KeyRecord>, KmsError>;
 
-    /// In one transaction: applies `update` and erases every version's material (imported material deleted
-    /// or expired).
-    fn delete_key_versions(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError>;
+    /// In one transaction: applies `update` and erases the material of one version (imported material
+    /// deleted or expired). Erasing a version that has no material is not an error.
+    fn delete_key_version(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+        update: KeyUpdate<'_>,
+    ) -> Result<Option<KeyRecord>, KmsError>;
 
     /// Keys whose automatic rotation is due at `now_ms`.
     fn keys_due_for_rotation(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError>;
 
-    /// Keys whose imported material expires at or before `now_ms` and still has material.
+    /// Keys with imported material (still present) whose ValidTo is at or before `now_ms`.
     fn keys_with_expiring_material(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError>;
 
     /// Replaces the import parameters of a key.

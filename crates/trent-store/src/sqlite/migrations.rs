@@ -216,4 +216,35 @@ CREATE UNIQUE INDEX iam_users_by_id ON iam_users (id);
 CREATE UNIQUE INDEX iam_roles_by_id ON iam_roles (id);
 "#,
     ),
+    (
+        7,
+        r#"
+-- Imported key materials (origin EXTERNAL): several per key since imported keys rotate on demand (AWS, 2025).
+-- A row outlives its material: after a deletion or an expiry `imported` is 0 and the material, a key_versions
+-- row, is gone. `state` is AWS's KeyMaterialState; `rotated_ms` when an on-demand rotation made it current.
+CREATE TABLE key_materials (
+    key_id           TEXT NOT NULL REFERENCES keys (key_id),
+    version          INTEGER NOT NULL,
+    material_id      TEXT NOT NULL,
+    description      TEXT,
+    state            TEXT NOT NULL,
+    imported         INTEGER NOT NULL,
+    expiration_model TEXT NOT NULL,
+    valid_to_ms      BIGINT,
+    rotated_ms       BIGINT,
+    PRIMARY KEY (key_id, version)
+);
+CREATE INDEX key_materials_by_valid_to ON key_materials (valid_to_ms) WHERE imported = 1 AND valid_to_ms IS NOT NULL;
+
+-- Until now an EXTERNAL key had one material, version 1, described by three columns of its keys row.
+INSERT INTO key_materials (key_id, version, material_id, description, state, imported, expiration_model,
+                           valid_to_ms, rotated_ms)
+SELECT key_id, 1, import_fingerprint, NULL, 'CURRENT',
+       EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id AND v.version = 1),
+       expiration_model, valid_to_ms, NULL
+  FROM keys WHERE import_fingerprint IS NOT NULL AND expiration_model IS NOT NULL;
+DROP INDEX keys_by_valid_to;
+UPDATE keys SET import_fingerprint = NULL, expiration_model = NULL, valid_to_ms = NULL;
+"#,
+    ),
 ];

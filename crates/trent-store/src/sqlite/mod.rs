@@ -16,7 +16,10 @@ use trent_core::ids::{AccountId, AliasName, KeyId};
 use trent_core::model::{AccessKeyRecord, AliasRecord, GrantRecord, ImportParamsRecord, KeyRecord, KeyVersionRecord};
 use trent_core::store::{KeyUpdate, Store};
 
-use rows::{KEY_COLUMNS, access_key_from_row, alias_from_row, import_params_from_row, key_from_row, version_from_row};
+use rows::{
+    KEY_COLUMNS, MATERIAL_COLUMNS, access_key_from_row, alias_from_row, import_params_from_row, key_from_row,
+    material_from_row, version_from_row,
+};
 
 pub struct SqliteStore {
     // One connection: management writes are rare (AWS allows 5 per second for most of them) and the hot path
@@ -142,6 +145,14 @@ fn read_key(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRecord>, KmsE
         let (k, v) = t.map_err(db)?;
         key.tags.insert(k, v);
     }
+    if key.origin == trent_core::model::Origin::External {
+        let sql = format!("SELECT {MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ?1 ORDER BY version");
+        let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+        let rows = stmt.query_map(params![id], material_from_row).map_err(db)?;
+        for m in rows {
+            key.materials.push(m.map_err(db)?.take().map_err(KmsError::internal)?);
+        }
+    }
     Ok(Some(key))
 }
 
@@ -154,6 +165,7 @@ impl Store for SqliteStore {
             rows::insert_version(&tx, v).map_err(db)?;
         }
         write_tags(&tx, key)?;
+        rows::write_materials(&tx, key).map_err(db)?;
         tx.commit().map_err(db)
     }
 
@@ -194,6 +206,7 @@ impl Store for SqliteStore {
         update(&mut key)?; // an Err drops `tx`, which rolls back
         rows::update_key(&tx, &key).map_err(db)?;
         write_tags(&tx, &key)?;
+        rows::write_materials(&tx, &key).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(Some(key))
     }
@@ -337,17 +350,25 @@ impl Store for SqliteStore {
         update(&mut key)?;
         rows::insert_version(&tx, version).map_err(db)?;
         rows::update_key(&tx, &key).map_err(db)?;
+        rows::write_materials(&tx, &key).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(Some(key))
     }
 
-    fn delete_key_versions(&self, key_id: &KeyId, update: KeyUpdate<'_>) -> Result<Option<KeyRecord>, KmsError> {
+    fn delete_key_version(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+        update: KeyUpdate<'_>,
+    ) -> Result<Option<KeyRecord>, KmsError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         let Some(mut key) = read_key(&tx, key_id)? else { return Ok(None) };
         update(&mut key)?;
-        tx.execute("DELETE FROM key_versions WHERE key_id = ?1", params![key_id.to_string()]).map_err(db)?;
+        tx.execute("DELETE FROM key_versions WHERE key_id = ?1 AND version = ?2", params![key_id.to_string(), version])
+            .map_err(db)?;
         rows::update_key(&tx, &key).map_err(db)?;
+        rows::write_materials(&tx, &key).map_err(db)?;
         tx.commit().map_err(db)?;
         // As in destroy_key: the erased material must leave the WAL too.
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").map_err(db)?;
@@ -360,8 +381,8 @@ impl Store for SqliteStore {
 
     fn keys_with_expiring_material(&self, now_ms: i64) -> Result<Vec<KeyId>, KmsError> {
         self.key_ids(
-            "SELECT key_id FROM keys WHERE valid_to_ms IS NOT NULL AND valid_to_ms <= ?1
-               AND EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id)",
+            "SELECT DISTINCT key_id FROM key_materials
+              WHERE imported = 1 AND valid_to_ms IS NOT NULL AND valid_to_ms <= ?1",
             now_ms,
         )
     }
@@ -488,6 +509,7 @@ impl SqliteStore {
             "DELETE FROM import_params WHERE key_id = ?1",
             "DELETE FROM grants WHERE key_id = ?1",
             "DELETE FROM key_tags WHERE key_id = ?1",
+            "DELETE FROM key_materials WHERE key_id = ?1",
             "DELETE FROM key_versions WHERE key_id = ?1",
             "DELETE FROM keys WHERE key_id = ?1",
         ] {

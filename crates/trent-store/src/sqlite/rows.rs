@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use rusqlite::{Row, Transaction, params};
 use trent_core::ids::{AccountId, AliasName, KeyId, Region};
 use trent_core::model::{
-    AccessKeyRecord, AliasRecord, ExpirationModel, ImportParamsRecord, ImportState, KeyManager, KeyRecord, KeySpec,
-    KeyState, KeyUsage, KeyVersionRecord, Origin, RotationSchedule, RotationType, Timestamp, WrappingAlgorithm,
+    AccessKeyRecord, AliasRecord, ExpirationModel, ImportParamsRecord, ImportedMaterial, KeyManager, KeyMaterialState,
+    KeyRecord, KeySpec, KeyState, KeyUsage, KeyVersionRecord, Origin, RotationSchedule, RotationType, Timestamp,
+    WrappingAlgorithm,
 };
 
 pub(super) const KEY_COLUMNS: &str = "key_id, account, region, description, key_spec, key_usage, origin, state, \
      created_ms, deletion_ms, pending_window_days, policy, current_version, rotation_period_days, next_rotation_ms, \
-     import_fingerprint, expiration_model, valid_to_ms, key_manager";
+     key_manager";
 
 /// A row read successfully whose contents may still fail domain parsing (a corrupted or foreign database).
 /// Kept apart from `rusqlite::Error` so the caller can report which value was wrong.
@@ -31,7 +32,7 @@ fn parse<T>(what: &str, s: &str, f: impl FnOnce(&str) -> Option<T>) -> Result<T,
 pub(super) fn insert_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Result<usize> {
     tx.execute(
         &format!(
-            "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+            "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         ),
         params![
             k.key_id.to_string(),
@@ -49,9 +50,6 @@ pub(super) fn insert_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Resul
             k.current_version,
             k.rotation.map(|r| r.period_days),
             k.rotation.map(|r| r.next.0),
-            k.import.as_ref().map(|i| i.fingerprint.as_str()),
-            k.import.as_ref().map(|i| i.expiration.as_str()),
-            k.import.as_ref().and_then(|i| i.valid_to).map(|t| t.0),
             k.key_manager.as_str()
         ],
     )
@@ -61,8 +59,7 @@ pub(super) fn insert_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Resul
 pub(super) fn update_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Result<usize> {
     tx.execute(
         "UPDATE keys SET description = ?2, state = ?3, deletion_ms = ?4, pending_window_days = ?5, policy = ?6,
-             current_version = ?7, rotation_period_days = ?8, next_rotation_ms = ?9, import_fingerprint = ?10,
-             expiration_model = ?11, valid_to_ms = ?12
+             current_version = ?7, rotation_period_days = ?8, next_rotation_ms = ?9
          WHERE key_id = ?1",
         params![
             k.key_id.to_string(),
@@ -73,10 +70,7 @@ pub(super) fn update_key(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Resul
             k.policy,
             k.current_version,
             k.rotation.map(|r| r.period_days),
-            k.rotation.map(|r| r.next.0),
-            k.import.as_ref().map(|i| i.fingerprint.as_str()),
-            k.import.as_ref().map(|i| i.expiration.as_str()),
-            k.import.as_ref().and_then(|i| i.valid_to).map(|t| t.0)
+            k.rotation.map(|r| r.next.0)
         ],
     )
 }
@@ -117,6 +111,61 @@ pub(super) fn version_from_row(
     })()))
 }
 
+/// Replaces the key's rows in key_materials with `k.materials`.
+pub(super) fn write_materials(tx: &Transaction<'_>, k: &KeyRecord) -> rusqlite::Result<()> {
+    // Only EXTERNAL keys have rows; other keys skip the statement on every metadata update.
+    if k.origin != Origin::External {
+        return Ok(());
+    }
+    let id = k.key_id.to_string();
+    tx.execute("DELETE FROM key_materials WHERE key_id = ?1", params![id])?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO key_materials (key_id, version, material_id, description, state, imported, expiration_model,
+                                    valid_to_ms, rotated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for m in &k.materials {
+        stmt.execute(params![
+            id,
+            m.version,
+            m.material_id,
+            m.description,
+            m.state.as_str(),
+            m.imported,
+            m.expiration.as_str(),
+            m.valid_to.map(|t| t.0),
+            m.rotated.map(|t| t.0)
+        ])?;
+    }
+    Ok(())
+}
+
+pub(super) const MATERIAL_COLUMNS: &str =
+    "version, material_id, description, state, imported, expiration_model, valid_to_ms, rotated_ms";
+
+pub(super) fn material_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<ImportedMaterial>> {
+    let version: u32 = r.get(0)?;
+    let material_id: String = r.get(1)?;
+    let description: Option<String> = r.get(2)?;
+    let state: String = r.get(3)?;
+    let imported: bool = r.get(4)?;
+    let expiration: String = r.get(5)?;
+    let valid_to: Option<i64> = r.get(6)?;
+    let rotated: Option<i64> = r.get(7)?;
+    Ok(Decoded((|| {
+        Ok(ImportedMaterial {
+            version,
+            material_id,
+            description,
+            state: parse("key material state", &state, KeyMaterialState::parse)?,
+            imported,
+            expiration: parse("expiration model", &expiration, ExpirationModel::parse)?,
+            valid_to: valid_to.map(Timestamp),
+            rotated: rotated.map(Timestamp),
+        })
+    })()))
+}
+
 pub(super) fn import_params_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<ImportParamsRecord>> {
     let key_id: String = r.get(0)?;
     let token: Vec<u8> = r.get(1)?;
@@ -150,10 +199,7 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<KeyRecord>> 
     let current_version: u32 = r.get(12)?;
     let rotation_period: Option<u32> = r.get(13)?;
     let next_rotation: Option<i64> = r.get(14)?;
-    let fingerprint: Option<String> = r.get(15)?;
-    let expiration: Option<String> = r.get(16)?;
-    let valid_to: Option<i64> = r.get(17)?;
-    let key_manager: String = r.get(18)?;
+    let key_manager: String = r.get(15)?;
     Ok(Decoded((|| {
         Ok(KeyRecord {
             key_id: parse("key id", &key_id, KeyId::parse)?,
@@ -174,14 +220,8 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Decoded<KeyRecord>> 
                 (Some(period_days), Some(next)) => Some(RotationSchedule { period_days, next: Timestamp(next) }),
                 _ => None,
             },
-            import: match (fingerprint, expiration) {
-                (Some(fingerprint), Some(e)) => Some(ImportState {
-                    fingerprint,
-                    expiration: parse("expiration model", &e, ExpirationModel::parse)?,
-                    valid_to: valid_to.map(Timestamp),
-                }),
-                _ => None,
-            },
+            // Filled from key_materials by the caller.
+            materials: Vec::new(),
             key_manager: parse("key manager", &key_manager, KeyManager::parse)?,
         })
     })()))

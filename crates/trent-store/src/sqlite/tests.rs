@@ -33,7 +33,7 @@ fn key(id: KeyId) -> (KeyRecord, KeyVersionRecord) {
             tags,
             current_version: 1,
             rotation: None,
-            import: None,
+            materials: Vec::new(),
             key_manager: trent_core::model::KeyManager::Customer,
         },
         KeyVersionRecord {
@@ -215,23 +215,34 @@ fn create_keys_is_one_all_or_nothing_transaction() {
 #[test]
 fn versions_rotation_and_import_columns_round_trip() {
     use trent_core::model::{
-        ExpirationModel, ImportParamsRecord, ImportState, RotationSchedule, RotationType, WrappingAlgorithm,
+        ExpirationModel, ImportParamsRecord, ImportedMaterial, KeyMaterialState, RotationSchedule, RotationType,
+        WrappingAlgorithm,
     };
 
     let s = SqliteStore::open_in_memory().unwrap();
     let id = KeyId::random();
-    let (k, v) = key(id);
+    let (mut k, v) = key(id);
+    k.origin = Origin::External;
     s.create_key(&k, Some(&v)).unwrap();
+    let material = |version, state, valid_to: Option<i64>| ImportedMaterial {
+        version,
+        material_id: format!("{version}").repeat(64),
+        description: Some("first one".into()),
+        state,
+        imported: true,
+        expiration: ExpirationModel::KeyMaterialExpires,
+        valid_to: valid_to.map(Timestamp),
+        rotated: (version == 2).then_some(Timestamp(7000)),
+    };
     let v2 = KeyVersionRecord { version: 2, rotation: Some(RotationType::OnDemand), ..v.clone() };
     let updated = s
         .add_key_version(&id, &v2, &mut |r| {
             r.current_version = 2;
             r.rotation = Some(RotationSchedule { period_days: 90, next: Timestamp(9000) });
-            r.import = Some(ImportState {
-                fingerprint: "f".repeat(64),
-                expiration: ExpirationModel::KeyMaterialExpires,
-                valid_to: Some(Timestamp(8000)),
-            });
+            r.materials = vec![
+                material(1, KeyMaterialState::NonCurrent, Some(8000)),
+                material(2, KeyMaterialState::Current, Some(8500)),
+            ];
             Ok(())
         })
         .unwrap()
@@ -253,13 +264,20 @@ fn versions_rotation_and_import_columns_round_trip() {
     s.put_import_params(&ImportParamsRecord { token: vec![9], ..p.clone() }).unwrap();
     assert_eq!(s.import_params(&id).unwrap().unwrap().token, vec![9]);
 
-    s.delete_key_versions(&id, &mut |r| {
-        r.current_version = 0;
-        Ok(())
-    })
-    .unwrap();
-    assert!(s.key_versions(&id).unwrap().is_empty());
+    // Erasing one version keeps the other, and the erased material's record.
+    let erased = s
+        .delete_key_version(&id, 1, &mut |r| {
+            r.materials[0].imported = false;
+            r.materials[0].valid_to = None;
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.key(&id).unwrap().unwrap(), erased);
+    assert_eq!(erased.materials.len(), 2);
+    assert_eq!(s.key_versions(&id).unwrap().iter().map(|v| v.version).collect::<Vec<_>>(), vec![2]);
     assert!(s.keys_with_expiring_material(8000).unwrap().is_empty());
+    assert_eq!(s.keys_with_expiring_material(8500).unwrap(), vec![id]);
     s.destroy_key(&id).unwrap();
     assert!(s.import_params(&id).unwrap().is_none());
 }
@@ -324,4 +342,58 @@ fn cancel_between_list_and_destroy_keeps_the_key_on_sqlite() {
     assert!(!store.destroy_key_if_due(&listed[0], now.0).unwrap());
     assert_eq!(kms.run_due_jobs().unwrap().deleted, 0);
     assert_eq!(kms.describe_key(&caller, &r).unwrap().record.state, KeyState::Disabled);
+}
+
+/// A data directory from before imported-material rotation (schema 6): its imported key, one material
+/// described on the keys row, becomes one CURRENT material; an erased one stays listed as not imported.
+#[test]
+fn migration_7_moves_imported_material_into_key_materials() {
+    use trent_core::model::{ExpirationModel, KeyMaterialState};
+
+    let dir = std::env::temp_dir().join(format!("trent-mig7-{}", KeyId::random()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trent.db");
+    let (live, erased) = (KeyId::random(), KeyId::random());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+            .unwrap();
+        for (version, sql) in super::migrations::MIGRATIONS.iter().filter(|m| m.0 <= 6) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", rusqlite::params![version]).unwrap();
+        }
+        for (id, valid_to) in [(live, Some(9_000i64)), (erased, None)] {
+            conn.execute(
+                "INSERT INTO keys (key_id, account, region, description, key_spec, key_usage, origin, state,
+                     created_ms, policy, current_version, import_fingerprint, expiration_model, valid_to_ms)
+                 VALUES (?1, '111122223333', 'us-east-1', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'EXTERNAL',
+                     'Enabled', 1, '{}', 1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    id.to_string(),
+                    "c".repeat(64),
+                    if valid_to.is_some() { "KEY_MATERIAL_EXPIRES" } else { "KEY_MATERIAL_DOES_NOT_EXPIRE" },
+                    valid_to
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO key_versions (key_id, version, wrapped, material_id, created_ms) VALUES (?1, 1, x'00', ?2, 1)",
+            rusqlite::params![live.to_string(), "c".repeat(64)],
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let k = s.key(&live).unwrap().unwrap();
+    assert_eq!(k.materials.len(), 1);
+    let m = &k.materials[0];
+    assert_eq!((m.version, m.material_id.as_str(), m.state), (1, "c".repeat(64).as_str(), KeyMaterialState::Current));
+    assert!(m.imported);
+    assert_eq!((m.expiration, m.valid_to), (ExpirationModel::KeyMaterialExpires, Some(Timestamp(9_000))));
+    assert_eq!(s.keys_with_expiring_material(9_000).unwrap(), vec![live]);
+    let e = s.key(&erased).unwrap().unwrap();
+    assert!(!e.materials[0].imported);
+    assert_eq!(e.materials[0].expiration, ExpirationModel::KeyMaterialDoesNotExpire);
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
