@@ -314,8 +314,7 @@ fn material_of_a_key_pending_deletion_can_be_deleted() {
     let f = fixture();
     let (id, k) = external(&f);
     let a = import(&f, &id, &k, &A, None).unwrap();
-    let arn = describe(&f, &k).arn;
-    f.kms.schedule_key_deletion(&f.caller, &k, &arn, Some(7)).unwrap();
+    f.kms.schedule_key_deletion(&f.caller, &k, Some(7)).unwrap();
     let gone = f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
     assert_eq!(gone.material_id.as_deref(), Some(a.as_str()));
     assert_eq!(describe(&f, &k).record.state, KeyState::PendingDeletion);
