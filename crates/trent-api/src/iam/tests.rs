@@ -168,7 +168,11 @@ async fn iam_users_roles_and_errors_in_aws_xml() {
     let (status, _, body) = send(&r, signed("kms", REGION, &json, "{}", &session)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut forged = Creds { akid: session.akid.clone(), secret: session.secret.clone(), token: session.token.clone() };
-    forged.token = forged.token.map(|t| format!("{}00", &t[..t.len() - 2]));
+    // Change the last hex digit to another one (a fixed "00" ending was the token itself 1 time in 256).
+    forged.token = forged.token.map(|t| {
+        let last = if t.ends_with('0') { '1' } else { '0' };
+        format!("{}{last}", &t[..t.len() - 1])
+    });
     let (status, _, body) = send(&r, signed("kms", REGION, &json, "{}", &forged)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("UnrecognizedClientException"), "{body}");
