@@ -1,36 +1,50 @@
-//! The AWS Query protocol's wire formats: form-encoded requests in, XML out. A tiny writer that escapes every
-//! text it is given, so handlers never concatenate markup.
+//! The AWS Query protocol's wire formats: form-encoded requests in, XML out (quick-xml's writer behind a small
+//! builder, so handlers never concatenate markup).
 
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use trent_core::model::Timestamp;
 
-/// Builds `<{Action}Response xmlns=...>[<{Action}Result>...</{Action}Result>]<ResponseMetadata>...`.
+/// Builds `<{Action}Response xmlns=...>[<{Action}Result>...</{Action}Result>]<ResponseMetadata>...` on
+/// quick-xml's writer, which escapes every text it is given.
 pub(crate) struct XmlWriter {
-    out: String,
+    w: quick_xml::Writer<Vec<u8>>,
 }
 
 impl XmlWriter {
     fn new() -> Self {
-        Self { out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") }
+        let mut w = Self { w: quick_xml::Writer::new(Vec::with_capacity(512)) };
+        w.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        w.w.get_mut().push(b'\n');
+        w
+    }
+
+    /// Writes one event. The writer writes into a `Vec`, which cannot fail.
+    fn event(&mut self, e: Event<'_>) {
+        let _ = self.w.write_event(e);
     }
 
     pub(crate) fn open(&mut self, tag: &str) -> &mut Self {
-        self.out.push('<');
-        self.out.push_str(tag);
-        self.out.push('>');
+        self.event(Event::Start(BytesStart::new(tag)));
+        self
+    }
+
+    fn open_ns(&mut self, tag: &str, namespace: &str) -> &mut Self {
+        self.event(Event::Start(BytesStart::new(tag).with_attributes([("xmlns", namespace)])));
         self
     }
 
     pub(crate) fn close(&mut self, tag: &str) -> &mut Self {
-        self.out.push_str("</");
-        self.out.push_str(tag);
-        self.out.push('>');
+        self.event(Event::End(BytesEnd::new(tag)));
         self
     }
 
     /// `<tag>escaped text</tag>`.
     pub(crate) fn text(&mut self, tag: &str, text: &str) -> &mut Self {
         self.open(tag);
-        escape_into(&mut self.out, text);
+        // Carriage returns would be normalized away by XML parsers: kept as a character reference.
+        let escaped = quick_xml::escape::escape(text);
+        let escaped = if escaped.contains('\r') { escaped.replace('\r', "&#13;").into() } else { escaped };
+        self.event(Event::Text(BytesText::from_escaped(escaped)));
         self.close(tag)
     }
 
@@ -54,7 +68,8 @@ impl XmlWriter {
         result: Option<&dyn Fn(&mut XmlWriter)>,
     ) -> Vec<u8> {
         let mut w = Self::new();
-        w.out.push_str(&format!("<{action}Response xmlns=\"{namespace}\">"));
+        let response = format!("{action}Response");
+        w.open_ns(&response, namespace);
         if let Some(f) = result {
             let tag = format!("{action}Result");
             w.open(&tag);
@@ -62,36 +77,21 @@ impl XmlWriter {
             w.close(&tag);
         }
         w.open("ResponseMetadata").text("RequestId", request_id).close("ResponseMetadata");
-        w.close(&format!("{action}Response"));
-        w.out.into_bytes()
+        w.close(&response);
+        w.w.into_inner()
     }
 
     /// `<ErrorResponse xmlns=...><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`.
     pub(crate) fn error(namespace: &str, sender: bool, code: &str, message: &str, request_id: &str) -> Vec<u8> {
         let mut w = Self::new();
-        w.out.push_str(&format!("<ErrorResponse xmlns=\"{namespace}\">"));
+        w.open_ns("ErrorResponse", namespace);
         w.open("Error")
             .text("Type", if sender { "Sender" } else { "Receiver" })
             .text("Code", code)
             .text("Message", message)
             .close("Error");
         w.text("RequestId", request_id).close("ErrorResponse");
-        w.out.into_bytes()
-    }
-}
-
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Carriage returns would be normalized away by XML parsers; keep them.
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
+        w.w.into_inner()
     }
 }
 
