@@ -11,8 +11,7 @@
 //! rest are noted where they are defined.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{AUTHORIZATION, DATE};
@@ -33,11 +32,6 @@ const MAX_SKEW_SECS: i64 = 15 * 60;
 /// SigV4 caps presigned URLs at seven days; a larger X-Amz-Expires is malformed. (Trent honours 15 minutes of
 /// it at most: see `check_time`.)
 const MAX_PRESIGN_EXPIRES_SECS: i64 = 7 * 24 * 60 * 60;
-/// Bound on access keys with cached signing keys. Only keys `secret_of` knows get an entry, so this is
-/// reached only with that many active keys in use; clearing then costs one HMAC chain per key.
-const CACHE_CAPACITY: usize = 10_000;
-/// Signing keys kept per access key: one per service, for today and yesterday.
-const MAX_KEYS_PER_ACCESS_KEY: usize = 8;
 
 const MSG_SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. \
      Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
@@ -104,17 +98,42 @@ impl std::error::Error for AuthError {}
 /// Verifies SigV4 signatures for one region, caching derived signing keys.
 pub(crate) struct SigV4Verifier {
     region: String,
-    /// Access key id -> signing keys derived for it (one per date and service).
-    cache: RwLock<HashMap<Box<str>, Vec<CachedKey>>>,
+    /// (access key id, date, service) -> the signing key derived for it, with the fingerprint of the secret it
+    /// was derived from. Bounded (moka's TinyLFU eviction); an entry idle for two days serves no request.
+    cache: moka::sync::Cache<ScopeKey, CachedKey>,
 }
 
+#[derive(Clone)]
 struct CachedKey {
-    date: [u8; 8],
-    service: Box<str>,
     /// SHA-256 of the secret the key was derived from, so a replaced secret never reuses a stale key.
     secret_fingerprint: [u8; 32],
     key: Arc<HmacSha256Key>,
 }
+
+/// A signing key's scope packed into a fixed buffer (`akid NUL date NUL service`), so that a cache lookup
+/// allocates nothing. Scopes too long for it (no access key id or service name Trent issues is) are not cached.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ScopeKey {
+    len: u8,
+    bytes: [u8; 62],
+}
+
+impl ScopeKey {
+    fn new(access_key_id: &str, date: &str, service: &str) -> Option<Self> {
+        let mut bytes = [0u8; 62];
+        let mut len = 0usize;
+        for part in [access_key_id.as_bytes(), &[0], date.as_bytes(), &[0], service.as_bytes()] {
+            bytes.get_mut(len..len + part.len())?.copy_from_slice(part);
+            len += part.len();
+        }
+        Some(Self { len: u8::try_from(len).ok()?, bytes })
+    }
+}
+
+/// Signing keys kept: many more than active access keys times the dates and services they sign for.
+const CACHE_CAPACITY: u64 = 20_000;
+/// A date's key serves requests dated that day (plus the 15-minute skew): two idle days and it is dead weight.
+const CACHE_IDLE: std::time::Duration = std::time::Duration::from_secs(2 * 86_400);
 
 /// The signature parameters, from whichever place the request carried them.
 struct SignatureParams<'a> {
@@ -143,7 +162,8 @@ fn is_signed(signed_headers: &str, name: &str) -> bool {
 
 impl SigV4Verifier {
     pub(crate) fn new(region: &str) -> Self {
-        Self { region: region.to_owned(), cache: RwLock::new(HashMap::new()) }
+        let cache = moka::sync::Cache::builder().max_capacity(CACHE_CAPACITY).time_to_idle(CACHE_IDLE).build();
+        Self { region: region.to_owned(), cache }
     }
 
     /// Verifies a request signed for `service` in this verifier's region.
@@ -330,36 +350,16 @@ impl SigV4Verifier {
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
     fn signing_key(&self, access_key_id: &str, date: &str, service: &str, secret: &SecretBytes) -> Arc<HmacSha256Key> {
         let fingerprint = sha256(secret.expose_secret());
-        // The scope check has already required `date` to equal the request's 8-byte YYYYMMDD.
-        let date_bytes: [u8; 8] = date.as_bytes().try_into().unwrap_or_default();
+        let scope = ScopeKey::new(access_key_id, date, service);
+        if let Some(entry) = scope.and_then(|k| self.cache.get(&k))
+            && constant_time_eq(&entry.secret_fingerprint, &fingerprint)
         {
-            let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(entry) = cache
-                .get(access_key_id)
-                .and_then(|entries| entries.iter().find(|e| e.date == date_bytes && &*e.service == service))
-                && constant_time_eq(&entry.secret_fingerprint, &fingerprint)
-            {
-                return Arc::clone(&entry.key);
-            }
+            return entry.key;
         }
-
         let key = Arc::new(derive_signing_key(secret, date, &self.region, service));
-        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= CACHE_CAPACITY && !cache.contains_key(access_key_id) {
-            cache.clear();
+        if let Some(scope) = scope {
+            self.cache.insert(scope, CachedKey { secret_fingerprint: fingerprint, key: Arc::clone(&key) });
         }
-        let entries = cache.entry(access_key_id.into()).or_default();
-        entries.retain(|e| !(e.date == date_bytes && &*e.service == service));
-        // A few dates per key cover clients on either side of midnight; older ones are dead weight.
-        if entries.len() >= MAX_KEYS_PER_ACCESS_KEY {
-            entries.remove(0);
-        }
-        entries.push(CachedKey {
-            date: date_bytes,
-            service: service.into(),
-            secret_fingerprint: fingerprint,
-            key: Arc::clone(&key),
-        });
         key
     }
 }
@@ -825,5 +825,37 @@ mod unit_tests {
             "AWS4-HMAC-SHA256 Credential=A/b, Signature=<redacted>, SignedHeaders=host"
         );
         assert_eq!(redact_signature("AWS4-HMAC-SHA256 Credential=A/b"), "AWS4-HMAC-SHA256 Credential=A/b");
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_pack_without_ambiguity_and_refuse_what_does_not_fit() {
+        let a = ScopeKey::new("AKIAEXAMPLE", "20260101", "kms").unwrap();
+        assert!(a == ScopeKey::new("AKIAEXAMPLE", "20260101", "kms").unwrap());
+        assert!(a != ScopeKey::new("AKIAEXAMPLE", "20260102", "kms").unwrap());
+        assert!(a != ScopeKey::new("AKIAEXAMPLE", "20260101", "ssm").unwrap());
+        // The separators keep "ab"+"c" apart from "a"+"bc".
+        assert!(ScopeKey::new("ab", "c", "d").unwrap() != ScopeKey::new("a", "bc", "d").unwrap());
+        assert!(ScopeKey::new(&"A".repeat(60), "20260101", "kms").is_none());
+    }
+
+    #[test]
+    fn a_replaced_secret_never_reuses_the_cached_key() {
+        let v = SigV4Verifier::new("us-east-1");
+        let (old, new) = (SecretBytes::new(b"old-secret".to_vec()), SecretBytes::new(b"new-secret".to_vec()));
+        let k1 = v.signing_key("AKIAEXAMPLE", "20260101", "kms", &old);
+        assert!(Arc::ptr_eq(&k1, &v.signing_key("AKIAEXAMPLE", "20260101", "kms", &old)), "cached");
+        let k2 = v.signing_key("AKIAEXAMPLE", "20260101", "kms", &new);
+        assert!(!Arc::ptr_eq(&k1, &k2));
+        let expected = derive_signing_key(&new, "20260101", "us-east-1", "kms");
+        assert_eq!(k2.sign(b"m").as_ref(), expected.sign(b"m").as_ref());
+        // Too long to cache: still derived, every time.
+        let long = "A".repeat(60);
+        let k3 = v.signing_key(&long, "20260101", "kms", &old);
+        assert!(!Arc::ptr_eq(&k3, &v.signing_key(&long, "20260101", "kms", &old)));
     }
 }
