@@ -439,6 +439,10 @@ fn credential_access_key(headers: &HeaderMap, query: Option<&str>) -> Option<Str
 }
 
 #[cfg(test)]
+#[path = "audit_bench.rs"]
+mod bench;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
