@@ -9,6 +9,7 @@
 //! `trent-crypto` (for SigV4 digests); knows nothing of TLS, listeners or storage backends.
 
 mod audit;
+mod audit_json;
 mod auth;
 mod cloudtrail;
 mod error;
@@ -213,19 +214,30 @@ async fn handle(
     facts.operation = Some(audit::Named::kms(op));
     state.throttle.check(caller.account.as_str(), throttle::Service::Kms, op_name)?;
     reserve_record(&state, facts)?;
+    // What the trail records of the request and its outcome, noted by the handler (nothing without a trail).
+    let mut noted = if state.audit.is_some() { kms::KmsFacts::recording() } else { kms::KmsFacts::default() };
     if op.is_hot_path() {
         // Cached keys only: CPU work of a few microseconds, cheaper inline than a thread hop.
-        kms::dispatch(&state.kms, &caller, op, &body)
+        let result = kms::dispatch(&state.kms, &caller, op, &body, &mut noted);
+        facts.kms = Some(noted);
+        result
     } else {
         // May write to the store (fsync): keep it off the async workers.
         let st = state.clone();
-        tokio::task::spawn_blocking(move || match op {
-            // Reads the audit trail, which `kms::dispatch` does not see.
-            Operation::GetKeyLastUsage => kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_deref()),
-            _ => kms::dispatch(&st.kms, &caller, op, &body),
+        let (result, noted) = tokio::task::spawn_blocking(move || {
+            let result = match op {
+                // Reads the audit trail, which `kms::dispatch` does not see.
+                Operation::GetKeyLastUsage => {
+                    kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_deref(), &mut noted)
+                }
+                _ => kms::dispatch(&st.kms, &caller, op, &body, &mut noted),
+            };
+            (result, noted)
         })
         .await
-        .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
+        .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
+        facts.kms = Some(noted);
+        result
     }
 }
 
