@@ -455,6 +455,10 @@ fn credential_access_key(headers: &HeaderMap, query: Option<&str>) -> Option<Str
 mod bench;
 
 #[cfg(test)]
+#[path = "audit_typed_tests.rs"]
+mod typed_tests;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
