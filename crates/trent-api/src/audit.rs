@@ -227,11 +227,11 @@ fn build_event(
         false => noted.params.or_else(|| body.and_then(crate::audit_json::request_parameters)),
         true => body.map(|b| RequestParameters::from_query_form(&crate::iam::xml::parse_form(b))),
     };
-    let mut key_arn = None;
+    // The key the handler resolved: on success, or before the request failed if it got that far.
+    let mut key_arn = noted.key_arn;
     match result {
         Ok(body) => {
             let response = if typed { noted.response } else { crate::audit_json::response_elements(body) };
-            key_arn = noted.key_arn;
             if let Some(r) = response {
                 key_arn = key_arn.or_else(|| r.key_arn().map(str::to_owned));
                 // As AWS: the cryptographic operations log no response elements.

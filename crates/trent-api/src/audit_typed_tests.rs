@@ -339,3 +339,43 @@ fn get_key_last_usage_is_recorded_as_before() {
     assert_eq!(v["responseElements"], json!({"keyId": id}));
     assert_eq!(v["resources"][0]["ARN"], arn.as_str());
 }
+
+/// A request that fails after the service resolved its key (by alias) and authorized the caller on it is
+/// recorded against that key; read back from the JSON it had no resource (the alias is not a key ARN).
+#[test]
+fn a_failure_after_resolution_names_the_resolved_key() {
+    let env = env();
+    let (id, arn) = create(&env, "{}");
+    let _ = check(&env, Operation::CreateAlias, &format!(r#"{{"AliasName":"alias/f","TargetKeyId":"{id}"}}"#));
+    let _ = check(&env, Operation::DisableKey, &format!(r#"{{"KeyId":"{id}"}}"#));
+    let mut caller = env.caller.clone();
+    for (op, body, error) in [
+        (Operation::Encrypt, r#"{"KeyId":"alias/f","Plaintext":"U0VDUkVU"}"#, "DisabledException"),
+        (Operation::GenerateDataKey, r#"{"KeyId":"alias/f","KeySpec":"AES_256","DryRun":true}"#, "DisabledException"),
+        (Operation::Sign, r#"{"KeyId":"alias/f","Message":"bQ==","SigningAlgorithm":"ECDSA_SHA_256"}"#, ""),
+        (Operation::DescribeKey, r#"{"KeyId":"alias/none"}"#, "NotFoundException"),
+    ] {
+        let resolved = trent_core::service::ResolvedKey::default();
+        caller.resolved = Some(resolved.clone());
+        let mut noted = KmsFacts::recording();
+        let result = dispatch(&env.kms, &caller, op, body.as_bytes(), &mut noted);
+        let err = result.as_ref().err().map(ApiError::aws_type).unwrap_or_default();
+        assert!(result.is_err() && (error.is_empty() || err == error), "{} {err}", op.name());
+        noted.failed(op, &resolved);
+        let facts = Facts {
+            body: Some(Bytes::from_static(b"not json")),
+            caller: Some(caller.clone()),
+            operation: Some(Named::kms(op)),
+            kms: Some(noted),
+            ..Facts::default()
+        };
+        let v = audited(&build_event(REGION, info(op), facts, "r", &result));
+        if op == Operation::DescribeKey {
+            // Nothing resolved: no resource, as before.
+            assert!(v["resources"].is_null(), "{v}");
+        } else {
+            assert_eq!(v["resources"][0]["ARN"], arn.as_str(), "{} {v}", op.name());
+            assert_eq!(v["requestParameters"]["keyId"], "alias/f");
+        }
+    }
+}

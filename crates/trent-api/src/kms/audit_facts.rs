@@ -54,6 +54,19 @@ impl KmsFacts {
         self.answered(|| ResponseElements { key_id: Some(key_id.to_owned()), ..ResponseElements::default() });
     }
 
+    /// A request that failed after the service resolved its key and authorized the caller on it (disabled key,
+    /// wrong key usage, a dry run...) is recorded against that key, as AWS does. ReEncrypt names two keys: which
+    /// one a failure is about is not known here, so it keeps the keys its parameters name.
+    pub(crate) fn failed(&mut self, op: super::Operation, resolved: &service::ResolvedKey) {
+        if self.on
+            && self.key_arn.is_none()
+            && op != super::Operation::ReEncrypt
+            && let Some(arn) = resolved.arn()
+        {
+            self.key_arn = Some(arn.to_owned());
+        }
+    }
+
     pub(crate) fn answered(&mut self, response: impl FnOnce() -> ResponseElements) {
         if self.on {
             self.response = Some(response());
