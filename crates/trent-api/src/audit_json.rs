@@ -7,25 +7,28 @@
 //! Members are read one by one so that a wrong-typed member costs only itself: one such member
 //! (`"Limit": "zz"` on DisableKey) used to fail the whole parse and erase the event's parameters and, through
 //! the key id, its resources (security review finding 8). Anything not named here (Plaintext,
-//! CiphertextBlob, GrantTokens, Policy...) is never read.
+//! CiphertextBlob, GrantTokens, Policy, SSM's Value...) is skipped by the parser and never copied.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 use trent_audit::event::{KeyMetadata, Tag};
 use trent_audit::{RequestParameters, ResponseElements};
 
-/// A JSON object body, or `None` (serde would also read an array; a request or response body is an object).
-fn object(body: &[u8]) -> Option<Map<String, Value>> {
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    serde_json::from_slice(body).ok()
+/// One allow-listed member, or `None` when the request gave it a value of the wrong type.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
-/// One member, or `None` when absent or of the wrong type.
-fn member<T: DeserializeOwned>(m: &Map<String, Value>, name: &str) -> Option<T> {
-    m.get(name).and_then(|v| T::deserialize(v).ok())
+/// Whether a body is a JSON object (serde would also read an array positionally into a struct).
+fn is_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 #[derive(Deserialize)]
@@ -36,76 +39,142 @@ struct TagJson {
     tag_value: Option<String>,
 }
 
+/// The members read, each by its wire name; serde skips every other member without copying it (a secret
+/// member is never even held in a `Value`).
+macro_rules! allow_listed {
+    ($($field:ident: $ty:ty = $name:literal,)+) => {
+        #[derive(Deserialize)]
+        struct Members {
+            $(#[serde(rename = $name, default, deserialize_with = "lenient")] $field: Option<$ty>,)+
+            #[serde(rename = "Tags", default, deserialize_with = "lenient")]
+            tags: Option<Vec<TagJson>>,
+        }
+
+        impl From<Members> for RequestParameters {
+            fn from(m: Members) -> Self {
+                let tags = m.tags.map(|t| t.into_iter().map(|t| Tag { key: t.tag_key, value: t.tag_value }).collect());
+                Self { $($field: m.$field,)+ tags, ..Self::default() }
+            }
+        }
+    };
+}
+
+allow_listed! {
+    key_id: String = "KeyId",
+    encryption_context: BTreeMap<String, String> = "EncryptionContext",
+    encryption_algorithm: String = "EncryptionAlgorithm",
+    key_spec: String = "KeySpec",
+    key_usage: String = "KeyUsage",
+    origin: String = "Origin",
+    description: String = "Description",
+    number_of_bytes: u64 = "NumberOfBytes",
+    alias_name: String = "AliasName",
+    target_key_id: String = "TargetKeyId",
+    source_key_id: String = "SourceKeyId",
+    destination_key_id: String = "DestinationKeyId",
+    source_encryption_context: BTreeMap<String, String> = "SourceEncryptionContext",
+    destination_encryption_context: BTreeMap<String, String> = "DestinationEncryptionContext",
+    source_encryption_algorithm: String = "SourceEncryptionAlgorithm",
+    destination_encryption_algorithm: String = "DestinationEncryptionAlgorithm",
+    pending_window_in_days: u64 = "PendingWindowInDays",
+    rotation_period_in_days: u64 = "RotationPeriodInDays",
+    policy_name: String = "PolicyName",
+    tag_keys: Vec<String> = "TagKeys",
+    wrapping_algorithm: String = "WrappingAlgorithm",
+    wrapping_key_spec: String = "WrappingKeySpec",
+    expiration_model: String = "ExpirationModel",
+    signing_algorithm: String = "SigningAlgorithm",
+    mac_algorithm: String = "MacAlgorithm",
+    key_pair_spec: String = "KeyPairSpec",
+    limit: u64 = "Limit",
+    multi_region: bool = "MultiRegion",
+    bypass_policy_lockout_safety_check: bool = "BypassPolicyLockoutSafetyCheck",
+    dry_run: bool = "DryRun",
+    user_name: String = "UserName",
+    role_name: String = "RoleName",
+    role_arn: String = "RoleArn",
+    role_session_name: String = "RoleSessionName",
+    duration_seconds: u64 = "DurationSeconds",
+    path: String = "Path",
+    path_prefix: String = "PathPrefix",
+    access_key_id: String = "AccessKeyId",
+    status: String = "Status",
+}
+
 /// The allow-listed members of a JSON request body; `None` if the body is not a JSON object (the request then
 /// fails validation, and the event still records the call and its error).
 pub(crate) fn request_parameters(body: &[u8]) -> Option<RequestParameters> {
-    let m = object(body)?;
-    let tags: Option<Vec<TagJson>> = member(&m, "Tags");
-    Some(RequestParameters {
-        key_id: member(&m, "KeyId"),
-        encryption_context: member(&m, "EncryptionContext"),
-        encryption_algorithm: member(&m, "EncryptionAlgorithm"),
-        key_spec: member(&m, "KeySpec"),
-        key_usage: member(&m, "KeyUsage"),
-        origin: member(&m, "Origin"),
-        description: member(&m, "Description"),
-        number_of_bytes: member(&m, "NumberOfBytes"),
-        alias_name: member(&m, "AliasName"),
-        target_key_id: member(&m, "TargetKeyId"),
-        source_key_id: member(&m, "SourceKeyId"),
-        destination_key_id: member(&m, "DestinationKeyId"),
-        source_encryption_context: member(&m, "SourceEncryptionContext"),
-        destination_encryption_context: member(&m, "DestinationEncryptionContext"),
-        source_encryption_algorithm: member(&m, "SourceEncryptionAlgorithm"),
-        destination_encryption_algorithm: member(&m, "DestinationEncryptionAlgorithm"),
-        pending_window_in_days: member(&m, "PendingWindowInDays"),
-        rotation_period_in_days: member(&m, "RotationPeriodInDays"),
-        policy_name: member(&m, "PolicyName"),
-        tag_keys: member(&m, "TagKeys"),
-        tags: tags.map(|t| t.into_iter().map(|t| Tag { key: t.tag_key, value: t.tag_value }).collect()),
-        wrapping_algorithm: member(&m, "WrappingAlgorithm"),
-        wrapping_key_spec: member(&m, "WrappingKeySpec"),
-        expiration_model: member(&m, "ExpirationModel"),
-        signing_algorithm: member(&m, "SigningAlgorithm"),
-        mac_algorithm: member(&m, "MacAlgorithm"),
-        key_pair_spec: member(&m, "KeyPairSpec"),
-        limit: member(&m, "Limit"),
-        multi_region: member(&m, "MultiRegion"),
-        bypass_policy_lockout_safety_check: member(&m, "BypassPolicyLockoutSafetyCheck"),
-        dry_run: member(&m, "DryRun"),
-        user_name: member(&m, "UserName"),
-        role_name: member(&m, "RoleName"),
-        role_arn: member(&m, "RoleArn"),
-        role_session_name: member(&m, "RoleSessionName"),
-        duration_seconds: member(&m, "DurationSeconds"),
-        path: member(&m, "Path"),
-        path_prefix: member(&m, "PathPrefix"),
-        access_key_id: member(&m, "AccessKeyId"),
-        status: member(&m, "Status"),
-    })
+    if !is_object(body) {
+        return None;
+    }
+    serde_json::from_slice::<Members>(body).ok().map(RequestParameters::from)
 }
 
-/// The allow-listed members of a JSON response body.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyMetadataJson {
+    #[serde(rename = "AWSAccountId", default)]
+    aws_account_id: Option<String>,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    arn: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    key_usage: Option<String>,
+    #[serde(default)]
+    key_state: Option<String>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    key_manager: Option<String>,
+    #[serde(default)]
+    key_spec: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResponseJson {
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    key_state: Option<String>,
+    #[serde(default)]
+    deletion_date: Option<f64>,
+    #[serde(default)]
+    pending_window_in_days: Option<u64>,
+    #[serde(default)]
+    key_metadata: Option<KeyMetadataJson>,
+}
+
+/// The allow-listed members of a JSON response body (blobs, plaintext, public keys and import tokens are
+/// skipped unread).
 pub(crate) fn response_elements(body: &[u8]) -> Option<ResponseElements> {
-    let m = object(body)?;
-    let metadata = m.get("KeyMetadata").and_then(Value::as_object).map(|k| KeyMetadata {
-        aws_account_id: member(k, "AWSAccountId"),
-        key_id: member(k, "KeyId"),
-        arn: member(k, "Arn"),
-        enabled: member(k, "Enabled"),
-        description: member(k, "Description"),
-        key_usage: member(k, "KeyUsage"),
-        key_state: member(k, "KeyState"),
-        origin: member(k, "Origin"),
-        key_manager: member(k, "KeyManager"),
-        key_spec: member(k, "KeySpec"),
+    if !is_object(body) {
+        return None;
+    }
+    let r: ResponseJson = serde_json::from_slice(body).ok()?;
+    let key_metadata = r.key_metadata.map(|k| KeyMetadata {
+        aws_account_id: k.aws_account_id,
+        key_id: k.key_id,
+        arn: k.arn,
+        enabled: k.enabled,
+        description: k.description,
+        key_usage: k.key_usage,
+        key_state: k.key_state,
+        origin: k.origin,
+        key_manager: k.key_manager,
+        key_spec: k.key_spec,
     });
     Some(ResponseElements {
-        key_id: member(&m, "KeyId"),
-        key_state: member(&m, "KeyState"),
-        deletion_date: member(&m, "DeletionDate"),
-        pending_window_in_days: member(&m, "PendingWindowInDays"),
-        key_metadata: metadata,
+        key_id: r.key_id,
+        key_state: r.key_state,
+        deletion_date: r.deletion_date,
+        pending_window_in_days: r.pending_window_in_days,
+        key_metadata,
         ..ResponseElements::default()
     })
 }
