@@ -36,7 +36,9 @@ fn noted(key_id: &str, context: &BTreeMap<String, String>, arn: &str) -> KmsFact
 }
 
 /// `typed`: from the handler's notes (as now); otherwise read back from the JSON (the fallback path; before
-/// this change, every KMS event was built that way, measured at 1.55 to 1.7 us per event on this machine).
+/// the typed path, every KMS event was built that way). On the shared 2-core dev machine, release build:
+/// read back 1.45 to 1.95 us per event (1.55 to 1.7 us measured on the code before the change), from the
+/// notes 0.67 to 0.78 us, copying the notes included; `to_json` adds about 1.2 us either way.
 fn run(typed: bool) {
     let key_id = "alias/bench".to_owned();
     let context: BTreeMap<String, String> =

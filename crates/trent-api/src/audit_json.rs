@@ -53,7 +53,7 @@ macro_rules! allow_listed {
         impl From<Members> for RequestParameters {
             fn from(m: Members) -> Self {
                 let tags = m.tags.map(|t| t.into_iter().map(|t| Tag { key: t.tag_key, value: t.tag_value }).collect());
-                Self { $($field: m.$field,)+ tags, ..Self::default() }
+                Self { $($field: m.$field,)+ tags }
             }
         }
     };
