@@ -379,3 +379,73 @@ fn a_failure_after_resolution_names_the_resolved_key() {
         }
     }
 }
+
+/// Through the router with a trail: the events of a KMS request that succeeded, one refused by validation and
+/// one that failed after its alias resolved, as written to the trail; no plaintext in the trail's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_records_kms_events_from_the_handlers_notes() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let dir = std::env::temp_dir().join(format!("trent-api-typed-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = RootKey::from_secret(&SecretBytes::new(vec![3; 32])).unwrap();
+    let config = trent_audit::AuditConfig::default();
+    let sink = Arc::new(trent_audit::testing::open_failing(&dir, &root, config, |_| false).unwrap());
+    let (state, creds) = crate::test_support::state_in(REGION);
+    let router = crate::router(Arc::new(state.with_audit(Some(sink.clone()))));
+    let call = |op: &'static str, body: Value| {
+        let (router, target) = (router.clone(), format!("TrentService.{op}"));
+        let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
+        let req = crate::test_support::signed("kms", REGION, &headers, body.to_string().as_bytes(), &creds);
+        async move {
+            let resp = router.oneshot(req).await.unwrap();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null)
+        }
+    };
+    let key = call("CreateKey", json!({})).await.get("KeyMetadata").cloned().unwrap();
+    let (id, arn) = (key["KeyId"].as_str().unwrap().to_owned(), key["Arn"].as_str().unwrap().to_owned());
+    call("CreateAlias", json!({"AliasName": "alias/routed", "TargetKeyId": id})).await;
+    let ok = call(
+        "Encrypt",
+        json!({"KeyId": "alias/routed", "Plaintext": "UExBSU5URVhUMQ==",
+        "EncryptionContext": {"a": "b"}}),
+    )
+    .await;
+    assert!(ok["CiphertextBlob"].is_string(), "{ok}");
+    let refused = call("Encrypt", json!({"KeyId": "", "Plaintext": "UExBSU5URVhUMg=="})).await;
+    assert_eq!(refused["__type"], "ValidationException");
+    call("DisableKey", json!({"KeyId": id})).await;
+    let disabled = call("Encrypt", json!({"KeyId": "alias/routed", "Plaintext": "UExBSU5URVhUMw=="})).await;
+    assert_eq!(disabled["__type"], "DisabledException");
+
+    let page = trent_audit::search::search(&dir, &Default::default(), 50, None).unwrap();
+    let mut encrypts: Vec<&Value> =
+        page.events.iter().map(|f| &f.event).filter(|e| e["eventName"] == "Encrypt").collect();
+    encrypts.sort_by_key(|e| e["errorCode"].as_str().unwrap_or("").to_owned());
+    let [ok, disabled, refused] = encrypts[..] else { panic!("{encrypts:?}") };
+    assert_eq!(ok["resources"][0]["ARN"], arn.as_str());
+    assert_eq!(ok["requestParameters"], json!({"keyId": "alias/routed", "encryptionContext": {"a": "b"}}));
+    assert!(ok["responseElements"].is_null());
+    assert_eq!(
+        (disabled["errorCode"].as_str(), disabled["resources"][0]["ARN"].as_str()),
+        (Some("DisabledException"), Some(arn.as_str()))
+    );
+    assert_eq!(refused["errorCode"], "ValidationException");
+    assert_eq!(refused["requestParameters"], json!({"keyId": ""}));
+    assert!(refused["resources"].is_null());
+    drop(sink);
+    fn files(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { files(&path, out) } else { out.push(std::fs::read(&path).unwrap()) }
+        }
+    }
+    let mut contents = Vec::new();
+    files(&dir, &mut contents);
+    let text: String = contents.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    assert!(text.contains("\"eventName\":\"Encrypt\""), "the trail's files hold its events as text");
+    assert!(!text.contains("UExBSU5URVhU"), "plaintext in the trail");
+    let _ = std::fs::remove_dir_all(&dir);
+}
