@@ -1,9 +1,12 @@
 //! From a finished request to its audit event (CloudTrail record), and the fail-closed rule.
 //!
 //! The event is built after the operation ran (success or error) and before the reply; if the trail cannot
-//! take it, the reply becomes a `KMSInternalException`. Request parameters and response elements come from
-//! the already-read JSON through the typed allow-lists of `trent_audit::event`, so a secret member
-//! (Plaintext, CiphertextBlob...) is skipped by the parser and never copied.
+//! take it, the reply becomes a `KMSInternalException`. A KMS operation that ran is recorded from what its
+//! handler noted (`kms::KmsFacts`: the parsed request's allow-listed members, the key it resolved, the
+//! response elements), so the trail reads no JSON on that path. What has no such facts (a request refused
+//! before its operation ran or whose body did not parse, SSM and CloudTrail, the KMS handlers listed by
+//! `Operation::audit_from_json`) is read leniently from the body (`crate::audit_json`), IAM and STS from their
+//! form. Either way only allow-listed members reach the event: it has no field for a secret.
 
 use std::net::SocketAddr;
 
@@ -20,7 +23,7 @@ use trent_core::identity::PrincipalIdentity;
 use trent_core::service::{Caller, DelegatedCall};
 
 use crate::error::ApiError;
-use crate::kms::Operation;
+use crate::kms::{KmsFacts, Operation};
 
 /// What is known about a request before it is handled; taken from the request only when auditing is on.
 pub(crate) struct RequestInfo {
@@ -63,6 +66,8 @@ pub(crate) struct Facts {
     pub(crate) operation: Option<Named>,
     /// A state-changing operation's place in the trail, taken before it ran (`AuditSink::reserve`).
     pub(crate) reservation: Option<Reservation>,
+    /// What the KMS handler noted of the request and its outcome, once the operation ran.
+    pub(crate) kms: Option<KmsFacts>,
 }
 
 /// A parsed operation as the trail names it.
@@ -211,17 +216,24 @@ fn build_event(
         e.user_identity = user_identity(c, info.access_key_id.as_deref());
         e.recipient_account_id = Some(c.account.to_string());
     }
+    // The handler's notes, for a KMS operation whose handler takes them (the others are read from JSON).
+    let noted = facts.kms.filter(|_| op.is_some_and(|o| !o.audit_from_json()));
+    let typed = noted.is_some();
+    let noted = noted.unwrap_or_default();
     // Parameters only of an authenticated request: an unsigned body is anyone's text.
     let body = facts.caller.as_ref().and(facts.body.as_deref());
     let params = match info.protocol.is_query() {
-        false => body.and_then(RequestParameters::from_kms_json),
+        // Read from the body only when the handler did not get as far as parsing it.
+        false => noted.params.or_else(|| body.and_then(crate::audit_json::request_parameters)),
         true => body.map(|b| RequestParameters::from_query_form(&crate::iam::xml::parse_form(b))),
     };
-    let mut key_arn = None;
+    // The key the handler resolved: on success, or before the request failed if it got that far.
+    let mut key_arn = noted.key_arn;
     match result {
         Ok(body) => {
-            if let Some(r) = ResponseElements::from_kms_json(body) {
-                key_arn = r.key_arn().map(str::to_owned);
+            let response = if typed { noted.response } else { crate::audit_json::response_elements(body) };
+            if let Some(r) = response {
+                key_arn = key_arn.or_else(|| r.key_arn().map(str::to_owned));
                 // As AWS: the cryptographic operations log no response elements.
                 if !op.is_some_and(Operation::is_hot_path)
                     && (r.key_id.is_some() || r.key_metadata.is_some() || r.key_state.is_some())
@@ -439,6 +451,14 @@ fn credential_access_key(headers: &HeaderMap, query: Option<&str>) -> Option<Str
 }
 
 #[cfg(test)]
+#[path = "audit_bench.rs"]
+mod bench;
+
+#[cfg(test)]
+#[path = "audit_typed_tests.rs"]
+mod typed_tests;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
@@ -478,6 +498,7 @@ mod tests {
             delegated: Vec::new(),
             operation: Some(Named::kms(Operation::Encrypt)),
             reservation: None,
+            kms: None,
         };
         let resp = br#"{"CiphertextBlob":"QkxPQg==","KeyId":"arn:aws:kms:us-east-1:111122223333:key/abc"}"#.to_vec();
         let e = build_event("us-east-1", info("TrentService.Encrypt"), facts, "r1", &Ok(resp));
@@ -502,6 +523,7 @@ mod tests {
             delegated: Vec::new(),
             operation: None,
             reservation: None,
+            kms: None,
         };
         let err = ApiError::Auth(crate::auth::AuthError::UnrecognizedClient);
         let e = build_event("us-east-1", info("TrentService.Decrypt"), facts, "r2", &Err(err));
@@ -522,6 +544,7 @@ mod tests {
             delegated: Vec::new(),
             operation: None,
             reservation: None,
+            kms: None,
         };
         let mut i = info("");
         i.target = None;
@@ -548,6 +571,7 @@ mod tests {
             delegated: Vec::new(),
             operation: Some(Named::query(request.operation)),
             reservation: None,
+            kms: None,
         };
         let mut i = info("");
         i.target = None;
@@ -579,6 +603,7 @@ mod tests {
             delegated: Vec::new(),
             operation: None,
             reservation: None,
+            kms: None,
         };
         let e = build_event("us-east-1", info(target), facts, "r", &result);
         serde_json::from_str(&e.to_json().unwrap()).unwrap()
@@ -645,6 +670,7 @@ mod tests {
                 delegated: Vec::new(),
                 operation: None,
                 reservation: None,
+                kms: None,
             };
             let events = with_owner_copies(vec![build_event(
                 "us-east-1",
@@ -676,6 +702,7 @@ mod tests {
             delegated: Vec::new(),
             operation: None,
             reservation: None,
+            kms: None,
         };
         let events = with_owner_copies(vec![build_event(
             "us-east-1",
@@ -733,6 +760,7 @@ mod tests {
             delegated: Vec::new(),
             operation: None,
             reservation: None,
+            kms: None,
         };
         let e = build_event("us-east-1", i, facts, "r", &Ok(xml.as_bytes().to_vec()));
         let json = e.to_json().unwrap();
@@ -771,6 +799,7 @@ mod tests {
             delegated: Vec::new(),
             operation: None,
             reservation: None,
+            kms: None,
         };
         let e = build_event("eu-west-1", info("TrentService.DisableKey"), facts, "r3", &Ok(b"{}".to_vec()));
         assert_eq!(e.resources[0].arn, format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"));
@@ -790,6 +819,7 @@ mod tests {
             delegated: Vec::new(),
             operation: None,
             reservation: None,
+            kms: None,
         };
         let e = build_event("us-east-1", i, facts, "r4", &Ok(b"<xml/>".to_vec()));
         assert_eq!((e.event_source.as_str(), e.event_name.as_str()), ("iam.amazonaws.com", "CreateUser"));

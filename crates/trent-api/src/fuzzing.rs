@@ -12,7 +12,7 @@ use trent_core::store::MemoryStore;
 use trent_crypto::{RootKey, SecretBytes};
 
 use crate::auth::SigV4Verifier;
-use crate::kms::{Operation, dispatch};
+use crate::kms::{KmsFacts, Operation, dispatch};
 
 fn kms() -> &'static (Kms, Caller) {
     static KMS: OnceLock<(Kms, Caller)> = OnceLock::new();
@@ -29,7 +29,7 @@ fn kms() -> &'static (Kms, Caller) {
 pub fn kms_request(op: u8, body: &[u8]) {
     let (kms, caller) = kms();
     let op = Operation::ALL[op as usize % Operation::ALL.len()];
-    let _ = dispatch(kms, caller, op, body);
+    let _ = dispatch(kms, caller, op, body, &mut KmsFacts::recording());
 }
 
 /// Splits `data` into an Authorization header, a query string and a body, and verifies them.

@@ -9,6 +9,7 @@
 //! `trent-crypto` (for SigV4 digests); knows nothing of TLS, listeners or storage backends.
 
 mod audit;
+mod audit_json;
 mod auth;
 mod cloudtrail;
 mod error;
@@ -35,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use trent_core::KmsError;
 use trent_core::identity::Identities;
-use trent_core::service::{Caller, DelegatedCalls, Kms};
+use trent_core::service::{Caller, DelegatedCalls, Kms, ResolvedKey};
 use trent_core::ssm::{Ssm, SsmError};
 
 use auth::SigV4Verifier;
@@ -206,26 +207,46 @@ async fn handle(
         .await
         .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
     }
-    let caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
+    let mut caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
     facts.caller = Some(caller.clone());
     let op_name = target.strip_prefix(kms::TARGET_PREFIX).ok_or(ApiError::UnknownOperation)?;
     let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
     facts.operation = Some(audit::Named::kms(op));
     state.throttle.check(caller.account.as_str(), throttle::Service::Kms, op_name)?;
     reserve_record(&state, facts)?;
+    // What the trail records of the request and its outcome, noted by the handler (nothing without a trail).
+    let mut noted = if state.audit.is_some() { kms::KmsFacts::recording() } else { kms::KmsFacts::default() };
+    // The key the service resolves, for a request that fails after resolving it.
+    let resolved = state.audit.as_ref().map(|_| ResolvedKey::default());
+    caller.resolved = resolved.clone();
     if op.is_hot_path() {
         // Cached keys only: CPU work of a few microseconds, cheaper inline than a thread hop.
-        kms::dispatch(&state.kms, &caller, op, &body)
+        let result = kms::dispatch(&state.kms, &caller, op, &body, &mut noted);
+        if let (Err(_), Some(resolved)) = (&result, &resolved) {
+            noted.failed(op, resolved);
+        }
+        facts.kms = Some(noted);
+        result
     } else {
         // May write to the store (fsync): keep it off the async workers.
         let st = state.clone();
-        tokio::task::spawn_blocking(move || match op {
-            // Reads the audit trail, which `kms::dispatch` does not see.
-            Operation::GetKeyLastUsage => kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_deref()),
-            _ => kms::dispatch(&st.kms, &caller, op, &body),
+        let (result, mut noted) = tokio::task::spawn_blocking(move || {
+            let result = match op {
+                // Reads the audit trail, which `kms::dispatch` does not see.
+                Operation::GetKeyLastUsage => {
+                    kms::get_key_last_usage(&st.kms, &caller, &body, st.audit.as_deref(), &mut noted)
+                }
+                _ => kms::dispatch(&st.kms, &caller, op, &body, &mut noted),
+            };
+            (result, noted)
         })
         .await
-        .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?
+        .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
+        if let (Err(_), Some(resolved)) = (&result, &resolved) {
+            noted.failed(op, resolved);
+        }
+        facts.kms = Some(noted);
+        result
     }
 }
 

@@ -3,12 +3,13 @@
 use serde_json::{Value, json};
 use trent_core::service::{Caller, GrantView, Kms, ListPage};
 
+use super::audit_facts::KmsFacts;
 use super::ops::{Out, dry_caller, dry_run};
 use super::request::{CreateGrant, DryRunnable, FromBody, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant};
 use super::wire::{epoch, to_body};
 
-pub(crate) fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let DryRunnable { request: r, dry_run: dry } = DryRunnable::<CreateGrant>::from_body(body)?;
+pub(crate) fn create_grant(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut KmsFacts) -> Out {
+    let DryRunnable { request: r, dry_run: dry } = DryRunnable::<CreateGrant>::from_body_noted(body, facts)?;
     let (grant_id, token) = dry_run(dry, kms.create_grant(&dry_caller(caller, dry), &r.key, r.grant))?;
     to_body(&json!({ "GrantToken": token, "GrantId": grant_id }))
 }
@@ -51,18 +52,18 @@ fn grants_page(res: ListPage<GrantView>) -> Out {
     to_body(&out)
 }
 
-pub(crate) fn list_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let r = ListGrants::from_body(body)?;
+pub(crate) fn list_grants(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut KmsFacts) -> Out {
+    let r = ListGrants::from_body_noted(body, facts)?;
     grants_page(kms.list_grants(caller, &r.key, r.grant_id.as_deref(), r.grantee_principal.as_deref(), &r.page)?)
 }
 
-pub(crate) fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let r = ListRetirableGrants::from_body(body)?;
+pub(crate) fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut KmsFacts) -> Out {
+    let r = ListRetirableGrants::from_body_noted(body, facts)?;
     grants_page(kms.list_retirable_grants(caller, &r.retiring_principal, &r.page)?)
 }
 
-pub(crate) fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let DryRunnable { request: r, dry_run: dry } = DryRunnable::<RetireGrant>::from_body(body)?;
+pub(crate) fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut KmsFacts) -> Out {
+    let DryRunnable { request: r, dry_run: dry } = DryRunnable::<RetireGrant>::from_body_noted(body, facts)?;
     dry_run(
         dry,
         kms.retire_grant(&dry_caller(caller, dry), r.grant_token.as_deref(), r.key.as_ref(), r.grant_id.as_deref()),
@@ -70,8 +71,8 @@ pub(crate) fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
     Ok(b"{}".to_vec())
 }
 
-pub(crate) fn revoke_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let DryRunnable { request: r, dry_run: dry } = DryRunnable::<RevokeGrant>::from_body(body)?;
+pub(crate) fn revoke_grant(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut KmsFacts) -> Out {
+    let DryRunnable { request: r, dry_run: dry } = DryRunnable::<RevokeGrant>::from_body_noted(body, facts)?;
     dry_run(dry, kms.revoke_grant(&dry_caller(caller, dry), &r.key, &r.grant_id))?;
     Ok(b"{}".to_vec())
 }

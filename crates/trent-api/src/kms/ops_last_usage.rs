@@ -13,14 +13,21 @@ use trent_core::KmsError;
 use trent_core::ids::KeyRef;
 use trent_core::service::{Caller, Kms};
 
+use super::audit_facts::KmsFacts;
 use super::ops::Out;
 use super::request::{FromBody, KeyOnly};
 use super::wire::{epoch, to_body};
 use crate::error::ApiError;
 
 /// `trail`: the audit trail; `None` when Trent runs without one (nothing is tracked then).
-pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail: Option<&AuditSink>) -> Out {
-    let KeyOnly { key } = KeyOnly::from_body(body)?;
+pub(crate) fn get_key_last_usage(
+    kms: &Kms,
+    caller: &Caller,
+    body: &[u8],
+    trail: Option<&AuditSink>,
+    facts: &mut KmsFacts,
+) -> Out {
+    let KeyOnly { key } = KeyOnly::from_body_noted(body, facts)?;
     if matches!(key, KeyRef::Alias(_) | KeyRef::AliasArn { .. }) {
         return Err(KmsError::Validation(
             "Alias names are not supported by GetKeyLastUsage; use the key ID or key ARN.".into(),
@@ -29,6 +36,9 @@ pub(crate) fn get_key_last_usage(kms: &Kms, caller: &Caller, body: &[u8], trail:
     }
     // Authorizes kms:DescribeKey: the key must be visible to the caller.
     let m = kms.describe_key(caller, &key)?;
+    // The response names the key by its bare id; the resource is its ARN.
+    facts.key(&m.arn);
+    facts.answered_key(&m.record.key_id.to_string());
     let created = epoch(m.record.created);
     let mut last = json!({});
     let mut tracking_start = created;

@@ -243,6 +243,7 @@ impl Kms {
                 KmsError::AccessDenied(_) => ciphertext_key_denied(),
                 other => other,
             })?;
+            self.note_resolved(caller, &live);
         }
         require_symmetric_encryption_key(&live, op)?;
         check_algorithm(&live, algorithm)?;

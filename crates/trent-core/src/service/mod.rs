@@ -58,6 +58,8 @@ pub struct Caller {
     pub secure_transport: Option<bool>,
     /// Where a service acting for this caller notes the KMS calls it made, for the audit trail.
     pub delegated: Option<DelegatedCalls>,
+    /// Where the service notes the key a request resolved and was authorized on, for the audit trail.
+    pub resolved: Option<ResolvedKey>,
     /// The caller's unique ids as authentication found them (GetCallerIdentity, CloudTrail's `userIdentity`);
     /// `None` for callers Trent makes up itself.
     pub identity: Option<std::sync::Arc<crate::identity::PrincipalIdentity>>,
@@ -76,6 +78,7 @@ impl Caller {
             source_ip: None,
             secure_transport: None,
             delegated: None,
+            resolved: None,
             identity: None,
             dry_run: false,
         }
@@ -133,6 +136,21 @@ impl DelegatedCall {
             Err(e) => (None, Some((e.aws_type(), e.public_message()))),
         };
         Self { operation, key_id, key_arn, context: context.pairs().clone(), error }
+    }
+}
+
+/// The key a request acted on, as the service resolved it (an alias to its key), noted once the caller was
+/// authorized on it: a request that then fails (disabled key, wrong key usage, a dry run, a ciphertext that does
+/// not open) is recorded against that key, as a successful one is from its response. Nothing is noted before
+/// authorization: the trail would otherwise tell a refused caller which key another account's alias names.
+/// Shared by the clones of its `Caller`; the first key noted is kept.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedKey(Arc<std::sync::OnceLock<String>>);
+
+impl ResolvedKey {
+    /// The ARN of the key noted, if one was.
+    pub fn arn(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
     }
 }
 
@@ -233,7 +251,16 @@ impl Kms {
             }
             None => self.authorize_key(caller, action, &live, extra)?,
         };
+        self.note_resolved(caller, &live);
         Ok((live, how))
+    }
+
+    /// Notes, for the audit trail, the key the caller was just authorized on (`Caller::resolved`); the ARN is
+    /// only built when the request is audited.
+    fn note_resolved(&self, caller: &Caller, live: &LiveKey) {
+        if let Some(resolved) = &caller.resolved {
+            resolved.0.get_or_init(|| self.arn(&live.record));
+        }
     }
 
     /// Finds the key a reference names. Key ids and alias names are looked up in the caller's account; ARNs

@@ -27,6 +27,7 @@ pub(crate) use keys::{
     PutKeyPolicy, ScheduleKeyDeletion, TagResource, UntagResource, UpdateKeyDescription,
 };
 
+use super::audit_facts::{AuditParams, KmsFacts};
 use super::validate::{Check, Checked, decode_blob};
 use super::wire::{TagIn, parse};
 use crate::error::ApiError;
@@ -43,6 +44,18 @@ pub(crate) trait FromBody: Sized {
         Self: TryFrom<Self::Wire, Error = ApiError>,
     {
         Self::try_from(parse::<Self::Wire>(body)?)
+    }
+
+    /// `from_body`, noting the parsed members' allow-listed parameters for the trail before they become the
+    /// typed request (so a request the typed checks refuse is recorded with them too).
+    fn from_body_noted(body: &[u8], facts: &mut KmsFacts) -> Result<Self, ApiError>
+    where
+        Self: TryFrom<Self::Wire, Error = ApiError>,
+        Self::Wire: AuditParams,
+    {
+        let members = parse::<Self::Wire>(body)?;
+        facts.request(&members);
+        Self::try_from(members)
     }
 }
 
