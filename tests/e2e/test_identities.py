@@ -176,7 +176,9 @@ def test_alias_events_name_alias_and_key(server, kms, account):
     assert update["CloudTrailEvent"]["responseElements"] == {"keyId": other["Arn"]}
     kms.delete_alias(AliasName=alias)
     deleted = [e for e in lookup(trail, "ResourceName", alias_arn) if e["EventName"] == "DeleteAlias"]
-    assert deleted and deleted[0]["Resources"][0]["ResourceName"] == alias_arn
+    assert deleted and [r["ResourceName"] for r in deleted[0]["Resources"]] == [alias_arn, other["Arn"]]
+    # The key the alias pointed to is searchable too.
+    assert any(e["EventName"] == "DeleteAlias" for e in lookup(trail, "ResourceName", other["Arn"]))
 
 
 def test_cross_account_calls_appear_in_the_key_owners_trail(server, kms, account):

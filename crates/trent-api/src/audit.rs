@@ -362,13 +362,19 @@ fn alias_resources(e: &mut AuditEvent, region: &str, account: &str, succeeded: b
             is_key_uuid(k).then(|| format!("arn:aws:kms:{region}:{account}:key/{k}"))
         }
     });
+    // DeleteAlias names no key: the key it pointed to is the resource the handler noted.
+    let noted = e.resources.iter().find(|r| r.arn.contains(":key/")).map(|r| r.arn.clone());
+    let key_arn = key_arn.or(noted.filter(|_| e.event_name == "DeleteAlias"));
     e.resources.clear();
     let key = key_arn.as_deref().map(Resource::kms_key);
     // An alias is typed as a key resource in CloudTrail's examples.
     let alias = alias_arn.as_deref().map(Resource::kms_key);
     let ordered = if e.event_name == "CreateAlias" { [key, alias] } else { [alias, key] };
     e.resources.extend(ordered.into_iter().flatten());
-    if succeeded && let Some(k) = key_arn {
+    if succeeded
+        && e.event_name != "DeleteAlias"
+        && let Some(k) = key_arn
+    {
         e.response_elements = Some(ResponseElements { key_id: Some(k), ..ResponseElements::default() });
     }
 }

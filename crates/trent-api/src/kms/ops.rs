@@ -213,7 +213,9 @@ pub(crate) fn update_alias(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut 
 }
 
 pub(crate) fn delete_alias(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut KmsFacts) -> Out {
-    kms.delete_alias(caller, &AliasOnly::from_body_noted(body, facts)?.name)?;
+    let key_arn = kms.delete_alias(caller, &AliasOnly::from_body_noted(body, facts)?.name)?;
+    // DeleteAlias names no key; the trail lists the key the alias pointed to (as CloudTrail does).
+    facts.key(&key_arn);
     Ok(b"{}".to_vec())
 }
 

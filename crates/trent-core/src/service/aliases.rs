@@ -96,22 +96,25 @@ impl Kms {
         Ok(())
     }
 
-    pub fn delete_alias(&self, caller: &Caller, name: &str) -> Result<(), KmsError> {
+    /// Returns the ARN of the key the alias pointed to (the trail names it).
+    pub fn delete_alias(&self, caller: &Caller, name: &str) -> Result<String, KmsError> {
         let name = AliasName::parse(name)?;
         // AWS: kms:DeleteAlias on the alias (IAM policy) and on the key it points to.
         self.authorize_alias(caller, Action::DeleteAlias, &name)?;
         let Some(current) = self.store.alias(&caller.account, &name)? else {
             return Err(self.alias_not_found(caller, &name));
         };
-        if let Some(live) = self.live_key(&current.target)? {
-            self.authorize_key(caller, Action::DeleteAlias, &live, &super::Extra::none())?;
+        let live = self.live_key(&current.target)?;
+        if let Some(live) = &live {
+            self.authorize_key(caller, Action::DeleteAlias, live, &super::Extra::none())?;
         }
         let guard = self.cache.write_guard();
         if !self.store.delete_alias(&caller.account, &name)? {
             return Err(self.alias_not_found(caller, &name));
         }
         self.cache.remove_alias(&caller.account, &name, &guard);
-        Ok(())
+        // The alias can only point at a key of the caller's account (a destroyed one has no live entry).
+        Ok(live.map_or_else(|| crate::ids::key_arn(self.region(), &caller.account, &current.target), |l| l.arn.clone()))
     }
 
     pub fn list_aliases(&self, caller: &Caller, req: &ListAliasesRequest) -> Result<ListPage<AliasEntry>, KmsError> {
