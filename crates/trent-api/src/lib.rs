@@ -88,6 +88,15 @@ impl AppState {
         self
     }
 
+    /// The verifier a route's signature is checked by: the configured region's, or for IAM and STS signed for
+    /// `us-east-1` (what the SDKs sign IAM and global STS with, see `iam`) the global one.
+    fn verifier_for(&self, route: protocol::Route) -> &SigV4Verifier {
+        match (route.protocol.is_query() && route.global_scope, &self.global_verifier) {
+            (true, Some(global)) => global,
+            _ => &self.verifier,
+        }
+    }
+
     /// Records every request in `sink`, durably before its reply (fail closed). `None`: no trail (tests and
     /// benchmarks only).
     pub fn with_audit(mut self, sink: Option<Arc<trent_audit::AuditSink>>) -> Self {
@@ -148,21 +157,18 @@ async fn handle(
     let (parts, body) = req.into_parts();
     let _in_flight = state.limiter.in_flight()?;
     // Whatever cannot authenticate is refused from its headers, before its body is waited for or buffered.
-    limits::preauthenticate(&state, &parts, route)?;
+    let credential = limits::preauthenticate(&state, &parts, route)?;
     let body = limits::read_body(&state.limiter, body).await?;
     facts.body = Some(body.clone()); // a reference count, not a copy
 
     // The protocol (`route`) fixes the SigV4 service name the request must be signed for. Authenticating
     // before looking at the operation means an unsigned probe learns nothing but that it must sign.
+    let caller = authenticate(&state, &parts, &body, route, credential)?;
+    facts.caller = Some(caller.clone());
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let protocol = route.protocol;
     if protocol.is_query() {
-        // IAM and STS: the scope's region may be us-east-1 (see `iam`).
-        let verifier = state.global_verifier.as_ref().filter(|_| route.global_scope).unwrap_or(&state.verifier);
-        let service = protocol.signing_name();
-        let caller = authenticate_with(&state, verifier, &parts, &body, service)?;
-        facts.caller = Some(caller.clone());
-        let request = iam::QueryRequest::parse(service, &body)?;
+        let request = iam::QueryRequest::parse(protocol.signing_name(), &body)?;
         facts.operation = Some(audit::Named::query(request.operation));
         reserve_record(&state, facts)?;
         // IAM writes go to the store (fsync): keep them off the async workers.
@@ -172,9 +178,8 @@ async fn handle(
             .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
     }
     if protocol == Protocol::Ssm {
-        let mut caller = authenticate(&state, &parts, &body, ssm::SIGNING_NAME)?;
+        let mut caller = caller;
         let op_name = target.strip_prefix(ssm::TARGET_PREFIX).unwrap_or_default();
-        facts.caller = Some(caller.clone());
         let op = ssm::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::ssm(op));
         state.throttle.check(caller.account.as_str(), throttle::Service::Ssm, op_name)?;
@@ -191,9 +196,7 @@ async fn handle(
         return result?;
     }
     if protocol == Protocol::CloudTrail {
-        let caller = authenticate(&state, &parts, &body, cloudtrail::SIGNING_NAME)?;
         let op_name = cloudtrail::operation(target).unwrap_or_default();
-        facts.caller = Some(caller.clone());
         let op = cloudtrail::Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
         facts.operation = Some(audit::Named::cloudtrail(op));
         state.throttle.check(caller.account.as_str(), throttle::Service::CloudTrail, op_name)?;
@@ -207,8 +210,7 @@ async fn handle(
         .await
         .map_err(|e| ApiError::Kms(KmsError::internal(format!("operation task failed: {e}"))))?;
     }
-    let mut caller = authenticate(&state, &parts, &body, kms::SIGNING_NAME)?;
-    facts.caller = Some(caller.clone());
+    let mut caller = caller;
     let op_name = target.strip_prefix(kms::TARGET_PREFIX).ok_or(ApiError::UnknownOperation)?;
     let op = Operation::from_name(op_name).ok_or(ApiError::UnknownOperation)?;
     facts.operation = Some(audit::Named::kms(op));
@@ -264,63 +266,28 @@ fn reserve_record(state: &AppState, facts: &mut audit::Facts) -> Result<(), ApiE
     Ok(())
 }
 
-/// SigV4 against the access keys Trent knows. Returns the caller the request acts as.
+/// SigV4 over the whole request, against the credential its headers named (found by `preauthenticate`):
+/// long-term keys (account roots, IAM users), or STS session credentials when the request carries a session
+/// token. The route fixes the service the request must be signed for, and the region (see
+/// [`AppState::verifier_for`]). Returns the caller the request acts as.
 fn authenticate(
     state: &AppState,
     parts: &axum::http::request::Parts,
     body: &[u8],
-    service: &str,
-) -> Result<Caller, ApiError> {
-    authenticate_with(state, &state.verifier, parts, body, service)
-}
-
-/// SigV4 with `verifier` (which fixes the region): long-term keys (account roots, IAM users), or STS session
-/// credentials when the request carries a session token.
-fn authenticate_with(
-    state: &AppState,
-    verifier: &SigV4Verifier,
-    parts: &axum::http::request::Parts,
-    body: &[u8],
-    service: &str,
+    route: protocol::Route,
+    credential: limits::Credential,
 ) -> Result<Caller, ApiError> {
     let token = iam::session_token(&parts.headers, &parts.uri);
-    let mut found = None;
-    let mut lookup_error = None;
-    let verified =
-        verifier.verify(&parts.method, &parts.uri, &parts.headers, body, SystemTime::now(), service, |access_key_id| {
-            let looked_up = match &token {
-                // Temporary credentials: the token carries the session. A token Trent did not issue is an
-                // unknown client; an expired one is reported as such.
-                Some(t) => match state.identities.session(access_key_id, t) {
-                    Ok(k) => Ok(Some(k)),
-                    Err(trent_core::iam::IamError::InvalidClientTokenId) => Ok(None),
-                    Err(e) => Err(ApiError::Iam(e)),
-                },
-                None => state.identities.access_key(access_key_id).map_err(ApiError::Kms),
-            };
-            match looked_up {
-                Ok(Some(k)) => {
-                    let secret = k.secret.clone();
-                    found = Some(k);
-                    Some(secret)
-                }
-                Ok(None) => None,
-                Err(e) => {
-                    lookup_error = Some(e);
-                    None
-                }
-            }
-        });
-    if let Some(e) = lookup_error {
-        return Err(e);
-    }
-    let verified = verified?;
+    let (headers, service, now) = (&parts.headers, route.protocol.signing_name(), SystemTime::now());
+    let verified = state.verifier_for(route).verify(&parts.method, &parts.uri, headers, body, now, service, |id| {
+        // The same headers name the same access key; the comparison keeps the two checks tied to each other.
+        (id == credential.access_key_id).then(|| credential.key.secret.clone())
+    })?;
     if verified.session_token != token {
         // The session was opened with one token and the signature covers another: refuse both.
         return Err(ApiError::Auth(auth::AuthError::UnrecognizedClient));
     }
-    let Some(k) = found else { return Err(ApiError::Auth(auth::AuthError::UnrecognizedClient)) };
-    let mut caller = k.caller.clone();
+    let mut caller = credential.key.caller.clone();
     // `aws:SourceIp` and `aws:SecureTransport` for policy conditions, from what the server knows.
     caller.source_ip = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     caller.secure_transport = parts.extensions.get::<Transport>().map(|t| t.secure);

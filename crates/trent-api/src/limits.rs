@@ -14,6 +14,7 @@ use axum::body::{Body, Bytes};
 use axum::http::request::Parts;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use trent_core::KmsError;
+use trent_core::identity::ActiveAccessKey;
 
 use crate::error::ApiError;
 use crate::protocol::Route;
@@ -66,25 +67,34 @@ fn throttled() -> ApiError {
     ApiError::Throttling(crate::throttle::THROTTLED_MESSAGE.to_owned())
 }
 
+/// The credential a request's headers name, found before its body is read; the signature over the body is
+/// checked against it afterwards (`authenticate`), without looking it up again.
+pub(crate) struct Credential {
+    pub(crate) access_key_id: String,
+    pub(crate) key: Arc<ActiveAccessKey>,
+}
+
 /// The refusals that need only the headers, in the order the full authentication makes them, so a client gets
 /// the same error either way: the signature parameters, date and scope (see `SigV4Verifier::precheck`), then
 /// the access key (and session token) looked up. The full check with the body follows in `authenticate`.
-pub(crate) fn preauthenticate(state: &AppState, parts: &Parts, route: Route) -> Result<(), ApiError> {
+pub(crate) fn preauthenticate(state: &AppState, parts: &Parts, route: Route) -> Result<Credential, ApiError> {
+    let verifier = state.verifier_for(route);
     let service = route.protocol.signing_name();
-    let verifier = match route.protocol.is_query() && route.global_scope {
-        true => state.global_verifier.as_ref().unwrap_or(&state.verifier),
-        false => &state.verifier,
-    };
     let access_key_id = verifier.precheck(&parts.uri, &parts.headers, SystemTime::now(), service)?;
-    let known = match iam::session_token(&parts.headers, &parts.uri) {
+    let key = match iam::session_token(&parts.headers, &parts.uri) {
+        // Temporary credentials: the token carries the session. A token Trent did not issue is an unknown
+        // client; an expired one is reported as such.
         Some(token) => match state.identities.session(&access_key_id, &token) {
-            Ok(_) => true,
-            Err(trent_core::iam::IamError::InvalidClientTokenId) => false,
+            Ok(k) => Some(k),
+            Err(trent_core::iam::IamError::InvalidClientTokenId) => None,
             Err(e) => return Err(ApiError::Iam(e)),
         },
-        None => state.identities.access_key(&access_key_id).map_err(ApiError::Kms)?.is_some(),
+        None => state.identities.access_key(&access_key_id).map_err(ApiError::Kms)?,
     };
-    if known { Ok(()) } else { Err(ApiError::Auth(auth::AuthError::UnrecognizedClient)) }
+    match key {
+        Some(key) => Ok(Credential { access_key_id, key }),
+        None => Err(ApiError::Auth(auth::AuthError::UnrecognizedClient)),
+    }
 }
 
 /// How much of an oversize body is read and thrown away so that the client, which usually sends the whole
