@@ -39,12 +39,9 @@ pub(super) fn dry_run<T>(dry_run: bool, result: Result<T, KmsError>) -> Result<T
     Ok(value)
 }
 
-/// For the rotation and import handlers (ops_material.rs), which still pass the KeyId text beside the
-/// `KeyRef`; the text is the `KeyRef`'s own.
-pub(super) fn key_only(body: &[u8]) -> Result<(KeyRef, String), ApiError> {
-    let KeyOnly { key } = KeyOnly::from_body(body)?;
-    let raw = key.to_string();
-    Ok((key, raw))
+/// The `KeyId` of a request that has only that member (the rotation handlers of ops_material.rs).
+pub(super) fn key_only(body: &[u8]) -> Result<KeyRef, ApiError> {
+    Ok(KeyOnly::from_body(body)?.key)
 }
 
 pub(crate) fn create_key(kms: &Kms, caller: &Caller, body: &[u8], facts: &mut KmsFacts) -> Out {

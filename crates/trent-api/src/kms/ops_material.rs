@@ -19,19 +19,19 @@ pub(crate) fn enable_key_rotation(kms: &Kms, caller: &Caller, body: &[u8]) -> Ou
     let raw = raw.unwrap_or_default();
     // Range errors come from the service with AWS's text; a value outside u32 is out of range too.
     let days = r.rotation_period_in_days.map(|d| u32::try_from(d).unwrap_or(u32::MAX));
-    kms.enable_key_rotation(caller, &key_ref(&raw)?, &raw, days)?;
+    kms.enable_key_rotation(caller, &key_ref(&raw)?, days)?;
     Ok(b"{}".to_vec())
 }
 
 pub(crate) fn disable_key_rotation(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (k, raw) = key_only(body)?;
-    kms.disable_key_rotation(caller, &k, &raw)?;
+    let k = key_only(body)?;
+    kms.disable_key_rotation(caller, &k)?;
     Ok(b"{}".to_vec())
 }
 
 pub(crate) fn get_key_rotation_status(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (k, raw) = key_only(body)?;
-    let s = kms.key_rotation_status(caller, &k, &raw)?;
+    let k = key_only(body)?;
+    let s = kms.key_rotation_status(caller, &k)?;
     let mut out = json!({ "KeyRotationEnabled": s.enabled, "KeyId": s.key_arn });
     if let Some(d) = s.period_days {
         out["RotationPeriodInDays"] = d.into();
@@ -46,8 +46,8 @@ pub(crate) fn get_key_rotation_status(kms: &Kms, caller: &Caller, body: &[u8]) -
 }
 
 pub(crate) fn rotate_key_on_demand(kms: &Kms, caller: &Caller, body: &[u8]) -> Out {
-    let (k, raw) = key_only(body)?;
-    let arn = kms.rotate_key_on_demand(caller, &k, &raw)?;
+    let k = key_only(body)?;
+    let arn = kms.rotate_key_on_demand(caller, &k)?;
     to_body(&json!({ "KeyId": arn }))
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn list_key_rotations(kms: &Kms, caller: &Caller, body: &[u8]) -> Out
         }
     };
     let raw = raw.unwrap_or_default();
-    let res = kms.list_key_rotations(caller, &key_ref(&raw)?, &raw, &p, all_material)?;
+    let res = kms.list_key_rotations(caller, &key_ref(&raw)?, &p, all_material)?;
     let rotations: Vec<_> = res.items.iter().map(wire::RotationOut::new).collect();
     let mut out = json!({ "Rotations": rotations, "Truncated": res.next_marker.is_some() });
     if let Some(m) = res.next_marker {
@@ -101,7 +101,7 @@ pub(crate) fn get_parameters_for_import(kms: &Kms, caller: &Caller, body: &[u8])
     let (Some(raw), Some(alg), Some(spec)) = (raw, alg, spec) else {
         return Err(KmsError::internal("validated members missing").into());
     };
-    let p = kms.get_parameters_for_import(caller, &key_ref(&raw)?, &raw, alg, spec)?;
+    let p = kms.get_parameters_for_import(caller, &key_ref(&raw)?, alg, spec)?;
     to_body(&json!({
         "KeyId": p.key_arn,
         "ImportToken": B64(&p.import_token),
@@ -160,7 +160,6 @@ pub(crate) fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> Ou
     let done = kms.import_key_material(
         caller,
         &key_ref(&raw)?,
-        &raw,
         ImportMaterialRequest {
             import_token: token,
             encrypted_key_material: material,
@@ -184,7 +183,7 @@ pub(crate) fn delete_imported_key_material(kms: &Kms, caller: &Caller, body: &[u
     c.finish()?;
     check_material_id(r.key_material_id.as_deref(), "keyMaterialId")?;
     let raw = raw.unwrap_or_default();
-    let done = kms.delete_imported_key_material(caller, &key_ref(&raw)?, &raw, r.key_material_id.as_deref())?;
+    let done = kms.delete_imported_key_material(caller, &key_ref(&raw)?, r.key_material_id.as_deref())?;
     material_ref(&done)
 }
 

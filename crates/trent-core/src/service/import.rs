@@ -81,11 +81,10 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         algorithm: WrappingAlgorithm,
         spec: WrappingKeySpec,
     ) -> Result<ImportParameters, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::GetParametersForImport)?;
+        let live = self.resolve_direct(caller, key, Action::GetParametersForImport)?;
         require_external(&live)?;
         if live.record.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!("{} is pending deletion.", live.arn)));
@@ -127,10 +126,9 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         req: ImportMaterialRequest,
     ) -> Result<MaterialRef, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::ImportKeyMaterial)?;
+        let live = self.resolve_direct(caller, key, Action::ImportKeyMaterial)?;
         require_external(&live)?;
         if live.record.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!("{} is pending deletion.", live.arn)));
@@ -356,10 +354,9 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         material_id: Option<&str>,
     ) -> Result<MaterialRef, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::DeleteImportedKeyMaterial)?;
+        let live = self.resolve_direct(caller, key, Action::DeleteImportedKeyMaterial)?;
         require_external(&live)?;
         // Allowed while the key is pending deletion, as in AWS: the material goes now, the key state stays.
         let target =

@@ -14,13 +14,13 @@ const A: [u8; 32] = [0xA1; 32];
 const B: [u8; 32] = [0xB2; 32];
 const C: [u8; 32] = [0xC3; 32];
 
-fn new(f: &Fixture, id: &str, k: &KeyRef, material: &[u8]) -> Result<String, KmsError> {
-    import_as(f, id, k, material, None, Some(ImportType::NewKeyMaterial), None)
+fn new(f: &Fixture, k: &KeyRef, material: &[u8]) -> Result<String, KmsError> {
+    import_as(f, k, material, None, Some(ImportType::NewKeyMaterial), None)
 }
 
 /// (material id, state, import state, rotated) of every material, in version order.
-fn materials(f: &Fixture, id: &str, k: &KeyRef) -> Vec<(String, KeyMaterialState, MaterialImportState, bool)> {
-    let all = f.kms.list_key_rotations(&f.caller, k, id, &PageRequest::default(), true).unwrap();
+fn materials(f: &Fixture, k: &KeyRef) -> Vec<(String, KeyMaterialState, MaterialImportState, bool)> {
+    let all = f.kms.list_key_rotations(&f.caller, k, &PageRequest::default(), true).unwrap();
     all.items
         .into_iter()
         .map(|e| {
@@ -42,7 +42,7 @@ fn new_material_pends_until_rotated_in_and_old_material_still_decrypts() {
     let f = fixture();
     let (id, k) = external(&f);
     // The first import needs no ImportType: it is new material, and CURRENT at once.
-    let a = import(&f, &id, &k, &A, None).unwrap();
+    let a = import(&f, &k, &A, None).unwrap();
     assert_eq!(describe(&f, &k).current_material_id.as_deref(), Some(a.as_str()));
     assert_eq!(describe(&f, &k).record.state, KeyState::Enabled);
     let old = f.encrypt(&id, b"under A", ctx(&[])).unwrap();
@@ -50,28 +50,28 @@ fn new_material_pends_until_rotated_in_and_old_material_still_decrypts() {
 
     // Nothing pending: nothing to rotate into (AWS's exception and text).
     let arn = describe(&f, &k).arn;
-    match f.kms.rotate_key_on_demand(&f.caller, &k, &id) {
+    match f.kms.rotate_key_on_demand(&f.caller, &k) {
         Err(KmsError::InvalidState(m)) => {
             assert_eq!(m, format!("No available key material pending rotation for the key: {arn}."))
         }
         other => panic!("{other:?}"),
     }
     // Different material without NEW_KEY_MATERIAL (the default is now EXISTING_KEY_MATERIAL) is refused...
-    assert!(matches!(import(&f, &id, &k, &B, None), Err(KmsError::IncorrectKeyMaterial(_))));
+    assert!(matches!(import(&f, &k, &B, None), Err(KmsError::IncorrectKeyMaterial(_))));
     // ... and so is the same material as "new".
-    assert!(matches!(new(&f, &id, &k, &A), Err(KmsError::IncorrectKeyMaterial(_))));
+    assert!(matches!(new(&f, &k, &A), Err(KmsError::IncorrectKeyMaterial(_))));
 
-    let b = new(&f, &id, &k, &B).unwrap();
+    let b = new(&f, &k, &B).unwrap();
     assert_ne!(a, b);
     assert_eq!(
-        materials(&f, &id, &k),
+        materials(&f, &k),
         vec![(a.clone(), Current, Imported, false), (b.clone(), PendingRotation, Imported, false)]
     );
     // Pending material is not used, and ROTATIONS_ONLY lists completed rotations only.
     assert_eq!(f.encrypt(&id, b"still A", ctx(&[])).unwrap().material_id, a);
-    assert!(f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest::default(), false).unwrap().items.is_empty());
+    assert!(f.kms.list_key_rotations(&f.caller, &k, &PageRequest::default(), false).unwrap().items.is_empty());
     // One pending material at a time.
-    match new(&f, &id, &k, &C) {
+    match new(&f, &k, &C) {
         Err(KmsError::InvalidState(m)) => {
             assert!(
                 m.starts_with("New key material (id: ")
@@ -82,13 +82,10 @@ fn new_material_pends_until_rotated_in_and_old_material_still_decrypts() {
         other => panic!("{other:?}"),
     }
 
-    assert_eq!(f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap(), describe(&f, &k).arn);
+    assert_eq!(f.kms.rotate_key_on_demand(&f.caller, &k).unwrap(), describe(&f, &k).arn);
     assert_eq!(describe(&f, &k).current_material_id.as_deref(), Some(b.as_str()));
-    assert_eq!(
-        materials(&f, &id, &k),
-        vec![(a.clone(), NonCurrent, Imported, false), (b.clone(), Current, Imported, true)]
-    );
-    let rotations = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest::default(), false).unwrap().items;
+    assert_eq!(materials(&f, &k), vec![(a.clone(), NonCurrent, Imported, false), (b.clone(), Current, Imported, true)]);
+    let rotations = f.kms.list_key_rotations(&f.caller, &k, &PageRequest::default(), false).unwrap().items;
     assert_eq!(rotations.len(), 1);
     assert_eq!(rotations[0].material_id, b);
     assert_eq!(rotations[0].rotation, Some((f.clock.now(), RotationType::OnDemand)));
@@ -99,19 +96,19 @@ fn new_material_pends_until_rotated_in_and_old_material_still_decrypts() {
     assert_eq!((d.plaintext.expose_secret(), d.material_id.as_str()), (&b"under A"[..], a.as_str()));
     assert_eq!(f.decrypt(&fresh.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"under B");
     // The pending material was consumed.
-    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::InvalidState(_))));
+    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k), Err(KmsError::InvalidState(_))));
     // Rotation status works for imported keys (automatic rotation does not).
-    let status = f.kms.key_rotation_status(&f.caller, &k, &id).unwrap();
+    let status = f.kms.key_rotation_status(&f.caller, &k).unwrap();
     assert!(!status.enabled && status.on_demand_started.is_none());
-    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, &id, None), Err(KmsError::UnsupportedOperation(_))));
+    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, None), Err(KmsError::UnsupportedOperation(_))));
 }
 
 #[test]
 fn reimport_changes_expiry_and_checks_the_material_id() {
     let f = fixture();
-    let (id, k) = external(&f);
+    let (_, k) = external(&f);
     let in_30 = f.clock.now().plus_days(30);
-    let a = import(&f, &id, &k, &A, Some(in_30)).unwrap();
+    let a = import(&f, &k, &A, Some(in_30)).unwrap();
     let m = describe(&f, &k);
     assert_eq!(
         (m.record.expiration_model(), m.record.earliest_valid_to()),
@@ -119,7 +116,7 @@ fn reimport_changes_expiry_and_checks_the_material_id() {
     );
 
     // The same material, named by its id, while it is still present: only the expiry changes.
-    let again = import_as(&f, &id, &k, &A, None, Some(ImportType::ExistingKeyMaterial), Some(&a)).unwrap();
+    let again = import_as(&f, &k, &A, None, Some(ImportType::ExistingKeyMaterial), Some(&a)).unwrap();
     assert_eq!(again, a);
     let m = describe(&f, &k);
     assert_eq!(m.record.expiration_model(), Some(ExpirationModel::KeyMaterialDoesNotExpire));
@@ -130,20 +127,20 @@ fn reimport_changes_expiry_and_checks_the_material_id() {
 
     // The id must be the material's.
     let wrong = "0".repeat(64);
-    let e = import_as(&f, &id, &k, &A, None, Some(ImportType::ExistingKeyMaterial), Some(&wrong)).unwrap_err();
+    let e = import_as(&f, &k, &A, None, Some(ImportType::ExistingKeyMaterial), Some(&wrong)).unwrap_err();
     assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e:?}");
     // Right id, other material.
-    let e = import_as(&f, &id, &k, &B, None, Some(ImportType::ExistingKeyMaterial), Some(&a)).unwrap_err();
+    let e = import_as(&f, &k, &B, None, Some(ImportType::ExistingKeyMaterial), Some(&a)).unwrap_err();
     assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e:?}");
     // No id with NEW_KEY_MATERIAL.
-    let e = import_as(&f, &id, &k, &B, None, Some(ImportType::NewKeyMaterial), Some(&a)).unwrap_err();
+    let e = import_as(&f, &k, &B, None, Some(ImportType::NewKeyMaterial), Some(&a)).unwrap_err();
     assert!(matches!(e, KmsError::Validation(_)), "{e:?}");
     // Nothing to re-import into a key that never had material.
-    let (id2, k2) = external(&f);
-    let e = import_as(&f, &id2, &k2, &A, None, Some(ImportType::ExistingKeyMaterial), None).unwrap_err();
+    let (_, k2) = external(&f);
+    let e = import_as(&f, &k2, &A, None, Some(ImportType::ExistingKeyMaterial), None).unwrap_err();
     assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e:?}");
     // The same material in another key gets another id.
-    assert_ne!(import(&f, &id2, &k2, &A, None).unwrap(), a);
+    assert_ne!(import(&f, &k2, &A, None).unwrap(), a);
 }
 
 #[test]
@@ -153,42 +150,42 @@ fn deleting_one_material_among_several() {
 
     let f = fixture();
     let (id, k) = external(&f);
-    let a = import(&f, &id, &k, &A, None).unwrap();
+    let a = import(&f, &k, &A, None).unwrap();
     let under_a = f.encrypt(&id, b"A", ctx(&[])).unwrap().ciphertext;
-    let b = new(&f, &id, &k, &B).unwrap();
+    let b = new(&f, &k, &B).unwrap();
 
     // Pending material is not bound to the key: deleting it leaves the key usable, and other material may
     // take its place.
-    let gone = f.kms.delete_imported_key_material(&f.caller, &k, &id, Some(&b)).unwrap();
+    let gone = f.kms.delete_imported_key_material(&f.caller, &k, Some(&b)).unwrap();
     assert_eq!(gone.material_id.as_deref(), Some(b.as_str()));
     assert_eq!(describe(&f, &k).record.state, KeyState::Enabled);
-    assert_eq!(materials(&f, &id, &k), vec![(a.clone(), Current, Imported, false)]);
-    let c = new(&f, &id, &k, &C).unwrap();
-    f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+    assert_eq!(materials(&f, &k), vec![(a.clone(), Current, Imported, false)]);
+    let c = new(&f, &k, &C).unwrap();
+    f.kms.rotate_key_on_demand(&f.caller, &k).unwrap();
     let under_c = f.encrypt(&id, b"C", ctx(&[])).unwrap().ciphertext;
 
     // Deleting NON_CURRENT material makes the whole key unusable until it comes back.
-    f.kms.delete_imported_key_material(&f.caller, &k, &id, Some(&a)).unwrap();
+    f.kms.delete_imported_key_material(&f.caller, &k, Some(&a)).unwrap();
     assert_eq!(describe(&f, &k).record.state, KeyState::PendingImport);
     assert_eq!(
-        materials(&f, &id, &k),
+        materials(&f, &k),
         vec![(a.clone(), NonCurrent, PendingImport, false), (c.clone(), Current, Imported, true)]
     );
     assert!(matches!(f.decrypt(&under_c, ctx(&[]), None), Err(KmsError::InvalidState(_))));
-    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::InvalidState(_))));
-    assert_eq!(import(&f, &id, &k, &A, None).unwrap(), a);
+    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k), Err(KmsError::InvalidState(_))));
+    assert_eq!(import(&f, &k, &A, None).unwrap(), a);
     assert_eq!(describe(&f, &k).record.state, KeyState::Enabled);
     assert_eq!(f.decrypt(&under_a, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"A");
     assert_eq!(f.decrypt(&under_c, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"C");
 
     // Unknown ids are refused; without an id the current material goes, and is still the current one.
-    let e = f.kms.delete_imported_key_material(&f.caller, &k, &id, Some(&"f".repeat(64))).unwrap_err();
+    let e = f.kms.delete_imported_key_material(&f.caller, &k, Some(&"f".repeat(64))).unwrap_err();
     assert!(matches!(e, KmsError::NotFound(_)), "{e:?}");
-    let gone = f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
+    let gone = f.kms.delete_imported_key_material(&f.caller, &k, None).unwrap();
     assert_eq!(gone.material_id.as_deref(), Some(c.as_str()));
     assert_eq!(describe(&f, &k).current_material_id.as_deref(), Some(c.as_str()));
     assert!(matches!(f.encrypt(&id, b"x", ctx(&[])), Err(KmsError::InvalidState(_))));
-    import(&f, &id, &k, &C, None).unwrap();
+    import(&f, &k, &C, None).unwrap();
     assert_eq!(f.encrypt(&id, b"x", ctx(&[])).unwrap().material_id, c);
 }
 
@@ -199,31 +196,28 @@ fn expiry_erases_only_the_expired_material() {
 
     let f = fixture();
     let (id, k) = external(&f);
-    let a = import(&f, &id, &k, &A, None).unwrap();
+    let a = import(&f, &k, &A, None).unwrap();
     let day = |n| f.clock.now().plus_days(n);
-    import_as(&f, &id, &k, &B, Some(day(1)), Some(ImportType::NewKeyMaterial), None).unwrap();
+    import_as(&f, &k, &B, Some(day(1)), Some(ImportType::NewKeyMaterial), None).unwrap();
     // The pending material's expiry does not show as the key's: it is not bound to the key yet.
     assert_eq!(describe(&f, &k).record.earliest_valid_to(), None);
     f.clock.advance_ms(Timestamp::DAY_MS);
     assert_eq!(f.kms.run_due_jobs().unwrap().expired, 1);
     assert_eq!(describe(&f, &k).record.state, KeyState::Enabled);
-    assert_eq!(materials(&f, &id, &k), vec![(a.clone(), Current, Imported, false)]);
+    assert_eq!(materials(&f, &k), vec![(a.clone(), Current, Imported, false)]);
 
     // Once rotated in, its expiry makes the key PendingImport; the other material stays.
-    let b = import_as(&f, &id, &k, &B, Some(day(2)), Some(ImportType::NewKeyMaterial), None).unwrap();
-    f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+    let b = import_as(&f, &k, &B, Some(day(2)), Some(ImportType::NewKeyMaterial), None).unwrap();
+    f.kms.rotate_key_on_demand(&f.caller, &k).unwrap();
     assert_eq!(describe(&f, &k).record.earliest_valid_to(), Some(day(2)));
     let under_a = f.encrypt(&id, b"A", ctx(&[])).unwrap().ciphertext;
     f.clock.advance_ms(2 * Timestamp::DAY_MS);
     assert_eq!(f.kms.run_due_jobs().unwrap().expired, 1);
     assert_eq!(describe(&f, &k).record.state, KeyState::PendingImport);
-    assert_eq!(
-        materials(&f, &id, &k),
-        vec![(a, NonCurrent, Imported, false), (b.clone(), Current, PendingImport, true)]
-    );
+    assert_eq!(materials(&f, &k), vec![(a, NonCurrent, Imported, false), (b.clone(), Current, PendingImport, true)]);
     assert!(matches!(f.encrypt(&id, b"x", ctx(&[])), Err(KmsError::InvalidState(_))));
     // Re-importing the expired material restores the key.
-    assert_eq!(import(&f, &id, &k, &B, None).unwrap(), b);
+    assert_eq!(import(&f, &k, &B, None).unwrap(), b);
     assert_eq!(f.decrypt(&under_a, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"A");
 }
 
@@ -235,8 +229,8 @@ fn material_imported_before_key_bound_ids_is_still_recognised() {
     use trent_crypto::import::material_fingerprint;
 
     let f = fixture();
-    let (id, k) = external(&f);
-    import(&f, &id, &k, &A, None).unwrap();
+    let (_, k) = external(&f);
+    import(&f, &k, &A, None).unwrap();
     let legacy = material_fingerprint(&SecretBytes::new(A.to_vec()));
     // Rewrite the record as migration 7 leaves an older data directory, then read it through a fresh service.
     let key_id = describe(&f, &k).record.key_id;
@@ -254,11 +248,11 @@ fn material_imported_before_key_bound_ids_is_still_recognised() {
         caller: f.caller.clone(),
     };
     assert_eq!(describe(&g, &k).current_material_id.as_deref(), Some(legacy.as_str()));
-    assert!(matches!(new(&g, &id, &k, &A), Err(KmsError::IncorrectKeyMaterial(_))));
-    let again = import_as(&g, &id, &k, &A, None, Some(ImportType::ExistingKeyMaterial), Some(&legacy)).unwrap();
+    assert!(matches!(new(&g, &k, &A), Err(KmsError::IncorrectKeyMaterial(_))));
+    let again = import_as(&g, &k, &A, None, Some(ImportType::ExistingKeyMaterial), Some(&legacy)).unwrap();
     assert_eq!(again, legacy);
-    g.kms.delete_imported_key_material(&g.caller, &k, &id, Some(&legacy)).unwrap();
-    assert_eq!(import(&g, &id, &k, &A, None).unwrap(), legacy);
+    g.kms.delete_imported_key_material(&g.caller, &k, Some(&legacy)).unwrap();
+    assert_eq!(import(&g, &k, &A, None).unwrap(), legacy);
     assert_eq!(describe(&g, &k).record.state, KeyState::Enabled);
 }
 
@@ -269,18 +263,17 @@ fn twenty_sixth_rotation_of_imported_material_is_refused() {
     use trent_crypto::import::test_support::oaep_sha256_encrypt;
 
     let f = fixture();
-    let (id, k) = external(&f);
-    import(&f, &id, &k, &A, None).unwrap();
+    let (_, k) = external(&f);
+    import(&f, &k, &A, None).unwrap();
     // One set of parameters for all the imports keeps the test fast (an RSA key pair per call otherwise).
     let p = f
         .kms
-        .get_parameters_for_import(&f.caller, &k, &id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+        .get_parameters_for_import(&f.caller, &k, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
         .unwrap();
     let import_new = |n: u8| {
         f.kms.import_key_material(
             &f.caller,
             &k,
-            &id,
             ImportMaterialRequest {
                 import_token: p.import_token.clone(),
                 encrypted_key_material: oaep_sha256_encrypt(&p.public_key, &[n; 32]),
@@ -294,16 +287,16 @@ fn twenty_sixth_rotation_of_imported_material_is_refused() {
     };
     for n in 1..=25 {
         import_new(n).unwrap();
-        f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+        f.kms.rotate_key_on_demand(&f.caller, &k).unwrap();
     }
     import_new(26).unwrap();
-    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::LimitExceeded(_))));
+    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k), Err(KmsError::LimitExceeded(_))));
     let listed =
-        f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(20), marker: None }, false).unwrap();
+        f.kms.list_key_rotations(&f.caller, &k, &PageRequest { limit: Some(20), marker: None }, false).unwrap();
     assert_eq!(listed.items.len(), 20);
     let rest = f
         .kms
-        .list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(20), marker: listed.next_marker }, false)
+        .list_key_rotations(&f.caller, &k, &PageRequest { limit: Some(20), marker: listed.next_marker }, false)
         .unwrap();
     assert_eq!((rest.items.len(), rest.next_marker), (5, None));
 }
@@ -312,10 +305,10 @@ fn twenty_sixth_rotation_of_imported_material_is_refused() {
 #[test]
 fn material_of_a_key_pending_deletion_can_be_deleted() {
     let f = fixture();
-    let (id, k) = external(&f);
-    let a = import(&f, &id, &k, &A, None).unwrap();
+    let (_, k) = external(&f);
+    let a = import(&f, &k, &A, None).unwrap();
     f.kms.schedule_key_deletion(&f.caller, &k, Some(7)).unwrap();
-    let gone = f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
+    let gone = f.kms.delete_imported_key_material(&f.caller, &k, None).unwrap();
     assert_eq!(gone.material_id.as_deref(), Some(a.as_str()));
     assert_eq!(describe(&f, &k).record.state, KeyState::PendingDeletion);
     assert!(f.kms.store.key_versions(&describe(&f, &k).record.key_id).unwrap().is_empty());

@@ -307,18 +307,6 @@ impl Kms {
         self.resolve_with(caller, key, action, extra)
     }
 
-    /// `resolve_direct` for import.rs and rotation.rs, which still pass the KeyId text beside the `KeyRef`
-    /// (they are being reworked separately). The text is ignored: the `KeyRef` writes back its own.
-    fn resolve_key_only(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        _raw: &str,
-        action: Action,
-    ) -> Result<Arc<LiveKey>, KmsError> {
-        self.resolve_direct(caller, key, action)
-    }
-
     fn key_not_found_arn(&self, region: &str, account: &str, id: &KeyId) -> KmsError {
         KmsError::NotFound(format!("Key 'arn:aws:kms:{region}:{account}:key/{id}' does not exist"))
     }

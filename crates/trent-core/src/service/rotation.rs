@@ -78,13 +78,7 @@ impl RotationEntry {
 }
 
 impl Kms {
-    pub fn enable_key_rotation(
-        &self,
-        caller: &Caller,
-        key: &KeyRef,
-        raw: &str,
-        period_days: Option<u32>,
-    ) -> Result<(), KmsError> {
+    pub fn enable_key_rotation(&self, caller: &Caller, key: &KeyRef, period_days: Option<u32>) -> Result<(), KmsError> {
         let days = period_days.unwrap_or(DEFAULT_ROTATION_DAYS);
         if !(MIN_ROTATION_DAYS..=MAX_ROTATION_DAYS).contains(&days) {
             return Err(KmsError::validation_one(
@@ -97,7 +91,7 @@ impl Kms {
                 },
             ));
         }
-        let live = self.resolve_key_only(caller, key, raw, Action::EnableKeyRotation)?;
+        let live = self.resolve_direct(caller, key, Action::EnableKeyRotation)?;
         automatically_rotatable(&live)?;
         let next = self.clock.now().plus_days(days);
         self.update_key(&live, |r| {
@@ -109,8 +103,8 @@ impl Kms {
         Ok(())
     }
 
-    pub fn disable_key_rotation(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<(), KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::DisableKeyRotation)?;
+    pub fn disable_key_rotation(&self, caller: &Caller, key: &KeyRef) -> Result<(), KmsError> {
+        let live = self.resolve_direct(caller, key, Action::DisableKeyRotation)?;
         automatically_rotatable(&live)?;
         self.update_key(&live, |r| {
             require_enabled(r.state, &live.arn)?;
@@ -120,8 +114,8 @@ impl Kms {
         Ok(())
     }
 
-    pub fn key_rotation_status(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<RotationStatus, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::GetKeyRotationStatus)?;
+    pub fn key_rotation_status(&self, caller: &Caller, key: &KeyRef) -> Result<RotationStatus, KmsError> {
+        let live = self.resolve_direct(caller, key, Action::GetKeyRotationStatus)?;
         rotatable(&live)?;
         let r = live.record.rotation;
         Ok(RotationStatus {
@@ -134,8 +128,8 @@ impl Kms {
     }
 
     /// Returns the key ARN.
-    pub fn rotate_key_on_demand(&self, caller: &Caller, key: &KeyRef, raw: &str) -> Result<String, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::RotateKeyOnDemand)?;
+    pub fn rotate_key_on_demand(&self, caller: &Caller, key: &KeyRef) -> Result<String, KmsError> {
+        let live = self.resolve_direct(caller, key, Action::RotateKeyOnDemand)?;
         rotatable(&live)?;
         require_enabled(live.record.state, &live.arn)?;
         if live.record.origin == Origin::External {
@@ -159,11 +153,10 @@ impl Kms {
         &self,
         caller: &Caller,
         key: &KeyRef,
-        raw: &str,
         page: &PageRequest,
         all_material: bool,
     ) -> Result<ListPage<RotationEntry>, KmsError> {
-        let live = self.resolve_key_only(caller, key, raw, Action::ListKeyRotations)?;
+        let live = self.resolve_direct(caller, key, Action::ListKeyRotations)?;
         rotatable(&live)?;
         let after = match &page.marker {
             Some(m) => m.parse::<u32>().map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,

@@ -63,21 +63,21 @@ fn reimport_between_list_and_expiry_keeps_the_new_material() {
     let f = fixture();
     let (id, k) = external(&f);
     let material = [0x5Au8; 32];
-    import(&f, &id, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
+    import(&f, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
     f.clock.advance_ms(Timestamp::DAY_MS);
     let now = f.clock.now();
     let listed = f.kms.store.keys_with_expiring_material(now.0).unwrap();
     assert_eq!(listed.len(), 1);
     // The race: after the list was made, the owner deletes the material and imports it again, now without
     // expiry.
-    f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
-    import(&f, &id, &k, &material, None).unwrap();
+    f.kms.delete_imported_key_material(&f.caller, &k, None).unwrap();
+    import(&f, &k, &material, None).unwrap();
     assert!(f.kms.expire_listed_material(&listed, now).unwrap().is_empty());
     assert_eq!(f.kms.describe_key(&f.caller, &k).unwrap().record.state, KeyState::Enabled);
     f.encrypt(&id, b"still usable", ctx(&[])).unwrap();
     // Without the race the listed material does expire.
-    f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
-    import(&f, &id, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
+    f.kms.delete_imported_key_material(&f.caller, &k, None).unwrap();
+    import(&f, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
     f.clock.advance_ms(Timestamp::DAY_MS);
     let now = f.clock.now();
     let listed = f.kms.store.keys_with_expiring_material(now.0).unwrap();

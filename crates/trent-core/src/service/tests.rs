@@ -316,7 +316,7 @@ fn on_demand_rotation_keeps_old_ciphertexts_and_is_capped() {
     let id = m.record.key_id.to_string();
     let k = key_ref(&id);
     let before = f.encrypt(&id, b"old", ctx(&[])).unwrap();
-    f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+    f.kms.rotate_key_on_demand(&f.caller, &k).unwrap();
     let after = f.encrypt(&id, b"new", ctx(&[])).unwrap();
     assert_ne!(before.material_id, after.material_id);
     assert_eq!(f.decrypt(&before.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"old");
@@ -324,20 +324,17 @@ fn on_demand_rotation_keeps_old_ciphertexts_and_is_capped() {
     assert_eq!(f.kms.describe_key(&f.caller, &k).unwrap().current_material_id.unwrap(), after.material_id);
 
     for _ in 1..25 {
-        f.kms.rotate_key_on_demand(&f.caller, &k, &id).unwrap();
+        f.kms.rotate_key_on_demand(&f.caller, &k).unwrap();
     }
-    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::LimitExceeded(_))));
-    let page =
-        f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: None }, false).unwrap();
+    assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k), Err(KmsError::LimitExceeded(_))));
+    let page = f.kms.list_key_rotations(&f.caller, &k, &PageRequest { limit: Some(10), marker: None }, false).unwrap();
     assert_eq!(page.items.len(), 10);
     assert!(page.items.iter().all(|r| r.rotation.map(|(_, t)| t) == Some(crate::model::RotationType::OnDemand)));
     let mut total = page.items.len();
     let mut marker = page.next_marker;
     while let Some(m) = marker {
-        let p = f
-            .kms
-            .list_key_rotations(&f.caller, &k, &id, &PageRequest { limit: Some(10), marker: Some(m) }, false)
-            .unwrap();
+        let p =
+            f.kms.list_key_rotations(&f.caller, &k, &PageRequest { limit: Some(10), marker: Some(m) }, false).unwrap();
         total += p.items.len();
         marker = p.next_marker;
     }
@@ -364,9 +361,9 @@ fn automatic_rotation_fires_when_the_clock_passes_the_period() {
     let m = f.create();
     let id = m.record.key_id.to_string();
     let k = key_ref(&id);
-    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, &id, Some(89)), Err(KmsError::Validation(_))));
-    f.kms.enable_key_rotation(&f.caller, &k, &id, Some(90)).unwrap();
-    let s = f.kms.key_rotation_status(&f.caller, &k, &id).unwrap();
+    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, Some(89)), Err(KmsError::Validation(_))));
+    f.kms.enable_key_rotation(&f.caller, &k, Some(90)).unwrap();
+    let s = f.kms.key_rotation_status(&f.caller, &k).unwrap();
     assert!(s.enabled);
     assert_eq!(s.next_rotation, Some(f.clock.now().plus_days(90)));
     let jobs = f.kms.scheduled_jobs().unwrap();
@@ -379,18 +376,18 @@ fn automatic_rotation_fires_when_the_clock_passes_the_period() {
     f.clock.advance_ms(1);
     assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 1);
     assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 0, "the next rotation is a full period away");
-    let s = f.kms.key_rotation_status(&f.caller, &k, &id).unwrap();
+    let s = f.kms.key_rotation_status(&f.caller, &k).unwrap();
     assert_eq!(s.next_rotation, Some(f.clock.now().plus_days(90)));
-    let rotations = f.kms.list_key_rotations(&f.caller, &k, &id, &PageRequest::default(), false).unwrap();
+    let rotations = f.kms.list_key_rotations(&f.caller, &k, &PageRequest::default(), false).unwrap();
     assert_eq!(rotations.items.len(), 1);
     assert_eq!(rotations.items[0].rotation.map(|(_, t)| t), Some(crate::model::RotationType::Automatic));
     assert_eq!(f.decrypt(&old.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"before");
 
-    f.kms.disable_key_rotation(&f.caller, &k, &id).unwrap();
+    f.kms.disable_key_rotation(&f.caller, &k).unwrap();
     f.clock.advance_ms(1000 * Timestamp::DAY_MS);
     assert_eq!(f.kms.run_due_jobs().unwrap().rotated, 0);
     f.kms.disable_key(&f.caller, &k).unwrap();
-    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, &id, None), Err(KmsError::Disabled(_))));
+    assert!(matches!(f.kms.enable_key_rotation(&f.caller, &k, None), Err(KmsError::Disabled(_))));
 }
 
 pub(super) mod import {
@@ -424,17 +421,15 @@ pub(super) mod import {
     /// Imports `material` with the default ImportType; returns its KeyMaterialId.
     pub(crate) fn import(
         f: &Fixture,
-        id: &str,
         k: &KeyRef,
         material: &[u8],
         valid_to: Option<Timestamp>,
     ) -> Result<String, KmsError> {
-        import_as(f, id, k, material, valid_to, None, None)
+        import_as(f, k, material, valid_to, None, None)
     }
 
     pub(crate) fn import_as(
         f: &Fixture,
-        id: &str,
         k: &KeyRef,
         material: &[u8],
         valid_to: Option<Timestamp>,
@@ -443,14 +438,13 @@ pub(super) mod import {
     ) -> Result<String, KmsError> {
         let p = f
             .kms
-            .get_parameters_for_import(&f.caller, k, id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+            .get_parameters_for_import(&f.caller, k, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
             .unwrap();
         let encrypted = oaep_sha256_encrypt(&p.public_key, material);
         f.kms
             .import_key_material(
                 &f.caller,
                 k,
-                id,
                 ImportMaterialRequest {
                     import_token: p.import_token,
                     encrypted_key_material: encrypted,
@@ -474,23 +468,23 @@ pub(super) mod import {
         let (id, k) = external(&f);
         assert!(matches!(f.encrypt(&id, b"x", ctx(&[])), Err(KmsError::InvalidState(_))));
         let material = [0x5Au8; 32];
-        import(&f, &id, &k, &material, Some(f.clock.now().plus_days(30))).unwrap();
+        import(&f, &k, &material, Some(f.clock.now().plus_days(30))).unwrap();
         let e = f.encrypt(&id, b"byok", ctx(&[])).unwrap();
         assert_eq!(f.decrypt(&e.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"byok");
         // The KeyMaterialId is derived from the key and the material.
         assert_eq!(e.material_id, trent_crypto::import::key_material_id(&id, &SecretBytes::new(material.to_vec())));
 
-        f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
+        f.kms.delete_imported_key_material(&f.caller, &k, None).unwrap();
         assert_eq!(f.kms.describe_key(&f.caller, &k).unwrap().record.state, KeyState::PendingImport);
         assert!(matches!(f.decrypt(&e.ciphertext, ctx(&[]), None), Err(KmsError::InvalidState(_))));
-        let other = import(&f, &id, &k, &[0x11; 32], None).unwrap_err();
+        let other = import(&f, &k, &[0x11; 32], None).unwrap_err();
         assert!(matches!(other, KmsError::IncorrectKeyMaterial(_)), "{other:?}");
-        import(&f, &id, &k, &material, None).unwrap();
+        import(&f, &k, &material, None).unwrap();
         assert_eq!(f.decrypt(&e.ciphertext, ctx(&[]), None).unwrap().plaintext.expose_secret(), b"byok");
 
         // Expiry: material with a ValidTo disappears when the clock passes it.
-        f.kms.delete_imported_key_material(&f.caller, &k, &id, None).unwrap();
-        import(&f, &id, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
+        f.kms.delete_imported_key_material(&f.caller, &k, None).unwrap();
+        import(&f, &k, &material, Some(f.clock.now().plus_days(1))).unwrap();
         f.clock.advance_ms(Timestamp::DAY_MS - 1);
         assert_eq!(f.kms.run_due_jobs().unwrap().expired, 0);
         f.clock.advance_ms(1);
@@ -501,10 +495,10 @@ pub(super) mod import {
     #[test]
     fn import_errors() {
         let f = fixture();
-        let (id, k) = external(&f);
+        let (_, k) = external(&f);
         let p = f
             .kms
-            .get_parameters_for_import(&f.caller, &k, &id, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
+            .get_parameters_for_import(&f.caller, &k, WrappingAlgorithm::RsaesOaepSha256, WrappingKeySpec::Rsa2048)
             .unwrap();
         let req = |token: Vec<u8>, material: Vec<u8>, valid_to| ImportMaterialRequest {
             import_token: token,
@@ -518,25 +512,25 @@ pub(super) mod import {
         let good = oaep_sha256_encrypt(&p.public_key, &[1; 32]);
         let in_a_day = Some(f.clock.now().plus_days(1));
         assert!(matches!(
-            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token.clone(), good.clone(), None)),
+            f.kms.import_key_material(&f.caller, &k, req(p.import_token.clone(), good.clone(), None)),
             Err(KmsError::Validation(_))
         ));
         assert!(matches!(
-            f.kms.import_key_material(&f.caller, &k, &id, req(vec![0; 32], good.clone(), in_a_day)),
+            f.kms.import_key_material(&f.caller, &k, req(vec![0; 32], good.clone(), in_a_day)),
             Err(KmsError::InvalidImportToken(_))
         ));
         assert!(matches!(
-            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token.clone(), vec![0; 256], in_a_day)),
+            f.kms.import_key_material(&f.caller, &k, req(p.import_token.clone(), vec![0; 256], in_a_day)),
             Err(KmsError::InvalidCiphertext)
         ));
         let short = oaep_sha256_encrypt(&p.public_key, &[1; 16]);
         assert!(matches!(
-            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token.clone(), short, in_a_day)),
+            f.kms.import_key_material(&f.caller, &k, req(p.import_token.clone(), short, in_a_day)),
             Err(KmsError::IncorrectKeyMaterial(_))
         ));
         f.clock.advance_ms(Timestamp::DAY_MS + 1);
         assert!(matches!(
-            f.kms.import_key_material(&f.caller, &k, &id, req(p.import_token, good, Some(f.clock.now().plus_days(1)))),
+            f.kms.import_key_material(&f.caller, &k, req(p.import_token, good, Some(f.clock.now().plus_days(1)))),
             Err(KmsError::ExpiredImportToken(_))
         ));
         // Not for keys with KMS-made material; an imported key without material cannot rotate.
@@ -546,13 +540,12 @@ pub(super) mod import {
             f.kms.get_parameters_for_import(
                 &f.caller,
                 &key_ref(&nid),
-                &nid,
                 WrappingAlgorithm::RsaesOaepSha256,
                 WrappingKeySpec::Rsa2048
             ),
             Err(KmsError::UnsupportedOperation(_))
         ));
-        assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k, &id), Err(KmsError::InvalidState(_))));
+        assert!(matches!(f.kms.rotate_key_on_demand(&f.caller, &k), Err(KmsError::InvalidState(_))));
     }
 }
 
